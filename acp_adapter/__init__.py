@@ -1,0 +1,1 @@
+"""The ACP edge: translates Agent Client Protocol messages to the agent core (not built yet)."""

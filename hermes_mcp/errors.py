@@ -1,0 +1,147 @@
+"""The project's error tree. Every foreign error is translated into one of these at the
+boundary where it happens (``raise ... from exc``).
+
+HermesError
+├── ConfigError          a config file, key or value is wrong (exit 2); names file and key
+├── UsageError           the command line is wrong (exit 2)
+├── StateError           the state directory or its SQLite database is unusable
+└── ProviderError        one request to one provider failed; carries its FailureClass
+    └── NoRouteError     every route of the chain failed or was unavailable (exit 1)
+
+``FailureClass`` is the single vocabulary the router acts on; wire modules classify a
+provider failure once, from its status and its body, and the router never looks at HTTP.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+
+class FailureClass(StrEnum):
+    """DESIGN.md's failure classes; see the router's rules for the action each takes."""
+
+    RATE_LIMIT = "rate_limit"
+    QUOTA_EXHAUSTED = "quota_exhausted"
+    BILLING = "billing"
+    AUTH = "auth"
+    OVERLOADED = "overloaded"
+    SERVER_ERROR = "server_error"
+    TIMEOUT = "timeout"
+    CONTEXT_OVERFLOW = "context_overflow"
+    MODEL_NOT_FOUND = "model_not_found"
+    BAD_REQUEST = "bad_request"
+    CONTENT_POLICY = "content_policy"
+
+    @property
+    def cools_credential(self) -> bool:
+        """Failures that cool (or kill) the credential and move on at once."""
+        return self in _CREDENTIAL_CLASSES
+
+    @property
+    def transient(self) -> bool:
+        """Failures worth one retry on the same credential."""
+        return self in _TRANSIENT_CLASSES
+
+
+_CREDENTIAL_CLASSES = frozenset(
+    {
+        FailureClass.RATE_LIMIT,
+        FailureClass.QUOTA_EXHAUSTED,
+        FailureClass.BILLING,
+        FailureClass.AUTH,
+    }
+)
+_TRANSIENT_CLASSES = frozenset(
+    {FailureClass.OVERLOADED, FailureClass.SERVER_ERROR, FailureClass.TIMEOUT}
+)
+
+
+class HermesError(Exception):
+    """Root of every error this project raises on purpose."""
+
+
+class ConfigError(HermesError):
+    """A configuration problem, located by file and dotted key."""
+
+    def __init__(self, message: str, *, file: str | None = None, key: str | None = None) -> None:
+        self.file = file
+        self.key = key
+        self.problem = message
+        where = ": ".join(part for part in (file, key) if part)
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class UsageError(HermesError):
+    """The command line asks for something that cannot be done."""
+
+
+class StateError(HermesError):
+    """The state directory or database cannot be used."""
+
+
+def iso_utc(epoch: float | None) -> str | None:
+    """ISO-8601 UTC for an epoch time, as every output of this project writes times."""
+    if epoch is None:
+        return None
+    return datetime.fromtimestamp(epoch, tz=UTC).isoformat().replace("+00:00", "Z")
+
+
+class ProviderError(HermesError):
+    """One provider request failed, already classified by its wire module.
+
+    ``retry_after`` is the provider's reset hint in seconds from now (parsed from headers
+    or body), ``None`` when it gave none. ``message`` never holds a secret: wire modules
+    build it from the provider's error text, which the log redactor also scrubs.
+    """
+
+    def __init__(
+        self,
+        failure_class: FailureClass,
+        message: str,
+        *,
+        status: int | str | None = None,
+        retry_after: float | None = None,
+        provider: str | None = None,
+        model: str | None = None,
+    ) -> None:
+        self.failure_class = failure_class
+        self.message = message
+        self.status = status
+        self.retry_after = retry_after
+        self.provider = provider
+        self.model = model
+        super().__init__(f"{failure_class.value}: {message}")
+
+
+class NoRouteError(HermesError):
+    """No route of the chain could answer. Names the provider, the class and when the
+    earliest credential recovers (``retry_at``, epoch seconds, or ``None``)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str,
+        failure_class: FailureClass | None,
+        retry_at: float | None,
+        attempts: list[dict[str, Any]],
+    ) -> None:
+        self.provider = provider
+        self.failure_class = failure_class
+        self.retry_at = retry_at
+        self.attempts = attempts
+        self.message = message
+        super().__init__(message)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "error": {
+                "provider": self.provider,
+                "class": self.failure_class.value if self.failure_class else None,
+                "message": self.message,
+                "retry_at": iso_utc(self.retry_at),
+            },
+            "attempts": self.attempts,
+        }

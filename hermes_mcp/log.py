@@ -1,0 +1,105 @@
+"""Structured logging: structlog, configured once, JSON lines on stderr, secrets redacted.
+
+stdout is the protocol wire in ``serve`` and ``hermes-acp`` and the answer in ``ask``; no
+log line ever goes there. Every secret the config resolves is registered here with
+``register_secret`` and scrubbed from every event, together with strings shaped like
+well-known API keys, before the line is rendered.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import threading
+from collections.abc import Iterable, MutableMapping
+from typing import Any, TextIO
+
+import structlog
+
+REDACTED = "[REDACTED]"
+
+# Shapes of provider secrets worth scrubbing even when we never resolved them ourselves.
+_KEY_SHAPES = re.compile(
+    r"(sk-(?:ant-|proj-|or-v1-)?[A-Za-z0-9_\-]{16,}"
+    r"|AIza[0-9A-Za-z_\-]{30,}"
+    r"|ya29\.[0-9A-Za-z_\-\.]{20,}"
+    r"|(?<=Bearer )[A-Za-z0-9_\-\.=]{16,}"
+    r"|-----BEGIN [A-Z ]*PRIVATE KEY-----[^-]*-----END [A-Z ]*PRIVATE KEY-----)"
+)
+
+_lock = threading.Lock()
+_secrets: set[str] = set()
+_secret_pattern: re.Pattern[str] | None = None
+_configured = False
+
+
+def register_secret(secret: str) -> None:
+    """Remember a resolved secret so that no log line or output can carry it."""
+    global _secret_pattern
+    if len(secret) < 4:  # too short to scrub without mangling ordinary words
+        return
+    with _lock:
+        if secret in _secrets:
+            return
+        _secrets.add(secret)
+        ordered = sorted(_secrets, key=len, reverse=True)
+        _secret_pattern = re.compile("|".join(re.escape(s) for s in ordered))
+
+
+def redact(text: str) -> str:
+    """Text with every registered secret and every key-shaped string replaced."""
+    pattern = _secret_pattern
+    if pattern is not None:
+        text = pattern.sub(REDACTED, text)
+    return _KEY_SHAPES.sub(REDACTED, text)
+
+
+def redact_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: redact_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_value(v) for v in value]
+    if isinstance(value, BaseException):
+        return redact(f"{type(value).__name__}: {value}")
+    return value
+
+
+def _redact_processor(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    for key, value in list(event_dict.items()):
+        event_dict[key] = redact_value(value)
+    return event_dict
+
+
+def configure_logging(level: str = "info", stream: TextIO | None = None) -> None:
+    """Configure structlog once for the process: JSON to stderr (or ``stream``)."""
+    global _configured
+    out = stream if stream is not None else sys.stderr
+    processors: Iterable[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.format_exc_info,
+        _redact_processor,
+        structlog.processors.JSONRenderer(),
+    ]
+    structlog.configure(
+        processors=list(processors),
+        wrapper_class=structlog.make_filtering_bound_logger(
+            logging.getLevelNamesMapping()[level.upper()]
+        ),
+        logger_factory=structlog.PrintLoggerFactory(file=out),
+        cache_logger_on_first_use=False,
+    )
+    _configured = True
+
+
+def get_logger(name: str) -> Any:
+    """A bound structlog logger; configures the default (stderr, info) on first use."""
+    if not _configured:
+        configure_logging()
+    return structlog.get_logger(name)

@@ -1,0 +1,1 @@
+"""The tool registry and the agent's tools. Imports no protocol edge."""
