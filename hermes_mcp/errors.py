@@ -92,8 +92,10 @@ class ProviderError(HermesError):
     """One provider request failed, already classified by its wire module.
 
     ``retry_after`` is the provider's reset hint in seconds from now (parsed from headers
-    or body), ``None`` when it gave none. ``message`` never holds a secret: wire modules
-    build it from the provider's error text, which the log redactor also scrubs.
+    or body), ``None`` when it gave none; ``reset_in`` is when a spent quota is known to
+    reset (a "resets in 4 hr" text, a per-day quota's next reset), ``None`` when unknown.
+    ``message`` never holds a secret: wire modules build it from the provider's error
+    text, which the log redactor also scrubs.
     """
 
     def __init__(
@@ -103,6 +105,7 @@ class ProviderError(HermesError):
         *,
         status: int | str | None = None,
         retry_after: float | None = None,
+        reset_in: float | None = None,
         provider: str | None = None,
         model: str | None = None,
     ) -> None:
@@ -110,6 +113,7 @@ class ProviderError(HermesError):
         self.message = message
         self.status = status
         self.retry_after = retry_after
+        self.reset_in = reset_in
         self.provider = provider
         self.model = model
         super().__init__(f"{failure_class.value}: {message}")

@@ -1,0 +1,146 @@
+"""The ``hermes-mcp`` command line (DESIGN.md, "Command-line contract").
+
+Exit codes: 0 answered; 1 no route could answer; 2 usage or configuration error.
+stdout carries the answer (or exactly one JSON object with ``--json``); logs go to
+stderr as JSON lines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+import anyio
+
+from hermes_mcp import __version__
+from hermes_mcp.config import Settings, load_settings
+from hermes_mcp.errors import ConfigError, HermesError, NoRouteError, StateError
+from hermes_mcp.llm.credential_state import CredentialStateStore
+from hermes_mcp.llm.router import Router
+from hermes_mcp.llm.status import credential_report, format_report
+from hermes_mcp.llm.types import ChatRequest
+from hermes_mcp.log import configure_logging, redact
+from hermes_mcp.state import open_database
+
+EXIT_OK, EXIT_NO_ROUTE, EXIT_USAGE = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="hermes-mcp", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"hermes-mcp {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    ask = sub.add_parser("ask", help="one completion through the router, no tools")
+    ask.add_argument("--model", help="'<provider>:<model>' to use instead of the default")
+    ask.add_argument("--json", action="store_true", help="print one JSON object")
+    ask.add_argument("prompt", nargs="+", help="the prompt")
+
+    providers = sub.add_parser("providers", help="every credential: state and cooldown")
+    providers.add_argument("--json", action="store_true", help="print a JSON list")
+    providers.add_argument("--reset", metavar="FINGERPRINT", help="clear a cooldown or dead mark")
+    return parser
+
+
+def _out(text: str) -> None:
+    """The one place the command line writes to stdout."""
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    sys.stdout.flush()
+
+
+def _err(text: str) -> None:
+    sys.stderr.write(redact(text).rstrip("\n") + "\n")
+
+
+def _error_json(cls: str, message: str, provider: str | None = None) -> dict[str, Any]:
+    return {
+        "error": {"provider": provider, "class": cls, "message": redact(message), "retry_at": None},
+        "attempts": [],
+    }
+
+
+async def _ask(settings: Settings, prompt: str, model: str | None) -> dict[str, Any]:
+    db = open_database(settings.db_path)
+    try:
+        async with Router(settings, CredentialStateStore(db)) as router:
+            result = await router.complete(ChatRequest.of(prompt), model=model)
+            return result.to_json()
+    finally:
+        db.close()
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    prompt = " ".join(args.prompt)
+    try:
+        settings = load_settings()
+        settings.chain  # noqa: B018  (raises ConfigError when [model] is missing)
+        answer = anyio.run(_ask, settings, prompt, args.model)
+    except NoRouteError as exc:
+        if args.json:
+            _out(json.dumps(exc.to_json()))
+        else:
+            _err(f"hermes-mcp: {exc.message}")
+        return EXIT_NO_ROUTE
+    except (ConfigError, StateError) as exc:
+        if args.json:
+            kind = "config" if isinstance(exc, ConfigError) else "state"
+            _out(json.dumps(_error_json(kind, str(exc))))
+        else:
+            _err(f"hermes-mcp: {exc}")
+        return EXIT_USAGE
+    if args.json:
+        _out(json.dumps(answer))
+    else:
+        _out(answer["text"])
+    return EXIT_OK
+
+
+def cmd_providers(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    db = open_database(settings.db_path)
+    try:
+        store = CredentialStateStore(db)
+        if args.reset:
+            cleared = store.reset(args.reset)
+            known = any(
+                c.fingerprint == args.reset
+                for creds in settings.credentials.values()
+                for c in creds
+            )
+            if not cleared and not known:
+                _err(f"hermes-mcp: no credential has fingerprint {args.reset}")
+                return EXIT_USAGE
+            _err(f"hermes-mcp: reset {args.reset} ({cleared} mark(s) cleared)")
+        report = credential_report(settings, store)
+    finally:
+        db.close()
+    _out(json.dumps(report, indent=2) if args.json else format_report(report))
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    configure_logging()
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "ask":
+            return cmd_ask(args)
+        if args.command == "providers":
+            return cmd_providers(args)
+    except HermesError as exc:
+        _err(f"hermes-mcp: {exc}")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    raise AssertionError(f"unhandled command {args.command}")  # pragma: no cover
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

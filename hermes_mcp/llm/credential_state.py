@@ -1,0 +1,135 @@
+"""Cooldowns and dead marks, persisted in SQLite and shared by every process.
+
+Keyed by provider, endpoint, credential fingerprint and model ('' unless the provider
+limits per model). Reads come from an in-process cache that is reloaded only when
+``PRAGMA data_version`` says another process committed, so a running process honours a
+cooldown written elsewhere before its next request without re-reading tables on every
+request. Writes happen only when a state changes (a failure, a reset), inside
+``BEGIN IMMEDIATE`` and off the event loop.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import anyio
+
+from hermes_mcp.state import Database
+
+StateName = Literal["cooling", "dead"]
+
+
+@dataclass(frozen=True)
+class StateKey:
+    provider: str
+    endpoint: str
+    credential: str  # fingerprint
+    model: str = ""
+
+
+@dataclass(frozen=True)
+class CredentialState:
+    state: StateName
+    cooldown_until: float | None  # epoch seconds; None when dead
+    last_class: str
+    last_error_at: float
+    message: str = ""
+
+    def blocks(self, now: float) -> bool:
+        """Whether this mark keeps the credential out of rotation at ``now``."""
+        if self.state == "dead":
+            return True
+        return self.cooldown_until is not None and self.cooldown_until > now
+
+
+class CredentialStateStore:
+    """The shared state of every credential this machine has used.
+
+    ``db`` may be ``None`` for a purely in-memory store (tests of pure pool logic).
+    """
+
+    def __init__(self, db: Database | None, clock: Callable[[], float] = time.time) -> None:
+        self._db = db
+        self._clock = clock
+        self._cache: dict[StateKey, CredentialState] = {}
+        self._version: int | None = None
+        self._pending: dict[StateKey, CredentialState] = {}  # marked, not yet committed
+
+    def _reload_if_changed(self) -> None:
+        if self._db is None:
+            return
+        version = self._db.data_version()
+        if version == self._version:
+            return
+        rows = self._db.query(
+            "SELECT provider, endpoint, credential, model, state, cooldown_until, "
+            "last_class, last_error_at, message FROM credential_state"
+        )
+        self._cache = {
+            StateKey(r["provider"], r["endpoint"], r["credential"], r["model"]): CredentialState(
+                r["state"], r["cooldown_until"], r["last_class"], r["last_error_at"], r["message"]
+            )
+            for r in rows
+        }
+        self._cache.update(self._pending)
+        self._version = version
+
+    def get(self, key: StateKey) -> CredentialState | None:
+        self._reload_if_changed()
+        return self._cache.get(key)
+
+    def snapshot(self) -> dict[StateKey, CredentialState]:
+        self._reload_if_changed()
+        return dict(self._cache)
+
+    async def mark(self, key: StateKey, state: CredentialState) -> None:
+        """Record a new state: visible to this process at once, persisted off the loop."""
+        self._cache[key] = state
+        if self._db is not None:
+            self._pending[key] = state
+            try:
+                await anyio.to_thread.run_sync(self._write, key, state)
+            finally:
+                if self._pending.get(key) is state:
+                    del self._pending[key]
+
+    def _write(self, key: StateKey, state: CredentialState) -> None:
+        assert self._db is not None
+        with self._db.write() as conn:
+            conn.execute(
+                "INSERT INTO credential_state (provider, endpoint, credential, model, state, "
+                "cooldown_until, last_class, last_error_at, message) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (provider, endpoint, credential, model) DO UPDATE SET "
+                "state = excluded.state, cooldown_until = excluded.cooldown_until, "
+                "last_class = excluded.last_class, last_error_at = excluded.last_error_at, "
+                "message = excluded.message",
+                (
+                    key.provider,
+                    key.endpoint,
+                    key.credential,
+                    key.model,
+                    state.state,
+                    state.cooldown_until,
+                    state.last_class,
+                    state.last_error_at,
+                    state.message,
+                ),
+            )
+        # Our own commit does not change data_version for our connection; keep the cache.
+
+    def reset(self, fingerprint: str) -> int:
+        """Clear every cooldown and dead mark of a credential; returns how many."""
+        keys = [k for k in self.snapshot() if k.credential == fingerprint]
+        for key in keys:
+            self._cache.pop(key, None)
+        if self._db is not None:
+            with self._db.write() as conn:
+                cursor = conn.execute(
+                    "DELETE FROM credential_state WHERE credential = ?", (fingerprint,)
+                )
+                return max(cursor.rowcount, len(keys))
+        return len(keys)

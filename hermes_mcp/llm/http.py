@@ -1,0 +1,32 @@
+"""The HTTP client each provider owns: httpx's API (``httpx2``) over aiohttp's transport.
+
+Chosen by measurement (``bench/router_overhead.py``): on a 2-core machine against a
+loopback server, httpx2's own pool serves about half the requests per second that the
+aiohttp transport does at 50 concurrent requests. ``HERMES_MCP_HTTP_TRANSPORT=httpx``
+selects httpx2's native transport, for comparison or if aiohttp misbehaves somewhere.
+
+No retries happen here (DESIGN.md invariant 9): the transport is built with
+``retries=0`` and the router is the only retry layer.
+"""
+
+from __future__ import annotations
+
+import os
+
+import httpx2
+from httpx_aiohttp.httpx2 import AiohttpTransport
+
+DEFAULT_LIMITS = httpx2.Limits(max_connections=200, max_keepalive_connections=100)
+
+
+def make_client(*, connect_timeout_s: float, read_timeout_s: float) -> httpx2.AsyncClient:
+    """One client per provider: connection reuse, bounded timeouts, no retries."""
+    timeout = httpx2.Timeout(
+        connect=connect_timeout_s, read=read_timeout_s, write=30.0, pool=connect_timeout_s
+    )
+    transport: httpx2.AsyncBaseTransport
+    if os.environ.get("HERMES_MCP_HTTP_TRANSPORT", "aiohttp") == "httpx":
+        transport = httpx2.AsyncHTTPTransport(retries=0, limits=DEFAULT_LIMITS)
+    else:
+        transport = AiohttpTransport(retries=0, limits=DEFAULT_LIMITS, trust_env=True)
+    return httpx2.AsyncClient(transport=transport, timeout=timeout, follow_redirects=False)

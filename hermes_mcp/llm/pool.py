@@ -1,0 +1,117 @@
+"""A provider's credential pool: which credential serves the next request.
+
+Selection (DESIGN.md invariants 1, 2 and 11):
+
+1. Only *available* credentials are candidates: not dead, not cooling, and not already
+   tried by this request. Duplicates were merged when the config was resolved, so "room
+   to rotate" means distinct secrets.
+2. Among candidates, those with the fewest leases (requests in flight) come first:
+   concurrent requests spread over the pool whatever the strategy.
+3. The strategy orders the rest: ``fill_first`` (config order), ``round_robin`` (the one
+   after the last picked), ``least_used`` (fewest picks in this process, then config
+   order), ``random``.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+
+from hermes_mcp.config import Strategy
+from hermes_mcp.credentials import Credential
+from hermes_mcp.llm.credential_state import CredentialState, CredentialStateStore, StateKey
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """When the earliest blocked credential of a pool becomes usable, and why it is not."""
+
+    at: float | None  # None: dead, never by itself
+    failure_class: str
+
+
+class CredentialPool:
+    def __init__(
+        self,
+        *,
+        provider: str,
+        endpoint: str,
+        credentials: list[Credential],
+        strategy: Strategy,
+        store: CredentialStateStore,
+        limits_per_model: bool,
+        clock: Callable[[], float],
+        rng: random.Random | None = None,
+    ) -> None:
+        self.provider = provider
+        self.endpoint = endpoint
+        self.credentials = list(credentials)
+        self.strategy = strategy
+        self._store = store
+        self._per_model = limits_per_model
+        self._clock = clock
+        self._rng = rng or random.Random()
+        self._leases: dict[str, int] = {c.fingerprint: 0 for c in credentials}
+        self._uses: dict[str, int] = {c.fingerprint: 0 for c in credentials}
+        self._next = 0  # round_robin: index to start from
+
+    def key(self, credential: Credential, model: str) -> StateKey:
+        return StateKey(
+            self.provider, self.endpoint, credential.fingerprint, model if self._per_model else ""
+        )
+
+    def state(self, credential: Credential, model: str) -> CredentialState | None:
+        return self._store.get(self.key(credential, model))
+
+    def available(self, model: str, exclude: Collection[str] = ()) -> list[Credential]:
+        now = self._clock()
+        out = []
+        for cred in self.credentials:
+            if cred.fingerprint in exclude:
+                continue
+            mark = self.state(cred, model)
+            if mark is None or not mark.blocks(now):
+                out.append(cred)
+        return out
+
+    def acquire(self, model: str, exclude: Collection[str] = ()) -> Credential | None:
+        """Lease the next credential, or ``None`` when none is available."""
+        candidates = self.available(model, exclude)
+        if not candidates:
+            return None
+        fewest = min(self._leases[c.fingerprint] for c in candidates)
+        free = [c for c in candidates if self._leases[c.fingerprint] == fewest]
+        chosen = self._pick(free)
+        self._leases[chosen.fingerprint] += 1
+        self._uses[chosen.fingerprint] += 1
+        return chosen
+
+    def release(self, credential: Credential) -> None:
+        self._leases[credential.fingerprint] -= 1
+
+    def _pick(self, free: list[Credential]) -> Credential:
+        if self.strategy == "random":
+            return self._rng.choice(free)
+        if self.strategy == "least_used":
+            return min(free, key=lambda c: self._uses[c.fingerprint])
+        if self.strategy == "round_robin":
+            count = len(self.credentials)
+            order = [self.credentials[(self._next + i) % count] for i in range(count)]
+            chosen = next(c for c in order if c in free)
+            self._next = (self.credentials.index(chosen) + 1) % count
+            return chosen
+        return free[0]  # fill_first: config order
+
+    def recovery(self, model: str) -> Recovery | None:
+        """The earliest recovery among blocked credentials (None if none is blocked)."""
+        now = self._clock()
+        best: Recovery | None = None
+        for cred in self.credentials:
+            mark = self.state(cred, model)
+            if mark is None or not mark.blocks(now):
+                continue
+            at = mark.cooldown_until if mark.state == "cooling" else None
+            if best is None or (at is not None and (best.at is None or at < best.at)):
+                best = Recovery(at, mark.last_class)
+        return best

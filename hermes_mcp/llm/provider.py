@@ -1,0 +1,106 @@
+"""A provider: one endpoint, its credential pool, its HTTP client and its wire format.
+
+``send`` makes exactly one HTTP request with one credential and either returns the
+parsed completion or raises a classified ``ProviderError``; transport failures are
+translated here (connect → ``server_error`` with status "connect", timeouts →
+``timeout``). It never retries: that is the router's job alone.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx2
+
+from hermes_mcp.config import ProviderSection
+from hermes_mcp.credentials import Credential
+from hermes_mcp.errors import FailureClass, ProviderError
+from hermes_mcp.llm.http import make_client
+from hermes_mcp.llm.pool import CredentialPool
+from hermes_mcp.llm.types import ChatRequest, Completion
+from hermes_mcp.llm.wires import Wire
+from hermes_mcp.log import redact
+
+
+class Provider:
+    def __init__(
+        self,
+        name: str,
+        section: ProviderSection,
+        wire: Wire,
+        pool: CredentialPool,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.name = name
+        self.section = section
+        self.wire = wire
+        self.pool = pool
+        self._clock = clock
+        self._client: httpx2.AsyncClient | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return self.section.base_url
+
+    def _http(self) -> httpx2.AsyncClient:
+        if self._client is None:
+            self._client = make_client(
+                connect_timeout_s=self.section.connect_timeout_s,
+                read_timeout_s=self.section.read_timeout_s,
+            )
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    def _secret(self, credential: Credential) -> str | None:
+        if credential.kind in ("sa", "oauth"):
+            raise ProviderError(
+                FailureClass.AUTH,
+                f"{credential.kind}: credentials need the token exchange, not built yet",
+                status="unsupported",
+            )
+        return credential.secret.get_secret_value() if credential.secret else None
+
+    async def send(self, request: ChatRequest, model: str, credential: Credential) -> Completion:
+        headers = {"content-type": "application/json", "accept": "application/json"}
+        headers.update(self.wire.auth_headers(self._secret(credential)))
+        payload = json.dumps(self.wire.body(request, model)).encode()
+        url = self.wire.url(self.endpoint, model)
+        try:
+            response = await self._http().post(url, content=payload, headers=headers)
+        except httpx2.TimeoutException as exc:
+            raise ProviderError(
+                FailureClass.TIMEOUT, redact(f"{type(exc).__name__}: {exc}"), status="timeout"
+            ) from exc
+        except httpx2.TransportError as exc:
+            raise ProviderError(
+                FailureClass.SERVER_ERROR,
+                redact(f"{type(exc).__name__}: {exc}") or "connection failed",
+                status="connect",
+            ) from exc
+        body = response.content
+        lowered = {k.lower(): v for k, v in response.headers.items()}
+        if response.status_code != 200:
+            raise self._failure(response.status_code, lowered, body)
+        try:
+            data: Any = json.loads(body)
+        except ValueError as exc:
+            raise ProviderError(
+                FailureClass.SERVER_ERROR,
+                "malformed response: the body is not JSON",
+                status="malformed",
+            ) from exc
+        if self.wire.is_error(data):
+            raise self._failure(200, lowered, body)
+        return self.wire.parse(data)
+
+    def _failure(self, status: int, headers: dict[str, str], body: bytes) -> ProviderError:
+        err = self.wire.classify(status, headers, body, self._clock())
+        err.message = redact(err.message)
+        return err

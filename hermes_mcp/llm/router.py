@@ -1,0 +1,317 @@
+"""The router: one model interface over a chain of (provider, model) routes.
+
+For each request it walks the chain (``[model] default`` or the ``--model`` override,
+then the configured fallbacks) and acts on the failure class of each attempt
+(DESIGN.md, "The router's rules"):
+
+- rate limit, spent quota, billing, auth: mark the credential (cooling or dead, in the
+  shared SQLite state) and move on at once: to a sibling credential if the pool has one
+  available, else to the next route. A single-credential pool never waits on itself.
+- overloaded, server error, timeout: one retry on the same credential after at most
+  0.5 s of jitter, then the next route; a provider failing this way twice in a row is
+  skipped for 30 s. No credential cooldown.
+- model not found: that provider+model is skipped for the life of the process.
+- context overflow, bad request, content policy: surfaced as they are.
+
+Every attempt is recorded in the result's route and logged as one structured event.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Self
+
+import anyio
+
+from hermes_mcp.config import ModelRef, Settings
+from hermes_mcp.credentials import Credential
+from hermes_mcp.errors import ConfigError, FailureClass, NoRouteError, ProviderError, iso_utc
+from hermes_mcp.llm.credential_state import CredentialState, CredentialStateStore
+from hermes_mcp.llm.pool import CredentialPool
+from hermes_mcp.llm.provider import Provider
+from hermes_mcp.llm.types import Action, Attempt, ChatRequest, Result
+from hermes_mcp.llm.wires import wire_for
+from hermes_mcp.log import get_logger
+
+log = get_logger("hermes_mcp.router")
+
+DEFAULT_RATE_LIMIT_COOLDOWN_S = 60.0
+DEFAULT_QUOTA_COOLDOWN_S = 24 * 3600.0
+DEFAULT_BILLING_COOLDOWN_S = 24 * 3600.0
+MAX_RETRY_JITTER_S = 0.5
+FAILING_PROVIDER_SKIP_S = 30.0
+
+
+def cooldown_until(err: ProviderError, now: float) -> CredentialState:
+    """The mark a credential-class failure leaves on its credential."""
+    cls = err.failure_class
+    if cls is FailureClass.AUTH:
+        return CredentialState("dead", None, cls.value, now, err.message[:300])
+    if cls is FailureClass.RATE_LIMIT:
+        wait = err.retry_after if err.retry_after is not None else DEFAULT_RATE_LIMIT_COOLDOWN_S
+    elif cls is FailureClass.QUOTA_EXHAUSTED:
+        known_reset = err.reset_in if err.reset_in is not None else DEFAULT_QUOTA_COOLDOWN_S
+        wait = max(err.retry_after or 0.0, known_reset)
+    else:  # billing
+        wait = err.retry_after if err.retry_after is not None else DEFAULT_BILLING_COOLDOWN_S
+    return CredentialState("cooling", now + wait, cls.value, now, err.message[:300])
+
+
+@dataclass
+class _Walk:
+    """The bookkeeping of one request's walk along the chain."""
+
+    attempts: list[Attempt] = field(default_factory=list)
+    last_error: ProviderError | None = None
+    last_provider: str | None = None
+
+
+class Router:
+    """Holds one ``Provider`` per configured provider and serves requests along a chain.
+
+    Use as an async context manager (it owns the providers' HTTP clients).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: CredentialStateStore,
+        *,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self._clock = clock
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self.providers: dict[str, Provider] = {}
+        for name, section in settings.config.providers.items():
+            try:
+                wire = wire_for(section.wire)
+            except NotImplementedError as exc:
+                raise ConfigError(
+                    str(exc), file=_file(settings), key=f"providers.{name}.wire"
+                ) from None
+            pool = CredentialPool(
+                provider=name,
+                endpoint=section.base_url,
+                credentials=settings.credentials.get(name, []),
+                strategy=section.strategy,
+                store=store,
+                limits_per_model=wire.limits_per_model,
+                clock=clock,
+                rng=self._rng,
+            )
+            self.providers[name] = Provider(name, section, wire, pool, clock)
+        self._missing_models: set[tuple[str, str]] = set()
+        self._skip_until: dict[str, float] = {}
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        for provider in self.providers.values():
+            await provider.aclose()
+
+    def chain(self, model: str | None = None) -> list[ModelRef]:
+        """The routes for a request: the override (or default), then the fallbacks."""
+        routes = self.settings.chain
+        if model is not None:
+            first = ModelRef.parse(model)
+            if first.provider not in self.providers:
+                raise ConfigError(
+                    f"--model names provider {first.provider!r}, which is not configured",
+                    file=_file(self.settings),
+                )
+            routes = [first, *(r for r in routes[1:] if r != first)]
+        return routes
+
+    async def complete(self, request: ChatRequest, *, model: str | None = None) -> Result:
+        """Serve ``request`` along the chain; raises ``NoRouteError`` when nothing can."""
+        routes = self.chain(model)
+        walk = _Walk()
+        for index, route in enumerate(routes):
+            has_next = index + 1 < len(routes)
+            result = await self._try_route(request, route, walk, has_next)
+            if result is not None:
+                return result
+        raise self._no_route(routes, walk)
+
+    async def _try_route(
+        self, request: ChatRequest, route: ModelRef, walk: _Walk, has_next: bool
+    ) -> Result | None:
+        provider = self.providers[route.provider]
+        model = route.model
+        onward: Action = "fallback" if has_next else "surface"
+        if (route.provider, model) in self._missing_models:
+            self._record(walk, route, None, None, None, "skip", 0.0, "model not found earlier")
+            return None
+        if self._skip_until.get(route.provider, 0.0) > self._clock():
+            until = iso_utc(self._skip_until[route.provider])
+            self._record(walk, route, None, None, None, "skip", 0.0, f"failing until {until}")
+            return None
+        tried: set[str] = set()
+        while True:
+            credential = provider.pool.acquire(model, exclude=tried)
+            if credential is None:
+                if not tried:
+                    recovery = provider.pool.recovery(model)
+                    why = "no credential available"
+                    if recovery is not None:
+                        when = iso_utc(recovery.at) if recovery.at else "reset"
+                        why = f"every credential {recovery.failure_class} until {when}"
+                    self._record(walk, route, None, None, None, "skip", 0.0, why)
+                return None
+            try:
+                outcome = await self._send(request, provider, route, credential, walk, onward)
+            finally:
+                provider.pool.release(credential)
+            if isinstance(outcome, Result):
+                return outcome
+            if outcome == "next_credential":
+                tried.add(credential.fingerprint)
+                continue
+            return None
+
+    async def _send(
+        self,
+        request: ChatRequest,
+        provider: Provider,
+        route: ModelRef,
+        credential: Credential,
+        walk: _Walk,
+        onward: Action,
+    ) -> Result | str:
+        """One credential's turn: a request, and one retry if the failure is transient."""
+        for attempt_no in (1, 2):
+            started = time.perf_counter()
+            try:
+                completion = await provider.send(request, route.model, credential)
+            except ProviderError as err:
+                elapsed = (time.perf_counter() - started) * 1000
+                err.provider, err.model = route.provider, route.model
+                walk.last_error, walk.last_provider = err, route.provider
+                cls = err.failure_class
+                if cls.cools_credential:
+                    mark = cooldown_until(err, self._clock())
+                    await self.store.mark(provider.pool.key(credential, route.model), mark)
+                    sibling = provider.pool.available(route.model, exclude={credential.fingerprint})
+                    action: Action = "rotate" if sibling else onward
+                    self._record(walk, route, credential, err.status, cls, action, elapsed)
+                    return "next_credential" if sibling else "next_route"
+                if cls.transient:
+                    if attempt_no == 1:
+                        self._record(walk, route, credential, err.status, cls, "retry", elapsed)
+                        await self._sleep(self._rng.uniform(0.0, MAX_RETRY_JITTER_S))
+                        continue
+                    # Failed twice in a row (the try and its retry): skip it for a while.
+                    self._skip_until[route.provider] = self._clock() + FAILING_PROVIDER_SKIP_S
+                    self._record(walk, route, credential, err.status, cls, onward, elapsed)
+                    return "next_route"
+                if cls is FailureClass.MODEL_NOT_FOUND:
+                    self._missing_models.add((route.provider, route.model))
+                    self._record(walk, route, credential, err.status, cls, onward, elapsed)
+                    return "next_route"
+                # context overflow, bad request, content policy: the caller must see it.
+                self._record(walk, route, credential, err.status, cls, "surface", elapsed)
+                raise self._surface(err, walk) from err
+            elapsed = (time.perf_counter() - started) * 1000
+            self._record(walk, route, credential, 200, None, "served", elapsed)
+            return Result(
+                completion=completion,
+                provider=route.provider,
+                model=route.model,
+                credential=credential.fingerprint,
+                attempts=tuple(walk.attempts),
+            )
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _record(
+        self,
+        walk: _Walk,
+        route: ModelRef,
+        credential: Credential | None,
+        status: int | str | None,
+        cls: FailureClass | None,
+        action: Action,
+        elapsed_ms: float,
+        reason: str | None = None,
+    ) -> None:
+        attempt = Attempt(
+            provider=route.provider,
+            model=route.model,
+            credential=credential.fingerprint if credential else None,
+            status=status,
+            error_class=cls.value if cls else None,
+            action=action,
+            elapsed_ms=elapsed_ms,
+            reason=reason,
+        )
+        walk.attempts.append(attempt)
+        if action != "served":
+            log.info(
+                f"route.{action}",
+                provider=route.provider,
+                model=route.model,
+                credential=attempt.credential,
+                label=credential.label if credential else None,
+                status=status,
+                error_class=attempt.error_class,
+                reason=reason,
+            )
+
+    def _surface(self, err: ProviderError, walk: _Walk) -> NoRouteError:
+        return NoRouteError(
+            f"{err.provider}: {err.failure_class.value}: {err.message}",
+            provider=err.provider or "",
+            failure_class=err.failure_class,
+            retry_at=None,
+            attempts=[a.to_json() for a in walk.attempts],
+        )
+
+    def _no_route(self, routes: list[ModelRef], walk: _Walk) -> NoRouteError:
+        """Nothing answered: name the route that recovers first, else the last failure."""
+        best: tuple[float, str, str] | None = None
+        for route in routes:
+            recovery = self.providers[route.provider].pool.recovery(route.model)
+            at = recovery.at if recovery is not None else None
+            if recovery is not None and at is not None and (best is None or at < best[0]):
+                best = (at, route.provider, recovery.failure_class)
+        attempts = [a.to_json() for a in walk.attempts]
+        if best is not None:
+            at, provider, cls = best
+            return NoRouteError(
+                f"no route could answer; {provider} recovers first, at {iso_utc(at)} ({cls})",
+                provider=provider,
+                failure_class=FailureClass(cls),
+                retry_at=at,
+                attempts=attempts,
+            )
+        err = walk.last_error
+        provider = walk.last_provider or routes[0].provider
+        why = f"{err.failure_class.value}: {err.message}" if err else "no credential available"
+        return NoRouteError(
+            f"no route could answer; last: {provider}: {why}",
+            provider=provider,
+            failure_class=err.failure_class if err else None,
+            retry_at=None,
+            attempts=attempts,
+        )
+
+
+def _file(settings: Settings) -> str | None:
+    return str(settings.source) if settings.source else None

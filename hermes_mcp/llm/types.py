@@ -1,0 +1,147 @@
+"""Normalised, format-neutral types: what the agent sends and what the router returns.
+
+Wire modules translate these to and from each provider's format; nothing above the wire
+modules sees a provider's JSON.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Role = Literal["system", "user", "assistant", "tool"]
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    id: str
+    name: str
+    arguments: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Message:
+    role: Role
+    content: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None  # for role "tool": the call this result answers
+    name: str | None = None  # for role "tool": the tool's name
+
+    @classmethod
+    def system(cls, text: str) -> Message:
+        return cls("system", text)
+
+    @classmethod
+    def user(cls, text: str) -> Message:
+        return cls("user", text)
+
+    @classmethod
+    def assistant(cls, text: str = "", tool_calls: tuple[ToolCall, ...] = ()) -> Message:
+        return cls("assistant", text, tool_calls)
+
+    @classmethod
+    def tool(cls, call_id: str, name: str, content: str) -> Message:
+        return cls("tool", content, tool_call_id=call_id, name=name)
+
+
+@dataclass(frozen=True)
+class ToolDef:
+    name: str
+    description: str
+    parameters: dict[str, Any]  # JSON Schema of the arguments
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    messages: tuple[Message, ...]
+    tools: tuple[ToolDef, ...] = ()
+    max_tokens: int | None = None
+    temperature: float | None = None
+
+    @classmethod
+    def of(cls, prompt: str, *, system: str | None = None) -> ChatRequest:
+        msgs = [Message.system(system)] if system else []
+        return cls((*msgs, Message.user(prompt)))
+
+
+@dataclass(frozen=True)
+class Usage:
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0
+
+    def to_json(self) -> dict[str, int]:
+        return {
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cached_tokens": self.cached_tokens,
+        }
+
+
+Action = Literal["served", "rotate", "fallback", "retry", "surface", "skip"]
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One step of a route: a request sent (or a route skipped without sending)."""
+
+    provider: str
+    model: str
+    credential: str | None  # fingerprint
+    status: int | str | None  # HTTP status, "timeout", "connect", or None when skipped
+    error_class: str | None
+    action: Action
+    elapsed_ms: float
+    reason: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "provider": self.provider,
+            "model": self.model,
+            "credential": self.credential,
+            "status": self.status,
+            "error_class": self.error_class,
+            "action": self.action,
+            "elapsed_ms": round(self.elapsed_ms, 1),
+        }
+        if self.reason:
+            out["reason"] = self.reason
+        return out
+
+
+@dataclass(frozen=True)
+class Completion:
+    """What a wire module parses out of one successful response."""
+
+    text: str
+    tool_calls: tuple[ToolCall, ...] = ()
+    finish_reason: str | None = None
+    usage: Usage = field(default_factory=Usage)
+    model: str | None = None  # as the provider reports it
+
+
+@dataclass(frozen=True)
+class Result:
+    """A completion with its route: who served it and every attempt before."""
+
+    completion: Completion
+    provider: str
+    model: str
+    credential: str  # fingerprint
+    attempts: tuple[Attempt, ...]
+    cost_usd: float | None = None
+
+    @property
+    def text(self) -> str:
+        return self.completion.text
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "text": self.completion.text,
+            "provider": self.provider,
+            "model": self.model,
+            "credential": self.credential,
+            "attempts": [a.to_json() for a in self.attempts],
+            "usage": self.completion.usage.to_json(),
+            "cost_usd": self.cost_usd,
+        }

@@ -1,0 +1,155 @@
+"""OpenAI chat completions (``wire = "openai"``): OpenAI, OpenRouter, Nous Portal, NVIDIA
+NIM, z.ai, Kimi and local OpenAI-compatible servers. ``base_url`` holds the version
+(``.../v1``); requests go to ``{base_url}/chat/completions`` with a bearer key.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from hermes_mcp.errors import FailureClass, ProviderError
+from hermes_mcp.llm.classify import classify_http
+from hermes_mcp.llm.types import ChatRequest, Completion, Message, ToolCall, Usage
+
+
+def _message(msg: Message) -> dict[str, Any]:
+    if msg.role == "tool":
+        return {"role": "tool", "tool_call_id": msg.tool_call_id, "content": msg.content}
+    out: dict[str, Any] = {"role": msg.role, "content": msg.content}
+    if msg.tool_calls:
+        out["content"] = msg.content or None
+        out["tool_calls"] = [
+            {
+                "id": call.id,
+                "type": "function",
+                "function": {"name": call.name, "arguments": json.dumps(call.arguments)},
+            }
+            for call in msg.tool_calls
+        ]
+    return out
+
+
+def _broken(detail: str) -> ProviderError:
+    return ProviderError(
+        FailureClass.SERVER_ERROR, f"malformed response: {detail}", status="malformed"
+    )
+
+
+def _tool_call(raw: Any) -> ToolCall:
+    try:
+        function = raw["function"]
+        arguments = function.get("arguments") or "{}"
+        parsed = json.loads(arguments) if isinstance(arguments, str) else arguments
+        if not isinstance(parsed, dict):
+            raise TypeError("arguments are not an object")
+        return ToolCall(id=str(raw.get("id") or ""), name=str(function["name"]), arguments=parsed)
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        raise _broken(f"unreadable tool call ({exc})") from exc
+
+
+def _usage(raw: Any) -> Usage:
+    if not isinstance(raw, dict):
+        return Usage()
+    details = raw.get("prompt_tokens_details") or {}
+    cached = details.get("cached_tokens", 0) if isinstance(details, dict) else 0
+    return Usage(
+        input_tokens=int(raw.get("prompt_tokens") or 0),
+        output_tokens=int(raw.get("completion_tokens") or 0),
+        cached_tokens=int(cached or 0),
+    )
+
+
+def error_fields(data: Any) -> tuple[str, str]:
+    """(message, code) of an OpenAI-style error body, tolerant of its many variants."""
+    err = data.get("error", data) if isinstance(data, dict) else data
+    if isinstance(err, str):
+        return err, ""
+    if not isinstance(err, dict):
+        return "", ""
+    message = str(err.get("message") or "")
+    code = " ".join(str(err[k]) for k in ("code", "type", "status") if err.get(k) is not None)
+    metadata = err.get("metadata")
+    if isinstance(metadata, dict) and metadata.get("raw"):
+        message = f"{message} ({metadata['raw']})" if message else str(metadata["raw"])
+    return message, code
+
+
+class OpenAIWire:
+    name = "openai"
+    limits_per_model = False
+
+    def url(self, base_url: str, model: str) -> str:
+        return f"{base_url}/chat/completions"
+
+    def auth_headers(self, secret: str | None) -> dict[str, str]:
+        return {"authorization": f"Bearer {secret}"} if secret else {}
+
+    def body(self, request: ChatRequest, model: str) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "model": model,
+            "messages": [_message(m) for m in request.messages],
+        }
+        if request.tools:
+            body["tools"] = [
+                {
+                    "type": "function",
+                    "function": {
+                        "name": t.name,
+                        "description": t.description,
+                        "parameters": t.parameters,
+                    },
+                }
+                for t in request.tools
+            ]
+        if request.max_tokens is not None:
+            body["max_tokens"] = request.max_tokens
+        if request.temperature is not None:
+            body["temperature"] = request.temperature
+        return body
+
+    def is_error(self, data: Any) -> bool:
+        return isinstance(data, dict) and "error" in data and "choices" not in data
+
+    def parse(self, data: Any) -> Completion:
+        if not isinstance(data, dict):
+            raise _broken("body is not a JSON object")
+        try:
+            choice = data["choices"][0]
+            message = choice["message"]
+        except (KeyError, IndexError, TypeError) as exc:
+            raise _broken("no choices[0].message") from exc
+        if not isinstance(message, dict):
+            raise _broken("choices[0].message is not an object")
+        calls = tuple(_tool_call(c) for c in message.get("tool_calls") or ())
+        content = message.get("content") or ""
+        if not isinstance(content, str):
+            raise _broken("message content is not text")
+        finish = choice.get("finish_reason")
+        if finish == "content_filter" and not content and not calls:
+            raise ProviderError(
+                FailureClass.CONTENT_POLICY, "the provider's content filter stopped the answer"
+            )
+        return Completion(
+            text=content,
+            tool_calls=calls,
+            finish_reason=str(finish) if finish is not None else None,
+            usage=_usage(data.get("usage")),
+            model=str(data["model"]) if data.get("model") else None,
+        )
+
+    def classify(
+        self, status: int, headers: Mapping[str, str], body: bytes, now: float
+    ) -> ProviderError:
+        try:
+            data: Any = json.loads(body) if body else {}
+        except ValueError:
+            data = body.decode("utf-8", "replace")[:500]
+        message, code = error_fields(data)
+        effective = status
+        if status == 200:  # an error object inside a 200 (OpenRouter does this)
+            inner = data.get("error") if isinstance(data, dict) else None
+            inner_code = inner.get("code") if isinstance(inner, dict) else None
+            effective = inner_code if isinstance(inner_code, int) and inner_code >= 400 else 502
+        return classify_http(effective, message=message, code=code, headers=headers, now=now)

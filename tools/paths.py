@@ -1,0 +1,116 @@
+"""Path resolution, confinement and sensitive files.
+
+Every path a tool receives goes through :func:`resolve`: ``~`` is expanded, a relative
+path is taken from the base directory (the first workspace root unless the tool says
+otherwise), and the result is resolved with ``os.path.realpath`` — ``..`` and every
+symlink on the way, the last component included. The resolved path must lie inside a
+workspace root or one of the extra paths the config allows; anything else (``../x``,
+``/etc/passwd``, a symlink pointing out of the workspace) is refused with a message that
+says where it led. Absolute paths inside the workspace are fine: ACP clients send them.
+
+Sensitive files are refused for writes and flagged for reads (a read needs approval and
+says so): ``.env*`` (not the ``.env.example``/``.sample``/``.template`` files projects
+commit), private keys (``id_rsa``-style names, ``*.pem``, ``*.key``,
+``*.p12``/``*.pfx``, ``*.ppk``, anything in ``.ssh/`` or ``.gnupg/``), credential files
+(``.netrc``, ``.pgpass``, ``.git-credentials``, ``.npmrc``, ``.pypirc``,
+``.aws/credentials``) and everything inside the hermes state directory (its database
+and keys). A file whose first bytes are a PEM private key is sensitive whatever its name.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from tools.registry import ToolError
+
+_SENSITIVE_NAMES = (
+    ".env*",
+    "id_rsa",
+    "id_dsa",
+    "id_ecdsa",
+    "id_ed25519",
+    "id_ecdsa_sk",
+    "id_ed25519_sk",
+    "*.pem",
+    "*.key",
+    "*.p12",
+    "*.pfx",
+    "*.ppk",
+    ".netrc",
+    ".pgpass",
+    ".git-credentials",
+    ".npmrc",
+    ".pypirc",
+)
+_TEMPLATES = (".env.example", ".env.sample", ".env.template")
+_SENSITIVE_DIRS = (".ssh", ".gnupg")
+_PEM_PRIVATE = b"PRIVATE KEY-----"
+
+
+def is_within(path: Path, root: Path) -> bool:
+    """Whether ``path`` is ``root`` or below it (both already resolved)."""
+    return path == root or root in path.parents
+
+
+def realpath(path: Path | str) -> Path:
+    return Path(os.path.realpath(path))
+
+
+def resolve(
+    raw: str,
+    roots: Sequence[Path],
+    extra: Sequence[Path] = (),
+    *,
+    base: Path | None = None,
+) -> Path:
+    """The resolved path for ``raw``, or a ToolError when it leaves the allowed places."""
+    if not raw or "\0" in raw:
+        raise ToolError("empty or invalid path")
+    expanded = Path(os.path.expanduser(raw))
+    start = base if base is not None else roots[0]
+    joined = expanded if expanded.is_absolute() else start / expanded
+    resolved = realpath(joined)
+    if any(is_within(resolved, place) for place in (*roots, *extra)):
+        return resolved
+    lexical = Path(os.path.normpath(joined))
+    how = " through a symlink" if any(is_within(lexical, r) for r in roots) else ""
+    where = ", ".join(str(r) for r in roots)
+    raise ToolError(
+        f"path {raw!r} resolves{how} to {resolved}, outside the workspace ({where}); "
+        "tools may only touch files inside the workspace roots"
+    )
+
+
+def display(path: Path, roots: Sequence[Path]) -> str:
+    """``path`` relative to the first root containing it, else absolute."""
+    for root in roots:
+        if is_within(path, root):
+            rel = path.relative_to(root).as_posix()
+            return rel if rel else "."
+    return str(path)
+
+
+def sensitive_reason(path: Path, state_dir: Path | None = None) -> str | None:
+    """Why ``path`` (resolved) is a sensitive file, or ``None``."""
+    if state_dir is not None and is_within(path, realpath(state_dir)):
+        return "inside the hermes state directory"
+    name = path.name
+    if name in _TEMPLATES:
+        return None
+    for pattern in _SENSITIVE_NAMES:
+        if fnmatch.fnmatchcase(name, pattern):
+            return f"sensitive file name ({pattern})"
+    parents = {p.name for p in path.parents}
+    for directory in _SENSITIVE_DIRS:
+        if directory in parents:
+            return f"inside a {directory} directory"
+    if name == "credentials" and ".aws" in parents:
+        return "cloud credentials"
+    return None
+
+
+def looks_like_private_key(head: bytes) -> bool:
+    return b"-----BEGIN" in head and _PEM_PRIVATE in head

@@ -1,0 +1,199 @@
+"""Tools as typed data, and the one registry the agent loop and both edges share.
+
+A :class:`Tool` is a name, a description, a pydantic argument model (its JSON schema is
+derived from it), an async function ``(args, ctx) -> ToolResult``, an optional output
+model for structured results, annotations (the MCP hints and the ACP kind) and the
+toolset it belongs to.
+
+:meth:`ToolRegistry.call` is the only way a tool runs. It never raises for a tool
+failure: an unknown name, arguments that do not validate (the message names each bad
+field), a :class:`ToolError` and any unexpected exception all come back as an error
+:class:`ToolResult` the model can read. Cancellation is the exception: it propagates, so
+the caller's cancel scope ends the call (tools clean up in ``finally`` blocks).
+
+Every result leaves ``call`` redacted: registered secrets and key-shaped strings are
+scrubbed from its text, its unified diff and its structured content (``log.redact``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
+
+import anyio
+from pydantic import BaseModel, ValidationError
+
+from hermes_mcp.log import get_logger, redact, redact_value
+
+if TYPE_CHECKING:
+    from tools.context import ToolContext
+
+ToolKind = Literal["read", "edit", "delete", "move", "search", "execute", "think", "fetch", "other"]
+
+#: Every toolset name the project knows. ``delegation`` is filled by the agent (issue 8).
+TOOLSETS: tuple[str, ...] = ("files", "terminal", "web", "memory", "planning", "delegation")
+
+ArgsT = TypeVar("ArgsT", bound=BaseModel)
+
+_log = get_logger("hermes_mcp.tools")
+
+
+class ToolError(Exception):
+    """A tool's expected failure; its message is what the model reads."""
+
+
+@dataclass(frozen=True)
+class FileDiff:
+    """An edit, as the ACP edge shows it: ``old_text`` is ``None`` for a new file."""
+
+    path: Path
+    old_text: str | None
+    new_text: str
+    unified: str
+
+
+@dataclass(frozen=True)
+class Location:
+    """A place the tool touched, so an editor can follow along."""
+
+    path: Path
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    text: str
+    is_error: bool = False
+    structured: dict[str, Any] | None = None
+    diff: FileDiff | None = None
+    locations: tuple[Location, ...] = ()
+
+    @classmethod
+    def error(cls, text: str) -> ToolResult:
+        return cls(text=text, is_error=True)
+
+    def redacted(self) -> ToolResult:
+        diff = self.diff
+        if diff is not None:
+            diff = replace(
+                diff,
+                unified=redact(diff.unified),
+                old_text=None if diff.old_text is None else redact(diff.old_text),
+                new_text=redact(diff.new_text),
+            )
+        structured = None if self.structured is None else redact_value(self.structured)
+        return replace(self, text=redact(self.text), structured=structured, diff=diff)
+
+
+@dataclass(frozen=True)
+class ToolAnnotations:
+    """MCP's behaviour hints plus the ACP kind. Defaults are the cautious ones."""
+
+    read_only: bool = False
+    destructive: bool = True
+    idempotent: bool = False
+    open_world: bool = False
+    kind: ToolKind = "other"
+    title: str | None = None
+
+
+ToolFunction = Callable[[ArgsT, "ToolContext"], Awaitable[ToolResult]]
+
+
+@dataclass(frozen=True)
+class Tool(Generic[ArgsT]):
+    name: str
+    description: str
+    args: type[ArgsT]
+    fn: ToolFunction[ArgsT]
+    toolset: str
+    annotations: ToolAnnotations = field(default_factory=ToolAnnotations)
+    output: type[BaseModel] | None = None
+
+    def json_schema(self) -> dict[str, Any]:
+        """The argument model's JSON Schema (draft 2020-12, as pydantic writes it)."""
+        return self.args.model_json_schema()
+
+    def output_schema(self) -> dict[str, Any] | None:
+        return None if self.output is None else self.output.model_json_schema()
+
+
+def _format_validation(name: str, exc: ValidationError) -> str:
+    problems = []
+    for err in exc.errors(include_url=False):
+        where = ".".join(str(part) for part in err["loc"]) or "(arguments)"
+        message = "unknown field" if err["type"] == "extra_forbidden" else err["msg"]
+        problems.append(f"{where}: {message}")
+    return f"invalid arguments for {name}: " + "; ".join(problems)
+
+
+class ToolRegistry:
+    def __init__(self, tools: Iterable[Tool[Any]] = ()) -> None:
+        self._tools: dict[str, Tool[Any]] = {}
+        for tool in tools:
+            self.register(tool)
+
+    def register(self, tool: Tool[Any]) -> None:
+        if tool.name in self._tools:
+            raise ValueError(f"tool {tool.name!r} is already registered")
+        if tool.toolset not in TOOLSETS:
+            raise ValueError(f"tool {tool.name!r}: unknown toolset {tool.toolset!r}")
+        self._tools[tool.name] = tool
+
+    def get(self, name: str) -> Tool[Any] | None:
+        return self._tools.get(name)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._tools
+
+    def __iter__(self) -> Iterator[Tool[Any]]:
+        return iter(self._tools.values())
+
+    def __len__(self) -> int:
+        return len(self._tools)
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._tools)
+
+    def by_toolsets(self, toolsets: Iterable[str]) -> ToolRegistry:
+        """A registry holding only the tools of the named toolsets (unknown names are errors)."""
+        wanted = set(toolsets)
+        unknown = wanted.difference(TOOLSETS)
+        if unknown:
+            raise ValueError(f"unknown toolset(s): {', '.join(sorted(unknown))}")
+        return ToolRegistry(t for t in self._tools.values() if t.toolset in wanted)
+
+    def json_schemas(self) -> dict[str, dict[str, Any]]:
+        """Each tool's argument schema, by name."""
+        return {name: tool.json_schema() for name, tool in self._tools.items()}
+
+    async def call(self, name: str, raw_arguments: Any, ctx: ToolContext) -> ToolResult:
+        """Validate and run one tool call. Failures are error results; cancellation raises."""
+        tool = self._tools.get(name)
+        if tool is None:
+            known = ", ".join(sorted(self._tools)) or "none"
+            return ToolResult.error(f"unknown tool {name!r}; available tools: {known}")
+        if raw_arguments is None:
+            raw_arguments = {}
+        if not isinstance(raw_arguments, dict):
+            return ToolResult.error(
+                f"invalid arguments for {name}: expected a JSON object, "
+                f"got {type(raw_arguments).__name__}"
+            )
+        try:
+            args = tool.args.model_validate(raw_arguments)
+        except ValidationError as exc:
+            return ToolResult.error(_format_validation(name, exc))
+        try:
+            result = await tool.fn(args, ctx)
+        except anyio.get_cancelled_exc_class():
+            raise
+        except ToolError as exc:
+            result = ToolResult.error(str(exc))
+        except Exception as exc:
+            _log.warning("tool_failed", tool=name, error=exc)
+            result = ToolResult.error(f"{name} failed: {type(exc).__name__}: {exc}")
+        return result.redacted()
