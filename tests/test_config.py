@@ -45,7 +45,7 @@ def test_good_config_resolves_and_dedupes(tmp_path: Path, monkeypatch: pytest.Mo
     settings = load_settings(path, env={"HERMES_MCP_HOME": str(tmp_path)})
     assert settings.chain == [ModelRef("local", "qwen3:8b"), ModelRef("gem", "gemini-2.5-pro")]
     creds = settings.credentials["local"]
-    assert [c.label for c in creds][0] == "env:HERMES_TEST_KEY_A"
+    assert creds[0].label == "env:HERMES_TEST_KEY_A"
     assert len(creds) == 2  # the same secret listed twice counts once
     assert creds[1].label.startswith("literal#") and LITERAL_KEY not in creds[1].label
     assert settings.config.providers["local"].base_url == "http://127.0.0.1:8080/v1"

@@ -11,10 +11,15 @@ No retries happen here (DESIGN.md invariant 9): the transport is built with
 
 from __future__ import annotations
 
+import asyncio
 import os
 
+import aiohttp
 import httpx2
 from httpx_aiohttp.httpx2 import AiohttpTransport
+
+from hermes_mcp.errors import FailureClass, ProviderError
+from hermes_mcp.log import redact
 
 DEFAULT_LIMITS = httpx2.Limits(max_connections=200, max_keepalive_connections=100)
 
@@ -30,3 +35,19 @@ def make_client(*, connect_timeout_s: float, read_timeout_s: float) -> httpx2.As
     else:
         transport = AiohttpTransport(retries=0, limits=DEFAULT_LIMITS, trust_env=True)
     return httpx2.AsyncClient(transport=transport, timeout=timeout, follow_redirects=False)
+
+
+def transport_failure(exc: httpx2.TransportError) -> ProviderError:
+    """A transport error as a classified failure: a timeout, or a failed connection.
+
+    httpx-aiohttp maps every ``aiohttp.ClientConnectionError`` (a refused connection, a
+    server that hung up) to ``ConnectTimeout``; the aiohttp cause tells the truth.
+    """
+    cause = exc.__cause__
+    timed_out = isinstance(cause, asyncio.TimeoutError | aiohttp.ServerTimeoutError)
+    if cause is None or not isinstance(cause, aiohttp.ClientError):
+        timed_out = isinstance(exc, httpx2.TimeoutException)
+    detail = redact(f"{type(cause or exc).__name__}: {cause or exc}")
+    if timed_out:
+        return ProviderError(FailureClass.TIMEOUT, detail, status="timeout")
+    return ProviderError(FailureClass.SERVER_ERROR, detail, status="connect")

@@ -18,7 +18,7 @@ import httpx2
 from hermes_mcp.config import ProviderSection
 from hermes_mcp.credentials import Credential
 from hermes_mcp.errors import FailureClass, ProviderError
-from hermes_mcp.llm.http import make_client
+from hermes_mcp.llm.http import make_client, transport_failure
 from hermes_mcp.llm.pool import CredentialPool
 from hermes_mcp.llm.types import ChatRequest, Completion
 from hermes_mcp.llm.wires import Wire
@@ -74,16 +74,8 @@ class Provider:
         url = self.wire.url(self.endpoint, model)
         try:
             response = await self._http().post(url, content=payload, headers=headers)
-        except httpx2.TimeoutException as exc:
-            raise ProviderError(
-                FailureClass.TIMEOUT, redact(f"{type(exc).__name__}: {exc}"), status="timeout"
-            ) from exc
         except httpx2.TransportError as exc:
-            raise ProviderError(
-                FailureClass.SERVER_ERROR,
-                redact(f"{type(exc).__name__}: {exc}") or "connection failed",
-                status="connect",
-            ) from exc
+            raise transport_failure(exc) from exc
         body = response.content
         lowered = {k.lower(): v for k, v in response.headers.items()}
         if response.status_code != 200:

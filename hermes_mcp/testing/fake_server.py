@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import json
 import threading
@@ -170,10 +171,8 @@ class FakeProvider:
         """Close the server (cancelling requests still in flight); safe to call twice."""
         loop, event, thread = self._loop, self._stop_event, self._thread
         if loop is not None and event is not None:
-            try:
+            with contextlib.suppress(RuntimeError):  # the loop already closed
                 loop.call_soon_threadsafe(event.set)
-            except RuntimeError:  # the loop already closed
-                pass
         if thread is not None and thread is not threading.current_thread():
             thread.join(30)
             self._thread = None
@@ -364,6 +363,8 @@ class FakeProvider:
         return self._keys_max
 
     # -- waiting ---------------------------------------------------------------------------
+    # The async waits take a timeout (ASYNC109) on purpose: the condition is met on another
+    # thread, and a built-in deadline keeps a test without its own fail_after from hanging.
 
     def block_until(self, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
         """Block this thread until ``predicate()`` holds (checked on each request start/end
@@ -381,7 +382,7 @@ class FakeProvider:
             self._drop_waiter(waiter)
         predicate()  # re-raise here if it raised in the server thread
 
-    async def wait_until(self, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+    async def wait_until(self, predicate: Callable[[], bool], timeout: float = 5.0) -> None:  # noqa: ASYNC109
         """``block_until`` for async code: never blocks the caller's event loop."""
         try:
             loop = asyncio.get_running_loop()
@@ -393,10 +394,8 @@ class FakeProvider:
         fut: asyncio.Future[None] = loop.create_future()
 
         def wake() -> None:
-            try:
+            with contextlib.suppress(RuntimeError):  # the waiting loop is gone
                 loop.call_soon_threadsafe(_set_result, fut)
-            except RuntimeError:  # the waiting loop is gone
-                pass
 
         waiter = _Waiter(predicate, wake)
         with self._lock:
@@ -413,7 +412,7 @@ class FakeProvider:
 
     async def wait_disconnect(
         self,
-        timeout: float = 5.0,
+        timeout: float = 5.0,  # noqa: ASYNC109
         *,
         count: int = 1,
         key: str | None = None,
@@ -433,15 +432,15 @@ class FakeProvider:
         with self._lock:
             return matching()[count - 1]
 
-    async def wait_in_flight(self, n: int, timeout: float = 5.0) -> None:
+    async def wait_in_flight(self, n: int, timeout: float = 5.0) -> None:  # noqa: ASYNC109
         """Wait until at least ``n`` requests are in flight at once."""
         await self.wait_until(lambda: self._in_flight >= n, timeout)
 
-    async def wait_keys_in_flight(self, n: int, timeout: float = 5.0) -> None:
+    async def wait_keys_in_flight(self, n: int, timeout: float = 5.0) -> None:  # noqa: ASYNC109
         """Wait until requests of at least ``n`` distinct keys are in flight at once."""
         await self.wait_until(lambda: len(self._by_key) >= n, timeout)
 
-    async def wait_requests(self, n: int, timeout: float = 5.0, *, key: str | None = None) -> None:
+    async def wait_requests(self, n: int, timeout: float = 5.0, *, key: str | None = None) -> None:  # noqa: ASYNC109
         """Wait until at least ``n`` requests (of ``key``; None: any) have arrived."""
         await self.wait_until(lambda: self.count(key=key) >= n, timeout)
 
@@ -592,8 +591,8 @@ class FakeProvider:
         try:
             if step.stall_before_first_s > 0:
                 await asyncio.sleep(step.stall_before_first_s)
-            sent = 0
-            for event in [*plan.content, None]:
+            content = plan.content
+            for sent in range(len(content) + 1):
                 if step.break_after is not None and sent >= step.break_after:
                     state.aborted = True
                     if request.transport is not None:
@@ -603,12 +602,11 @@ class FakeProvider:
                     await resp.write(encode(dialect.stream_error_event(req)))
                     await resp.write_eof()
                     return resp
-                if event is None:
+                if sent == len(content):
                     break
                 if sent and step.delay_s > 0:
                     await asyncio.sleep(step.delay_s)
-                await resp.write(encode(event))
-                sent += 1
+                await resp.write(encode(content[sent]))
             for event in plan.tail:
                 if step.delay_s > 0:
                     await asyncio.sleep(step.delay_s)

@@ -138,7 +138,7 @@ def _usage(usage: UsageLike) -> Usage:
 
 
 def _arguments(arguments: Any) -> str:
-    return arguments if isinstance(arguments, str) else json.dumps(arguments)
+    return arguments if isinstance(arguments, str) else json.dumps(arguments, separators=(",", ":"))
 
 
 def _tool_call(call: ToolCallLike) -> ToolCall:

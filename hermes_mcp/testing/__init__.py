@@ -1,0 +1,68 @@
+"""Test helpers shipped with the package: a scripted fake LLM provider on loopback.
+
+See ``hermes_mcp.testing.fake_provider`` for how to use it.
+"""
+
+# Imports come from fake_server / fake_steps, not fake_provider, so that
+# `python -m hermes_mcp.testing.fake_provider` runs without a double-import warning.
+from .fake_server import DisconnectRecord, FakeProvider, RequestRecord
+from .fake_steps import (
+    DEFAULT_TEXT,
+    ErrorIn200,
+    Failure,
+    Hold,
+    Malformed,
+    Reply,
+    Slow,
+    Step,
+    Stream,
+    ToolCall,
+    Usage,
+    context_overflow,
+    daily_quota,
+    error_in_200,
+    fail,
+    hold,
+    malformed,
+    model_not_found,
+    payment_required,
+    rate_limited,
+    reply,
+    server_error,
+    slow,
+    step_from_dict,
+    stream,
+    unauthorized,
+)
+
+__all__ = [
+    "DEFAULT_TEXT",
+    "DisconnectRecord",
+    "ErrorIn200",
+    "Failure",
+    "FakeProvider",
+    "Hold",
+    "Malformed",
+    "Reply",
+    "RequestRecord",
+    "Slow",
+    "Step",
+    "Stream",
+    "ToolCall",
+    "Usage",
+    "context_overflow",
+    "daily_quota",
+    "error_in_200",
+    "fail",
+    "hold",
+    "malformed",
+    "model_not_found",
+    "payment_required",
+    "rate_limited",
+    "reply",
+    "server_error",
+    "slow",
+    "step_from_dict",
+    "stream",
+    "unauthorized",
+]

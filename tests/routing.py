@@ -1,0 +1,127 @@
+"""Test harness for the router: configs pointing at the fake provider, settings, routers
+and the CLI run as a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from hermes_mcp.config import Settings, load_settings
+from hermes_mcp.llm.credential_state import CredentialStateStore
+from hermes_mcp.llm.router import Router
+from hermes_mcp.state import open_database
+from tests.keys import seen
+
+HERMES = str(Path(sys.executable).parent / "hermes-mcp")
+
+
+class Sleeps:
+    """Records the router's sleeps instead of sleeping (jitter before a retry)."""
+
+    def __init__(self) -> None:
+        self.calls: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.calls.append(seconds)
+
+
+class Clock:
+    def __init__(self, now: float = 1_800_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass
+class Home:
+    """A ``$HERMES_MCP_HOME`` with a config file and the env vars its credentials name."""
+
+    path: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+    def write(
+        self,
+        providers: dict[str, dict[str, Any]],
+        default: str,
+        fallbacks: tuple[str, ...] = (),
+    ) -> None:
+        """``providers``: name → {"url", "keys": [secrets], "strategy"?, "wire"?}."""
+        lines = ["[model]", f'default = "{default}"', f"fallbacks = {json.dumps(list(fallbacks))}"]
+        for name, spec in providers.items():
+            refs = []
+            for i, key in enumerate(spec["keys"]):
+                if key == "none":
+                    refs.append("none")
+                    continue
+                var = f"HERMES_TEST_{name.upper()}_{i}"
+                self.env[var] = key
+                refs.append(f"env:{var}")
+            lines += [
+                f"[providers.{name}]",
+                f'wire = "{spec.get("wire", "openai")}"',
+                f'base_url = "{spec["url"]}"',
+                f"credentials = {json.dumps(refs)}",
+                f'strategy = "{spec.get("strategy", "fill_first")}"',
+                f"read_timeout_s = {spec.get('read_timeout_s', 30)}",
+            ]
+        (self.path / "config.toml").write_text("\n".join(lines) + "\n")
+
+    @property
+    def process_env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("HERMES_")}
+        return {**env, **self.env, "HERMES_MCP_HOME": str(self.path)}
+
+    def settings(self) -> Settings:
+        for var, value in self.env.items():
+            os.environ[var] = value
+        try:
+            return load_settings(env={"HERMES_MCP_HOME": str(self.path)})
+        finally:
+            for var in self.env:
+                os.environ.pop(var, None)
+
+
+@asynccontextmanager
+async def router_for(
+    home: Home, *, clock: Clock | None = None, sleeps: Sleeps | None = None
+) -> AsyncIterator[Router]:
+    settings = home.settings()
+    db = open_database(settings.db_path)
+    kwargs: dict[str, Any] = {"sleep": sleeps or Sleeps()}
+    if clock is not None:
+        kwargs["clock"] = clock
+    store = CredentialStateStore(db, clock) if clock else CredentialStateStore(db)
+    try:
+        async with Router(settings, store, **kwargs) as router:
+            yield router
+    finally:
+        db.close()
+
+
+@dataclass
+class Ran:
+    code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+
+async def hermes(home: Home, *args: str, limit_s: float = 30.0) -> Ran:
+    """Run the installed ``hermes-mcp`` console script as a real process."""
+    with anyio.fail_after(limit_s):
+        proc = await anyio.run_process([HERMES, *args], env=home.process_env, check=False)
+    out, err = proc.stdout.decode(), proc.stderr.decode()
+    seen(out)
+    seen(err)
+    return Ran(proc.returncode, out, err)

@@ -1,0 +1,157 @@
+"""The context every tool call receives.
+
+A :class:`ToolContext` carries the workspace roots (resolved; the first one is where
+relative paths and commands start), the policy and the approver, the file and terminal
+back-ends, a progress reporter, the SQLite database (for ``memory``), the session id and
+its plan (for ``todo``), and the limits. It is immutable; the agent makes one per
+session and derives one per call with :meth:`ToolContext.for_call` (which shares the
+session's plan and remembered approvals).
+
+Confinement can be widened two ways: ``extra_paths`` (set by the entry point), and
+allow rules with an absolute pattern (``read:~/notes/**`` makes that tree readable).
+Private network destinations for ``web_fetch`` are allowed by
+``allow_private_network`` or by a ``fetch:`` allow rule.
+
+Cancellation is the caller's: the agent runs each call inside its turn's cancel scope.
+Tools do not poll for it; back-ends clean up in shielded ``finally`` blocks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from hermes_mcp.config import Config, home_dir
+from hermes_mcp.log import get_logger
+from hermes_mcp.state import Database
+from tools import paths
+from tools.approval import ApprovalRequest, Approver, Decision, NonInteractiveApprover
+from tools.backends import FileBackend, LocalFiles, LocalTerminal, TerminalBackend
+from tools.policy import Policy
+from tools.registry import ToolError
+
+ProgressReporter = Callable[[str], Awaitable[None]]
+
+_log = get_logger("hermes_mcp.tools")
+
+
+@dataclass(frozen=True)
+class Limits:
+    read_max_bytes: int = 10 * 1024 * 1024  # read_file / patch refuse bigger files
+    read_default_lines: int = 2000
+    read_max_chars: int = 200_000  # text one read_file returns
+    line_max_chars: int = 2000  # longer lines are cut in read_file and search output
+    write_max_bytes: int = 10 * 1024 * 1024
+    diff_max_chars: int = 20_000  # diff text shown to the model (the full diff is kept)
+    terminal_output_bytes: int = 64 * 1024
+    terminal_max_timeout_s: float = 1800.0
+    fetch_max_bytes: int = 2 * 1024 * 1024
+    fetch_max_chars: int = 100_000
+    fetch_timeout_s: float = 30.0
+    search_file_max_bytes: int = 4 * 1024 * 1024  # bigger files are skipped by search
+    list_max_entries: int = 1000
+
+
+@dataclass(frozen=True)
+class ToolContext:
+    roots: tuple[Path, ...]
+    policy: Policy = field(default_factory=Policy)
+    approver: Approver = field(default_factory=NonInteractiveApprover)
+    files: FileBackend = field(default_factory=LocalFiles)
+    terminal: TerminalBackend = field(default_factory=LocalTerminal)
+    progress: ProgressReporter | None = None
+    db: Database | None = None
+    session_id: str = "default"
+    call_id: str | None = None
+    extra_paths: tuple[Path, ...] = ()
+    allow_private_network: bool = False
+    state_dir: Path | None = field(default_factory=home_dir)
+    terminal_env: Mapping[str, str] | None = None  # None: this process's environment
+    limits: Limits = field(default_factory=Limits)
+    plans: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    remembered: dict[tuple[str, str], bool] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.roots:
+            raise ValueError("a ToolContext needs at least one workspace root")
+        object.__setattr__(self, "roots", tuple(paths.realpath(r) for r in self.roots))
+        object.__setattr__(self, "extra_paths", tuple(paths.realpath(p) for p in self.extra_paths))
+
+    @classmethod
+    def from_config(
+        cls, config: Config, roots: Sequence[Path], *, file: str | None = None, **kwargs: Any
+    ) -> ToolContext:
+        """A context whose policy is the config's ``[policy]`` (rules checked, ConfigError)."""
+        return cls(tuple(roots), policy=Policy.from_section(config.policy, file), **kwargs)
+
+    def for_call(self, call_id: str) -> ToolContext:
+        return dataclasses.replace(self, call_id=call_id)
+
+    @property
+    def cwd(self) -> Path:
+        return self.roots[0]
+
+    def resolve(self, raw: str, action: str = "read", *, base: Path | None = None) -> Path:
+        """Resolve and confine a path argument (see ``tools/paths.py``)."""
+        try:
+            return paths.resolve(raw, self.roots, self.extra_paths, base=base)
+        except ToolError:
+            expanded = Path(raw).expanduser()
+            outside = paths.realpath((base or self.cwd) / expanded)
+            if self._allowed_outside(action, outside):
+                return outside
+            raise
+
+    def _allowed_outside(self, action: str, path: Path) -> bool:
+        for rule in self.policy.allow:
+            if rule.category in (action, "path") and rule.pattern.startswith("/"):
+                if rule.matches_path(path, self.roots):
+                    return True
+        return False
+
+    def inside_workspace(self, path: Path) -> bool:
+        return any(paths.is_within(path, root) for root in self.roots)
+
+    def display(self, path: Path) -> str:
+        return paths.display(path, self.roots)
+
+    def check_path_denied(self, action: str, path: Path) -> None:
+        rule = self.policy.path_denied(action, path, self.roots)
+        if rule is not None:
+            raise ToolError(f"{self.display(path)}: denied by policy (deny rule {rule.text!r})")
+
+    async def report(self, text: str) -> None:
+        if self.progress is not None:
+            await self.progress(text)
+
+    async def authorize(self, request: ApprovalRequest) -> None:
+        """Let the action through or raise ToolError: deny rules, then allow rules and the
+        mode, then the approver (whose "always" answers are remembered for the session)."""
+        request = dataclasses.replace(request, call_id=self.call_id)
+        verdict = self.policy.evaluate(request, self.roots)
+        if verdict.outcome != "ask":
+            _log.info("tool_policy", tool=request.tool, outcome=verdict.outcome, why=verdict.reason)
+            if verdict.outcome == "deny":
+                raise ToolError(f"{request.title}: denied by policy ({verdict.reason})")
+            return
+        remembered = self.remembered.get(request.memo_key)
+        if remembered is not None:
+            decision = Decision(remembered, "denied earlier in this session")
+        else:
+            try:
+                decision = await self.approver.approve(request)
+            except anyio.get_cancelled_exc_class():
+                raise
+            except Exception as exc:
+                decision = Decision.deny(f"the approval request failed: {exc}")
+            if decision.remember:
+                self.remembered[request.memo_key] = decision.allowed
+        _log.info("tool_approval", tool=request.tool, allowed=decision.allowed, risk=request.risk)
+        if not decision.allowed:
+            why = f": {decision.reason}" if decision.reason else ""
+            raise ToolError(f"{request.title}: not approved{why}. The action was not taken.")
