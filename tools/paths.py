@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -53,6 +54,24 @@ _PEM_PRIVATE = b"PRIVATE KEY-----"
 def is_within(path: Path, root: Path) -> bool:
     """Whether ``path`` is ``root`` or below it (both already resolved)."""
     return path == root or root in path.parents
+
+
+def glob_regex(pattern: str) -> re.Pattern[str]:
+    """A path glob as a regex: ``*``/``?`` within a segment, ``**`` across segments,
+    ``**/`` also matching no directory at all (``**/*.py`` matches ``a.py``)."""
+    out, i = [], 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        else:
+            c = pattern[i]
+            out.append("[^/]*" if c == "*" else "[^/]" if c == "?" else re.escape(c))
+            i += 1
+    return re.compile("".join(out), re.DOTALL)
 
 
 def realpath(path: Path | str) -> Path:

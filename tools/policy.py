@@ -50,34 +50,13 @@ from urllib.parse import urlsplit
 from hermes_mcp.config import PolicySection
 from hermes_mcp.errors import ConfigError
 from tools.approval import ApprovalRequest
-from tools.paths import is_within
+from tools.paths import glob_regex, is_within
 
 Category = Literal["read", "write", "path", "terminal", "fetch", "tool"]
 CATEGORIES: tuple[Category, ...] = ("read", "write", "path", "terminal", "fetch", "tool")
 _PATH_CATEGORIES = ("read", "write", "path")
 _OPERATORS = frozenset({";", "&&", "||", "|", "&", ";;", "|&"})
 _PUNCT = set("();<>|&")
-
-
-def _path_regex(pattern: str) -> re.Pattern[str]:
-    out, i = [], 0
-    while i < len(pattern):
-        if pattern.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-        elif pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif pattern[i] == "*":
-            out.append("[^/]*")
-            i += 1
-        elif pattern[i] == "?":
-            out.append("[^/]")
-            i += 1
-        else:
-            out.append(re.escape(pattern[i]))
-            i += 1
-    return re.compile("".join(out))
 
 
 def _text_regex(pattern: str, flags: int = 0) -> re.Pattern[str]:
@@ -109,7 +88,7 @@ class Rule:
             pattern = os.path.expanduser(pattern.strip()).rstrip("/") or "/"
             if pattern.startswith("./"):
                 pattern = pattern[2:]
-            regex = _path_regex(pattern)
+            regex = glob_regex(pattern)
         elif cat == "terminal":
             pattern = _normalize(pattern)
             regex = _text_regex(pattern)

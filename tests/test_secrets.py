@@ -1,0 +1,52 @@
+"""Secrets never leave: registered secrets and key-shaped strings are scrubbed from logs.
+(The suite-wide check in conftest.py fails any test whose output carries a test secret.)"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from hermes_mcp.config import load_settings
+from hermes_mcp.log import configure_logging, get_logger, redact
+from tests.keys import KEY_C, LITERAL_KEY
+
+
+def test_log_lines_never_carry_a_resolved_secret(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HERMES_TEST_SECRET_C", KEY_C)
+    (tmp_path / "config.toml").write_text(
+        '[providers.p]\nwire = "openai"\nbase_url = "http://127.0.0.1:1/v1"\n'
+        f'credentials = ["env:HERMES_TEST_SECRET_C", "{LITERAL_KEY}"]\n'
+    )
+    settings = load_settings(tmp_path / "config.toml", env={})
+    stream = io.StringIO()
+    configure_logging(stream=stream)
+    try:
+        log = get_logger("test")
+        log.info("provider.error", message=f"bad key {KEY_C}", nested={"k": [LITERAL_KEY]})
+        log.info("provider.exception", error=ValueError(f"Bearer {LITERAL_KEY}"))
+    finally:
+        configure_logging()
+    text = stream.getvalue()
+    assert KEY_C not in text and LITERAL_KEY not in text
+    events = [json.loads(line) for line in text.splitlines()]
+    assert events[0]["message"] == "bad key [REDACTED]"
+    assert [c.label for c in settings.credentials["p"]][1].startswith("literal#")
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        "sk-proj-abcdefghijklmnopqrstuvwx",
+        "sk-ant-api03-abcdefghijklmnopqrstuv",
+        "AIzaSyA-abcdefghijklmnopqrstuvwxyz012345",
+        "ya29.a0AfB_byabcdefghijklmnopqrstu",
+    ],
+)
+def test_key_shapes_are_redacted_even_unregistered(shape: str) -> None:
+    assert shape not in redact(f"upstream said: {shape} is wrong")
+    assert redact("a plain sentence stays") == "a plain sentence stays"

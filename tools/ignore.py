@@ -1,0 +1,96 @@
+"""What directory walks skip: ``.git``, well-known dependency and cache directories, and
+the patterns of every ``.gitignore`` met on the way down.
+
+The ``.gitignore`` support covers what projects actually write: comments, blank lines,
+``!`` negation (the last matching pattern wins), a trailing ``/`` for directories only,
+a leading or inner ``/`` anchoring the pattern to the file's directory, and ``*``,
+``?``, ``**``. A pattern without ``/`` matches a name at any depth below its file.
+Global excludes and ``.git/info/exclude`` are not read.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from tools.paths import glob_regex
+
+ALWAYS_SKIP = frozenset({".git", ".hg", ".svn"})
+SKIP_DIRS = frozenset(
+    {
+        "node_modules",
+        "__pycache__",
+        ".venv",
+        "venv",
+        ".mypy_cache",
+        ".ruff_cache",
+        ".pytest_cache",
+        ".tox",
+        ".nox",
+        ".cache",
+        ".idea",
+        ".gradle",
+        "target",
+        ".next",
+        ".terraform",
+    }
+)
+
+
+@dataclass(frozen=True)
+class _Pattern:
+    base: str  # directory of the .gitignore, relative to the walk root ("" at the root)
+    regex: re.Pattern[str]
+    anchored: bool
+    dir_only: bool
+    negate: bool
+
+
+class IgnoreRules:
+    """An immutable stack of patterns; :meth:`child` adds a directory's ``.gitignore``."""
+
+    def __init__(self, patterns: tuple[_Pattern, ...] = ()) -> None:
+        self.patterns = patterns
+
+    def child(self, directory: Path, rel: str) -> IgnoreRules:
+        try:
+            lines = (directory / ".gitignore").read_text(errors="replace").splitlines()
+        except OSError:
+            return self
+        added: list[_Pattern] = []
+        for line in lines:
+            text = line.rstrip()
+            if not text or text.startswith("#"):
+                continue
+            negate = text.startswith("!")
+            text = text[1:] if negate else text
+            dir_only = text.endswith("/")
+            text = text.rstrip("/")
+            anchored = "/" in text
+            text = text.lstrip("/")
+            if text:
+                added.append(_Pattern(rel, glob_regex(text), anchored, dir_only, negate))
+        return IgnoreRules(self.patterns + tuple(added)) if added else self
+
+    def ignored(self, rel: str, name: str, is_dir: bool) -> bool:
+        result = False
+        for pattern in self.patterns:
+            if pattern.dir_only and not is_dir:
+                continue
+            if pattern.anchored:
+                if pattern.base:
+                    if not rel.startswith(pattern.base + "/"):
+                        continue
+                    subject = rel[len(pattern.base) + 1 :]
+                else:
+                    subject = rel
+            else:
+                subject = name
+            if pattern.regex.fullmatch(subject):
+                result = not pattern.negate
+        return result
+
+
+def skip_dir(name: str) -> bool:
+    return name in ALWAYS_SKIP or name in SKIP_DIRS
