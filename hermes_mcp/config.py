@@ -82,6 +82,9 @@ class ProviderSection(_Strict):
     token_url: str | None = None
     connect_timeout_s: float = Field(default=10.0, gt=0)
     read_timeout_s: float = Field(default=300.0, gt=0)
+    first_token_timeout_s: float = Field(default=60.0, gt=0)
+    idle_timeout_s: float = Field(default=60.0, gt=0)
+    total_timeout_s: float = Field(default=900.0, gt=0)
 
     @field_validator("base_url")
     @classmethod

@@ -5,8 +5,9 @@ HermesError
 ├── ConfigError          a config file, key or value is wrong (exit 2); names file and key
 ├── UsageError           the command line is wrong (exit 2)
 ├── StateError           the state directory or its SQLite database is unusable
-└── ProviderError        one request to one provider failed; carries its FailureClass
-    └── NoRouteError     every route of the chain failed or was unavailable (exit 1)
+├── ProviderError        one request to one provider failed; carries its FailureClass
+│   └── StreamBroken     a stream failed after its first token (never replayed or switched)
+└── NoRouteError         every route of the chain failed or was unavailable (exit 1)
 
 ``FailureClass`` is the single vocabulary the router acts on; wire modules classify a
 provider failure once, from its status and its body, and the router never looks at HTTP.
@@ -117,6 +118,11 @@ class ProviderError(HermesError):
         self.provider = provider
         self.model = model
         super().__init__(f"{failure_class.value}: {message}")
+
+
+class StreamBroken(ProviderError):
+    """A stream failed after delivering its first token. The caller has already seen part
+    of the answer, so the router neither replays it nor switches it to another route."""
 
 
 class NoRouteError(HermesError):

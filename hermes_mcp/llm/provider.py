@@ -20,6 +20,7 @@ from hermes_mcp.credentials import Credential
 from hermes_mcp.errors import FailureClass, ProviderError
 from hermes_mcp.llm.http import make_client, transport_failure
 from hermes_mcp.llm.pool import CredentialPool
+from hermes_mcp.llm.streaming import ProviderStream, StreamTimeouts
 from hermes_mcp.llm.types import ChatRequest, Completion
 from hermes_mcp.llm.wires import Wire
 from hermes_mcp.log import redact
@@ -67,9 +68,72 @@ class Provider:
             )
         return credential.secret.get_secret_value() if credential.secret else None
 
-    async def send(self, request: ChatRequest, model: str, credential: Credential) -> Completion:
-        headers = {"content-type": "application/json", "accept": "application/json"}
+    def _headers(self, credential: Credential, accept: str) -> dict[str, str]:
+        headers = {"content-type": "application/json", "accept": accept}
         headers.update(self.wire.auth_headers(self._secret(credential)))
+        return headers
+
+    @property
+    def timeouts(self) -> StreamTimeouts:
+        return StreamTimeouts(
+            first_token_s=self.section.first_token_timeout_s,
+            idle_s=self.section.idle_timeout_s,
+            total_s=self.section.total_timeout_s,
+        )
+
+    async def open_stream(
+        self, request: ChatRequest, model: str, credential: Credential, started: float
+    ) -> ProviderStream:
+        """Send a streaming request; returns once the response headers say 200 and an
+        event stream follows, or raises the classified failure."""
+        headers = self._headers(credential, "text/event-stream")
+        payload = json.dumps(self.wire.stream_body(request, model)).encode()
+        timeouts = self.timeouts
+        client = self._http()
+        http_request = client.build_request(
+            "POST",
+            self.wire.stream_url(self.endpoint, model),
+            content=payload,
+            headers=headers,
+            timeout=httpx2.Timeout(
+                connect=self.section.connect_timeout_s,
+                read=timeouts.idle_s,
+                write=30.0,
+                pool=self.section.connect_timeout_s,
+            ),
+        )
+        try:
+            response = await client.send(http_request, stream=True)
+        except httpx2.TransportError as exc:
+            raise transport_failure(exc) from exc
+        kind = response.headers.get("content-type", "").partition(";")[0].strip().lower()
+        if response.status_code == 200 and kind == "text/event-stream":
+            return ProviderStream(
+                response, self.wire.stream_decoder(), timeouts, started, self._clock
+            )
+        try:
+            body = await response.aread()
+        except httpx2.TransportError as exc:
+            raise transport_failure(exc) from exc
+        finally:
+            await response.aclose()
+        lowered = {k.lower(): v for k, v in response.headers.items()}
+        if response.status_code != 200:
+            raise self._failure(response.status_code, lowered, body)
+        try:
+            data: Any = json.loads(body)
+        except ValueError:
+            data = None
+        if data is not None and self.wire.is_error(data):
+            raise self._failure(200, lowered, body)
+        raise ProviderError(
+            FailureClass.SERVER_ERROR,
+            f"malformed response: expected an event stream, got {kind or 'no content type'}",
+            status="malformed",
+        )
+
+    async def send(self, request: ChatRequest, model: str, credential: Credential) -> Completion:
+        headers = self._headers(credential, "application/json")
         payload = json.dumps(self.wire.body(request, model)).encode()
         url = self.wire.url(self.endpoint, model)
         try:

@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from types import TracebackType
 from typing import Self
 
@@ -29,11 +31,25 @@ import anyio
 
 from hermes_mcp.config import ModelRef, Settings
 from hermes_mcp.credentials import Credential
-from hermes_mcp.errors import ConfigError, FailureClass, NoRouteError, ProviderError, iso_utc
+from hermes_mcp.errors import (
+    ConfigError,
+    FailureClass,
+    NoRouteError,
+    ProviderError,
+    iso_utc,
+)
 from hermes_mcp.llm.credential_state import CredentialState, CredentialStateStore
 from hermes_mcp.llm.pool import CredentialPool
 from hermes_mcp.llm.provider import Provider
-from hermes_mcp.llm.types import Action, Attempt, ChatRequest, Result
+from hermes_mcp.llm.routed_stream import RouterStream, prime
+from hermes_mcp.llm.served import Op, Served, T
+from hermes_mcp.llm.types import (
+    Action,
+    Attempt,
+    ChatRequest,
+    Completion,
+    Result,
+)
 from hermes_mcp.llm.wires import wire_for
 from hermes_mcp.log import get_logger
 
@@ -142,18 +158,45 @@ class Router:
 
     async def complete(self, request: ChatRequest, *, model: str | None = None) -> Result:
         """Serve ``request`` along the chain; raises ``NoRouteError`` when nothing can."""
+
+        async def send(provider: Provider, route: ModelRef, credential: Credential) -> Completion:
+            return await provider.send(request, route.model, credential)
+
+        served = await self.walk(send, model=model)
+        served.release()
+        return served.result(served.value)
+
+    @asynccontextmanager
+    async def stream(
+        self, request: ChatRequest, *, model: str | None = None
+    ) -> AsyncIterator[RouterStream]:
+        """Open a stream along the chain. Failures before the first token fail over
+        invisibly (DESIGN.md invariant 8); after it, iteration raises ``StreamBroken``.
+        Leaving the block closes the HTTP response at once."""
+        served = await self.walk(partial(prime, request), model=model)
+        try:
+            yield RouterStream(served)
+        finally:
+            try:
+                await served.value.stream.aclose()
+            finally:
+                served.release()
+
+    async def walk(self, op: Op[T], *, model: str | None = None) -> Served[T]:
+        """Run ``op`` along the chain with the router's rules; the caller must call
+        ``release()`` on what it returns."""
         routes = self.chain(model)
         walk = _Walk()
         for index, route in enumerate(routes):
             has_next = index + 1 < len(routes)
-            result = await self._try_route(request, route, walk, has_next)
-            if result is not None:
-                return result
+            served = await self._try_route(op, route, walk, has_next)
+            if served is not None:
+                return served
         raise self._no_route(routes, walk)
 
     async def _try_route(
-        self, request: ChatRequest, route: ModelRef, walk: _Walk, has_next: bool
-    ) -> Result | None:
+        self, op: Op[T], route: ModelRef, walk: _Walk, has_next: bool
+    ) -> Served[T] | None:
         provider = self.providers[route.provider]
         model = route.model
         onward: Action = "fallback" if has_next else "surface"
@@ -177,30 +220,32 @@ class Router:
                     self._record(walk, route, None, None, None, "skip", 0.0, why)
                 return None
             try:
-                outcome = await self._send(request, provider, route, credential, walk, onward)
-            finally:
+                outcome = await self._attempt(op, provider, route, credential, walk, onward)
+            except BaseException:
                 provider.pool.release(credential)
-            if isinstance(outcome, Result):
+                raise
+            if isinstance(outcome, Served):
                 return outcome
+            provider.pool.release(credential)
             if outcome == "next_credential":
                 tried.add(credential.fingerprint)
                 continue
             return None
 
-    async def _send(
+    async def _attempt(
         self,
-        request: ChatRequest,
+        op: Op[T],
         provider: Provider,
         route: ModelRef,
         credential: Credential,
         walk: _Walk,
         onward: Action,
-    ) -> Result | str:
+    ) -> Served[T] | str:
         """One credential's turn: a request, and one retry if the failure is transient."""
         for attempt_no in (1, 2):
             started = time.perf_counter()
             try:
-                completion = await provider.send(request, route.model, credential)
+                value = await op(provider, route, credential)
             except ProviderError as err:
                 elapsed = (time.perf_counter() - started) * 1000
                 err.provider, err.model = route.provider, route.model
@@ -231,13 +276,7 @@ class Router:
                 raise self._surface(err, walk) from err
             elapsed = (time.perf_counter() - started) * 1000
             self._record(walk, route, credential, 200, None, "served", elapsed)
-            return Result(
-                completion=completion,
-                provider=route.provider,
-                model=route.model,
-                credential=credential.fingerprint,
-                attempts=tuple(walk.attempts),
-            )
+            return Served(value, route, provider, credential, walk.attempts)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _record(

@@ -145,3 +145,40 @@ class Result:
             "usage": self.completion.usage.to_json(),
             "cost_usd": self.cost_usd,
         }
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    """A piece of the answer's text."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class ThinkingDelta:
+    """A piece of the model's visible reasoning, where the provider streams it."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class ToolCallDelta:
+    """A piece of a tool call: ``index`` names the call; ``id`` and ``name`` arrive with
+    its first piece, ``arguments`` is a fragment of its JSON arguments."""
+
+    index: int
+    id: str | None = None
+    name: str | None = None
+    arguments: str = ""
+
+
+Delta = TextDelta | ThinkingDelta | ToolCallDelta
+
+
+def is_first_token(delta: Delta) -> bool:
+    """DESIGN.md invariant 8: the first non-empty text or tool-call delta commits a stream."""
+    if isinstance(delta, TextDelta):
+        return bool(delta.text)
+    if isinstance(delta, ToolCallDelta):
+        return bool(delta.name or delta.arguments or delta.id)
+    return False

@@ -6,7 +6,24 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from hermes_mcp.errors import ProviderError
-from hermes_mcp.llm.types import ChatRequest, Completion
+from hermes_mcp.llm.types import ChatRequest, Completion, Delta
+
+
+class StreamDecoder(Protocol):
+    """Turns one stream's SSE events into deltas and, at the end, a ``Completion``."""
+
+    done: bool  # the provider's explicit end of stream was seen
+
+    @property
+    def finished(self) -> bool:
+        """Whether the answer is complete (an end marker or a final stop reason)."""
+        ...
+
+    def feed(self, event: str, data: str, now: float) -> list[Delta]:
+        """One SSE event; raises ProviderError for an in-stream error or a broken chunk."""
+        ...
+
+    def completion(self) -> Completion: ...
 
 
 class Wire(Protocol):
@@ -21,6 +38,12 @@ class Wire(Protocol):
     def auth_headers(self, secret: str | None) -> dict[str, str]: ...
 
     def body(self, request: ChatRequest, model: str) -> dict[str, Any]: ...
+
+    def stream_url(self, base_url: str, model: str) -> str: ...
+
+    def stream_body(self, request: ChatRequest, model: str) -> dict[str, Any]: ...
+
+    def stream_decoder(self) -> StreamDecoder: ...
 
     def is_error(self, data: Any) -> bool:
         """Whether a 200 body is in fact an error object."""

@@ -11,7 +11,16 @@ from typing import Any
 
 from hermes_mcp.errors import FailureClass, ProviderError
 from hermes_mcp.llm.classify import classify_http
-from hermes_mcp.llm.types import ChatRequest, Completion, Message, ToolCall, Usage
+from hermes_mcp.llm.types import (
+    ChatRequest,
+    Completion,
+    Delta,
+    Message,
+    TextDelta,
+    ToolCall,
+    ToolCallDelta,
+    Usage,
+)
 
 
 def _message(msg: Message) -> dict[str, Any]:
@@ -109,6 +118,18 @@ class OpenAIWire:
             body["temperature"] = request.temperature
         return body
 
+    def stream_url(self, base_url: str, model: str) -> str:
+        return self.url(base_url, model)
+
+    def stream_body(self, request: ChatRequest, model: str) -> dict[str, Any]:
+        body = self.body(request, model)
+        body["stream"] = True
+        body["stream_options"] = {"include_usage": True}
+        return body
+
+    def stream_decoder(self) -> OpenAIStreamDecoder:
+        return OpenAIStreamDecoder(self)
+
     def is_error(self, data: Any) -> bool:
         return isinstance(data, dict) and "error" in data and "choices" not in data
 
@@ -153,3 +174,88 @@ class OpenAIWire:
             inner_code = inner.get("code") if isinstance(inner, dict) else None
             effective = inner_code if isinstance(inner_code, int) and inner_code >= 400 else 502
         return classify_http(effective, message=message, code=code, headers=headers, now=now)
+
+
+class OpenAIStreamDecoder:
+    """Chat-completion chunks → deltas; assembles the final ``Completion``.
+
+    ``data: [DONE]`` ends the stream; a chunk carrying ``error`` is an in-stream failure,
+    classified like an error response.
+    """
+
+    def __init__(self, wire: OpenAIWire) -> None:
+        self._wire = wire
+        self.done = False
+        self._text: list[str] = []
+        self._calls: dict[int, dict[str, Any]] = {}
+        self._finish: str | None = None
+        self._usage = Usage()
+        self._model: str | None = None
+
+    def feed(self, event: str, data: str, now: float) -> list[Delta]:
+        if data.strip() == "[DONE]":
+            self.done = True
+            return []
+        if not data.strip():
+            return []
+        try:
+            chunk = json.loads(data)
+        except ValueError as exc:
+            raise _broken("a stream chunk is not JSON") from exc
+        if not isinstance(chunk, dict):
+            raise _broken("a stream chunk is not an object")
+        if "error" in chunk or event == "error":
+            raise self._wire.classify(200, {}, data.encode(), now)
+        self._model = self._model or chunk.get("model")
+        if chunk.get("usage"):
+            self._usage = _usage(chunk["usage"])
+        out: list[Delta] = []
+        for choice in chunk.get("choices") or ():
+            delta = choice.get("delta") or {}
+            text = delta.get("content")
+            if text:
+                self._text.append(text)
+                out.append(TextDelta(text))
+            for raw in delta.get("tool_calls") or ():
+                out.append(self._tool_delta(raw))
+            if choice.get("finish_reason"):
+                self._finish = str(choice["finish_reason"])
+        return out
+
+    def _tool_delta(self, raw: Any) -> ToolCallDelta:
+        try:
+            index = int(raw.get("index", 0))
+            function = raw.get("function") or {}
+        except (AttributeError, TypeError, ValueError) as exc:
+            raise _broken("unreadable tool-call delta") from exc
+        call = self._calls.setdefault(index, {"id": None, "name": None, "arguments": []})
+        if raw.get("id"):
+            call["id"] = raw["id"]
+        if function.get("name"):
+            call["name"] = function["name"]
+        fragment = function.get("arguments") or ""
+        call["arguments"].append(fragment)
+        return ToolCallDelta(index, raw.get("id"), function.get("name"), fragment)
+
+    @property
+    def finished(self) -> bool:
+        """Whether the provider said the answer is complete (``[DONE]`` or a finish reason)."""
+        return self.done or self._finish is not None
+
+    def completion(self) -> Completion:
+        calls = tuple(
+            _tool_call(
+                {
+                    "id": c["id"] or f"call_{i}",
+                    "function": {"name": c["name"], "arguments": "".join(c["arguments"])},
+                }
+            )
+            for i, c in sorted(self._calls.items())
+        )
+        return Completion(
+            text="".join(self._text),
+            tool_calls=calls,
+            finish_reason=self._finish,
+            usage=self._usage,
+            model=self._model,
+        )

@@ -1,0 +1,210 @@
+"""``search_files``: a regex over file contents, a glob over file names, or both.
+
+The walk starts at ``path`` (the workspace root by default), never follows directory
+symlinks, skips ``.git``, dependency and cache directories and ``.gitignore``d entries,
+and skips files a ``read`` deny rule covers. Contents are searched only in text files
+(no NUL byte in the first 8 KiB, under the size limit) that are not sensitive files; a
+sensitive file can still be found by name. Results are capped (``max_results``) and the
+text says when the cap cut them.
+
+The glob follows the policy's path globs: without ``/`` it matches file names at any
+depth (``*.py``), with ``/`` it matches the path relative to ``path`` (``src/**/*.ts``).
+
+The walk and the matching run in a worker thread in batches of files, so a cancelled
+search stops at the next batch and never blocks the event loop.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from tools.context import ToolContext
+from tools.ignore import IgnoreRules, skip_dir
+from tools.paths import glob_regex, is_within, realpath, sensitive_reason
+from tools.registry import Location, Tool, ToolAnnotations, ToolError, ToolResult
+
+BATCH = 400
+
+
+class SearchArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    pattern: str | None = Field(default=None, description="Python regex to find in contents")
+    glob: str | None = Field(default=None, description="File name glob, e.g. *.py or src/**/*.ts")
+    path: str = Field(default=".", description="Directory to search")
+    case_sensitive: bool = True
+    max_results: int = Field(default=100, ge=1, le=1000)
+
+    @model_validator(mode="after")
+    def _something(self) -> SearchArgs:
+        if not self.pattern and not self.glob:
+            raise ValueError("give a pattern, a glob, or both")
+        return self
+
+
+class Match(BaseModel):
+    path: str
+    line: int | None = None
+    text: str | None = None
+
+
+class SearchOutput(BaseModel):
+    matches: list[Match]
+    truncated: bool
+
+
+def _files(ctx: ToolContext, top: Path, glob: re.Pattern[str] | None, by_name: bool) -> Iterator[
+    tuple[Path, str]
+]:
+    stack: list[tuple[Path, IgnoreRules]] = [(top, IgnoreRules().child(top, ""))]
+    denies = bool(ctx.policy.deny)
+    while stack:
+        directory, rules = stack.pop()
+        try:
+            with os.scandir(directory) as it:
+                items = sorted(it, key=lambda e: e.name, reverse=True)
+        except OSError:
+            continue
+        for item in items:
+            full = Path(item.path)
+            rel = full.relative_to(top).as_posix()
+            try:
+                is_dir = item.is_dir(follow_symlinks=False)
+                if is_dir:
+                    if not skip_dir(item.name) and not rules.ignored(rel, item.name, True):
+                        stack.append((full, rules.child(full, rel)))
+                    continue
+                if rules.ignored(rel, item.name, False) or not item.is_file():
+                    continue
+            except OSError:
+                continue
+            if item.is_symlink():
+                target = realpath(full)
+                if not any(is_within(target, root) for root in ctx.roots):
+                    continue
+            if glob is not None and not glob.fullmatch(item.name if by_name else rel):
+                continue
+            if denies and ctx.policy.path_denied("read", full, ctx.roots):
+                continue
+            yield full, rel
+
+
+def _grep(
+    regex: re.Pattern[str], path: Path, shown: str, room: int, ctx: ToolContext
+) -> list[Match]:
+    if sensitive_reason(path, ctx.state_dir):
+        return []
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(ctx.limits.search_file_max_bytes + 1)
+    except OSError:
+        return []
+    if len(data) > ctx.limits.search_file_max_bytes or b"\0" in data[:8192]:
+        return []
+    text = data.decode("utf-8", errors="replace")
+    found: list[Match] = []
+    last_line_end = -1
+    line, pos = 1, 0
+    width = ctx.limits.line_max_chars
+    for m in regex.finditer(text):
+        if m.start() <= last_line_end:
+            continue  # one match per line
+        line += text.count("\n", pos, m.start())
+        pos = m.start()
+        begin = text.rfind("\n", 0, pos) + 1
+        end = text.find("\n", pos)
+        end = len(text) if end < 0 else end
+        last_line_end = end
+        snippet = text[begin:end].rstrip("\r")
+        found.append(Match(path=shown, line=line, text=snippet[:width]))
+        if len(found) >= room:
+            break
+    return found
+
+
+def _batch(
+    files: Iterator[tuple[Path, str]],
+    regex: re.Pattern[str] | None,
+    room: int,
+    prefix: str,
+    ctx: ToolContext,
+) -> tuple[list[Match], bool]:
+    """Up to BATCH files' matches; the flag says the walk is finished."""
+    out: list[Match] = []
+    for _ in range(BATCH):
+        entry = next(files, None)
+        if entry is None:
+            return out, True
+        path, rel = entry
+        if regex is None:
+            out.append(Match(path=prefix + rel))
+        else:
+            out.extend(_grep(regex, path, prefix + rel, room - len(out), ctx))
+        if len(out) >= room:
+            return out, False
+    return out, False
+
+
+async def search_files(args: SearchArgs, ctx: ToolContext) -> ToolResult:
+    top = ctx.resolve(args.path, "read")
+    name = ctx.display(top)
+    ctx.check_path_denied("read", top)
+    if not top.is_dir():
+        raise ToolError(f"{name} is not a directory")
+    regex = None
+    if args.pattern:
+        flags = re.MULTILINE | (0 if args.case_sensitive else re.IGNORECASE)
+        try:
+            regex = re.compile(args.pattern, flags)
+        except re.error as exc:
+            raise ToolError(f"invalid regex {args.pattern!r}: {exc}") from None
+    glob = args.glob.strip().removeprefix("./") if args.glob else None
+    files = _files(ctx, top, glob_regex(glob) if glob else None, bool(glob) and "/" not in glob)
+    prefix = "" if name == "." else name.rstrip("/") + "/"
+    matches: list[Match] = []
+    cap = args.max_results
+    done = False
+    while not done and len(matches) <= cap:
+        room = cap + 1 - len(matches)
+        batch, done = await anyio.to_thread.run_sync(_batch, files, regex, room, prefix, ctx)
+        matches.extend(batch)
+    truncated = len(matches) > cap
+    matches = matches[:cap]
+    lines = [f"{m.path}:{m.line}: {m.text}" if m.line is not None else m.path for m in matches]
+    what = "matches" if regex is not None else "files"
+    if not matches:
+        summary = f"no {what} found under {name}"
+    else:
+        summary = f"{len(matches)} {what}" + (
+            f" (capped at {cap}; narrow the pattern, glob or path)" if truncated else ""
+        )
+    return ToolResult(
+        text="\n".join([*lines, summary]),
+        structured=SearchOutput(matches=matches, truncated=truncated).model_dump(),
+        locations=tuple(Location(top / m.path[len(prefix) :], m.line) for m in matches[:50]),
+    )
+
+
+SEARCH_TOOLS: tuple[Tool[Any], ...] = (
+    Tool(
+        name="search_files",
+        description=(
+            "Search the workspace: a regex over file contents (path:line: text), a glob over "
+            "file names, or both. Skips .git, dependency/cache dirs and .gitignored files."
+        ),
+        args=SearchArgs,
+        fn=search_files,
+        toolset="files",
+        output=SearchOutput,
+        annotations=ToolAnnotations(
+            read_only=True, destructive=False, idempotent=True, kind="search"
+        ),
+    ),
+)

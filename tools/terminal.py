@@ -1,0 +1,109 @@
+"""``terminal``: one shell command, with a timeout and an output cap.
+
+**Not a sandbox.** The command runs with the user's rights and environment; what keeps
+it in check is the policy (deny rules, allow rules, the approver in ``ask`` and
+``accept_edits`` modes) — see ``tools/policy.py``. The working directory must be inside
+the workspace; the command itself can reach anything the user can.
+
+The back-end (``ctx.terminal``) runs it in its own process group and, on timeout or
+cancellation, kills the whole group, so no child survives the call. The result gives
+the exit code (a non-zero exit is a result, not a tool error; a timeout is an error),
+the output — first and last parts kept when over the cap, with the gap marked — and is
+redacted like every tool result. Output is also streamed to the progress reporter.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from hermes_mcp.log import redact
+from tools.approval import ApprovalRequest
+from tools.context import ToolContext
+from tools.registry import Tool, ToolAnnotations, ToolError, ToolResult
+
+# Keep commands from waiting on a pager or a credential prompt that nobody will answer.
+_QUIET_ENV = {"PAGER": "cat", "GIT_PAGER": "cat", "GIT_TERMINAL_PROMPT": "0", "TERM": "dumb"}
+
+
+class TerminalArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    command: str = Field(min_length=1, description="Shell command (run with /bin/sh -c)")
+    cwd: str = Field(default=".", description="Working directory, inside the workspace")
+    timeout_s: float = Field(default=120.0, gt=0, le=1800, description="Kill it after this")
+
+
+class TerminalOutput(BaseModel):
+    exit_code: int | None
+    timed_out: bool
+    omitted_bytes: int
+    output: str
+
+
+async def terminal(args: TerminalArgs, ctx: ToolContext) -> ToolResult:
+    cwd = ctx.resolve(args.cwd, "read")
+    if not cwd.is_dir():
+        raise ToolError(f"cwd {ctx.display(cwd)} is not a directory")
+    await ctx.authorize(
+        ApprovalRequest(
+            tool="terminal",
+            kind="execute",
+            action="terminal",
+            title=f"Run `{args.command}`",
+            paths=(cwd,),
+            command=args.command,
+            risk="runs a shell command (not sandboxed)",
+        )
+    )
+    env = dict(os.environ if ctx.terminal_env is None else ctx.terminal_env)
+    env.update(_QUIET_ENV)
+
+    async def forward(chunk: str) -> None:
+        await ctx.report(redact(chunk))
+
+    timeout = min(args.timeout_s, ctx.limits.terminal_max_timeout_s)
+    outcome = await ctx.terminal.run(
+        args.command,
+        cwd=cwd,
+        timeout=timeout,
+        output_limit=ctx.limits.terminal_output_bytes,
+        env=env,
+        on_output=forward if ctx.progress is not None else None,
+    )
+    if outcome.timed_out:
+        status = f"[timed out after {timeout:g} s: the command and its children were killed]"
+    elif outcome.exit_code is not None and outcome.exit_code < 0:
+        status = f"[killed by signal {-outcome.exit_code}]"
+    else:
+        status = f"[exit code {outcome.exit_code}]"
+    output = outcome.output.rstrip("\n")
+    structured = TerminalOutput(
+        exit_code=outcome.exit_code,
+        timed_out=outcome.timed_out,
+        omitted_bytes=outcome.omitted_bytes,
+        output=outcome.output,
+    )
+    return ToolResult(
+        text=f"{output}\n{status}" if output else status,
+        is_error=outcome.timed_out,
+        structured=structured.model_dump(),
+    )
+
+
+TERMINAL_TOOLS: tuple[Tool[Any], ...] = (
+    Tool(
+        name="terminal",
+        description=(
+            "Run a shell command in the workspace and return its output and exit code. "
+            "Not sandboxed; may need the user's approval. Non-interactive (stdin is empty)."
+        ),
+        args=TerminalArgs,
+        fn=terminal,
+        toolset="terminal",
+        output=TerminalOutput,
+        annotations=ToolAnnotations(destructive=True, open_world=True, kind="execute"),
+    ),
+)
