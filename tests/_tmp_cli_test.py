@@ -36,9 +36,20 @@ from hermes_mcp.testing import (
 from hermes_mcp.testing.fake_provider import main as cli_main
 
 pytestmark = pytest.mark.anyio
-from hermes_mcp.testing.fake_provider import *
-async def chat(client, key=None, model="gpt-4o", **extra):
-    return await client.post("/chat/completions", json={"model": model, **extra}, headers={"Authorization": f"Bearer {key}"})
+CHAT = "/chat/completions"
+
+
+def _headers(key: str | None) -> dict[str, str]:
+    return {} if key is None else {"Authorization": f"Bearer {key}"}
+
+
+async def chat(
+    client: httpx2.AsyncClient, key: str | None = None, model: str = "gpt-4o", **extra: Any
+) -> httpx2.Response:
+    body = {"model": model, "messages": [{"role": "user", "content": "hi"}], **extra}
+    return await client.post(CHAT, json=body, headers=_headers(key))
+
+
 async def test_cli_subprocess(tmp_path: Path) -> None:
     script = tmp_path / "script.json"
     script.write_text(
@@ -63,14 +74,16 @@ async def test_cli_subprocess(tmp_path: Path) -> None:
     ]
     with anyio.fail_after(20):
         async with await anyio.open_process(command, stdin=subprocess.DEVNULL) as process:
-            print("started", flush=True)
             assert process.stdout is not None
             assert process.stderr is not None
             buffer = b""
             while b"\n" not in buffer:
                 buffer += await process.stdout.receive()
+                print("buffer += await process.stdout", flush=True)
             line, rest = buffer.split(b"\n", 1)
+            print('line, rest = buffer.split(b"\\n', flush=True)
             url = json.loads(line)["url"]
+            print('url = json.loads(line)["url"]', flush=True)
             assert url.startswith("http://127.0.0.1:")
             async with httpx2.AsyncClient(base_url=url + "/v1", trust_env=False) as c:
                 statuses = [(await chat(c, "sk-a")).status_code for _ in range(2)]
@@ -79,9 +92,12 @@ async def test_cli_subprocess(tmp_path: Path) -> None:
                 )
                 assert (await chat(c, "sk-other")).status_code == 429
             process.terminate()
+            print("process.terminate()", flush=True)
             assert await process.wait() == 0
             out = rest + b"".join([chunk async for chunk in process.stdout])
+            print('out = rest + b"".join([chunk a', flush=True)
             err = b"".join([chunk async for chunk in process.stderr])
+            print('err = b"".join([chunk async fo', flush=True)
     assert statuses == [429, 200]
     assert out == b""
     assert err == b""

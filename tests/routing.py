@@ -73,6 +73,9 @@ class Home:
                 f'strategy = "{spec.get("strategy", "fill_first")}"',
                 f"read_timeout_s = {spec.get('read_timeout_s', 30)}",
             ]
+            for extra in ("first_token_timeout_s", "idle_timeout_s", "total_timeout_s"):
+                if extra in spec:
+                    lines.append(f"{extra} = {spec[extra]}")
         (self.path / "config.toml").write_text("\n".join(lines) + "\n")
 
     @property

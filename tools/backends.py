@@ -16,6 +16,7 @@ halves are kept (errors tend to be at the end) and the gap is marked.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import stat
@@ -124,12 +125,12 @@ class TerminalBackend(Protocol):
         command: str,
         *,
         cwd: Path,
-        timeout: float,
+        time_limit: float,
         output_limit: int,
         env: Mapping[str, str] | None = None,
         on_output: OutputCallback | None = None,
     ) -> CommandOutcome:
-        """Run ``command`` to completion or ``timeout``; on cancellation, kill it and
+        """Run ``command`` to completion or for ``time_limit`` seconds; on cancellation, kill it and
         everything it started before re-raising."""
         ...
 
@@ -165,10 +166,8 @@ class _CappedOutput:
 
 
 def _signal_group(pgid: int, sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 async def _end_group(process: anyio.abc.Process, grace: float) -> None:
@@ -191,7 +190,7 @@ class LocalTerminal:
         command: str,
         *,
         cwd: Path,
-        timeout: float,
+        time_limit: float,
         output_limit: int,
         env: Mapping[str, str] | None = None,
         on_output: OutputCallback | None = None,
@@ -218,7 +217,7 @@ class LocalTerminal:
             drained.set()
 
         try:
-            with anyio.move_on_after(timeout) as deadline:
+            with anyio.move_on_after(time_limit) as deadline:
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(pump)
                     await process.wait()

@@ -108,11 +108,12 @@ class ToolContext:
             raise
 
     def _allowed_outside(self, action: str, path: Path) -> bool:
-        for rule in self.policy.allow:
-            if rule.category in (action, "path") and rule.pattern.startswith("/"):
-                if rule.matches_path(path, self.roots):
-                    return True
-        return False
+        return any(
+            rule.category in (action, "path")
+            and rule.pattern.startswith("/")
+            and rule.matches_path(path, self.roots)
+            for rule in self.policy.allow
+        )
 
     def inside_workspace(self, path: Path) -> bool:
         return any(paths.is_within(path, root) for root in self.roots)

@@ -203,7 +203,8 @@ async def list_dir(args: ListDirArgs, ctx: ToolContext) -> ToolResult:
     entries, truncated = await anyio.to_thread.run_sync(_walk, ctx, path, args.depth)
     entries.sort(key=lambda e: e.path)
     lines = [
-        e.path + (f"  ({e.size:,} bytes)" if e.size is not None else "")
+        e.path
+        + (f"  ({e.size:,} bytes)" if e.size is not None else "")
         + (" -> symlink" if e.type == "symlink" else "")
         for e in entries
     ]
@@ -222,7 +223,9 @@ FILE_TOOLS: tuple[Tool[Any], ...] = (
         args=ReadFileArgs,
         fn=read_file,
         toolset="files",
-        annotations=ToolAnnotations(read_only=True, destructive=False, idempotent=True, kind="read"),
+        annotations=ToolAnnotations(
+            read_only=True, destructive=False, idempotent=True, kind="read"
+        ),
     ),
     Tool(
         name="write_file",
@@ -239,6 +242,8 @@ FILE_TOOLS: tuple[Tool[Any], ...] = (
         fn=list_dir,
         toolset="files",
         output=ListDirOutput,
-        annotations=ToolAnnotations(read_only=True, destructive=False, idempotent=True, kind="read"),
+        annotations=ToolAnnotations(
+            read_only=True, destructive=False, idempotent=True, kind="read"
+        ),
     ),
 )

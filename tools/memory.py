@@ -71,13 +71,15 @@ def _run(db: Database, args: MemoryArgs, workspace: str) -> tuple[str, list[Note
         rows = db.query(f"{_COLUMNS} WHERE scope IN (?, ?) ORDER BY id", visible)
         needle = (args.query or "").lower()
         notes = [_note(row) for row in rows if needle in row["content"].lower()]
-        return ("\n".join(f"[{n.id}] ({n.scope}) {n.content}" for n in notes) or "no notes"), notes, False
+        text = "\n".join(f"[{n.id}] ({n.scope}) {n.content}" for n in notes)
+        return text or "no notes", notes, False
     now = time.time()
     content = redact(args.content.strip()) if args.content else ""
     with db.write() as conn:
         if args.action == "add":
             scope = "global" if args.scope == "global" else workspace
-            count = conn.execute("SELECT COUNT(*) FROM memory WHERE scope = ?", (scope,)).fetchone()[0]
+            count_sql = "SELECT COUNT(*) FROM memory WHERE scope = ?"
+            count = conn.execute(count_sql, (scope,)).fetchone()[0]
             if count >= MAX_NOTES:
                 return f"memory is full ({MAX_NOTES} notes); remove or replace some first", [], True
             note_id = conn.execute(
@@ -97,7 +99,9 @@ def _run(db: Database, args: MemoryArgs, workspace: str) -> tuple[str, list[Note
             if not found:
                 return f"no note with id {args.id}", [], True
             return f"Removed note {args.id}", [], False
-        row = conn.execute(f"{_COLUMNS} WHERE id = ? AND scope IN (?, ?)", (note_id, *visible)).fetchone()
+        row = conn.execute(
+            f"{_COLUMNS} WHERE id = ? AND scope IN (?, ?)", (note_id, *visible)
+        ).fetchone()
     if row is None:
         return f"no note with id {args.id}", [], True
     verb = "Added" if args.action == "add" else "Replaced"

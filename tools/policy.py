@@ -79,11 +79,13 @@ class Rule:
     def parse(cls, text: str) -> Rule:
         category, sep, pattern = text.partition(":")
         if not sep or category not in CATEGORIES:
-            raise ValueError(f"rule {text!r} must be '<category>:<pattern>' with category one of "
-                             + ", ".join(CATEGORIES))
+            raise ValueError(
+                f"rule {text!r} must be '<category>:<pattern>' with category one of "
+                + ", ".join(CATEGORIES)
+            )
         if not pattern.strip():
             raise ValueError(f"rule {text!r} has an empty pattern")
-        cat: Category = category  # type: ignore[assignment]
+        cat: Category = category
         if cat in _PATH_CATEGORIES:
             pattern = os.path.expanduser(pattern.strip()).rstrip("/") or "/"
             if pattern.startswith("./"):
@@ -111,9 +113,7 @@ class Rule:
             first = 0
             if "/" not in self.pattern:
                 return any(self.regex.fullmatch(name) for name in parts)
-        return any(
-            self.regex.fullmatch("/".join(parts[: n + 1])) for n in range(first, len(parts))
-        )
+        return any(self.regex.fullmatch("/".join(parts[: n + 1])) for n in range(first, len(parts)))
 
     def matches_command(self, command: str) -> bool:
         return self.regex.fullmatch(_normalize(command)) is not None
@@ -129,8 +129,9 @@ class Rule:
         if self.category == "tool":
             return self.regex.fullmatch(request.tool) is not None
         if self.category in _PATH_CATEGORIES:
-            if request.action not in (("read", "write") if self.category == "path"
-                                      else (self.category,)):
+            if request.action not in (
+                ("read", "write") if self.category == "path" else (self.category,)
+            ):
                 return False
             return any(self.matches_path(p, roots) for p in request.paths)
         if self.category == "terminal":

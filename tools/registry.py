@@ -196,4 +196,10 @@ class ToolRegistry:
         except Exception as exc:
             _log.warning("tool_failed", tool=name, error=exc)
             result = ToolResult.error(f"{name} failed: {type(exc).__name__}: {exc}")
+        if tool.output is not None and not result.is_error:
+            try:
+                tool.output.model_validate(result.structured)
+            except ValidationError as exc:
+                _log.error("tool_bad_output", tool=name, error=exc)
+                return ToolResult.error(f"{name} produced output that breaks its own schema")
         return result.redacted()

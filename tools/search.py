@@ -60,9 +60,9 @@ class SearchOutput(BaseModel):
     truncated: bool
 
 
-def _files(ctx: ToolContext, top: Path, glob: re.Pattern[str] | None, by_name: bool) -> Iterator[
-    tuple[Path, str]
-]:
+def _files(
+    ctx: ToolContext, top: Path, glob: re.Pattern[str] | None, by_name: bool
+) -> Iterator[tuple[Path, str]]:
     stack: list[tuple[Path, IgnoreRules]] = [(top, IgnoreRules().child(top, ""))]
     denies = bool(ctx.policy.deny)
     while stack:
@@ -166,7 +166,8 @@ async def search_files(args: SearchArgs, ctx: ToolContext) -> ToolResult:
         except re.error as exc:
             raise ToolError(f"invalid regex {args.pattern!r}: {exc}") from None
     glob = args.glob.strip().removeprefix("./") if args.glob else None
-    files = _files(ctx, top, glob_regex(glob) if glob else None, bool(glob) and "/" not in glob)
+    by_name = glob is not None and "/" not in glob
+    files = _files(ctx, top, glob_regex(glob) if glob else None, by_name)
     prefix = "" if name == "." else name.rstrip("/") + "/"
     matches: list[Match] = []
     cap = args.max_results

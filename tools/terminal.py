@@ -68,7 +68,7 @@ async def terminal(args: TerminalArgs, ctx: ToolContext) -> ToolResult:
     outcome = await ctx.terminal.run(
         args.command,
         cwd=cwd,
-        timeout=timeout,
+        time_limit=timeout,
         output_limit=ctx.limits.terminal_output_bytes,
         env=env,
         on_output=forward if ctx.progress is not None else None,

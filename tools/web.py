@@ -106,8 +106,10 @@ def _decode(body: bytes, content_type: str, charset: str | None, url: str, raw: 
     if not textual and b"\0" in body[:1024]:
         raise ToolError(f"{url} is binary content ({kind}); web_fetch returns text only")
     text = body.decode(charset or "utf-8", errors="replace")
-    if not raw and (kind in ("text/html", "application/xhtml+xml") or
-                    (not kind and "<html" in text[:1000].lower())):
+    if not raw and (
+        kind in ("text/html", "application/xhtml+xml")
+        or (not kind and "<html" in text[:1000].lower())
+    ):
         return html_to_text(text, url)
     return text
 
@@ -128,8 +130,9 @@ async def _get(
                         body += chunk
                         if len(body) > ctx.limits.fetch_max_bytes:
                             break
-                    content_type = response.headers.get("content-type", "")
-                    return url, response.status_code, content_type, response.charset_encoding, bytes(body)
+                    kind = response.headers.get("content-type", "")
+                    charset = response.charset_encoding
+                    return url, response.status_code, kind, charset, bytes(body)
                 location = response.headers["location"]
         budget -= anyio.current_time() - began
         url = url.join(location)
