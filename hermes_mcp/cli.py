@@ -17,6 +17,7 @@ import anyio
 
 from hermes_mcp import __version__
 from hermes_mcp.config import Settings, load_settings
+from hermes_mcp.doctor import format_checks, run_doctor
 from hermes_mcp.errors import ConfigError, HermesError, NoRouteError, StateError
 from hermes_mcp.llm.credential_state import CredentialStateStore
 from hermes_mcp.llm.router import Router
@@ -47,6 +48,10 @@ def _parser() -> argparse.ArgumentParser:
     providers = sub.add_parser("providers", help="every credential: state and cooldown")
     providers.add_argument("--json", action="store_true", help="print a JSON list")
     providers.add_argument("--reset", metavar="FINGERPRINT", help="clear a cooldown or dead mark")
+
+    doctor = sub.add_parser("doctor", help="check config, state and providers")
+    doctor.add_argument("--probe", action="store_true", help="send one cheap request per key")
+    doctor.add_argument("--json", action="store_true", help="print a JSON list of checks")
     return parser
 
 
@@ -126,6 +131,15 @@ def cmd_providers(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    checks, code = anyio.run(run_doctor, args.probe)
+    if args.json:
+        _out(json.dumps([c.to_json() for c in checks], indent=2))
+    else:
+        _out(format_checks(checks))
+    return code
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     configure_logging()
     args = _parser().parse_args(argv)
@@ -134,6 +148,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_ask(args)
         if args.command == "providers":
             return cmd_providers(args)
+        if args.command == "doctor":
+            return cmd_doctor(args)
     except HermesError as exc:
         _err(f"hermes-mcp: {exc}")
         return EXIT_USAGE

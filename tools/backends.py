@@ -130,8 +130,8 @@ class TerminalBackend(Protocol):
         env: Mapping[str, str] | None = None,
         on_output: OutputCallback | None = None,
     ) -> CommandOutcome:
-        """Run ``command`` to completion or for ``time_limit`` seconds; on cancellation, kill it and
-        everything it started before re-raising."""
+        """Run ``command`` to completion or for at most ``time_limit`` seconds; on
+        cancellation, kill it and everything it started before re-raising."""
         ...
 
 

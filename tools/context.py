@@ -136,7 +136,8 @@ class ToolContext:
         request = dataclasses.replace(request, call_id=self.call_id)
         verdict = self.policy.evaluate(request, self.roots)
         if verdict.outcome != "ask":
-            _log.info("tool_policy", tool=request.tool, outcome=verdict.outcome, why=verdict.reason)
+            log = _log.debug if request.risk is None and verdict.outcome == "allow" else _log.info
+            log("tool_policy", tool=request.tool, outcome=verdict.outcome, why=verdict.reason)
             if verdict.outcome == "deny":
                 raise ToolError(f"{request.title}: denied by policy ({verdict.reason})")
             return

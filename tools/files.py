@@ -208,7 +208,8 @@ async def list_dir(args: ListDirArgs, ctx: ToolContext) -> ToolResult:
         + (" -> symlink" if e.type == "symlink" else "")
         for e in entries
     ]
-    header = f"{name}/ ({len(entries)} entries{', truncated' if truncated else ''})"
+    count = f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'}"
+    header = f"{name} ({count}{', truncated at the limit' if truncated else ''})"
     return ToolResult(
         text="\n".join([header, *lines]),
         structured=ListDirOutput(entries=entries, truncated=truncated).model_dump(),

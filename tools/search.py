@@ -183,7 +183,8 @@ async def search_files(args: SearchArgs, ctx: ToolContext) -> ToolResult:
     if not matches:
         summary = f"no {what} found under {name}"
     else:
-        summary = f"{len(matches)} {what}" + (
+        noun = what if len(matches) > 1 else what.removesuffix("es").removesuffix("s")
+        summary = f"{len(matches)} {noun}" + (
             f" (capped at {cap}; narrow the pattern, glob or path)" if truncated else ""
         )
     return ToolResult(

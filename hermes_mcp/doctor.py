@@ -1,0 +1,135 @@
+"""``hermes-mcp doctor``: is this machine ready to serve?
+
+Checks, in order: the config (file and key of each problem), the state directory and
+its SQLite database (WAL works there, a write transaction commits), and each provider
+(its wire is available, its credentials resolve, which are cooling or dead). With
+``--probe`` it also sends one cheap request (``max_tokens = 1``) per credential of each
+provider in the model chain, straight to the provider: no rotation, no fallback, and no
+change to any credential's state.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from hermes_mcp.config import Settings, load_settings
+from hermes_mcp.errors import ConfigError, HermesError, ProviderError, StateError
+from hermes_mcp.llm.credential_state import CredentialStateStore
+from hermes_mcp.llm.router import Router
+from hermes_mcp.llm.status import credential_report
+from hermes_mcp.llm.types import ChatRequest, Message
+from hermes_mcp.log import redact
+from hermes_mcp.state import open_database
+
+PROBE = ChatRequest((Message.user("Reply with the single word: ok"),), max_tokens=1)
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"check": self.name, "ok": self.ok, "detail": redact(self.detail)}
+
+
+def _state_checks(settings: Settings) -> list[Check]:
+    try:
+        db = open_database(settings.db_path)
+    except StateError as exc:
+        return [Check("state", False, str(exc))]
+    try:
+        mode = db.journal_mode()
+        with db.write() as conn:
+            conn.execute("CREATE TEMP TABLE IF NOT EXISTS doctor_probe (x)")
+            conn.execute("INSERT INTO doctor_probe VALUES (1)")
+        ok = mode.lower() == "wal"
+        return [Check("state", ok, f"{settings.db_path} (journal_mode={mode})")]
+    except Exception as exc:  # any SQLite failure is the finding itself
+        return [Check("state", False, f"{settings.db_path}: {exc}")]
+    finally:
+        db.close()
+
+
+def _credential_checks(settings: Settings) -> list[Check]:
+    db = open_database(settings.db_path)
+    try:
+        rows = credential_report(settings, CredentialStateStore(db))
+    finally:
+        db.close()
+    checks = []
+    for row in rows:
+        state = row["state"]
+        detail = f"{row['label']} ({row['credential']}): {state}"
+        if state == "cooling":
+            detail += f" until {row['cooldown_until']} after {row['last_class']}"
+        elif state == "dead":
+            detail += f" after {row['last_class']}; `hermes-mcp providers --reset` revives it"
+        checks.append(Check(f"credential {row['provider']}", state != "dead", detail))
+    return checks
+
+
+async def _probe(settings: Settings) -> list[Check]:
+    checks: list[Check] = []
+    db = open_database(settings.db_path)
+    try:
+        async with Router(settings, CredentialStateStore(db)) as router:
+            routes = [] if settings.config.model is None else settings.chain
+            for route in routes:
+                provider = router.providers[route.provider]
+                for cred in provider.pool.credentials:
+                    name = f"probe {route.provider}:{route.model}"
+                    started = time.perf_counter()
+                    try:
+                        await provider.send(PROBE, route.model, cred)
+                    except ProviderError as err:
+                        detail = f"{cred.label}: {err.failure_class.value} ({err.status}): "
+                        checks.append(Check(name, False, detail + err.message[:200]))
+                        continue
+                    ms = (time.perf_counter() - started) * 1000
+                    checks.append(Check(name, True, f"{cred.label}: answered in {ms:.0f} ms"))
+    finally:
+        db.close()
+    return checks
+
+
+async def run_doctor(probe: bool) -> tuple[list[Check], int]:
+    """All checks, and the exit code: 0 all good, 1 a problem, 2 a configuration error."""
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        return [Check("config", False, str(exc))], 2
+    checks = [Check("config", True, str(settings.source))]
+    if settings.config.model is None:
+        checks.append(Check("config", False, f"{settings.source}: model: no [model] section"))
+    checks += _state_checks(settings)
+    if not checks[-1].ok:
+        return checks, 1
+    try:
+        Router(settings, CredentialStateStore(None))
+    except ConfigError as exc:
+        checks.append(Check("providers", False, str(exc)))
+        return checks, 2
+    for name, creds in settings.credentials.items():
+        section = settings.config.providers[name]
+        checks.append(
+            Check(
+                f"provider {name}",
+                True,
+                f"{section.wire} at {section.base_url}, {len(creds)} distinct credential(s)",
+            )
+        )
+    checks += _credential_checks(settings)
+    if probe:
+        try:
+            checks += await _probe(settings)
+        except HermesError as exc:
+            checks.append(Check("probe", False, str(exc)))
+    return checks, 0 if all(c.ok for c in checks) else 1
+
+
+def format_checks(checks: list[Check]) -> str:
+    return "\n".join(f"{'ok  ' if c.ok else 'FAIL'}  {c.name}: {redact(c.detail)}" for c in checks)
