@@ -12,6 +12,7 @@ import os
 import re
 import tomllib
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -67,7 +68,7 @@ class ModelSection(_Strict):
             ModelRef.parse(item)
         return value
 
-    @property
+    @cached_property
     def chain(self) -> list[ModelRef]:
         return [ModelRef.parse(self.default), *(ModelRef.parse(f) for f in self.fallbacks)]
 

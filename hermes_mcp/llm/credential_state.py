@@ -11,7 +11,7 @@ request. Writes happen only when a state changes (a failure, a reset), inside
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -80,6 +80,11 @@ class CredentialStateStore:
     def get(self, key: StateKey) -> CredentialState | None:
         self._reload_if_changed()
         return self._cache.get(key)
+
+    def snapshot_view(self) -> Mapping[StateKey, CredentialState]:
+        """The current marks, fresh, without copying (read it before the next await)."""
+        self._reload_if_changed()
+        return self._cache
 
     def snapshot(self) -> dict[StateKey, CredentialState]:
         self._reload_if_changed()

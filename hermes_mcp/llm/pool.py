@@ -66,11 +66,12 @@ class CredentialPool:
 
     def available(self, model: str, exclude: Collection[str] = ()) -> list[Credential]:
         now = self._clock()
+        marks = self._store.snapshot_view()  # one freshness check for the whole pool
         out = []
         for cred in self.credentials:
             if cred.fingerprint in exclude:
                 continue
-            mark = self.state(cred, model)
+            mark = marks.get(self.key(cred, model))
             if mark is None or not mark.blocks(now):
                 out.append(cred)
         return out

@@ -117,7 +117,7 @@ class Provider:
             raise transport_failure(exc) from exc
         finally:
             await response.aclose()
-        lowered = {k.lower(): v for k, v in response.headers.items()}
+        lowered = _lowered(response)
         if response.status_code != 200:
             raise self._failure(response.status_code, lowered, body)
         try:
@@ -141,9 +141,8 @@ class Provider:
         except httpx2.TransportError as exc:
             raise transport_failure(exc) from exc
         body = response.content
-        lowered = {k.lower(): v for k, v in response.headers.items()}
         if response.status_code != 200:
-            raise self._failure(response.status_code, lowered, body)
+            raise self._failure(response.status_code, _lowered(response), body)
         try:
             data: Any = json.loads(body)
         except ValueError as exc:
@@ -153,10 +152,15 @@ class Provider:
                 status="malformed",
             ) from exc
         if self.wire.is_error(data):
-            raise self._failure(200, lowered, body)
+            raise self._failure(200, _lowered(response), body)
         return self.wire.parse(data)
 
     def _failure(self, status: int, headers: dict[str, str], body: bytes) -> ProviderError:
         err = self.wire.classify(status, headers, body, self._clock())
         err.message = redact(err.message)
         return err
+
+
+def _lowered(response: httpx2.Response) -> dict[str, str]:
+    """Response headers with lower-cased names, for classification (failures only)."""
+    return {k.lower(): v for k, v in response.headers.items()}
