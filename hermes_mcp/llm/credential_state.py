@@ -2,9 +2,10 @@
 
 Keyed by provider, endpoint, credential fingerprint and model ('' unless the provider
 limits per model). Reads come from an in-process cache that is reloaded only when
-``PRAGMA data_version`` says another process committed, so a running process honours a
+the database says some connection committed, so a running process honours a
 cooldown written elsewhere before its next request without re-reading tables on every
-request. Writes happen only when a state changes (a failure, a reset), inside
+request. (``Database.change_token`` reads SQLite's shared WAL-index header for that.)
+Writes happen only when a state changes (a failure, a reset), inside
 ``BEGIN IMMEDIATE`` and off the event loop.
 """
 
@@ -55,13 +56,13 @@ class CredentialStateStore:
         self._db = db
         self._clock = clock
         self._cache: dict[StateKey, CredentialState] = {}
-        self._version: int | None = None
+        self._version: bytes | None = None
         self._pending: dict[StateKey, CredentialState] = {}  # marked, not yet committed
 
     def _reload_if_changed(self) -> None:
         if self._db is None:
             return
-        version = self._db.data_version()
+        version = self._db.change_token()
         if version == self._version:
             return
         rows = self._db.query(
@@ -124,7 +125,7 @@ class CredentialStateStore:
                     state.message,
                 ),
             )
-        # Our own commit does not change data_version for our connection; keep the cache.
+        # Our own commit changes the token too; the next read reloads, harmlessly.
 
     def reset(self, fingerprint: str) -> int:
         """Clear every cooldown and dead mark of a credential; returns how many."""

@@ -24,13 +24,16 @@ from hermes_mcp.log import redact
 DEFAULT_LIMITS = httpx2.Limits(max_connections=200, max_keepalive_connections=100)
 
 
-def make_client(*, connect_timeout_s: float, read_timeout_s: float) -> httpx2.AsyncClient:
+def make_client(
+    *, connect_timeout_s: float, read_timeout_s: float, transport_name: str | None = None
+) -> httpx2.AsyncClient:
     """One client per provider: connection reuse, bounded timeouts, no retries."""
     timeout = httpx2.Timeout(
         connect=connect_timeout_s, read=read_timeout_s, write=30.0, pool=connect_timeout_s
     )
     transport: httpx2.AsyncBaseTransport
-    if os.environ.get("HERMES_MCP_HTTP_TRANSPORT", "aiohttp") == "httpx":
+    name = transport_name or os.environ.get("HERMES_MCP_HTTP_TRANSPORT", "aiohttp")
+    if name == "httpx":
         transport = httpx2.AsyncHTTPTransport(retries=0, limits=DEFAULT_LIMITS)
     else:
         transport = AiohttpTransport(retries=0, limits=DEFAULT_LIMITS, trust_env=True)

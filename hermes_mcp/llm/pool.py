@@ -55,11 +55,15 @@ class CredentialPool:
         self._leases: dict[str, int] = {c.fingerprint: 0 for c in credentials}
         self._uses: dict[str, int] = {c.fingerprint: 0 for c in credentials}
         self._next = 0  # round_robin: index to start from
+        self._keys: dict[tuple[str, str], StateKey] = {}
 
     def key(self, credential: Credential, model: str) -> StateKey:
-        return StateKey(
-            self.provider, self.endpoint, credential.fingerprint, model if self._per_model else ""
-        )
+        cache_key = (credential.fingerprint, model if self._per_model else "")
+        key = self._keys.get(cache_key)
+        if key is None:
+            key = StateKey(self.provider, self.endpoint, *cache_key)
+            self._keys[cache_key] = key
+        return key
 
     def state(self, credential: Credential, model: str) -> CredentialState | None:
         return self._store.get(self.key(credential, model))

@@ -77,7 +77,7 @@ def cooldown_until(err: ProviderError, now: float) -> CredentialState:
     return CredentialState("cooling", now + wait, cls.value, now, err.message[:300])
 
 
-@dataclass
+@dataclass(slots=True)
 class _Walk:
     """The bookkeeping of one request's walk along the chain."""
 

@@ -15,7 +15,7 @@ from hermes_mcp.llm.types import Attempt, Completion, Result
 T = TypeVar("T")
 
 
-@dataclass
+@dataclass(slots=True)
 class Served(Generic[T]):
     """What a successful attempt produced, with the route and the leased credential."""
 

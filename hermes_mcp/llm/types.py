@@ -81,7 +81,7 @@ class Usage:
 Action = Literal["served", "rotate", "fallback", "retry", "surface", "skip"]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Attempt:
     """One step of a route: a request sent (or a route skipped without sending)."""
 
@@ -120,7 +120,7 @@ class Completion:
     model: str | None = None  # as the provider reports it
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Result:
     """A completion with its route: who served it and every attempt before."""
 

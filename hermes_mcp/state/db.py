@@ -2,12 +2,15 @@
 
 Calls are blocking; async code runs them with ``anyio.to_thread.run_sync``. One
 connection per process is shared behind a lock (SQLite serialises writers anyway).
-``data_version`` changes whenever another connection commits, which lets a process
-notice another process's writes with one cheap pragma instead of re-reading tables.
+``change_token()`` changes whenever any connection commits, which lets a process notice
+another process's writes before each request without re-reading tables (see
+``_ShmWatch``).
 """
 
 from __future__ import annotations
 
+import mmap
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -21,11 +24,44 @@ from hermes_mcp.state.schema import MIGRATIONS
 BUSY_TIMEOUT_MS = 5000
 
 
+class _ShmWatch:
+    """A read-only view of the WAL-index header in ``<db>-shm``.
+
+    Every commit in WAL mode rewrites this header (its change counter, last frame and
+    salts: https://www.sqlite.org/walformat.html, "The WAL-Index Header"), and every
+    process using the database maps the same file. Comparing its first 48 bytes tells
+    "nothing committed since" in about 0.1 µs, where ``PRAGMA data_version`` opens a
+    read transaction (about 14 µs with cold caches, measured in bench/router_overhead.py).
+    A torn read can only look like a change, which costs one needless reload.
+    """
+
+    HEADER = 48
+
+    def __init__(self, path: Path) -> None:
+        fd = os.open(f"{path}-shm", os.O_RDONLY)
+        try:
+            if os.fstat(fd).st_size < 2 * self.HEADER:
+                raise OSError("wal-index not initialised")
+            self._map = mmap.mmap(fd, 2 * self.HEADER, prot=mmap.PROT_READ)
+        finally:
+            os.close(fd)
+
+    def token(self) -> bytes:
+        return self._map[: self.HEADER]
+
+    def close(self) -> None:
+        self._map.close()
+
+
 class Database:
     def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
         self._conn = conn
         self._lock = threading.Lock()
         self.path = path
+        try:
+            self._shm: _ShmWatch | None = _ShmWatch(path)
+        except (OSError, ValueError):
+            self._shm = None  # no shared memory here: fall back to PRAGMA data_version
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         with self._lock:
@@ -48,11 +84,20 @@ class Database:
             row = self._conn.execute("PRAGMA data_version").fetchone()
         return int(row[0])
 
+    def change_token(self) -> bytes:
+        """Differs from the last call's value whenever any connection has committed since
+        (it may also differ without a commit; never the reverse)."""
+        if self._shm is not None:
+            return self._shm.token()
+        return self.data_version().to_bytes(8, "little")
+
     def journal_mode(self) -> str:
         return str(self.query("PRAGMA journal_mode")[0][0])
 
     def close(self) -> None:
         with self._lock:
+            if self._shm is not None:
+                self._shm.close()
             self._conn.close()
 
 
@@ -82,6 +127,11 @@ def open_database(path: Path) -> Database:
         conn = sqlite3.connect(
             path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
         )
+    except sqlite3.Error as exc:
+        raise StateError(f"{path}: {exc}") from exc
+    except OSError as exc:
+        raise StateError(f"{path}: {exc.strerror}") from exc
+    try:
         conn.row_factory = sqlite3.Row
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
@@ -90,8 +140,9 @@ def open_database(path: Path) -> Database:
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
         _migrate(conn)
-    except sqlite3.Error as exc:
-        raise StateError(f"{path}: {exc}") from exc
-    except OSError as exc:
-        raise StateError(f"{path}: {exc.strerror}") from exc
+    except BaseException as exc:
+        conn.close()
+        if isinstance(exc, sqlite3.Error):
+            raise StateError(f"{path}: {exc}") from exc
+        raise
     return Database(conn, path)

@@ -130,7 +130,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             fp.load_script(json.loads(args.script.read_text(encoding="utf-8")))
         except (OSError, ValueError) as exc:
             parser.error(f"--script {args.script}: {exc}")
-    asyncio.run(_serve_until_signal(fp))
+    try:
+        asyncio.run(_serve_until_signal(fp))
+    except OSError as exc:  # e.g. the port is taken
+        parser.error(f"cannot listen on {host}:{args.port}: {exc}")
     return 0
 
 

@@ -1,0 +1,56 @@
+"""The SQLite state: WAL, migrations, and the change token that lets a process see other
+processes' commits before each request."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from hermes_mcp.errors import StateError
+from hermes_mcp.state import open_database
+from hermes_mcp.state.schema import MIGRATIONS
+
+
+def commit_elsewhere(path: Path) -> None:
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute(
+        "INSERT INTO memory (scope, content, created_at, updated_at) VALUES ('g', 'x', 1, 1)"
+    )
+    other.close()
+
+
+@pytest.mark.parametrize("shared_memory", [True, False])
+def test_change_token_moves_on_every_foreign_commit(tmp_path: Path, shared_memory: bool) -> None:
+    db = open_database(tmp_path / "state.db")
+    if not shared_memory:
+        db._shm = None  # the PRAGMA data_version fallback
+    try:
+        assert db.journal_mode() == "wal"
+        before = db.change_token()
+        assert db.change_token() == before  # nothing committed: unchanged
+        for _ in range(3):
+            commit_elsewhere(tmp_path / "state.db")
+            after = db.change_token()
+            assert after != before
+            before = after
+    finally:
+        db.close()
+
+
+def test_migrations_are_recorded_and_a_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    open_database(path).close()
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    conn.close()
+    with pytest.raises(StateError, match="newer than this hermes-mcp knows"):
+        open_database(path)
+
+
+def test_unusable_location_is_a_state_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    with pytest.raises(StateError):
+        open_database(tmp_path / "file" / "state.db")
