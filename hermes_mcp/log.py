@@ -47,12 +47,19 @@ def register_secret(secret: str) -> None:
         _secret_pattern = re.compile("|".join(re.escape(s) for s in ordered))
 
 
+# Every key shape above starts with one of these; scanning for them first is several
+# times faster than running the shape regex over large texts (diffs of big files).
+_SHAPE_MARKERS = ("sk-", "AIza", "ya29.", "Bearer ", "PRIVATE KEY")
+
+
 def redact(text: str) -> str:
     """Text with every registered secret and every key-shaped string replaced."""
     pattern = _secret_pattern
     if pattern is not None:
         text = pattern.sub(REDACTED, text)
-    return _KEY_SHAPES.sub(REDACTED, text)
+    if any(marker in text for marker in _SHAPE_MARKERS):
+        text = _KEY_SHAPES.sub(REDACTED, text)
+    return text
 
 
 def redact_value(value: Any) -> Any:

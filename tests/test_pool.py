@@ -32,7 +32,6 @@ def pool(strategy: Strategy, clock: Clock, n: int = 3) -> CredentialPool:
         credentials=[cred(c) for c in "ABCD"[:n]],
         strategy=strategy,
         store=CredentialStateStore(None, clock),
-        limits_per_model=False,
         clock=clock,
         rng=random.Random(7),
     )

@@ -10,8 +10,8 @@ import anyio
 import pytest
 from jsonschema import Draft202012Validator
 from pydantic import BaseModel, ConfigDict
-from tools_helpers import make_ctx
 
+from tests.tools_helpers import make_ctx
 from tools import (
     TOOLSETS,
     Tool,
@@ -122,7 +122,9 @@ async def test_exceptions_become_error_results_and_output_is_redacted(tmp_path: 
         raise ToolError("nope, and here is why")
 
     async def leak(args: _NoArgs, ctx: Any) -> ToolResult:
-        return ToolResult(text="key=sk-ant-REALLYSECRETVALUE1234567890", structured={"k": "AIza" + "x" * 35})
+        return ToolResult(
+            text="key=sk-ant-REALLYSECRETVALUE1234567890", structured={"k": "AIza" + "x" * 35}
+        )
 
     registry = ToolRegistry([_tool(boom, "boom"), _tool(refuse, "refuse"), _tool(leak, "leak")])
     ctx = make_ctx(tmp_path)
@@ -169,6 +171,12 @@ def test_registry_rejects_duplicates_and_unknown_toolsets() -> None:
         registry.register(_tool(fn))
     with pytest.raises(ValueError, match="unknown toolset"):
         registry.register(
-            Tool(name="x", description="", args=_NoArgs, fn=fn, toolset="nope",
-                 annotations=ToolAnnotations())
+            Tool(
+                name="x",
+                description="",
+                args=_NoArgs,
+                fn=fn,
+                toolset="nope",
+                annotations=ToolAnnotations(),
+            )
         )

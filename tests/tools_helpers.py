@@ -67,14 +67,14 @@ def small_limits(**changes: Any) -> Limits:
     return Limits(**changes)
 
 
-async def wait_gone(pid: int, timeout: float = 10.0) -> None:
+async def wait_gone(pid: int, limit_s: float = 10.0) -> None:
     """Wait (event-driven, with a pidfd) until ``pid`` has terminated."""
     try:
         fd = os.pidfd_open(pid)
     except ProcessLookupError:
         return
     try:
-        with anyio.fail_after(timeout):
+        with anyio.fail_after(limit_s):
             await anyio.wait_readable(fd)
     finally:
         os.close(fd)
@@ -125,7 +125,7 @@ def http_server(routes: dict[str, Route]) -> Iterator[LocalServer]:
 
     server = Server(("127.0.0.1", 0), Handler)
     state = LocalServer(base=f"http://127.0.0.1:{server.server_address[1]}")
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
     thread.start()
     try:
         yield state

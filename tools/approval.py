@@ -69,7 +69,7 @@ class Approver(Protocol):
 _HINTS: dict[str, str] = {
     "terminal": "add an allow rule such as 'terminal:git status*' or set policy.mode = 'auto'",
     "write": "set policy.mode = 'accept_edits' or add an allow rule such as 'write:src/**'",
-    "read": "add an allow rule such as 'read:.env.example'",
+    "read": "add an allow rule such as 'read:.env.development'",
     "fetch": "add an allow rule such as 'fetch:http://127.0.0.1:*'",
 }
 

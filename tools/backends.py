@@ -69,8 +69,8 @@ def _read(path: Path, max_bytes: int) -> str:
         raise IsADirectoryError(f"{path} is a directory")
     if info.st_size > max_bytes:
         raise FileTooLargeError(path, info.st_size, max_bytes)
-    with open(path, "rb") as handle:
-        data = handle.read(max_bytes + 1)
+    with open(path, "rb", buffering=0) as handle:
+        data = handle.readall()  # sized by the stat above, not by max_bytes
     if len(data) > max_bytes:
         raise FileTooLargeError(path, len(data), max_bytes)
     if b"\0" in data[:8192]:

@@ -101,6 +101,8 @@ class ToolContext:
         try:
             return paths.resolve(raw, self.roots, self.extra_paths, base=base)
         except ToolError:
+            if not raw or "\0" in raw:
+                raise
             expanded = Path(raw).expanduser()
             outside = paths.realpath((base or self.cwd) / expanded)
             if self._allowed_outside(action, outside):
@@ -129,6 +131,12 @@ class ToolContext:
     async def report(self, text: str) -> None:
         if self.progress is not None:
             await self.progress(text)
+
+    def refuse_if_denied(self, request: ApprovalRequest) -> None:
+        """Apply only the deny rules (before work such as a DNS lookup is done)."""
+        verdict = self.policy.evaluate(dataclasses.replace(request, risk=None), self.roots)
+        if verdict.outcome == "deny":
+            raise ToolError(f"{request.title}: denied by policy ({verdict.reason})")
 
     async def authorize(self, request: ApprovalRequest) -> None:
         """Let the action through or raise ToolError: deny rules, then allow rules and the

@@ -89,14 +89,12 @@ async def read_file(args: ReadFileArgs, ctx: ToolContext) -> ToolResult:
             break
         out.append(entry)
         last = number
-    notes = []
     if reason:
-        notes.append(f"[sensitive file ({reason}): key-shaped secrets are redacted]")
+        out.insert(0, f"[sensitive file ({reason}): key-shaped secrets are redacted]")
     if last < total:
-        notes.append(f"[lines {args.offset}-{last} of {total}; continue with offset={last + 1}]")
-    body = "\n".join(out)
+        out.append(f"[lines {args.offset}-{last} of {total}; continue with offset={last + 1}]")
     return ToolResult(
-        text="\n".join([*notes[:1], body, *notes[1:]]) if notes else body,
+        text="\n".join(out),
         locations=(Location(path, args.offset),),
     )
 

@@ -66,7 +66,7 @@ class _TextParser(HTMLParser):
         if tag == "a" and self.href:
             self.parts.append(f" ({self.href})")
             self.href = None
-        if tag in _BLOCK or tag in _HEADINGS or tag == "li":
+        if tag in _BLOCK or tag in _HEADINGS:
             self.parts.append("\n")
 
     def handle_data(self, data: str) -> None:
@@ -92,5 +92,5 @@ def html_to_text(html: str, base_url: str = "") -> str:
     lines = [_tidy(line) for line in text.split("\n")]
     text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
     if parser.title:
-        text = f"# {parser.title}\n\n{text}" if not text.startswith("# ") else text
+        text = text if text.startswith(f"# {parser.title}") else f"# {parser.title}\n\n{text}"
     return text

@@ -112,23 +112,38 @@ def display(path: Path, roots: Sequence[Path]) -> str:
     return str(path)
 
 
+_NAME_PATTERNS = [(re.compile(fnmatch.translate(p)), p) for p in _SENSITIVE_NAMES]
+_ANY_NAME = re.compile("|".join(fnmatch.translate(p) for p in _SENSITIVE_NAMES))
+
+
+class SensitiveFiles:
+    """The sensitive-file test with the state directory resolved once (walks call it
+    for every file, so it works on strings)."""
+
+    def __init__(self, state_dir: Path | None = None) -> None:
+        self.state_dir = str(realpath(state_dir)) if state_dir is not None else None
+
+    def reason(self, path: Path | str) -> str | None:
+        text = str(path)
+        state = self.state_dir
+        if state is not None and (text == state or text.startswith(state.rstrip("/") + "/")):
+            return "inside the hermes state directory"
+        parts = text.split("/")
+        name = parts[-1]
+        if _ANY_NAME.match(name) and name not in _TEMPLATES:
+            pattern = next(p for regex, p in _NAME_PATTERNS if regex.match(name))
+            return f"sensitive file name ({pattern})"
+        for directory in _SENSITIVE_DIRS:
+            if directory in parts[:-1]:
+                return f"inside a {directory} directory"
+        if name == "credentials" and ".aws" in parts[:-1]:
+            return "cloud credentials"
+        return None
+
+
 def sensitive_reason(path: Path, state_dir: Path | None = None) -> str | None:
     """Why ``path`` (resolved) is a sensitive file, or ``None``."""
-    if state_dir is not None and is_within(path, realpath(state_dir)):
-        return "inside the hermes state directory"
-    name = path.name
-    if name in _TEMPLATES:
-        return None
-    for pattern in _SENSITIVE_NAMES:
-        if fnmatch.fnmatchcase(name, pattern):
-            return f"sensitive file name ({pattern})"
-    parents = {p.name for p in path.parents}
-    for directory in _SENSITIVE_DIRS:
-        if directory in parents:
-            return f"inside a {directory} directory"
-    if name == "credentials" and ".aws" in parents:
-        return "cloud credentials"
-    return None
+    return SensitiveFiles(state_dir).reason(path)
 
 
 def looks_like_private_key(head: bytes) -> bool:

@@ -12,7 +12,9 @@ field), a :class:`ToolError` and any unexpected exception all come back as an er
 the caller's cancel scope ends the call (tools clean up in ``finally`` blocks).
 
 Every result leaves ``call`` redacted: registered secrets and key-shaped strings are
-scrubbed from its text, its unified diff and its structured content (``log.redact``).
+scrubbed from its text, its structured content and its diff (``log.redact``). A tool
+with an output model must return structured content that validates against it (MCP
+requires it when an output schema is advertised); one that does not gets an error.
 """
 
 from __future__ import annotations
@@ -125,6 +127,7 @@ def _format_validation(name: str, exc: ValidationError) -> str:
     for err in exc.errors(include_url=False):
         where = ".".join(str(part) for part in err["loc"]) or "(arguments)"
         message = "unknown field" if err["type"] == "extra_forbidden" else err["msg"]
+        message = message.removeprefix("Value error, ")
         problems.append(f"{where}: {message}")
     return f"invalid arguments for {name}: " + "; ".join(problems)
 

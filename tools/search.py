@@ -25,9 +25,9 @@ from typing import Any
 import anyio
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from tools.context import ToolContext
+from tools.context import Limits, ToolContext
 from tools.ignore import IgnoreRules, skip_dir
-from tools.paths import glob_regex, is_within, realpath, sensitive_reason
+from tools.paths import SensitiveFiles, glob_regex, is_within, realpath
 from tools.registry import Location, Tool, ToolAnnotations, ToolError, ToolResult
 
 BATCH = 400
@@ -62,57 +62,58 @@ class SearchOutput(BaseModel):
 
 def _files(
     ctx: ToolContext, top: Path, glob: re.Pattern[str] | None, by_name: bool
-) -> Iterator[tuple[Path, str]]:
-    stack: list[tuple[Path, IgnoreRules]] = [(top, IgnoreRules().child(top, ""))]
+) -> Iterator[tuple[str, str]]:
+    """(absolute path, path relative to ``top``) of every file to search, in name order:
+    a directory's files, then its subdirectories. Strings, not Paths: this runs per file."""
+    start = len(str(top).rstrip("/")) + 1
+    stack: list[tuple[str, IgnoreRules]] = [(str(top), IgnoreRules().child(top, ""))]
     denies = bool(ctx.policy.deny)
     while stack:
         directory, rules = stack.pop()
         try:
             with os.scandir(directory) as it:
-                items = sorted(it, key=lambda e: e.name, reverse=True)
+                items = sorted(it, key=lambda e: e.name)
         except OSError:
             continue
+        subdirs: list[tuple[str, IgnoreRules]] = []
         for item in items:
-            full = Path(item.path)
-            rel = full.relative_to(top).as_posix()
+            full, name = item.path, item.name
+            rel = full[start:]
             try:
-                is_dir = item.is_dir(follow_symlinks=False)
-                if is_dir:
-                    if not skip_dir(item.name) and not rules.ignored(rel, item.name, True):
-                        stack.append((full, rules.child(full, rel)))
+                if item.is_dir(follow_symlinks=False):
+                    if not skip_dir(name) and not rules.ignored(rel, name, True):
+                        subdirs.append((full, rules.child(Path(full), rel)))
                     continue
-                if rules.ignored(rel, item.name, False) or not item.is_file():
+                if (rules.patterns and rules.ignored(rel, name, False)) or not item.is_file():
                     continue
+                if item.is_symlink():
+                    target = realpath(full)
+                    if not any(is_within(target, root) for root in ctx.roots):
+                        continue
             except OSError:
                 continue
-            if item.is_symlink():
-                target = realpath(full)
-                if not any(is_within(target, root) for root in ctx.roots):
-                    continue
-            if glob is not None and not glob.fullmatch(item.name if by_name else rel):
+            if glob is not None and not glob.fullmatch(name if by_name else rel):
                 continue
-            if denies and ctx.policy.path_denied("read", full, ctx.roots):
+            if denies and ctx.policy.path_denied("read", Path(full), ctx.roots):
                 continue
             yield full, rel
+        stack.extend(reversed(subdirs))
 
 
-def _grep(
-    regex: re.Pattern[str], path: Path, shown: str, room: int, ctx: ToolContext
-) -> list[Match]:
-    if sensitive_reason(path, ctx.state_dir):
-        return []
+def _grep(regex: re.Pattern[str], path: str, shown: str, room: int, limits: Limits) -> list[Match]:
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(ctx.limits.search_file_max_bytes + 1)
+        with open(path, "rb", buffering=0) as handle:
+            if os.fstat(handle.fileno()).st_size > limits.search_file_max_bytes:
+                return []
+            data = handle.readall()
     except OSError:
         return []
-    if len(data) > ctx.limits.search_file_max_bytes or b"\0" in data[:8192]:
+    if b"\0" in data[:8192]:
         return []
     text = data.decode("utf-8", errors="replace")
     found: list[Match] = []
     last_line_end = -1
     line, pos = 1, 0
-    width = ctx.limits.line_max_chars
     for m in regex.finditer(text):
         if m.start() <= last_line_end:
             continue  # one match per line
@@ -123,21 +124,23 @@ def _grep(
         end = len(text) if end < 0 else end
         last_line_end = end
         snippet = text[begin:end].rstrip("\r")
-        found.append(Match(path=shown, line=line, text=snippet[:width]))
+        found.append(Match(path=shown, line=line, text=snippet[: limits.line_max_chars]))
         if len(found) >= room:
             break
     return found
 
 
 def _batch(
-    files: Iterator[tuple[Path, str]],
+    files: Iterator[tuple[str, str]],
     regex: re.Pattern[str] | None,
     room: int,
     prefix: str,
     ctx: ToolContext,
 ) -> tuple[list[Match], bool]:
-    """Up to BATCH files' matches; the flag says the walk is finished."""
+    """Up to BATCH files' matches; the flag says the walk is finished. Contents of
+    sensitive files are not searched."""
     out: list[Match] = []
+    sensitive = SensitiveFiles(ctx.state_dir)
     for _ in range(BATCH):
         entry = next(files, None)
         if entry is None:
@@ -146,7 +149,8 @@ def _batch(
         if regex is None:
             out.append(Match(path=prefix + rel))
         else:
-            out.extend(_grep(regex, path, prefix + rel, room - len(out), ctx))
+            if sensitive.reason(path) is None:
+                out.extend(_grep(regex, path, prefix + rel, room - len(out), ctx.limits))
         if len(out) >= room:
             return out, False
     return out, False
@@ -183,7 +187,7 @@ async def search_files(args: SearchArgs, ctx: ToolContext) -> ToolResult:
     if not matches:
         summary = f"no {what} found under {name}"
     else:
-        noun = what if len(matches) > 1 else what.removesuffix("es").removesuffix("s")
+        noun = what if len(matches) > 1 else {"matches": "match", "files": "file"}[what]
         summary = f"{len(matches)} {noun}" + (
             f" (capped at {cap}; narrow the pattern, glob or path)" if truncated else ""
         )

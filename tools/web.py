@@ -17,6 +17,7 @@ the approver are the guard, not a network sandbox.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import socket
 from typing import Any
@@ -86,18 +87,14 @@ async def _check(url: httpx2.URL, ctx: ToolContext) -> None:
     if url.scheme not in ("http", "https") or not url.host:
         raise ToolError(f"refusing to fetch {url}: only http and https URLs")
     port = url.port or (443 if url.scheme == "https" else 80)
+    request = ApprovalRequest(
+        tool="web_fetch", kind="fetch", action="fetch", title=f"Fetch {url}", url=str(url)
+    )
+    ctx.refuse_if_denied(request)
     private = await private_address(url.host, port)
     risky = private is not None and not ctx.allow_private_network
-    await ctx.authorize(
-        ApprovalRequest(
-            tool="web_fetch",
-            kind="fetch",
-            action="fetch",
-            title=f"Fetch {url}",
-            url=str(url),
-            risk=f"private network address {private}" if risky else None,
-        )
-    )
+    risk = f"private network address {private}" if risky else None
+    await ctx.authorize(dataclasses.replace(request, risk=risk))
 
 
 def _decode(body: bytes, content_type: str, charset: str | None, url: str, raw: bool) -> str:

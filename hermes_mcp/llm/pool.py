@@ -15,7 +15,7 @@ Selection (DESIGN.md invariants 1, 2 and 11):
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 
 from hermes_mcp.config import Strategy
@@ -40,7 +40,6 @@ class CredentialPool:
         credentials: list[Credential],
         strategy: Strategy,
         store: CredentialStateStore,
-        limits_per_model: bool,
         clock: Callable[[], float],
         rng: random.Random | None = None,
     ) -> None:
@@ -49,7 +48,6 @@ class CredentialPool:
         self.credentials = list(credentials)
         self.strategy = strategy
         self._store = store
-        self._per_model = limits_per_model
         self._clock = clock
         self._rng = rng or random.Random()
         self._leases: dict[str, int] = {c.fingerprint: 0 for c in credentials}
@@ -57,28 +55,45 @@ class CredentialPool:
         self._next = 0  # round_robin: index to start from
         self._keys: dict[tuple[str, str], StateKey] = {}
 
-    def key(self, credential: Credential, model: str) -> StateKey:
-        cache_key = (credential.fingerprint, model if self._per_model else "")
+    def key(self, credential: Credential, model: str = "") -> StateKey:
+        """The state key of a credential for one model, or for every model (``""``)."""
+        cache_key = (credential.fingerprint, model)
         key = self._keys.get(cache_key)
         if key is None:
             key = StateKey(self.provider, self.endpoint, *cache_key)
             self._keys[cache_key] = key
         return key
 
+    def _blocking(
+        self,
+        marks: Mapping[StateKey, CredentialState],
+        credential: Credential,
+        model: str,
+        now: float,
+    ) -> CredentialState | None:
+        """The mark that keeps a credential out for ``model``: its key-wide mark or its
+        mark for that model, whichever lasts longer (dead lasts longest)."""
+        found: CredentialState | None = None
+        for key in (self.key(credential), self.key(credential, model)):
+            mark = marks.get(key)
+            if mark is None or not mark.blocks(now):
+                continue
+            if found is None or _lasts_longer(mark, found):
+                found = mark
+        return found
+
     def state(self, credential: Credential, model: str) -> CredentialState | None:
-        return self._store.get(self.key(credential, model))
+        """The mark blocking ``credential`` for ``model`` now, if any."""
+        return self._blocking(self._store.snapshot_view(), credential, model, self._clock())
 
     def available(self, model: str, exclude: Collection[str] = ()) -> list[Credential]:
         now = self._clock()
         marks = self._store.snapshot_view()  # one freshness check for the whole pool
-        out = []
-        for cred in self.credentials:
-            if cred.fingerprint in exclude:
-                continue
-            mark = marks.get(self.key(cred, model))
-            if mark is None or not mark.blocks(now):
-                out.append(cred)
-        return out
+        return [
+            cred
+            for cred in self.credentials
+            if cred.fingerprint not in exclude and self._blocking(marks, cred, model, now) is None
+        ]
 
     def acquire(self, model: str, exclude: Collection[str] = ()) -> Credential | None:
         """Lease the next credential, or ``None`` when none is available."""
@@ -111,12 +126,19 @@ class CredentialPool:
     def recovery(self, model: str) -> Recovery | None:
         """The earliest recovery among blocked credentials (None if none is blocked)."""
         now = self._clock()
+        marks = self._store.snapshot_view()
         best: Recovery | None = None
         for cred in self.credentials:
-            mark = self.state(cred, model)
-            if mark is None or not mark.blocks(now):
+            mark = self._blocking(marks, cred, model, now)
+            if mark is None:
                 continue
             at = mark.cooldown_until if mark.state == "cooling" else None
             if best is None or (at is not None and (best.at is None or at < best.at)):
                 best = Recovery(at, mark.last_class)
         return best
+
+
+def _lasts_longer(a: CredentialState, b: CredentialState) -> bool:
+    if a.state == "dead" or b.state == "dead":
+        return a.state == "dead" and b.state != "dead"
+    return (a.cooldown_until or 0.0) > (b.cooldown_until or 0.0)

@@ -120,7 +120,6 @@ class Router:
                 credentials=settings.credentials.get(name, []),
                 strategy=section.strategy,
                 store=store,
-                limits_per_model=wire.limits_per_model,
                 clock=clock,
                 rng=self._rng,
             )
@@ -253,7 +252,8 @@ class Router:
                 cls = err.failure_class
                 if cls.cools_credential:
                     mark = cooldown_until(err, self._clock())
-                    await self.store.mark(provider.pool.key(credential, route.model), mark)
+                    scope = route.model if cls in provider.wire.per_model_classes else ""
+                    await self.store.mark(provider.pool.key(credential, scope), mark)
                     sibling = provider.pool.available(route.model, exclude={credential.fingerprint})
                     action: Action = "rotate" if sibling else onward
                     self._record(walk, route, credential, err.status, cls, action, elapsed)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from hermes_mcp.errors import ProviderError
+from hermes_mcp.errors import FailureClass, ProviderError
 from hermes_mcp.llm.types import ChatRequest, Completion, Delta
 
 
@@ -30,8 +30,9 @@ class Wire(Protocol):
     """A provider's request/response format, independent of endpoint and credentials."""
 
     name: str
-    # True when the provider limits each model separately (cooldowns keyed by model too).
-    limits_per_model: bool
+    # Failure classes the provider counts per model: their cooldowns block that model only
+    # (other classes, such as billing or auth, block the credential for every model).
+    per_model_classes: frozenset[FailureClass]
 
     def url(self, base_url: str, model: str) -> str: ...
 
@@ -61,9 +62,15 @@ class Wire(Protocol):
 
 
 def wire_for(name: str) -> Wire:
+    from hermes_mcp.llm.wires.anthropic import AnthropicWire
+    from hermes_mcp.llm.wires.gemini import GeminiWire
     from hermes_mcp.llm.wires.openai import OpenAIWire
 
-    wires: dict[str, Wire] = {"openai": OpenAIWire()}
+    wires: dict[str, Wire] = {
+        "openai": OpenAIWire(),
+        "anthropic": AnthropicWire(),
+        "gemini": GeminiWire(),
+    }
     if name not in wires:
         raise NotImplementedError(f"wire {name!r} is not implemented yet")
     return wires[name]

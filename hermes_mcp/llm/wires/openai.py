@@ -21,6 +21,7 @@ from hermes_mcp.llm.types import (
     ToolCallDelta,
     Usage,
 )
+from hermes_mcp.llm.wires.common import broken
 
 
 def _message(msg: Message) -> dict[str, Any]:
@@ -40,12 +41,6 @@ def _message(msg: Message) -> dict[str, Any]:
     return out
 
 
-def _broken(detail: str) -> ProviderError:
-    return ProviderError(
-        FailureClass.SERVER_ERROR, f"malformed response: {detail}", status="malformed"
-    )
-
-
 def _tool_call(raw: Any) -> ToolCall:
     try:
         function = raw["function"]
@@ -55,7 +50,7 @@ def _tool_call(raw: Any) -> ToolCall:
             raise TypeError("arguments are not an object")
         return ToolCall(id=str(raw.get("id") or ""), name=str(function["name"]), arguments=parsed)
     except (KeyError, TypeError, AttributeError, ValueError) as exc:
-        raise _broken(f"unreadable tool call ({exc})") from exc
+        raise broken(f"unreadable tool call ({exc})") from exc
 
 
 def _usage(raw: Any) -> Usage:
@@ -87,7 +82,7 @@ def error_fields(data: Any) -> tuple[str, str]:
 
 class OpenAIWire:
     name = "openai"
-    limits_per_model = False
+    per_model_classes: frozenset[FailureClass] = frozenset()
 
     def url(self, base_url: str, model: str) -> str:
         return f"{base_url}/chat/completions"
@@ -135,18 +130,18 @@ class OpenAIWire:
 
     def parse(self, data: Any) -> Completion:
         if not isinstance(data, dict):
-            raise _broken("body is not a JSON object")
+            raise broken("body is not a JSON object")
         try:
             choice = data["choices"][0]
             message = choice["message"]
         except (KeyError, IndexError, TypeError) as exc:
-            raise _broken("no choices[0].message") from exc
+            raise broken("no choices[0].message") from exc
         if not isinstance(message, dict):
-            raise _broken("choices[0].message is not an object")
+            raise broken("choices[0].message is not an object")
         calls = tuple(_tool_call(c) for c in message.get("tool_calls") or ())
         content = message.get("content") or ""
         if not isinstance(content, str):
-            raise _broken("message content is not text")
+            raise broken("message content is not text")
         finish = choice.get("finish_reason")
         if finish == "content_filter" and not content and not calls:
             raise ProviderError(
@@ -201,9 +196,9 @@ class OpenAIStreamDecoder:
         try:
             chunk = json.loads(data)
         except ValueError as exc:
-            raise _broken("a stream chunk is not JSON") from exc
+            raise broken("a stream chunk is not JSON") from exc
         if not isinstance(chunk, dict):
-            raise _broken("a stream chunk is not an object")
+            raise broken("a stream chunk is not an object")
         if "error" in chunk or event == "error":
             raise self._wire.classify(200, {}, data.encode(), now)
         self._model = self._model or chunk.get("model")
@@ -227,7 +222,7 @@ class OpenAIStreamDecoder:
             index = int(raw.get("index", 0))
             function = raw.get("function") or {}
         except (AttributeError, TypeError, ValueError) as exc:
-            raise _broken("unreadable tool-call delta") from exc
+            raise broken("unreadable tool-call delta") from exc
         call = self._calls.setdefault(index, {"id": None, "name": None, "arguments": []})
         if raw.get("id"):
             call["id"] = raw["id"]

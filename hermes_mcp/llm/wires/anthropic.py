@@ -1,0 +1,264 @@
+"""Anthropic Messages (``wire = "anthropic"``): ``base_url`` is the host root; requests go
+to ``{base_url}/v1/messages`` with ``x-api-key`` and ``anthropic-version``.
+
+System messages become the top-level ``system``; tool calls are ``tool_use`` blocks and
+tool results ``tool_result`` blocks inside a user turn (consecutive results share one
+turn, as the API requires). Input tokens are normalised to include cache reads and cache
+writes (OpenAI's ``prompt_tokens`` convention); ``cached_tokens`` is the cache reads.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from hermes_mcp.errors import FailureClass, ProviderError
+from hermes_mcp.llm.classify import classify_http
+from hermes_mcp.llm.types import (
+    ChatRequest,
+    Completion,
+    Delta,
+    Message,
+    TextDelta,
+    ThinkingDelta,
+    ToolCall,
+    ToolCallDelta,
+    Usage,
+)
+from hermes_mcp.llm.wires.common import broken, loads_object, tool_call
+
+API_VERSION = "2023-06-01"
+DEFAULT_MAX_TOKENS = 8192  # the API requires max_tokens; this fits every current model
+
+STOP_REASONS = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "pause_turn": "stop",
+    "tool_use": "tool_calls",
+    "max_tokens": "length",
+    "refusal": "content_filter",
+}
+
+
+def _content(msg: Message) -> list[dict[str, Any]]:
+    blocks: list[dict[str, Any]] = []
+    if msg.content:
+        blocks.append({"type": "text", "text": msg.content})
+    for call in msg.tool_calls:
+        blocks.append(
+            {"type": "tool_use", "id": call.id, "name": call.name, "input": call.arguments}
+        )
+    return blocks
+
+
+def _messages(messages: tuple[Message, ...]) -> tuple[str, list[dict[str, Any]]]:
+    system = "\n\n".join(m.content for m in messages if m.role == "system")
+    out: list[dict[str, Any]] = []
+    for msg in messages:
+        if msg.role == "system":
+            continue
+        if msg.role == "tool":
+            block = {"type": "tool_result", "tool_use_id": msg.tool_call_id, "content": msg.content}
+            if out and out[-1]["role"] == "user" and isinstance(out[-1]["content"], list):
+                out[-1]["content"].append(block)
+            else:
+                out.append({"role": "user", "content": [block]})
+            continue
+        role = "assistant" if msg.role == "assistant" else "user"
+        blocks = _content(msg) or [{"type": "text", "text": ""}]
+        if out and out[-1]["role"] == role:  # the API wants turns to alternate
+            out[-1]["content"].extend(blocks)
+        else:
+            out.append({"role": role, "content": blocks})
+    return system, out
+
+
+def _usage(raw: Any) -> Usage:
+    if not isinstance(raw, dict):
+        return Usage()
+    read = int(raw.get("cache_read_input_tokens") or 0)
+    written = int(raw.get("cache_creation_input_tokens") or 0)
+    return Usage(
+        input_tokens=int(raw.get("input_tokens") or 0) + read + written,
+        output_tokens=int(raw.get("output_tokens") or 0),
+        cached_tokens=read,
+    )
+
+
+def error_fields(data: Any) -> tuple[str, str]:
+    """(message, type) of ``{"type": "error", "error": {"type", "message"}}``."""
+    err = data.get("error") if isinstance(data, dict) else None
+    if isinstance(err, dict):
+        return str(err.get("message") or ""), str(err.get("type") or "")
+    if isinstance(data, str):
+        return data, ""
+    return "", ""
+
+
+class AnthropicWire:
+    name = "anthropic"
+    per_model_classes = frozenset({FailureClass.RATE_LIMIT})
+
+    def url(self, base_url: str, model: str) -> str:
+        return f"{base_url}/v1/messages"
+
+    def stream_url(self, base_url: str, model: str) -> str:
+        return self.url(base_url, model)
+
+    def auth_headers(self, secret: str | None) -> dict[str, str]:
+        headers = {"anthropic-version": API_VERSION}
+        if secret:
+            headers["x-api-key"] = secret
+        return headers
+
+    def body(self, request: ChatRequest, model: str) -> dict[str, Any]:
+        system, messages = _messages(request.messages)
+        body: dict[str, Any] = {
+            "model": model,
+            "max_tokens": request.max_tokens or DEFAULT_MAX_TOKENS,
+            "messages": messages,
+        }
+        if system:
+            body["system"] = system
+        if request.tools:
+            body["tools"] = [
+                {"name": t.name, "description": t.description, "input_schema": t.parameters}
+                for t in request.tools
+            ]
+        if request.temperature is not None:
+            body["temperature"] = request.temperature
+        return body
+
+    def stream_body(self, request: ChatRequest, model: str) -> dict[str, Any]:
+        return {**self.body(request, model), "stream": True}
+
+    def stream_decoder(self) -> AnthropicStreamDecoder:
+        return AnthropicStreamDecoder(self)
+
+    def is_error(self, data: Any) -> bool:
+        return isinstance(data, dict) and data.get("type") == "error"
+
+    def parse(self, data: Any) -> Completion:
+        if not isinstance(data, dict) or not isinstance(data.get("content"), list):
+            raise broken("no content blocks")
+        text: list[str] = []
+        calls: list[ToolCall] = []
+        for block in data["content"]:
+            kind = block.get("type") if isinstance(block, dict) else None
+            if kind == "text":
+                text.append(str(block.get("text") or ""))
+            elif kind == "tool_use":
+                calls.append(tool_call(block.get("id"), block.get("name"), block.get("input")))
+        stop = data.get("stop_reason")
+        if stop == "refusal" and not text and not calls:
+            raise ProviderError(FailureClass.CONTENT_POLICY, "the model refused to answer")
+        return Completion(
+            text="".join(text),
+            tool_calls=tuple(calls),
+            finish_reason=STOP_REASONS.get(str(stop), str(stop)) if stop else None,
+            usage=_usage(data.get("usage")),
+            model=str(data["model"]) if data.get("model") else None,
+        )
+
+    def classify(
+        self, status: int, headers: Mapping[str, str], body: bytes, now: float
+    ) -> ProviderError:
+        try:
+            data: Any = json.loads(body) if body else {}
+        except ValueError:
+            data = body.decode("utf-8", "replace")[:500]
+        message, kind = error_fields(data)
+        effective = status
+        if status == 200:  # an in-stream error event
+            effective = {"rate_limit_error": 429, "overloaded_error": 529}.get(kind, 502)
+        if kind == "not_found_error":
+            effective = 404
+        return classify_http(effective, message=message, code=kind, headers=headers, now=now)
+
+
+class AnthropicStreamDecoder:
+    """``message_start`` … ``content_block_*`` … ``message_delta``, ``message_stop``."""
+
+    def __init__(self, wire: AnthropicWire) -> None:
+        self._wire = wire
+        self.done = False
+        self._text: list[str] = []
+        self._tools: dict[int, dict[str, Any]] = {}  # block index → call being built
+        self._tool_order: dict[int, int] = {}  # block index → tool-call index
+        self._stop: str | None = None
+        self._usage: dict[str, Any] = {}
+        self._model: str | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.done or self._stop is not None
+
+    def feed(self, event: str, data: str, now: float) -> list[Delta]:
+        payload = loads_object(data)
+        kind = event if event != "message" else str(payload.get("type") or "")
+        if kind == "error":
+            raise self._wire.classify(200, {}, data.encode(), now)
+        if kind == "message_start":
+            message = payload.get("message") or {}
+            self._model = message.get("model")
+            self._usage.update(message.get("usage") or {})
+        elif kind == "content_block_start":
+            return self._block_start(int(payload.get("index", 0)), payload.get("content_block"))
+        elif kind == "content_block_delta":
+            return self._block_delta(int(payload.get("index", 0)), payload.get("delta") or {})
+        elif kind == "message_delta":
+            delta = payload.get("delta") or {}
+            if delta.get("stop_reason"):
+                self._stop = str(delta["stop_reason"])
+            self._usage.update({k: v for k, v in (payload.get("usage") or {}).items() if v})
+        elif kind == "message_stop":
+            self.done = True
+        return []
+
+    def _block_start(self, index: int, block: Any) -> list[Delta]:
+        if not isinstance(block, dict):
+            raise broken("content_block_start without a block")
+        if block.get("type") == "tool_use":
+            order = len(self._tool_order)
+            self._tool_order[index] = order
+            self._tools[index] = {"id": block.get("id"), "name": block.get("name"), "args": []}
+            return [ToolCallDelta(order, block.get("id"), block.get("name"), "")]
+        if block.get("type") == "text" and block.get("text"):
+            self._text.append(str(block["text"]))
+            return [TextDelta(str(block["text"]))]
+        return []
+
+    def _block_delta(self, index: int, delta: dict[str, Any]) -> list[Delta]:
+        kind = delta.get("type")
+        if kind == "text_delta":
+            text = str(delta.get("text") or "")
+            self._text.append(text)
+            return [TextDelta(text)]
+        if kind == "input_json_delta":
+            call = self._tools.get(index)
+            if call is None:
+                raise broken("input_json_delta for a block that is not a tool call")
+            fragment = str(delta.get("partial_json") or "")
+            call["args"].append(fragment)
+            return [ToolCallDelta(self._tool_order[index], arguments=fragment)]
+        if kind == "thinking_delta":
+            return [ThinkingDelta(str(delta.get("thinking") or ""))]
+        return []
+
+    def completion(self) -> Completion:
+        calls = []
+        for index, call in sorted(self._tools.items()):
+            raw = "".join(call["args"]) or "{}"
+            try:
+                arguments = json.loads(raw)
+            except ValueError as exc:
+                raise broken(f"tool call {index} has unreadable arguments") from exc
+            calls.append(tool_call(call["id"], call["name"], arguments))
+        return Completion(
+            text="".join(self._text),
+            tool_calls=tuple(calls),
+            finish_reason=STOP_REASONS.get(self._stop, self._stop) if self._stop else None,
+            usage=_usage(self._usage),
+            model=self._model,
+        )

@@ -1,0 +1,37 @@
+"""Small pieces every wire module shares: the "malformed response" failure, reading a
+stream chunk as a JSON object, and building a checked ``ToolCall``."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from hermes_mcp.errors import FailureClass, ProviderError
+from hermes_mcp.llm.types import ToolCall
+
+
+def broken(detail: str) -> ProviderError:
+    """A response that is not what the format promises: a transient server error."""
+    return ProviderError(
+        FailureClass.SERVER_ERROR, f"malformed response: {detail}", status="malformed"
+    )
+
+
+def loads_object(data: str) -> dict[str, Any]:
+    try:
+        value = json.loads(data)
+    except ValueError as exc:
+        raise broken("a stream chunk is not JSON") from exc
+    if not isinstance(value, dict):
+        raise broken("a stream chunk is not an object")
+    return value
+
+
+def tool_call(call_id: Any, name: Any, arguments: Any) -> ToolCall:
+    if not name or not isinstance(name, str):
+        raise broken("a tool call without a name")
+    if arguments is None:
+        arguments = {}
+    if not isinstance(arguments, dict):
+        raise broken(f"tool call {name!r} has arguments that are not an object")
+    return ToolCall(id=str(call_id or f"call_{name}"), name=name, arguments=arguments)
