@@ -33,6 +33,11 @@ _BILLING_WORDS = (
     "billing_hard_limit",
     "payment required",
     "out of credits",
+    "billing account",
+    "enable billing",
+    "billing is not enabled",
+    "billing not enabled",
+    "billing_disabled",
 )
 _CONTEXT_WORDS = (
     "context_length_exceeded",
@@ -43,6 +48,8 @@ _CONTEXT_WORDS = (
     "prompt is too long",
     "input is too long",
     "reduce the length",
+    "maximum number of tokens allowed",
+    "input token count",
 )
 _POLICY_WORDS = ("content_policy", "content_filter", "content policy", "flagged", "refus")
 _OVERLOAD_WORDS = ("overloaded",)

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from hermes_mcp.errors import FailureClass, ProviderError
 from hermes_mcp.llm import hints
-from hermes_mcp.llm.classify import classify_http
+from hermes_mcp.llm.classify import LONG_RESET_S, classify_http
 from hermes_mcp.llm.types import (
     ChatRequest,
     Completion,
@@ -180,7 +180,10 @@ def classify_status(
                 retry_after=delay,
                 reset_in=seconds_to_pacific_midnight(now),
             )
-        if "perminute" in ids or "per_minute" in ids:
+        # Per-minute ids, or no ids but a short RetryInfo: Gemini's quota message reads
+        # "You exceeded your current quota" for both kinds, so the words prove nothing.
+        short = delay is not None and delay <= LONG_RESET_S
+        if "perminute" in ids or "per_minute" in ids or (not quota_ids and short):
             return ProviderError(
                 FailureClass.RATE_LIMIT, message, status=effective, retry_after=delay
             )
