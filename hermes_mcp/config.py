@@ -73,6 +73,19 @@ class ModelSection(_Strict):
         return [ModelRef.parse(self.default), *(ModelRef.parse(f) for f in self.fallbacks)]
 
 
+class ModelSettings(_Strict):
+    """Per-model facts that override the built-in profile table, and prices."""
+
+    context_window: int | None = Field(default=None, gt=0)
+    max_output: int | None = Field(default=None, gt=0)
+    tools: bool | None = None
+    vision: bool | None = None
+    streaming: bool | None = None
+    input_per_mtok: float | None = Field(default=None, ge=0)  # USD per million tokens
+    output_per_mtok: float | None = Field(default=None, ge=0)
+    cached_per_mtok: float | None = Field(default=None, ge=0)  # default: the input price
+
+
 class ProviderSection(_Strict):
     wire: Wire
     base_url: str
@@ -86,6 +99,7 @@ class ProviderSection(_Strict):
     first_token_timeout_s: float = Field(default=60.0, gt=0)
     idle_timeout_s: float = Field(default=60.0, gt=0)
     total_timeout_s: float = Field(default=900.0, gt=0)
+    models: dict[str, ModelSettings] = Field(default_factory=dict)
 
     @field_validator("base_url")
     @classmethod

@@ -313,9 +313,12 @@ def test_gemini_response_with_function_call() -> None:
         }
     )
     assert completion.text == "Reading it."
-    assert completion.tool_calls == (ToolCall("call_0", "read_file", {"path": "a"}),)
+    (call,) = completion.tool_calls
+    assert (call.name, call.arguments) == ("read_file", {"path": "a"})
+    assert call.id.startswith("call_0_")  # Gemini gives no ids: unique ones are made
     assert completion.finish_reason == "tool_calls"
     assert (completion.usage.input_tokens, completion.usage.output_tokens) == (20, 7)
+    assert completion.usage.reasoning_tokens == 3
     assert completion.usage.cached_tokens == 8
 
 

@@ -40,6 +40,7 @@ from hermes_mcp.errors import (
 )
 from hermes_mcp.llm.credential_state import CredentialState, CredentialStateStore
 from hermes_mcp.llm.pool import CredentialPool
+from hermes_mcp.llm.profiles import ModelProfile, estimate_tokens, profile_for, unmet_need
 from hermes_mcp.llm.provider import Provider
 from hermes_mcp.llm.routed_stream import RouterStream, prime
 from hermes_mcp.llm.served import Op, Served, T
@@ -81,9 +82,12 @@ def cooldown_until(err: ProviderError, now: float) -> CredentialState:
 class _Walk:
     """The bookkeeping of one request's walk along the chain."""
 
+    request: ChatRequest | None
     attempts: list[Attempt] = field(default_factory=list)
     last_error: ProviderError | None = None
     last_provider: str | None = None
+    tokens: int = 0  # the request's estimated prompt tokens
+    min_window: int | None = None  # after a context overflow: later routes need more
 
 
 class Router:
@@ -125,6 +129,7 @@ class Router:
             )
             self.providers[name] = Provider(name, section, wire, pool, clock)
         self._missing_models: set[tuple[str, str]] = set()
+        self._profiles: dict[ModelRef, ModelProfile] = {}
         self._skip_until: dict[str, float] = {}
 
     async def __aenter__(self) -> Self:
@@ -161,7 +166,7 @@ class Router:
         async def send(provider: Provider, route: ModelRef, credential: Credential) -> Completion:
             return await provider.send(request, route.model, credential)
 
-        served = await self.walk(send, model=model)
+        served = await self.walk(send, model=model, request=request)
         served.release()
         return served.result(served.value)
 
@@ -172,7 +177,7 @@ class Router:
         """Open a stream along the chain. Failures before the first token fail over
         invisibly (DESIGN.md invariant 8); after it, iteration raises ``StreamBroken``.
         Leaving the block closes the HTTP response at once."""
-        served = await self.walk(partial(prime, request), model=model)
+        served = await self.walk(partial(prime, request), model=model, request=request)
         try:
             yield RouterStream(served)
         finally:
@@ -181,11 +186,22 @@ class Router:
             finally:
                 served.release()
 
-    async def walk(self, op: Op[T], *, model: str | None = None) -> Served[T]:
+    def profile(self, route: ModelRef) -> ModelProfile:
+        """What a route's model can do and costs (built-in table + config overrides)."""
+        found = self._profiles.get(route)
+        if found is None:
+            section = self.providers[route.provider].section
+            found = self._profiles[route] = profile_for(route.model, section.models)
+        return found
+
+    async def walk(
+        self, op: Op[T], *, model: str | None = None, request: ChatRequest | None = None
+    ) -> Served[T]:
         """Run ``op`` along the chain with the router's rules; the caller must call
-        ``release()`` on what it returns."""
+        ``release()`` on what it returns. With ``request``, routes whose model cannot serve
+        it (tools, images, context window) are skipped, and say why."""
         routes = self.chain(model)
-        walk = _Walk()
+        walk = _Walk(request, tokens=estimate_tokens(request) if request else 0)
         for index, route in enumerate(routes):
             has_next = index + 1 < len(routes)
             served = await self._try_route(op, route, walk, has_next)
@@ -205,6 +221,10 @@ class Router:
         if self._skip_until.get(route.provider, 0.0) > self._clock():
             until = iso_utc(self._skip_until[route.provider])
             self._record(walk, route, None, None, None, "skip", 0.0, f"failing until {until}")
+            return None
+        unfit = self._unfit(route, walk)
+        if unfit is not None:
+            self._record(walk, route, None, None, None, "skip", 0.0, unfit)
             return None
         tried: set[str] = set()
         while True:
@@ -267,6 +287,12 @@ class Router:
                     self._skip_until[route.provider] = self._clock() + FAILING_PROVIDER_SKIP_S
                     self._record(walk, route, credential, err.status, cls, onward, elapsed)
                     return "next_route"
+                if cls is FailureClass.CONTEXT_OVERFLOW and onward == "fallback":
+                    # Only a model with a larger window may try next (see _unfit).
+                    window = self.profile(route).context_window
+                    walk.min_window = max(window or walk.tokens, walk.min_window or 0)
+                    self._record(walk, route, credential, err.status, cls, onward, elapsed)
+                    return "next_route"
                 if cls is FailureClass.MODEL_NOT_FOUND:
                     self._missing_models.add((route.provider, route.model))
                     self._record(walk, route, credential, err.status, cls, onward, elapsed)
@@ -276,8 +302,20 @@ class Router:
                 raise self._surface(err, walk) from err
             elapsed = (time.perf_counter() - started) * 1000
             self._record(walk, route, credential, 200, None, "served", elapsed)
-            return Served(value, route, provider, credential, walk.attempts)
+            return Served(value, route, provider, credential, walk.attempts, self.profile(route))
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _unfit(self, route: ModelRef, walk: _Walk) -> str | None:
+        """Why this route's model cannot serve the request, if a known limit says so."""
+        if walk.request is None:
+            return None
+        profile = self.profile(route)
+        if walk.min_window is not None:
+            window = profile.context_window
+            if window is None or window <= walk.min_window:
+                known = f"its window ({window})" if window else "its window (unknown)"
+                return f"context overflow earlier: {known} is not larger than {walk.min_window}"
+        return unmet_need(profile, walk.request, walk.tokens)
 
     def _record(
         self,
@@ -323,14 +361,17 @@ class Router:
         )
 
     def _no_route(self, routes: list[ModelRef], walk: _Walk) -> NoRouteError:
-        """Nothing answered: name the route that recovers first, else the last failure."""
+        """Nothing answered. Name the route that recovers first when credentials are
+        cooling, else the last failure, else why the last route was skipped."""
+        attempts = [a.to_json() for a in walk.attempts]
+        err = walk.last_error
+        overflow = err is not None and err.failure_class is FailureClass.CONTEXT_OVERFLOW
         best: tuple[float, str, str] | None = None
-        for route in routes:
+        for route in routes if not overflow else ():
             recovery = self.providers[route.provider].pool.recovery(route.model)
             at = recovery.at if recovery is not None else None
             if recovery is not None and at is not None and (best is None or at < best[0]):
                 best = (at, route.provider, recovery.failure_class)
-        attempts = [a.to_json() for a in walk.attempts]
         if best is not None:
             at, provider, cls = best
             return NoRouteError(
@@ -340,9 +381,13 @@ class Router:
                 retry_at=at,
                 attempts=attempts,
             )
-        err = walk.last_error
-        provider = walk.last_provider or routes[0].provider
-        why = f"{err.failure_class.value}: {err.message}" if err else "no credential available"
+        if err is not None:
+            provider = walk.last_provider or routes[0].provider
+            why = f"{err.failure_class.value}: {err.message}"
+        else:
+            skipped = walk.attempts[-1] if walk.attempts else None
+            provider = skipped.provider if skipped else routes[0].provider
+            why = f"skipped: {skipped.reason}" if skipped and skipped.reason else "no route"
         return NoRouteError(
             f"no route could answer; last: {provider}: {why}",
             provider=provider,

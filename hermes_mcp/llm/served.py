@@ -9,6 +9,7 @@ from typing import Generic, TypeVar
 
 from hermes_mcp.config import ModelRef
 from hermes_mcp.credentials import Credential
+from hermes_mcp.llm.profiles import ModelProfile
 from hermes_mcp.llm.provider import Provider
 from hermes_mcp.llm.types import Attempt, Completion, Result
 
@@ -24,17 +25,23 @@ class Served(Generic[T]):
     provider: Provider
     credential: Credential
     attempts: list[Attempt]
+    profile: ModelProfile
 
     def release(self) -> None:
         self.provider.pool.release(self.credential)
 
     def result(self, completion: Completion) -> Result:
+        """The result with its route; its cost at the model's configured prices."""
+        cost = self.profile.cost(completion.usage)
+        served = self.attempts[-1]
+        served.cost_usd = cost
         return Result(
             completion=completion,
             provider=self.route.provider,
             model=self.route.model,
             credential=self.credential.fingerprint,
             attempts=tuple(self.attempts),
+            cost_usd=cost,
         )
 
 

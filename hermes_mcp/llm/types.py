@@ -20,12 +20,21 @@ class ToolCall:
 
 
 @dataclass(frozen=True)
+class Image:
+    """An image given to the model inline: its media type and base64 data."""
+
+    media_type: str  # "image/png", "image/jpeg", ...
+    data: str  # base64, no data: prefix
+
+
+@dataclass(frozen=True)
 class Message:
     role: Role
     content: str = ""
     tool_calls: tuple[ToolCall, ...] = ()
     tool_call_id: str | None = None  # for role "tool": the call this result answers
     name: str | None = None  # for role "tool": the tool's name
+    images: tuple[Image, ...] = ()  # for role "user"
 
     @classmethod
     def system(cls, text: str) -> Message:
@@ -66,15 +75,20 @@ class ChatRequest:
 
 @dataclass(frozen=True)
 class Usage:
+    """Tokens, normalised across formats: ``input_tokens`` includes cached ones (read and
+    written), ``output_tokens`` includes reasoning ones."""
+
     input_tokens: int = 0
     output_tokens: int = 0
     cached_tokens: int = 0
+    reasoning_tokens: int = 0
 
     def to_json(self) -> dict[str, int]:
         return {
             "input_tokens": self.input_tokens,
             "output_tokens": self.output_tokens,
             "cached_tokens": self.cached_tokens,
+            "reasoning_tokens": self.reasoning_tokens,
         }
 
 
@@ -93,6 +107,7 @@ class Attempt:
     action: Action
     elapsed_ms: float
     reason: str | None = None
+    cost_usd: float | None = None  # the served attempt's cost, once known
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -106,6 +121,8 @@ class Attempt:
         }
         if self.reason:
             out["reason"] = self.reason
+        if self.action == "served":
+            out["cost_usd"] = self.cost_usd
         return out
 
 

@@ -1,8 +1,8 @@
 """Scripted steps for the fake LLM provider, independent of any wire format.
 
 A step says *what* the fake answers (a reply, a stream, a failure of some kind, a delay);
-each dialect renderer (``fake_openai`` now, Anthropic and Gemini later) says *how* that
-looks on its wire. Steps are immutable and can be reused in several queues.
+each dialect renderer (``fake_openai``, ``fake_anthropic``, ``fake_gemini``) says *how*
+that looks on its wire. Steps are immutable and can be reused in several queues.
 
 Vocabulary shared by every dialect:
 
@@ -10,7 +10,8 @@ Vocabulary shared by every dialect:
   own names, e.g. Anthropic's ``end_turn`` / ``tool_use`` / ``max_tokens``); anything else
   passes through unchanged.
 * failure ``kind``: ``rate_limited``, ``daily_quota``, ``payment_required``, ``unauthorized``,
-  ``server_error``, ``context_overflow``, ``model_not_found``, or ``custom`` (explicit body).
+  ``permission_denied``, ``server_error``, ``context_overflow``, ``model_not_found``, or
+  ``custom`` (explicit body).
 """
 
 from __future__ import annotations
@@ -46,13 +47,18 @@ class ToolCall:
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """A successful completion: text and/or tool calls, usage, finish reason."""
+    """A successful completion: text and/or tool calls, usage, finish reason.
+
+    ``thinking``: reasoning text sent before the answer by dialects that have it (Anthropic
+    ``thinking`` blocks, Gemini ``thought`` parts); the OpenAI dialect ignores it.
+    """
 
     text: str = DEFAULT_TEXT
     tool_calls: tuple[ToolCall, ...] = ()
     usage: Usage = Usage()
     finish_reason: str = "stop"
     model: str | None = None  # None: echo the requested model
+    thinking: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,19 +167,21 @@ def reply(
     usage: UsageLike = (10, 5, 0),
     finish_reason: str | None = None,
     model: str | None = None,
+    thinking: str | None = None,
 ) -> Reply:
     """A normal 200 reply.
 
     ``text`` None: the default text, or "" when there are tool calls. Tool calls are
     ``ToolCall``s, ``{"name", "arguments" (dict or JSON text), "id"?}`` or ``(name, args)``.
     ``finish_reason`` None: ``"tool_calls"`` when there are tool calls, else ``"stop"``.
+    ``thinking``: reasoning text (Anthropic and Gemini only).
     """
     calls = tuple(_tool_call(c) for c in tool_calls)
     if text is None:
         text = "" if calls else DEFAULT_TEXT
     if finish_reason is None:
         finish_reason = "tool_calls" if calls else "stop"
-    return Reply(text, calls, _usage(usage), finish_reason, model)
+    return Reply(text, calls, _usage(usage), finish_reason, model, thinking)
 
 
 def stream(
@@ -191,18 +199,19 @@ def stream(
     error_event_after: int | None = None,
     comments: bool = False,
     crlf: bool = False,
+    thinking: str | None = None,
 ) -> Stream:
     """A reply with explicit streaming behaviour; see ``Stream``.
 
     ``chunks``: the exact text pieces (``text`` defaults to their concatenation).
-    Otherwise text is split per word, or every ``chunk_size`` characters.
+    Otherwise text is split per word, or every ``chunk_size`` characters (thinking text too).
     """
     if chunks is not None and text is None:
         text = "".join(chunks)
     if chunk_size is not None and chunk_size < 1:
         raise ValueError("chunk_size must be >= 1")
     return Stream(
-        reply(text, tool_calls, usage, finish_reason, model),
+        reply(text, tool_calls, usage, finish_reason, model, thinking),
         tuple(chunks) if chunks is not None else None,
         chunk_size,
         delay_s,
@@ -232,6 +241,11 @@ def payment_required() -> Failure:
 def unauthorized() -> Failure:
     """401 invalid API key (the body echoes only the key's last 4 characters)."""
     return Failure("unauthorized", 401)
+
+
+def permission_denied() -> Failure:
+    """403 the credential may not use this model or API (suspended, leaked, blocked, IAM)."""
+    return Failure("permission_denied", 403)
 
 
 def server_error(status: int = 500, retry_after: float | None = None) -> Failure:
@@ -292,6 +306,7 @@ _FROM_DICT: dict[str, Callable[..., Step]] = {
     "daily_quota": daily_quota,
     "payment_required": payment_required,
     "unauthorized": unauthorized,
+    "permission_denied": permission_denied,
     "server_error": server_error,
     "context_overflow": context_overflow,
     "model_not_found": model_not_found,

@@ -10,6 +10,7 @@ writes (OpenAI's ``prompt_tokens`` convention); ``cached_tokens`` is the cache r
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -41,13 +42,25 @@ STOP_REASONS = {
 }
 
 
+_ID_CHARS = re.compile(r"[^a-zA-Z0-9_-]")
+
+
+def tool_id(call_id: str | None) -> str:
+    """Anthropic wants tool-use ids of ``[a-zA-Z0-9_-]``; ids from other formats are mapped
+    the same way on both sides (the call and its result)."""
+    return _ID_CHARS.sub("_", call_id or "call")
+
+
 def _content(msg: Message) -> list[dict[str, Any]]:
-    blocks: list[dict[str, Any]] = []
+    blocks: list[dict[str, Any]] = [
+        {"type": "image", "source": {"type": "base64", "media_type": i.media_type, "data": i.data}}
+        for i in msg.images
+    ]
     if msg.content:
         blocks.append({"type": "text", "text": msg.content})
     for call in msg.tool_calls:
         blocks.append(
-            {"type": "tool_use", "id": call.id, "name": call.name, "input": call.arguments}
+            {"type": "tool_use", "id": tool_id(call.id), "name": call.name, "input": call.arguments}
         )
     return blocks
 
@@ -59,7 +72,11 @@ def _messages(messages: tuple[Message, ...]) -> tuple[str, list[dict[str, Any]]]
         if msg.role == "system":
             continue
         if msg.role == "tool":
-            block = {"type": "tool_result", "tool_use_id": msg.tool_call_id, "content": msg.content}
+            block = {
+                "type": "tool_result",
+                "tool_use_id": tool_id(msg.tool_call_id),
+                "content": msg.content,
+            }
             if out and out[-1]["role"] == "user" and isinstance(out[-1]["content"], list):
                 out[-1]["content"].append(block)
             else:

@@ -14,6 +14,7 @@ import json
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
+from uuid import uuid4
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from hermes_mcp.errors import FailureClass, ProviderError
@@ -106,6 +107,8 @@ def _parts(msg: Message, names: dict[str, str]) -> list[dict[str, Any]]:
         return parts
     if msg.content:
         parts.append({"text": msg.content})
+    for image in msg.images:
+        parts.append({"inlineData": {"mimeType": image.media_type, "data": image.data}})
     for call in msg.tool_calls:
         names[call.id] = call.name
         parts.append({"functionCall": {"name": call.name, "args": call.arguments}})
@@ -136,6 +139,7 @@ def _usage(raw: Any) -> Usage:
         output_tokens=int(raw.get("candidatesTokenCount") or 0)
         + int(raw.get("thoughtsTokenCount") or 0),
         cached_tokens=int(raw.get("cachedContentTokenCount") or 0),
+        reasoning_tokens=int(raw.get("thoughtsTokenCount") or 0),
     )
 
 
@@ -296,7 +300,7 @@ def read_chunk(data: dict[str, Any], first_call_index: int = 0) -> _Chunk:
         if "functionCall" in part:
             call = part["functionCall"] or {}
             index = first_call_index + len(chunk.calls)
-            call_id = call.get("id") or f"call_{index}"
+            call_id = call.get("id") or f"call_{index}_{uuid4().hex[:8]}"
             chunk.calls.append(tool_call(call_id, call.get("name"), call.get("args")))
         elif part.get("thought"):
             chunk.thoughts.append(str(part.get("text") or ""))

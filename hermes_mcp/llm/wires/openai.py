@@ -28,6 +28,14 @@ def _message(msg: Message) -> dict[str, Any]:
     if msg.role == "tool":
         return {"role": "tool", "tool_call_id": msg.tool_call_id, "content": msg.content}
     out: dict[str, Any] = {"role": msg.role, "content": msg.content}
+    if msg.images:
+        out["content"] = [
+            *([{"type": "text", "text": msg.content}] if msg.content else []),
+            *(
+                {"type": "image_url", "image_url": {"url": f"data:{i.media_type};base64,{i.data}"}}
+                for i in msg.images
+            ),
+        ]
     if msg.tool_calls:
         out["content"] = msg.content or None
         out["tool_calls"] = [
@@ -58,10 +66,13 @@ def _usage(raw: Any) -> Usage:
         return Usage()
     details = raw.get("prompt_tokens_details") or {}
     cached = details.get("cached_tokens", 0) if isinstance(details, dict) else 0
+    out_details = raw.get("completion_tokens_details") or {}
+    reasoning = out_details.get("reasoning_tokens", 0) if isinstance(out_details, dict) else 0
     return Usage(
         input_tokens=int(raw.get("prompt_tokens") or 0),
         output_tokens=int(raw.get("completion_tokens") or 0),
         cached_tokens=int(cached or 0),
+        reasoning_tokens=int(reasoning or 0),
     )
 
 
