@@ -97,7 +97,7 @@ async def raw_plain(
 ) -> None:
     """The same request the router sends, by the same client, with no router around it."""
     client = client or provider._http()
-    headers = provider._headers(cred, "application/json")
+    headers, _ = await provider._headers(cred, "application/json")
     payload = json.dumps(provider.wire.body(REQUEST, "bench-model")).encode()
     response = await client.post(
         provider.wire.url(provider.endpoint, "bench-model"), content=payload, headers=headers

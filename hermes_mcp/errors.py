@@ -115,6 +115,8 @@ class ProviderError(HermesError):
         self.status = status
         self.retry_after = retry_after
         self.reset_in = reset_in
+        # For refreshable credentials: which token generation the failed request carried.
+        self.token_generation: int | None = None
         self.provider = provider
         self.model = model
         super().__init__(f"{failure_class.value}: {message}")

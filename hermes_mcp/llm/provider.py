@@ -21,6 +21,7 @@ from hermes_mcp.errors import FailureClass, ProviderError
 from hermes_mcp.llm.http import make_client, transport_failure
 from hermes_mcp.llm.pool import CredentialPool
 from hermes_mcp.llm.streaming import ProviderStream, StreamTimeouts
+from hermes_mcp.llm.tokens import TokenSource
 from hermes_mcp.llm.types import ChatRequest, Completion
 from hermes_mcp.llm.wires import Wire
 from hermes_mcp.log import redact
@@ -41,6 +42,7 @@ class Provider:
         self.pool = pool
         self._clock = clock
         self._client: httpx2.AsyncClient | None = None
+        self._token_sources: dict[str, TokenSource] = {}
 
     @property
     def endpoint(self) -> str:
@@ -59,19 +61,30 @@ class Provider:
             await self._client.aclose()
             self._client = None
 
-    def _secret(self, credential: Credential) -> str | None:
-        if credential.kind in ("sa", "oauth"):
-            raise ProviderError(
-                FailureClass.AUTH,
-                f"{credential.kind}: credentials need the token exchange, not built yet",
-                status="unsupported",
-            )
-        return credential.secret.get_secret_value() if credential.secret else None
+    def _tokens(self, credential: Credential) -> TokenSource:
+        source = self._token_sources.get(credential.fingerprint)
+        if source is None:
+            source = TokenSource(credential, self._http, self.section.token_url, self._clock)
+            self._token_sources[credential.fingerprint] = source
+        return source
 
-    def _headers(self, credential: Credential, accept: str) -> dict[str, str]:
+    async def _headers(self, credential: Credential, accept: str) -> tuple[dict[str, str], int]:
+        """Request headers with the credential's auth, and the token generation used
+        (0 for static secrets)."""
         headers = {"content-type": "application/json", "accept": accept}
-        headers.update(self.wire.auth_headers(self._secret(credential)))
-        return headers
+        generation = 0
+        secret: str | None
+        if credential.refreshable:
+            secret, generation = await self._tokens(credential).token()
+        else:
+            secret = credential.secret.get_secret_value() if credential.secret else None
+        headers.update(self.wire.auth_headers(secret))
+        return headers, generation
+
+    async def refresh(self, credential: Credential, failure: ProviderError) -> None:
+        """After an auth failure: exchange for a new token (once, however many requests
+        failed with the old one). Raises the classified failure when refused."""
+        await self._tokens(credential).refresh(failure.token_generation or 0)
 
     @property
     def timeouts(self) -> StreamTimeouts:
@@ -86,7 +99,7 @@ class Provider:
     ) -> ProviderStream:
         """Send a streaming request; returns once the response headers say 200 and an
         event stream follows, or raises the classified failure."""
-        headers = self._headers(credential, "text/event-stream")
+        headers, generation = await self._headers(credential, "text/event-stream")
         payload = json.dumps(self.wire.stream_body(request, model)).encode()
         timeouts = self.timeouts
         client = self._http()
@@ -119,13 +132,13 @@ class Provider:
             await response.aclose()
         lowered = _lowered(response)
         if response.status_code != 200:
-            raise self._failure(response.status_code, lowered, body)
+            raise self._failure(response.status_code, lowered, body, generation)
         try:
             data: Any = json.loads(body)
         except ValueError:
             data = None
         if data is not None and self.wire.is_error(data):
-            raise self._failure(200, lowered, body)
+            raise self._failure(200, lowered, body, generation)
         raise ProviderError(
             FailureClass.SERVER_ERROR,
             f"malformed response: expected an event stream, got {kind or 'no content type'}",
@@ -133,7 +146,7 @@ class Provider:
         )
 
     async def send(self, request: ChatRequest, model: str, credential: Credential) -> Completion:
-        headers = self._headers(credential, "application/json")
+        headers, generation = await self._headers(credential, "application/json")
         payload = json.dumps(self.wire.body(request, model)).encode()
         url = self.wire.url(self.endpoint, model)
         try:
@@ -142,7 +155,7 @@ class Provider:
             raise transport_failure(exc) from exc
         body = response.content
         if response.status_code != 200:
-            raise self._failure(response.status_code, _lowered(response), body)
+            raise self._failure(response.status_code, _lowered(response), body, generation)
         try:
             data: Any = json.loads(body)
         except ValueError as exc:
@@ -152,11 +165,14 @@ class Provider:
                 status="malformed",
             ) from exc
         if self.wire.is_error(data):
-            raise self._failure(200, _lowered(response), body)
+            raise self._failure(200, _lowered(response), body, generation)
         return self.wire.parse(data)
 
-    def _failure(self, status: int, headers: dict[str, str], body: bytes) -> ProviderError:
+    def _failure(
+        self, status: int, headers: dict[str, str], body: bytes, generation: int
+    ) -> ProviderError:
         err = self.wire.classify(status, headers, body, self._clock())
+        err.token_generation = generation
         err.message = redact(err.message)
         return err
 

@@ -112,16 +112,18 @@ class Router:
         self._rng = rng or random.Random()
         self.providers: dict[str, Provider] = {}
         for name, section in settings.config.providers.items():
-            try:
-                wire = wire_for(section.wire)
-            except NotImplementedError as exc:
+            wire = wire_for(section)
+            creds = settings.credentials.get(name, [])
+            if section.wire != "vertex" and any(c.refreshable for c in creds):
                 raise ConfigError(
-                    str(exc), file=_file(settings), key=f"providers.{name}.wire"
-                ) from None
+                    'sa: and oauth: credentials are for wire = "vertex"',
+                    file=_file(settings),
+                    key=f"providers.{name}.credentials",
+                )
             pool = CredentialPool(
                 provider=name,
                 endpoint=section.base_url,
-                credentials=settings.credentials.get(name, []),
+                credentials=creds,
                 strategy=section.strategy,
                 store=store,
                 clock=clock,
@@ -260,8 +262,10 @@ class Router:
         walk: _Walk,
         onward: Action,
     ) -> Served[T] | str:
-        """One credential's turn: a request, and one retry if the failure is transient."""
-        for attempt_no in (1, 2):
+        """One credential's turn: a request; one retry if the failure is transient; one
+        token refresh and retry if a refreshable credential gets an auth failure."""
+        retried = refreshed = False
+        while True:
             started = time.perf_counter()
             try:
                 value = await op(provider, route, credential)
@@ -270,16 +274,29 @@ class Router:
                 err.provider, err.model = route.provider, route.model
                 walk.last_error, walk.last_provider = err, route.provider
                 cls = err.failure_class
+                if cls is FailureClass.AUTH and credential.refreshable and not refreshed:
+                    refreshed = True
+                    try:
+                        await provider.refresh(credential, err)
+                    except ProviderError as refused:
+                        err = refused
+                    else:
+                        self._record(
+                            walk,
+                            route,
+                            credential,
+                            err.status,
+                            cls,
+                            "retry",
+                            elapsed,
+                            "token refreshed",
+                        )
+                        continue
                 if cls.cools_credential:
-                    mark = cooldown_until(err, self._clock())
-                    scope = route.model if cls in provider.wire.per_model_classes else ""
-                    await self.store.mark(provider.pool.key(credential, scope), mark)
-                    sibling = provider.pool.available(route.model, exclude={credential.fingerprint})
-                    action: Action = "rotate" if sibling else onward
-                    self._record(walk, route, credential, err.status, cls, action, elapsed)
-                    return "next_credential" if sibling else "next_route"
+                    return await self._cool(err, provider, route, credential, walk, onward, elapsed)
                 if cls.transient:
-                    if attempt_no == 1:
+                    if not retried:
+                        retried = True
                         self._record(walk, route, credential, err.status, cls, "retry", elapsed)
                         await self._sleep(self._rng.uniform(0.0, MAX_RETRY_JITTER_S))
                         continue
@@ -303,7 +320,26 @@ class Router:
             elapsed = (time.perf_counter() - started) * 1000
             self._record(walk, route, credential, 200, None, "served", elapsed)
             return Served(value, route, provider, credential, walk.attempts, self.profile(route))
-        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _cool(
+        self,
+        err: ProviderError,
+        provider: Provider,
+        route: ModelRef,
+        credential: Credential,
+        walk: _Walk,
+        onward: Action,
+        elapsed: float,
+    ) -> str:
+        """Mark a credential cooling or dead, then rotate to a sibling or move on."""
+        cls = err.failure_class
+        mark = cooldown_until(err, self._clock())
+        scope = route.model if cls in provider.wire.per_model_classes else ""
+        await self.store.mark(provider.pool.key(credential, scope), mark)
+        sibling = provider.pool.available(route.model, exclude={credential.fingerprint})
+        action: Action = "rotate" if sibling else onward
+        self._record(walk, route, credential, err.status, cls, action, elapsed)
+        return "next_credential" if sibling else "next_route"
 
     def _unfit(self, route: ModelRef, walk: _Walk) -> str | None:
         """Why this route's model cannot serve the request, if a known limit says so."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+from hermes_mcp.config import ProviderSection
 from hermes_mcp.errors import FailureClass, ProviderError
 from hermes_mcp.llm.types import ChatRequest, Completion, Delta
 
@@ -61,16 +62,19 @@ class Wire(Protocol):
         ...
 
 
-def wire_for(name: str) -> Wire:
+def wire_for(section: ProviderSection) -> Wire:
+    """The wire format a provider section names (Vertex needs its project and location)."""
     from hermes_mcp.llm.wires.anthropic import AnthropicWire
     from hermes_mcp.llm.wires.gemini import GeminiWire
     from hermes_mcp.llm.wires.openai import OpenAIWire
+    from hermes_mcp.llm.wires.vertex import VertexWire
 
+    if section.wire == "vertex":
+        assert section.project and section.location  # checked when the config was read
+        return VertexWire(section.project, section.location)
     wires: dict[str, Wire] = {
         "openai": OpenAIWire(),
         "anthropic": AnthropicWire(),
         "gemini": GeminiWire(),
     }
-    if name not in wires:
-        raise NotImplementedError(f"wire {name!r} is not implemented yet")
-    return wires[name]
+    return wires[section.wire]
