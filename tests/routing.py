@@ -59,8 +59,8 @@ class Home:
         for name, spec in providers.items():
             refs = []
             for i, key in enumerate(spec["keys"]):
-                if key == "none":
-                    refs.append("none")
+                if key == "none" or key.startswith(("sa:", "oauth:")):
+                    refs.append(key)
                     continue
                 var = f"HERMES_TEST_{name.upper()}_{i}"
                 self.env[var] = key
@@ -73,9 +73,19 @@ class Home:
                 f'strategy = "{spec.get("strategy", "fill_first")}"',
                 f"read_timeout_s = {spec.get('read_timeout_s', 30)}",
             ]
-            for extra in ("first_token_timeout_s", "idle_timeout_s", "total_timeout_s"):
+            for extra in (
+                "first_token_timeout_s",
+                "idle_timeout_s",
+                "total_timeout_s",
+                "project",
+                "location",
+                "token_url",
+            ):
                 if extra in spec:
-                    lines.append(f"{extra} = {spec[extra]}")
+                    lines.append(f"{extra} = {json.dumps(spec[extra])}")
+            for model, facts in spec.get("models", {}).items():
+                lines.append(f"[providers.{name}.models.{json.dumps(model)}]")
+                lines += [f"{key} = {json.dumps(value)}" for key, value in facts.items()]
         (self.path / "config.toml").write_text("\n".join(lines) + "\n")
 
     @property
