@@ -114,12 +114,6 @@ class Router:
         for name, section in settings.config.providers.items():
             wire = wire_for(section)
             creds = settings.credentials.get(name, [])
-            if section.wire != "vertex" and any(c.refreshable for c in creds):
-                raise ConfigError(
-                    'sa: and oauth: credentials are for wire = "vertex"',
-                    file=_file(settings),
-                    key=f"providers.{name}.credentials",
-                )
             pool = CredentialPool(
                 provider=name,
                 endpoint=section.base_url,
