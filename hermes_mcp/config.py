@@ -225,8 +225,8 @@ def parse_config(data: dict[str, Any], file: str | None) -> Config:
             raise ConfigError(
                 "a vertex provider needs project and location", file=file, key=f"providers.{name}"
             )
-        for i, ref in enumerate(section.credentials):
-            if ref.startswith(("sa:", "oauth:")) and section.wire != "vertex":
+        for i, cred_ref in enumerate(section.credentials):
+            if cred_ref.startswith(("sa:", "oauth:")) and section.wire != "vertex":
                 raise ConfigError(
                     'sa: and oauth: credentials are for wire = "vertex"',
                     file=file,
