@@ -11,11 +11,13 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, NamedTuple, Protocol, Self, runtime_checkable
 
 from aiohttp import web
 
-from .fake_dialect import JSON_CT, Dialect, RequestInfo, SSEEvent, dumps
+from .fake_anthropic import AnthropicDialect, FramedStreamPlan
+from .fake_dialect import JSON_CT, Dialect, Rendered, RequestInfo, SSEEvent, dumps
+from .fake_gemini import METHODS, GeminiDialect, VertexDialect
 from .fake_openai import OpenAIDialect
 from .fake_state import DisconnectRecord, ProviderState, RequestRecord
 from .fake_steps import (
@@ -28,19 +30,59 @@ from .fake_steps import (
     Step,
     Stream,
 )
+from .fake_token import TOKEN_PATHS, TokenEndpoint, TokenStatus
 
-__all__ = ["ROUTES", "DisconnectRecord", "FakeProvider", "RequestRecord", "loopback_host"]
+__all__ = [
+    "ROUTES",
+    "DisconnectRecord",
+    "FakeProvider",
+    "Rejection",
+    "RequestRecord",
+    "loopback_host",
+]
 
 SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
 MAX_BODY = 64 * 1024 * 1024
 
-# (method, path, dialect factory). Anthropic (POST /v1/messages) and Gemini
-# (POST /v1beta/models/{model}:generateContent / :streamGenerateContent) go here.
+_GEMINI_MODEL = "models/{model}:{method:" + METHODS + "}"
+_VERTEX_MODEL = "projects/{project}/locations/{location}/publishers/google/" + _GEMINI_MODEL
+
+# (method, path, dialect factory).
 ROUTES: list[tuple[str, str, Callable[[], Dialect]]] = [
     ("POST", "/v1/chat/completions", OpenAIDialect),
     ("POST", "/chat/completions", OpenAIDialect),
     ("POST", "/api/v1/chat/completions", OpenAIDialect),
+    ("POST", "/v1/messages", AnthropicDialect),
+    ("POST", "/v1beta/" + _GEMINI_MODEL, GeminiDialect),
+    ("POST", "/v1/" + _GEMINI_MODEL, GeminiDialect),
+    ("POST", "/v1/" + _VERTEX_MODEL, VertexDialect),
+    ("POST", "/v1beta1/" + _VERTEX_MODEL, VertexDialect),
 ]
+
+
+@runtime_checkable
+class _Prechecked(Protocol):
+    """A dialect that refuses some requests before a step is taken (bad auth headers, a key
+    in the URL, an unknown token): returns (reason, answer), or None to go on."""
+
+    def precheck(
+        self,
+        req: RequestInfo,
+        headers: Mapping[str, str],
+        query: Mapping[str, str],
+        token_status: Callable[[str | None], TokenStatus],
+    ) -> tuple[str, Rendered] | None: ...
+
+
+class Rejection(NamedTuple):
+    """A request refused before any scripted step (``reason``: ``key_in_url``,
+    ``missing_credential``, ``missing_version``, ``unknown_token``, ``expired_token``)."""
+
+    at: float
+    path: str
+    key: str | None
+    reason: str
+    status: int
 
 
 @dataclass(slots=True)
@@ -72,8 +114,14 @@ def credential(headers: Mapping[str, str]) -> str | None:
     return headers.get("x-api-key") or headers.get("x-goog-api-key") or None
 
 
-class FakeProvider(ProviderState):
-    """A scripted LLM provider on a real loopback HTTP server (see ``fake_provider``)."""
+class FakeProvider(ProviderState, TokenEndpoint):
+    """A scripted LLM provider on a real loopback HTTP server (see ``fake_provider``).
+
+    Dialects: OpenAI (``openai_base_url``), Anthropic (``anthropic_base_url`` +
+    ``/v1/messages``), Gemini (``gemini_base_url`` + ``/v1beta/models/M:generateContent``),
+    Vertex (``vertex_base_url`` + ``/v1/projects/P/locations/L/publishers/google/models/M:...``)
+    and a Google OAuth token endpoint (``token_url``; see ``fake_token``).
+    """
 
     def __init__(
         self,
@@ -84,6 +132,8 @@ class FakeProvider(ProviderState):
         record_bodies: bool = True,
     ) -> None:
         super().__init__(record_bodies=record_bodies)
+        TokenEndpoint.__init__(self)
+        self._rejections: list[Rejection] = []
         self._host = loopback_host(host)
         self._port = port
         self.latency_s = latency_s
@@ -150,6 +200,8 @@ class FakeProvider(ProviderState):
         for method, path, factory in ROUTES:
             dialect = self._dialects.setdefault(factory.__name__, factory())
             app.router.add_route(method, path, self._handler(dialect))
+        for path in TOKEN_PATHS:
+            app.router.add_post(path, self._token_route)
         app.router.add_get("/_fake/stats", self._stats_handler)
         app.router.add_post("/_fake/script", self._script_handler)
         app.router.add_post("/_fake/reset", self._reset_handler)
@@ -195,6 +247,38 @@ class FakeProvider(ProviderState):
     def openai_base_url(self) -> str:
         return self.url + "/v1"
 
+    @property
+    def anthropic_base_url(self) -> str:
+        """What Anthropic clients take as base URL (they append ``/v1/messages``)."""
+        return self.url
+
+    @property
+    def gemini_base_url(self) -> str:
+        """What Gemini clients take as base URL (they append ``/v1beta/models/...``)."""
+        return self.url
+
+    @property
+    def vertex_base_url(self) -> str:
+        """The Vertex AI endpoint (``https://{location}-aiplatform.googleapis.com``)."""
+        return self.url
+
+    @property
+    def token_url(self) -> str:
+        """The OAuth token endpoint (a service account's or a user's ``token_uri``)."""
+        return self.url + "/token"
+
+    @property
+    def rejections(self) -> list[Rejection]:
+        """Requests refused before any step (they are in ``requests`` too)."""
+        with self._lock:
+            return list(self._rejections)
+
+    def stats(self) -> dict[str, Any]:
+        stats = super().stats()
+        stats["rejections"] = len(self.rejections)
+        stats["token_hits"] = len(self.token_hits)
+        return stats
+
     # -- scripting -------------------------------------------------------------------------
 
     def release(self, gate: str = "default") -> None:
@@ -205,8 +289,15 @@ class FakeProvider(ProviderState):
         loop.call_soon_threadsafe(self._open_gate, gate)
 
     def reset(self) -> None:
-        """Clear queues, defaults, records and maxima; open (then forget) all gates."""
+        """Clear queues, defaults, records and maxima; open (then forget) all gates.
+
+        Also clears rejections and the token endpoint's queue, default and hits; tokens
+        already issued stay valid.
+        """
         super().reset()
+        self._reset_tokens()
+        with self._lock:
+            self._rejections.clear()
         loop = self._loop
         if loop is not None:
             loop.call_soon_threadsafe(self._reset_gates)
@@ -228,12 +319,16 @@ class FakeProvider(ProviderState):
     # -- serving ---------------------------------------------------------------------------
 
     def _handler(self, dialect: Dialect) -> Callable[[web.Request], Any]:
+        checked = dialect if isinstance(dialect, _Prechecked) else None  # decided once
+
         async def handle(request: web.Request) -> web.StreamResponse:
-            return await self._handle(request, dialect)
+            return await self._handle(request, dialect, checked)
 
         return handle
 
-    async def _handle(self, request: web.Request, dialect: Dialect) -> web.StreamResponse:
+    async def _handle(
+        self, request: web.Request, dialect: Dialect, checked: _Prechecked | None = None
+    ) -> web.StreamResponse:
         raw = await request.read()
         body: dict[str, Any] | None = None
         if raw:
@@ -244,12 +339,20 @@ class FakeProvider(ProviderState):
             if isinstance(parsed_body, dict):
                 body = parsed_body
         key = credential(request.headers)
-        parsed = dialect.parse(body, request.match_info)
+        parsed = dialect.parse(body, {**request.query, **request.match_info})
         path = request.path
         req = RequestInfo(key, path, parsed.model, parsed.stream, parsed.include_usage, body)
         record = RequestRecord(
             time.monotonic(), request.method, path, key, parsed.model, body, parsed.stream
         )
+        if checked is not None:
+            refused = checked.precheck(req, request.headers, request.query, self.token_status)
+            if refused is not None:
+                reason, rendered = refused
+                self._record_rejection(record, reason, rendered.status)
+                return web.Response(
+                    status=rendered.status, body=rendered.body, headers=rendered.headers
+                )
         step = self._begin(record)
         task = asyncio.current_task()
         if task is not None:
@@ -312,6 +415,7 @@ class FakeProvider(ProviderState):
         state: _Serving,
     ) -> web.StreamResponse:
         plan = dialect.stream_plan(step, req)
+        framing = plan.framing if isinstance(plan, FramedStreamPlan) else {}
         nl = "\r\n" if step.crlf else "\n"
         comment = f": keep-alive{nl}{nl}".encode() if step.comments else b""
 
@@ -339,6 +443,8 @@ class FakeProvider(ProviderState):
                     break
                 if sent and step.delay_s > 0:
                     await asyncio.sleep(step.delay_s)
+                for event in framing.get(sent, ()):
+                    await resp.write(encode(event))
                 await resp.write(encode(content[sent]))
             for event in plan.tail:
                 if step.delay_s > 0:
@@ -351,6 +457,23 @@ class FakeProvider(ProviderState):
             if not self._stopping:
                 self._record_disconnect(req.key, req.path)
         return resp
+
+    def _record_rejection(self, record: RequestRecord, reason: str, status: int) -> None:
+        if not self._record_bodies and record.body is not None:
+            record = record._replace(body=None)
+        with self._lock:
+            self._requests.append(record)
+            self._rejections.append(Rejection(record.at, record.path, record.key, reason, status))
+            if self._waiters:
+                self._check_waiters()
+
+    async def _token_route(self, request: web.Request) -> web.Response:
+        try:
+            return await self._token_handler(request)
+        finally:
+            with self._lock:
+                if self._waiters:
+                    self._check_waiters()
 
     # -- control endpoints (for a fake running in another process) --------------------------
 

@@ -99,8 +99,9 @@ class TokenHit(NamedTuple):
     """One request to the token endpoint.
 
     ``claims`` / ``jwt_header``: the assertion's decoded, *unverified* JWT parts (None for
-    a refresh-token grant or an unparseable JWT); ``verified``: None without
-    ``token_verify_key``. ``access_token``: what was issued (None: refused).
+    a refresh-token grant or an unparseable JWT); ``verified``: whether the signature and
+    times checked out against ``token_verify_key`` (None: not checked, no key or no JWT).
+    ``access_token``: what was issued (None: refused); ``error``: the OAuth error code.
     """
 
     at: float
