@@ -33,6 +33,7 @@ _BILLING_WORDS = (
     "billing_hard_limit",
     "payment required",
     "out of credits",
+    "credits are depleted",
     "billing account",
     "enable billing",
     "billing is not enabled",

@@ -174,8 +174,11 @@ def classify_status(
         for v in d.get("violations") or ()
         if isinstance(v, dict)
     ]
+    if "BILLING_DISABLED" in reasons:
+        return ProviderError(FailureClass.BILLING, message, status=effective)
     if rpc == "RESOURCE_EXHAUSTED" or effective == 429:
-        ids = " ".join(quota_ids).lower()
+        # Quota ids when given; Vertex names its quota in the message instead.
+        ids = " ".join(quota_ids).lower() or message.lower()
         if "perday" in ids or "per_day" in ids or "daily" in ids:
             return ProviderError(
                 FailureClass.QUOTA_EXHAUSTED,
