@@ -1,9 +1,11 @@
 """Router overhead: the router against the same requests sent raw, in the same run.
 
-The fake provider runs in its own process on 127.0.0.1. For each wire and mode the
-benchmark sends N sequential requests raw (the provider's own HTTP client, the same
-payload and headers, the body parsed) and through ``Router.complete`` / ``Router.stream``,
-then 50 concurrent ones through the router, and prints one JSON line per measurement.
+The fake provider runs in its own process on 127.0.0.1. For each wire format (OpenAI,
+Anthropic, Gemini) the benchmark sends N sequential requests raw (the provider's own HTTP
+client, the same payload and headers, the body parsed) and through ``Router.complete``,
+then the same as streams to their first token, raw and through ``Router.stream``; then
+50 concurrent plain requests, raw and through the router, and raw over httpx2's own
+transport for comparison. It prints one JSON line per measurement.
 The last line holds ``overhead_ratio`` (router median / raw median, sequential, plain
 OpenAI) and ``router_rps`` (50 concurrent, plain OpenAI).
 
@@ -21,6 +23,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +58,13 @@ def start_fake() -> tuple[subprocess.Popen[bytes], str]:
     return proc, json.loads(line)["url"]
 
 
+WIRES = {
+    "openai": ("fake", "bench-model"),
+    "anthropic": ("claude", "claude-sonnet-4"),
+    "gemini": ("gem", "gemini-2.5-pro"),
+}
+
+
 def write_config(home: Path, url: str) -> None:
     (home / "config.toml").write_text(
         f"""
@@ -64,6 +74,16 @@ default = "fake:bench-model"
 [providers.fake]
 wire = "openai"
 base_url = "{url}/v1"
+credentials = ["env:HERMES_BENCH_KEY"]
+
+[providers.claude]
+wire = "anthropic"
+base_url = "{url}"
+credentials = ["env:HERMES_BENCH_KEY"]
+
+[providers.gem]
+wire = "gemini"
+base_url = "{url}"
 credentials = ["env:HERMES_BENCH_KEY"]
 """
     )
@@ -93,20 +113,23 @@ async def concurrent_rps(fn: Callable[[], Awaitable[object]], total: int, width:
 
 
 async def raw_plain(
-    provider: Provider, cred: Credential, client: httpx2.AsyncClient | None = None
+    provider: Provider,
+    cred: Credential,
+    client: httpx2.AsyncClient | None = None,
+    model: str = "bench-model",
 ) -> None:
     """The same request the router sends, by the same client, with no router around it."""
     client = client or provider._http()
     headers, _ = await provider._headers(cred, "application/json")
-    payload = json.dumps(provider.wire.body(REQUEST, "bench-model")).encode()
+    payload = json.dumps(provider.wire.body(REQUEST, model)).encode()
     response = await client.post(
-        provider.wire.url(provider.endpoint, "bench-model"), content=payload, headers=headers
+        provider.wire.url(provider.endpoint, model), content=payload, headers=headers
     )
     provider.wire.parse(json.loads(response.content))
 
 
-async def raw_stream_ttft(provider: Provider, cred: Credential) -> None:
-    stream = await provider.open_stream(REQUEST, "bench-model", cred, time.monotonic())
+async def raw_stream_ttft(provider: Provider, cred: Credential, model: str) -> None:
+    stream = await provider.open_stream(REQUEST, model, cred, time.monotonic())
     try:
         while True:
             deltas = await stream.next()
@@ -116,8 +139,8 @@ async def raw_stream_ttft(provider: Provider, cred: Credential) -> None:
         await stream.aclose()
 
 
-async def routed_stream_ttft(router: Router) -> None:
-    async with router.stream(REQUEST) as events:
+async def routed_stream_ttft(router: Router, route: str) -> None:
+    async with router.stream(REQUEST, model=route) as events:
         async for _ in events:
             break
 
@@ -148,18 +171,35 @@ async def run(n: int, width: int) -> None:
                 for _ in range(50):
                     await raw_plain(provider, cred)
                     await router.complete(REQUEST)
-                raw, routed = [], []
-                for _ in range(5):  # interleave rounds so drift hits both alike
-                    raw += await timed(lambda: raw_plain(provider, cred), n // 5)
-                    routed += await timed(lambda: router.complete(REQUEST), n // 5)
-                emit(summary("openai_plain_raw", raw))
-                emit(summary("openai_plain_router", routed))
-                raw_s, routed_s = [], []
-                for _ in range(5):
-                    raw_s += await timed(lambda: raw_stream_ttft(provider, cred), n // 5)
-                    routed_s += await timed(lambda: routed_stream_ttft(router), n // 5)
-                emit(summary("openai_stream_ttft_raw", raw_s))
-                emit(summary("openai_stream_ttft_router", routed_s))
+                plain_medians: dict[str, tuple[float, float]] = {}
+                for wire, (name, model) in WIRES.items():
+                    prov = router.providers[name]
+                    pcred = prov.pool.credentials[0]
+                    route = f"{name}:{model}"
+                    raw, routed = [], []
+                    raw_s, routed_s = [], []
+                    for _ in range(5):  # interleave rounds so drift hits both alike
+                        raw += await timed(lambda: raw_plain(prov, pcred, None, model), n // 5)
+                        routed += await timed(lambda: router.complete(REQUEST, model=route), n // 5)
+                        raw_s += await timed(lambda: raw_stream_ttft(prov, pcred, model), n // 5)
+                        routed_s += await timed(lambda: routed_stream_ttft(router, route), n // 5)
+                    for label, samples in (
+                        ("plain_raw", raw),
+                        ("plain_router", routed),
+                        ("stream_ttft_raw", raw_s),
+                        ("stream_ttft_router", routed_s),
+                    ):
+                        emit(summary(f"{wire}_{label}", samples))
+                    plain = statistics.median(routed) / statistics.median(raw)
+                    ttft = statistics.median(routed_s) / statistics.median(raw_s)
+                    emit(
+                        {
+                            "measure": f"{wire}_router_over_raw",
+                            "plain": round(plain, 3),
+                            "stream_ttft": round(ttft, 3),
+                        }
+                    )
+                    plain_medians[wire] = (statistics.median(routed), statistics.median(raw))
                 total = max(n, width * 20)
                 raw_rps = router_rps = 0.0
                 for _ in range(2):  # best of two rounds each, interleaved
@@ -195,14 +235,10 @@ async def run(n: int, width: int) -> None:
                         "httpx2_over_aiohttp_rps": round(raw_rps),
                     }
                 )
-                stream_overhead = statistics.median(routed_s) / statistics.median(raw_s)
-                emit(
-                    {"measure": "openai_stream_ttft", "router_over_raw": round(stream_overhead, 3)}
-                )
                 emit(
                     {
                         "overhead_ratio": round(
-                            statistics.median(routed) / statistics.median(raw), 3
+                            plain_medians["openai"][0] / plain_medians["openai"][1], 3
                         ),
                         "router_rps": round(router_rps),
                         "transport": os.environ.get("HERMES_MCP_HTTP_TRANSPORT", "aiohttp"),
