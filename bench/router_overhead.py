@@ -179,10 +179,12 @@ async def run(n: int, width: int) -> None:
                     raw, routed = [], []
                     raw_s, routed_s = [], []
                     for _ in range(5):  # interleave rounds so drift hits both alike
-                        raw += await timed(lambda: raw_plain(prov, pcred, None, model), n // 5)
-                        routed += await timed(lambda: router.complete(REQUEST, model=route), n // 5)
-                        raw_s += await timed(lambda: raw_stream_ttft(prov, pcred, model), n // 5)
-                        routed_s += await timed(lambda: routed_stream_ttft(router, route), n // 5)
+                        raw += await timed(partial(raw_plain, prov, pcred, None, model), n // 5)
+                        routed += await timed(
+                            partial(router.complete, REQUEST, model=route), n // 5
+                        )
+                        raw_s += await timed(partial(raw_stream_ttft, prov, pcred, model), n // 5)
+                        routed_s += await timed(partial(routed_stream_ttft, router, route), n // 5)
                     for label, samples in (
                         ("plain_raw", raw),
                         ("plain_router", routed),
