@@ -1,21 +1,27 @@
 """The ``hermes-mcp`` command line (DESIGN.md, "Command-line contract").
 
-Exit codes: 0 answered; 1 no route could answer; 2 usage or configuration error.
-stdout carries the answer (or exactly one JSON object with ``--json``); logs go to
-stderr as JSON lines.
+Exit codes: 0 answered; 1 no route could answer (or the turn ended otherwise than
+with an answer); 2 usage or configuration error; 130 ``run`` cancelled by Ctrl-C.
+stdout carries the answer (with ``--json``: exactly one JSON object for ``ask``, one
+event per line for ``run``); logs go to stderr as JSON lines.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from collections.abc import Sequence
+from functools import partial
+from pathlib import Path
 from typing import Any, NoReturn
 
 import anyio
+import anyio.abc
 
 from hermes_mcp import __version__
+from hermes_mcp.agent import SessionNotFound, Turn, TurnEnd, build_agent
 from hermes_mcp.config import Settings, load_settings
 from hermes_mcp.doctor import format_checks, run_doctor
 from hermes_mcp.errors import ConfigError, HermesError, NoRouteError, StateError
@@ -27,6 +33,7 @@ from hermes_mcp.log import configure_logging, redact
 from hermes_mcp.state import open_database
 
 EXIT_OK, EXIT_NO_ROUTE, EXIT_USAGE = 0, 1, 2
+EXIT_CANCELLED = 130  # run: the turn was cancelled (Ctrl-C), as for any SIGINT
 
 
 class _Parser(argparse.ArgumentParser):
@@ -44,6 +51,11 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--model", help="'<provider>:<model>' to use instead of the default")
     ask.add_argument("--json", action="store_true", help="print one JSON object")
     ask.add_argument("prompt", nargs="+", help="the prompt")
+
+    run = sub.add_parser("run", help="one agent turn with tools in the current directory")
+    run.add_argument("--session", metavar="ID", help="continue a stored session")
+    run.add_argument("--json", action="store_true", help="print one JSON event per line")
+    run.add_argument("prompt", nargs="+", help="the prompt")
 
     providers = sub.add_parser("providers", help="every credential: state and cooldown")
     providers.add_argument("--json", action="store_true", help="print a JSON list")
@@ -108,6 +120,76 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+async def _cancel_on_sigint(
+    turn: Turn, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+) -> None:
+    """Ctrl-C cancels the turn (which still ends with its ``turn_end``)."""
+    with anyio.open_signal_receiver(signal.SIGINT) as signals:
+        task_status.started()
+        async for _ in signals:
+            turn.cancel()
+
+
+async def _run(settings: Settings, prompt: str, session: str | None, as_json: bool) -> TurnEnd:
+    db = open_database(settings.db_path)
+    try:
+        async with Router(settings, CredentialStateStore(db)) as router:
+            agent = build_agent(settings, router, db, cwd=Path.cwd())
+            async with (
+                agent.turn(prompt, session_id=session) as turn,
+                anyio.create_task_group() as tg,
+            ):
+                await tg.start(partial(_cancel_on_sigint, turn))
+                async for event in turn:
+                    if as_json:
+                        _out(json.dumps(event.to_json()))
+                tg.cancel_scope.cancel()
+            if turn.outcome is None:
+                raise RuntimeError("the turn ended without a turn_end event")
+            return turn.outcome
+    finally:
+        db.close()
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """One agent turn. Exit 0 when it ended with an answer (``end_turn``), 130 when it
+    was cancelled, 1 for any other ending (error, budget, refusal), 2 for usage,
+    configuration or state errors; ``--json`` always ends with a ``turn_end`` line."""
+    prompt = " ".join(args.prompt)
+    try:
+        settings = load_settings()
+        settings.chain  # noqa: B018  (raises ConfigError when [model] is missing)
+        end = anyio.run(_run, settings, prompt, args.session, args.json)
+    except HermesError as exc:
+        if args.json:
+            kind = "config" if isinstance(exc, ConfigError) else "state"
+            if isinstance(exc, SessionNotFound):
+                kind = "usage"
+            failed = {"provider": None, "class": kind, "message": redact(str(exc))}
+            _out(
+                json.dumps(
+                    {
+                        "type": "turn_end",
+                        "stop_reason": "error",
+                        "session_id": args.session,
+                        "message": redact(str(exc)),
+                        "error": {**failed, "retry_at": None},
+                    }
+                )
+            )
+        else:
+            _err(f"hermes-mcp: {exc}")
+        return EXIT_USAGE
+    if not args.json:
+        if end.text:
+            _out(end.text)
+        if end.stop_reason != "end_turn":
+            _err(f"hermes-mcp: {end.message or end.stop_reason} (session {end.session_id})")
+    if end.stop_reason == "end_turn":
+        return EXIT_OK
+    return EXIT_CANCELLED if end.stop_reason == "cancelled" else EXIT_NO_ROUTE
+
+
 def cmd_providers(args: argparse.Namespace) -> int:
     settings = load_settings()
     db = open_database(settings.db_path)
@@ -146,6 +228,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "ask":
             return cmd_ask(args)
+        if args.command == "run":
+            return cmd_run(args)
         if args.command == "providers":
             return cmd_providers(args)
         if args.command == "doctor":
@@ -154,7 +238,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _err(f"hermes-mcp: {exc}")
         return EXIT_USAGE
     except KeyboardInterrupt:
-        return 130
+        return EXIT_CANCELLED
     raise AssertionError(f"unhandled command {args.command}")  # pragma: no cover
 
 

@@ -9,6 +9,7 @@ needs more context than the failing model had (see ``Router``).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from hermes_mcp.config import ModelSettings
@@ -96,12 +97,24 @@ def estimate_tokens(request: ChatRequest) -> int:
     return chars // 4 + 1
 
 
-def unmet_need(profile: ModelProfile, request: ChatRequest, tokens: int) -> str | None:
-    """Why this model cannot serve the request, or ``None`` when it (probably) can."""
+def unmet_need(
+    profile: ModelProfile, request: ChatRequest, tokens: Callable[[], int]
+) -> str | None:
+    """Why this model cannot serve the request, or ``None`` when it (probably) can.
+    ``tokens`` estimates the prompt's size; it is called only for a model whose window
+    is known and could be too small."""
     if request.tools and profile.tools is False:
         return "no tool support"
-    if any(m.images for m in request.messages) and profile.vision is False:
+    if profile.vision is False and any(m.images for m in request.messages):
         return "no image input"
-    if profile.context_window is not None and tokens > profile.context_window:
-        return f"prompt of about {tokens} tokens exceeds its {profile.context_window} window"
+    window = profile.context_window
+    if window is not None and _could_overflow(request, window) and tokens() > window:
+        return f"prompt of about {tokens()} tokens exceeds its {window} window"
     return None
+
+
+def _could_overflow(request: ChatRequest, window: int) -> bool:
+    """A bound that is cheap to check: under a character a token, no prompt shorter than
+    the window in characters (tool schemas aside) can overflow it."""
+    chars = sum(len(m.content) for m in request.messages)
+    return chars + 2000 * len(request.tools) + 4096 * len(request.messages) > window

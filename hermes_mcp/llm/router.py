@@ -86,7 +86,15 @@ class _Walk:
     attempts: list[Attempt] = field(default_factory=list)
     last_error: ProviderError | None = None
     last_provider: str | None = None
-    tokens: int = 0  # the request's estimated prompt tokens
+    _tokens: int | None = None
+
+    @property
+    def tokens(self) -> int:
+        """The request's estimated prompt tokens, computed on first need."""
+        if self._tokens is None:
+            self._tokens = estimate_tokens(self.request) if self.request else 0
+        return self._tokens
+
     min_window: int | None = None  # after a context overflow: later routes need more
 
 
@@ -197,7 +205,7 @@ class Router:
         ``release()`` on what it returns. With ``request``, routes whose model cannot serve
         it (tools, images, context window) are skipped, and say why."""
         routes = self.chain(model)
-        walk = _Walk(request, tokens=estimate_tokens(request) if request else 0)
+        walk = _Walk(request)
         for index, route in enumerate(routes):
             has_next = index + 1 < len(routes)
             served = await self._try_route(op, route, walk, has_next)
@@ -345,7 +353,7 @@ class Router:
             if window is None or window <= walk.min_window:
                 known = f"its window ({window})" if window else "its window (unknown)"
                 return f"context overflow earlier: {known} is not larger than {walk.min_window}"
-        return unmet_need(profile, walk.request, walk.tokens)
+        return unmet_need(profile, walk.request, lambda: walk.tokens)
 
     def _record(
         self,

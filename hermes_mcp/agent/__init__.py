@@ -1,0 +1,62 @@
+"""The agent: one loop, sessions, delegation and the events both edges consume.
+
+Protocol-free: imports neither ``mcp`` nor ``acp``. An edge builds an :class:`Agent`
+(``build_agent(settings, router, db, cwd=..., approver=...)``), runs a turn with
+``async with agent.turn(prompt, session_id=...) as turn: async for event in turn``,
+maps each event (``events.py``) to its protocol, and calls ``turn.cancel()`` when the
+client cancels. Risky actions reach the edge through the ``tools.Approver`` it passed
+(delegated children use the same one).
+
+Layout: ``events`` (the event types), ``loop`` (Agent, the turn), ``turn`` (the handle),
+``budget``, ``model`` (the model interface, route → ``model_switch``), ``store``
+(sessions in SQLite), ``delegation`` (``delegate_task``), ``prompts``, ``setup``.
+"""
+
+from hermes_mcp.agent.budget import Budget
+from hermes_mcp.agent.events import (
+    STOP_REASONS,
+    ChildUpdate,
+    Emit,
+    Event,
+    ModelSwitch,
+    PlanUpdate,
+    StopReason,
+    TextDelta,
+    ThoughtDelta,
+    ToolCallEnd,
+    ToolCallProgress,
+    ToolCallStart,
+    TurnEnd,
+    UsageUpdate,
+)
+from hermes_mcp.agent.loop import Agent
+from hermes_mcp.agent.model import ChatModel, ModelStream
+from hermes_mcp.agent.setup import build_agent
+from hermes_mcp.agent.store import SessionInfo, SessionNotFound, SessionStore
+from hermes_mcp.agent.turn import Turn
+
+__all__ = [
+    "STOP_REASONS",
+    "Agent",
+    "Budget",
+    "ChatModel",
+    "ChildUpdate",
+    "Emit",
+    "Event",
+    "ModelStream",
+    "ModelSwitch",
+    "PlanUpdate",
+    "SessionInfo",
+    "SessionNotFound",
+    "SessionStore",
+    "StopReason",
+    "TextDelta",
+    "ThoughtDelta",
+    "ToolCallEnd",
+    "ToolCallProgress",
+    "ToolCallStart",
+    "Turn",
+    "TurnEnd",
+    "UsageUpdate",
+    "build_agent",
+]

@@ -1,0 +1,258 @@
+"""What a turn emits (DESIGN.md, "Agent, sessions, delegation, cancellation").
+
+Every event is a frozen dataclass with a ``type`` (the name ``run --json`` prints) and
+``to_json()``. In the order a turn emits them: per model call, ``model_switch`` for
+each route the router left before the one that served (rotation, fallback, skip), then
+``thought_delta``/``text_delta`` as the answer streams, then ``usage``; per tool call
+``tool_call_start``, any ``tool_call_progress``, ``tool_call_end`` (and ``plan`` after
+the ``todo`` tool); ``child`` for a delegated task's progress; and last, exactly once,
+``turn_end``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from hermes_mcp.llm.types import Usage
+from tools import FileDiff, Location
+
+StopReason = Literal[
+    "end_turn",
+    "max_tokens",
+    "max_iterations",
+    "max_duration",
+    "max_cost",
+    "refusal",
+    "cancelled",
+    "error",
+]
+
+STOP_REASONS: tuple[StopReason, ...] = (
+    "end_turn",
+    "max_tokens",
+    "max_iterations",
+    "max_duration",
+    "max_cost",
+    "refusal",
+    "cancelled",
+    "error",
+)
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    text: str
+    type: Literal["text_delta"] = field(default="text_delta", init=False)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": self.type, "text": self.text}
+
+
+@dataclass(frozen=True)
+class ThoughtDelta:
+    text: str
+    type: Literal["thought_delta"] = field(default="thought_delta", init=False)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": self.type, "text": self.text}
+
+
+@dataclass(frozen=True)
+class ToolCallStart:
+    call_id: str
+    name: str
+    title: str
+    kind: str  # the ACP kind: read, edit, execute, fetch, search, think, other, ...
+    arguments: dict[str, Any]
+    type: Literal["tool_call_start"] = field(default="tool_call_start", init=False)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "call_id": self.call_id,
+            "name": self.name,
+            "title": self.title,
+            "kind": self.kind,
+            "arguments": self.arguments,
+        }
+
+
+@dataclass(frozen=True)
+class ToolCallProgress:
+    call_id: str
+    text: str  # e.g. a chunk of a command's output (already redacted)
+    type: Literal["tool_call_progress"] = field(default="tool_call_progress", init=False)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": self.type, "call_id": self.call_id, "text": self.text}
+
+
+@dataclass(frozen=True)
+class ToolCallEnd:
+    call_id: str
+    name: str
+    status: Literal["completed", "failed"]
+    output: str  # what the model reads
+    diff: FileDiff | None = None
+    locations: tuple[Location, ...] = ()
+    type: Literal["tool_call_end"] = field(default="tool_call_end", init=False)
+
+    def to_json(self) -> dict[str, Any]:
+        diff = None
+        if self.diff is not None:
+            diff = {
+                "path": str(self.diff.path),
+                "old_text": self.diff.old_text,
+                "new_text": self.diff.new_text,
+                "unified": self.diff.unified,
+            }
+        return {
+            "type": self.type,
+            "call_id": self.call_id,
+            "name": self.name,
+            "status": self.status,
+            "output": self.output,
+            "diff": diff,
+            "locations": [{"path": str(loc.path), "line": loc.line} for loc in self.locations],
+        }
+
+
+@dataclass(frozen=True)
+class PlanUpdate:
+    entries: tuple[dict[str, Any], ...]  # {content, status, priority}, ACP's plan entries
+    type: Literal["plan"] = field(default="plan", init=False)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": self.type, "entries": list(self.entries)}
+
+
+@dataclass(frozen=True)
+class UsageUpdate:
+    """One model call's tokens and cost, and who served it."""
+
+    usage: Usage
+    cost_usd: float | None
+    provider: str
+    model: str
+    credential: str  # fingerprint
+    type: Literal["usage"] = field(default="usage", init=False)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            **self.usage.to_json(),
+            "cost_usd": self.cost_usd,
+            "provider": self.provider,
+            "model": self.model,
+            "credential": self.credential,
+        }
+
+
+@dataclass(frozen=True)
+class ModelSwitch:
+    """The router left ``from_`` for ``to`` (``provider:model``) because of ``reason``:
+    a failure class, or why a route was skipped. ``action``: rotate, fallback or skip."""
+
+    from_: str
+    to: str
+    reason: str
+    action: str
+    type: Literal["model_switch"] = field(default="model_switch", init=False)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "from": self.from_,
+            "to": self.to,
+            "reason": self.reason,
+            "action": self.action,
+        }
+
+
+ChildStatus = Literal["started", "progress", "done"]
+
+
+@dataclass(frozen=True)
+class ChildUpdate:
+    """A delegated task's progress, attached to the parent's ``delegate_task`` call.
+
+    ``status``: ``started`` (no event), ``progress`` (``event`` is one of the child's own
+    events, text and thought deltas left out), ``done`` (``event`` is its ``turn_end``).
+    """
+
+    call_id: str | None
+    task: int
+    goal: str
+    session_id: str | None
+    status: ChildStatus
+    event: Event | None = None
+    type: Literal["child"] = field(default="child", init=False)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "call_id": self.call_id,
+            "task": self.task,
+            "goal": self.goal,
+            "session_id": self.session_id,
+            "status": self.status,
+            "event": None if self.event is None else self.event.to_json(),
+        }
+
+
+@dataclass(frozen=True)
+class TurnEnd:
+    """The last event of a turn, and what ``run_turn`` returns.
+
+    ``text`` is the final answer (the last model call's text; empty when the turn did
+    not end with an answer). ``message`` says why a turn ended other than ``end_turn``
+    (which budget, the route's error, a cancellation). ``error`` is set when a model
+    request failed: ``{"provider", "class", "message", "retry_at"}``.
+    """
+
+    stop_reason: StopReason
+    session_id: str
+    text: str = ""
+    message: str | None = None
+    usage: Usage = field(default_factory=Usage)
+    cost_usd: float | None = None
+    iterations: int = 0
+    duration_s: float = 0.0
+    model: str | None = None  # "provider:model" that served the last call
+    error: dict[str, Any] | None = None
+    type: Literal["turn_end"] = field(default="turn_end", init=False)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "stop_reason": self.stop_reason,
+            "session_id": self.session_id,
+            "text": self.text,
+            "message": self.message,
+            "usage": self.usage.to_json(),
+            "cost_usd": self.cost_usd,
+            "iterations": self.iterations,
+            "duration_s": round(self.duration_s, 3),
+            "model": self.model,
+            "error": self.error,
+        }
+
+
+Event = (
+    TextDelta
+    | ThoughtDelta
+    | ToolCallStart
+    | ToolCallProgress
+    | ToolCallEnd
+    | PlanUpdate
+    | UsageUpdate
+    | ModelSwitch
+    | ChildUpdate
+    | TurnEnd
+)
+
+#: Where a turn sends its events. Awaiting it is the backpressure: a slow consumer
+#: slows the turn down.
+Emit = Callable[[Event], Awaitable[None]]
