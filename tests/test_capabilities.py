@@ -140,31 +140,34 @@ async def test_context_overflow_with_no_larger_window_surfaces(
 
 
 @pytest.mark.anyio
-async def test_cost_is_tokens_times_configured_prices(tmp_path: Path, fake: FakeProvider) -> None:
+@pytest.mark.parametrize(
+    ("wire", "model"),
+    [("openai", "gpt-4o"), ("anthropic", "claude-sonnet-4"), ("gemini", "gemini-2.5-pro")],
+)
+async def test_cost_is_tokens_times_configured_prices(
+    tmp_path: Path, fake: FakeProvider, wire: str, model: str
+) -> None:
     home = Home(tmp_path)
+    url = fake.openai_base_url if wire == "openai" else fake.url
+    prices = {"input_per_mtok": 2.5, "output_per_mtok": 10.0, "cached_per_mtok": 1.25}
     home.write(
-        {
-            "primary": {
-                "url": fake.openai_base_url,
-                "keys": [KEY_A],
-                "models": {
-                    "gpt-4o": {
-                        "input_per_mtok": 2.5,
-                        "output_per_mtok": 10.0,
-                        "cached_per_mtok": 1.25,
-                    }
-                },
-            }
-        },
-        "primary:gpt-4o",
+        {"primary": {"url": url, "keys": [KEY_A], "wire": wire, "models": {model: prices}}},
+        f"primary:{model}",
     )
-    fake.script(KEY_A, reply("ok", usage=(1000, 200, 400)))
+    fake.script(KEY_A, reply("ok", usage=(1000, 200, 400)), reply("again", usage=(1000, 200, 400)))
     async with router_for(home) as router:
         result = await router.complete(ChatRequest.of("hi"))
+        async with router.stream(ChatRequest.of("hi")) as events:
+            async for _ in events:
+                pass
+        streamed = events.result
+    usage = result.completion.usage
+    assert (usage.input_tokens, usage.output_tokens, usage.cached_tokens) == (1000, 200, 400)
     expected = (600 * 2.5 + 400 * 1.25 + 200 * 10.0) / 1_000_000
     assert result.cost_usd == pytest.approx(expected)
     assert result.to_json()["cost_usd"] == pytest.approx(expected)
     assert result.attempts[-1].to_json()["cost_usd"] == pytest.approx(expected)
+    assert streamed is not None and streamed.cost_usd == pytest.approx(expected)
 
 
 def test_profiles_match_by_prefix_and_config_overrides() -> None:
