@@ -27,7 +27,7 @@ from hermes_mcp.llm.types import (
     ToolCallDelta,
     Usage,
 )
-from hermes_mcp.llm.wires.common import broken, loads_object, tool_call
+from hermes_mcp.llm.wires.common import broken, error_body, loads_object, tool_call
 
 API_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 8192  # the API requires max_tokens; this fits every current model
@@ -181,10 +181,7 @@ class AnthropicWire:
     def classify(
         self, status: int, headers: Mapping[str, str], body: bytes, now: float
     ) -> ProviderError:
-        try:
-            data: Any = json.loads(body) if body else {}
-        except ValueError:
-            data = body.decode("utf-8", "replace")[:500]
+        data = error_body(body)
         message, kind = error_fields(data)
         effective = status
         if status == 200:  # an in-stream error event

@@ -1,5 +1,5 @@
-"""Small pieces every wire module shares: the "malformed response" failure, reading a
-stream chunk as a JSON object, and building a checked ``ToolCall``."""
+"""Small pieces every wire module shares: the "malformed response" failure, reading an
+error body or a stream chunk, and building a checked ``ToolCall``."""
 
 from __future__ import annotations
 
@@ -15,6 +15,14 @@ def broken(detail: str) -> ProviderError:
     return ProviderError(
         FailureClass.SERVER_ERROR, f"malformed response: {detail}", status="malformed"
     )
+
+
+def error_body(body: bytes) -> Any:
+    """An error response's body: its JSON, or (not JSON) the start of its text."""
+    try:
+        return json.loads(body) if body else {}
+    except ValueError:
+        return body.decode("utf-8", "replace")[:500]
 
 
 def loads_object(data: str) -> dict[str, Any]:

@@ -31,7 +31,7 @@ from hermes_mcp.llm.types import (
     ToolCallDelta,
     Usage,
 )
-from hermes_mcp.llm.wires.common import broken, loads_object, tool_call
+from hermes_mcp.llm.wires.common import broken, error_body, loads_object, tool_call
 
 FINISH_REASONS = {
     "STOP": "stop",
@@ -268,10 +268,7 @@ class GeminiWire:
     def classify(
         self, status: int, headers: Mapping[str, str], body: bytes, now: float
     ) -> ProviderError:
-        try:
-            data: Any = json.loads(body) if body else {}
-        except ValueError:
-            data = body.decode("utf-8", "replace")[:500]
+        data = error_body(body)
         return classify_status(status, data, headers, now)
 
 

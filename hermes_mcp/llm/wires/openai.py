@@ -21,7 +21,7 @@ from hermes_mcp.llm.types import (
     ToolCallDelta,
     Usage,
 )
-from hermes_mcp.llm.wires.common import broken
+from hermes_mcp.llm.wires.common import broken, error_body, loads_object
 
 
 def _message(msg: Message) -> dict[str, Any]:
@@ -169,10 +169,7 @@ class OpenAIWire:
     def classify(
         self, status: int, headers: Mapping[str, str], body: bytes, now: float
     ) -> ProviderError:
-        try:
-            data: Any = json.loads(body) if body else {}
-        except ValueError:
-            data = body.decode("utf-8", "replace")[:500]
+        data = error_body(body)
         message, code = error_fields(data)
         effective = status
         if status == 200:  # an error object inside a 200 (OpenRouter does this)
@@ -204,12 +201,7 @@ class OpenAIStreamDecoder:
             return []
         if not data.strip():
             return []
-        try:
-            chunk = json.loads(data)
-        except ValueError as exc:
-            raise broken("a stream chunk is not JSON") from exc
-        if not isinstance(chunk, dict):
-            raise broken("a stream chunk is not an object")
+        chunk = loads_object(data)
         if "error" in chunk or event == "error":
             raise self._wire.classify(200, {}, data.encode(), now)
         self._model = self._model or chunk.get("model")
