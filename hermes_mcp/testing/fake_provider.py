@@ -30,6 +30,14 @@ Observation: ``fp.requests``, ``fp.count(...)``, ``fp.in_flight``, ``fp.max_in_f
 ``await fp.wait_disconnect(timeout)``, ``fp.wait_in_flight(n)``, ``fp.wait_keys_in_flight(n)``,
 ``fp.wait_until(predicate)`` (sync code: ``fp.block_until(predicate)``).
 
+Formats: the same steps render as OpenAI chat completions (``POST /v1/chat/completions``,
+``fp.openai_base_url``), Anthropic Messages (``POST /v1/messages``), Gemini
+(``POST /v1beta/models/{model}:generateContent`` / ``:streamGenerateContent?alt=sse``) and
+Vertex AI (``/v1/projects/{p}/locations/{l}/publishers/google/models/{m}:...``), each with
+its provider's real error bodies (``fake_openai``, ``fake_anthropic``, ``fake_gemini``).
+``POST /token`` is an OAuth token endpoint for service accounts and refresh tokens
+(``fake_token``): ``fp.token_url``, ``fp.token_script(...)``, ``fp.token_hits``.
+
 From a shell (or a benchmark's parent process)::
 
     python -m hermes_mcp.testing.fake_provider [--host 127.0.0.1] [--port 0] \\
@@ -111,7 +119,7 @@ async def _serve_until_signal(fp: FakeProvider) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m hermes_mcp.testing.fake_provider",
-        description="A scripted fake LLM provider (OpenAI chat completions) on loopback.",
+        description="A scripted fake LLM provider (OpenAI, Anthropic, Gemini, Vertex) on loopback.",
     )
     parser.add_argument(
         "--host", default="127.0.0.1", help="loopback address (default: %(default)s)"
