@@ -15,22 +15,24 @@ import sys
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import anyio
 import anyio.abc
 
 from hermes_mcp import __version__
-from hermes_mcp.agent import SessionNotFound, Turn, TurnEnd, build_agent
 from hermes_mcp.config import Settings, load_settings
 from hermes_mcp.doctor import format_checks, run_doctor
-from hermes_mcp.errors import ConfigError, HermesError, NoRouteError, StateError
+from hermes_mcp.errors import ConfigError, HermesError, NoRouteError, StateError, UsageError
 from hermes_mcp.llm.credential_state import CredentialStateStore
 from hermes_mcp.llm.router import Router
 from hermes_mcp.llm.status import credential_report, format_report
 from hermes_mcp.llm.types import ChatRequest
 from hermes_mcp.log import configure_logging, redact
 from hermes_mcp.state import open_database
+
+if TYPE_CHECKING:
+    from hermes_mcp.agent import Turn, TurnEnd
 
 EXIT_OK, EXIT_NO_ROUTE, EXIT_USAGE = 0, 1, 2
 EXIT_CANCELLED = 130  # run: the turn was cancelled (Ctrl-C), as for any SIGINT
@@ -123,7 +125,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
 async def _cancel_on_sigint(
     turn: Turn, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
 ) -> None:
-    """Ctrl-C cancels the turn (which still ends with its ``turn_end``)."""
+    """Ctrl-C cancels the turn, which still ends with its ``turn_end`` (winding down is
+    bounded: the model request closes at once, a command gets its kill grace)."""
     with anyio.open_signal_receiver(signal.SIGINT) as signals:
         task_status.started()
         async for _ in signals:
@@ -131,6 +134,8 @@ async def _cancel_on_sigint(
 
 
 async def _run(settings: Settings, prompt: str, session: str | None, as_json: bool) -> TurnEnd:
+    from hermes_mcp.agent import build_agent  # the agent and its tools: only for `run`
+
     db = open_database(settings.db_path)
     try:
         async with Router(settings, CredentialStateStore(db)) as router:
@@ -163,20 +168,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     except HermesError as exc:
         if args.json:
             kind = "config" if isinstance(exc, ConfigError) else "state"
-            if isinstance(exc, SessionNotFound):
+            if isinstance(exc, UsageError):  # e.g. --session names no stored session
                 kind = "usage"
-            failed = {"provider": None, "class": kind, "message": redact(str(exc))}
-            _out(
-                json.dumps(
-                    {
-                        "type": "turn_end",
-                        "stop_reason": "error",
-                        "session_id": args.session,
-                        "message": redact(str(exc)),
-                        "error": {**failed, "retry_at": None},
-                    }
-                )
-            )
+            message = redact(str(exc))
+            error = {"provider": None, "class": kind, "message": message, "retry_at": None}
+            end_line = {"type": "turn_end", "stop_reason": "error", "session_id": args.session}
+            _out(json.dumps({**end_line, "message": message, "error": error}))
         else:
             _err(f"hermes-mcp: {exc}")
         return EXIT_USAGE

@@ -398,3 +398,19 @@ async def test_concurrent_requests_lease_distinct_credentials(
                 fake.release("go")
     assert fake.keys_in_flight_max() == 4
     assert len({r.credential for r in results}) == 4
+
+
+@pytest.mark.anyio
+async def test_a_chain_of_dead_credentials_names_auth(home: Home, fake: FakeProvider) -> None:
+    chain(home, fake, [KEY_A])
+    fake.script(KEY_A, unauthorized())
+    fake.script(FALLBACK_KEY, unauthorized())
+    async with router_for(home) as router:
+        with pytest.raises(NoRouteError) as first:
+            await router.complete(HI)
+        with pytest.raises(NoRouteError) as later:  # nothing is sent now
+            await router.complete(HI)
+    for err in (first.value, later.value):
+        assert err.failure_class is FailureClass.AUTH and err.retry_at is None
+    assert "providers --reset" in later.value.message
+    assert len(fake.requests) == 2

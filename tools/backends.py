@@ -33,7 +33,7 @@ import anyio.abc
 from tools.registry import ToolError
 
 OutputCallback = Callable[[str], Awaitable[None]]
-KILL_GRACE_S = 2.0
+KILL_GRACE_S = 0.5  # SIGTERM, then SIGKILL: a cancelled turn ends within a second
 DRAIN_GRACE_S = 1.0
 
 

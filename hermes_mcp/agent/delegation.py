@@ -14,7 +14,8 @@ For each task, a child :class:`~hermes_mcp.agent.loop.Agent`:
 - shares the parent's model interface, so the router's fallback chain, cooldowns and
   credential leases: concurrent children hold distinct credentials of a pool, and a key
   the parent found dead is skipped without a request;
-- has its own budget (``[agent]``) and therefore its own deadline, inside the parent's;
+- has its own budget (``[agent]``) and its own deadline (a task's ``timeout_s`` can
+  shorten it), inside the parent's;
 - uses the parent call's tool context, so its risky actions go to the parent's approver;
 - reports to the parent as ``child`` events (its text and thought deltas left out).
 
@@ -119,7 +120,9 @@ async def _run_child(
     session_id: str | None = None
     try:
         context = dataclasses.replace(ctx, call_id=None, progress=None)
-        child = parent.child(toolsets=task.toolsets, model=task.model, context=context)
+        child = parent.child(
+            toolsets=task.toolsets, model=task.model, context=context, timeout_s=task.timeout_s
+        )
         session_id = await child.open_session(title=task.goal, parent_id=parent_session)
         await emit(ChildUpdate(ctx.call_id, index, goal, session_id, "started"))
 

@@ -57,7 +57,7 @@ from hermes_mcp.agent.turn import Turn
 from hermes_mcp.config import Config
 from hermes_mcp.errors import ConfigError, FailureClass, NoRouteError, ProviderError, StateError
 from hermes_mcp.llm import types as llm
-from hermes_mcp.log import get_logger
+from hermes_mcp.log import get_logger, redact
 from tools import TOOLSETS, ToolContext, ToolRegistry, ToolResult, build_registry
 
 log = get_logger("hermes_mcp.agent")
@@ -155,9 +155,15 @@ class Agent:
         return "delegation" in self.toolsets and self.depth < self.config.delegation.max_depth
 
     def child(
-        self, *, toolsets: Sequence[str] | None, model: str | None, context: ToolContext
+        self,
+        *,
+        toolsets: Sequence[str] | None,
+        model: str | None,
+        context: ToolContext,
+        timeout_s: float | None = None,
     ) -> Agent:
-        """The agent of a delegated task: one level deeper, at most this agent's tools."""
+        """The agent of a delegated task: one level deeper, at most this agent's tools,
+        its own budget (``timeout_s`` shortens its time limit)."""
         wanted = self.toolsets if toolsets is None else tuple(toolsets)
         unknown = set(wanted).difference(TOOLSETS)
         if unknown:
@@ -167,11 +173,15 @@ class Agent:
             raise ValueError(
                 f"toolset(s) not available to the delegating agent: {', '.join(sorted(missing))}"
             )
+        config = self.config
+        if timeout_s is not None and timeout_s < config.agent.max_duration_s:
+            agent = config.agent.model_copy(update={"max_duration_s": timeout_s})
+            config = config.model_copy(update={"agent": agent})
         return Agent(
             self.model,
             self.store,
             context,
-            config=self.config,
+            config=config,
             toolsets=wanted,
             registry=self.registry.by_toolsets(wanted),
             model_name=model or self.model_name,
@@ -247,7 +257,7 @@ class Agent:
                 st.finish("cancelled", "the turn was cancelled")
         except Exception as exc:
             log.exception("turn.failed", session_id=session_id)
-            st.finish("error", f"internal error: {type(exc).__name__}: {exc}")
+            st.finish("error", redact(f"internal error: {type(exc).__name__}: {exc}"))
         finally:
             st.finish("cancelled", "the turn was cancelled")  # cancelled from outside
             with anyio.CancelScope(shield=True):

@@ -22,7 +22,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import anyio
 
-from hermes_mcp.errors import HermesError, StateError
+from hermes_mcp.errors import StateError, UsageError
 from hermes_mcp.llm.types import Message, Result, ToolCall, Usage
 from hermes_mcp.state import Database
 from tools import ToolResult
@@ -33,7 +33,7 @@ R = TypeVar("R")
 INTERRUPTED = "[no result: the turn ended before this call finished]"
 
 
-class SessionNotFound(HermesError):
+class SessionNotFound(UsageError):
     """``--session`` (or an edge's session id) names no stored session."""
 
 

@@ -405,10 +405,15 @@ class Router:
         err = walk.last_error
         overflow = err is not None and err.failure_class is FailureClass.CONTEXT_OVERFLOW
         best: tuple[float, str, str] | None = None
+        dead: tuple[str, str] | None = None  # (provider, class) of a credential marked dead
         for route in routes if not overflow else ():
             recovery = self.providers[route.provider].pool.recovery(route.model)
-            at = recovery.at if recovery is not None else None
-            if recovery is not None and at is not None and (best is None or at < best[0]):
+            if recovery is None:
+                continue
+            at = recovery.at
+            if at is None:
+                dead = dead or (route.provider, recovery.failure_class)
+            elif best is None or at < best[0]:
                 best = (at, route.provider, recovery.failure_class)
         if best is not None:
             at, provider, cls = best
@@ -417,6 +422,16 @@ class Router:
                 provider=provider,
                 failure_class=FailureClass(cls),
                 retry_at=at,
+                attempts=attempts,
+            )
+        if err is None and dead is not None:
+            provider, cls = dead
+            return NoRouteError(
+                f"no route could answer; {provider}'s credentials are dead ({cls}); "
+                "fix them, then `hermes-mcp providers --reset FINGERPRINT`",
+                provider=provider,
+                failure_class=FailureClass(cls),
+                retry_at=None,
                 attempts=attempts,
             )
         if err is not None:
