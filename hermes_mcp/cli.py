@@ -21,15 +21,15 @@ import anyio
 import anyio.abc
 
 from hermes_mcp import __version__
+from hermes_mcp.cli_sessions import add_parser as add_sessions_parser
+from hermes_mcp.cli_sessions import cmd_sessions
 from hermes_mcp.config import Settings, load_settings
-from hermes_mcp.doctor import format_checks, run_doctor
 from hermes_mcp.errors import ConfigError, HermesError, NoRouteError, StateError, UsageError
-from hermes_mcp.llm.credential_state import CredentialStateStore
-from hermes_mcp.llm.router import Router
-from hermes_mcp.llm.status import credential_report, format_report
-from hermes_mcp.llm.types import ChatRequest
 from hermes_mcp.log import configure_logging, redact
 from hermes_mcp.state import open_database
+
+# The router (httpx2, aiohttp) and the agent are imported by the commands that use them,
+# not here: `--version`, `sessions` and usage errors start in half the time.
 
 if TYPE_CHECKING:
     from hermes_mcp.agent import Turn, TurnEnd
@@ -66,6 +66,8 @@ def _parser() -> argparse.ArgumentParser:
     doctor = sub.add_parser("doctor", help="check config, state and providers")
     doctor.add_argument("--probe", action="store_true", help="send one cheap request per key")
     doctor.add_argument("--json", action="store_true", help="print a JSON list of checks")
+
+    add_sessions_parser(sub, _Parser)  # sessions [list|show|search|delete|rename|fork]
     return parser
 
 
@@ -87,6 +89,10 @@ def _error_json(cls: str, message: str, provider: str | None = None) -> dict[str
 
 
 async def _ask(settings: Settings, prompt: str, model: str | None) -> dict[str, Any]:
+    from hermes_mcp.llm.credential_state import CredentialStateStore
+    from hermes_mcp.llm.router import Router
+    from hermes_mcp.llm.types import ChatRequest
+
     db = open_database(settings.db_path)
     try:
         async with Router(settings, CredentialStateStore(db)) as router:
@@ -134,7 +140,9 @@ async def _cancel_on_sigint(
 
 
 async def _run(settings: Settings, prompt: str, session: str | None, as_json: bool) -> TurnEnd:
-    from hermes_mcp.agent import build_agent  # the agent and its tools: only for `run`
+    from hermes_mcp.agent import build_agent
+    from hermes_mcp.llm.credential_state import CredentialStateStore
+    from hermes_mcp.llm.router import Router
 
     db = open_database(settings.db_path)
     try:
@@ -188,6 +196,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_providers(args: argparse.Namespace) -> int:
+    from hermes_mcp.llm.credential_state import CredentialStateStore
+    from hermes_mcp.llm.status import credential_report, format_report
+
     settings = load_settings()
     db = open_database(settings.db_path)
     try:
@@ -211,6 +222,8 @@ def cmd_providers(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
+    from hermes_mcp.doctor import format_checks, run_doctor
+
     checks, code = anyio.run(run_doctor, args.probe)
     if args.json:
         _out(json.dumps([c.to_json() for c in checks], indent=2))
@@ -231,6 +244,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_providers(args)
         if args.command == "doctor":
             return cmd_doctor(args)
+        if args.command == "sessions":
+            return cmd_sessions(args, _out, _err)
     except HermesError as exc:
         _err(f"hermes-mcp: {exc}")
         return EXIT_USAGE

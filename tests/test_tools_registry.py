@@ -33,6 +33,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "terminal": {"command": "git status", "cwd": ".", "timeout_s": 30},
     "web_fetch": {"url": "https://example.com/", "raw": False},
     "memory": {"action": "add", "content": "prefers tabs", "scope": "workspace"},
+    "session_search": {"query": '"flaky build"', "limit": 5, "workspace_only": True},
     "todo": {"todos": [{"content": "write tests", "status": "in_progress"}]},
 }
 

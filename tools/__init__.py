@@ -48,6 +48,7 @@ from tools.registry import (
     ToolResult,
 )
 from tools.search import SEARCH_TOOLS
+from tools.sessions import SESSION_TOOLS
 from tools.terminal import TERMINAL_TOOLS
 from tools.todo import TODO_TOOLS
 from tools.web import WEB_TOOLS
@@ -59,6 +60,7 @@ BUILTIN_TOOLS: tuple[Tool[Any], ...] = (
     *TERMINAL_TOOLS,
     *WEB_TOOLS,
     *MEMORY_TOOLS,
+    *SESSION_TOOLS,
     *TODO_TOOLS,
 )
 

@@ -1,4 +1,4 @@
-"""Session persistence: sessions, turns and messages in the SQLite state (schema v2).
+"""Session persistence: sessions, turns and messages in the SQLite state (schema v3).
 
 Each message is appended the moment it exists: the user's prompt when the turn starts,
 an assistant message when its stream has ended, each tool result when its call returns.
@@ -8,6 +8,12 @@ transactions run in a worker thread, never on the event loop.
 :meth:`SessionStore.history` rebuilds a session's conversation for the next turn. A
 tool call left without a result (the process died during it) gets a placeholder result,
 so the conversation stays one that every provider accepts.
+
+Each assistant message also adds its usage and cost to the session's totals and records
+its route on the turn, in the same transaction. Listing, loading, forking, renaming,
+deleting and searching are the base-level queries of ``hermes_mcp.state.sessions`` and
+``hermes_mcp.state.search`` (shared with the tools and the command line), run here in a
+worker thread.
 """
 
 from __future__ import annotations
@@ -17,34 +23,43 @@ import sqlite3
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
 import anyio
 
-from hermes_mcp.errors import StateError, UsageError
-from hermes_mcp.llm.types import Message, Result, ToolCall, Usage
+from hermes_mcp.agent.transcript import INTERRUPTED, add_totals, insert_message, repair, tool_calls
+from hermes_mcp.errors import StateError
+from hermes_mcp.llm.types import Message, Result, Usage
 from hermes_mcp.state import Database
+from hermes_mcp.state.search import SearchHit, search_sessions
+from hermes_mcp.state.sessions import (
+    SessionInfo,
+    SessionNotFound,
+    SessionPage,
+    SessionRecord,
+    delete_session,
+    fork_session,
+    get_session,
+    list_sessions,
+    load_session,
+    make_title,
+    rename_session,
+)
 from tools import ToolResult
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
-INTERRUPTED = "[no result: the turn ended before this call finished]"
-
-
-class SessionNotFound(UsageError):
-    """``--session`` (or an edge's session id) names no stored session."""
-
-
-@dataclass(frozen=True)
-class SessionInfo:
-    id: str
-    parent_id: str | None
-    cwd: str
-    title: str
-    created_at: float
-    updated_at: float
+__all__ = [
+    "INTERRUPTED",
+    "SearchHit",
+    "SessionInfo",
+    "SessionNotFound",
+    "SessionPage",
+    "SessionRecord",
+    "SessionStore",
+    "repair",
+]
 
 
 class SessionStore:
@@ -72,19 +87,67 @@ class SessionStore:
                 conn.execute(
                     "INSERT INTO sessions (id, parent_id, cwd, title, created_at, updated_at)"
                     " VALUES (?, ?, ?, ?, ?, ?)",
-                    (session_id, parent_id, cwd, title[:200], now, now),
+                    (session_id, parent_id, cwd, make_title(title), now, now),
                 )
 
         await self._run(insert)
         return session_id
 
     async def get(self, session_id: str) -> SessionInfo | None:
-        rows = await self._run(
-            self.db.query,
-            "SELECT id, parent_id, cwd, title, created_at, updated_at FROM sessions WHERE id = ?",
-            (session_id,),
+        return await self._run(get_session, self.db, session_id)
+
+    async def list_sessions(
+        self,
+        *,
+        cwd: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+        children: bool = False,
+    ) -> SessionPage:
+        """Newest activity first; ``cwd`` filters, ``cursor`` continues a page."""
+        return await self._run(
+            list_sessions, self.db, cwd=cwd, limit=limit, cursor=cursor, children=children
         )
-        return SessionInfo(*rows[0]) if rows else None
+
+    async def load(self, session_id: str) -> SessionRecord | None:
+        """The session, its turns and its stored messages (as stored: no placeholders)."""
+        return await self._run(load_session, self.db, session_id)
+
+    async def fork(
+        self, session_id: str, *, title: str | None = None, upto_message: int | None = None
+    ) -> str:
+        """A new session holding a copy of this one (up to ``upto_message``); its id."""
+        new_id = uuid.uuid4().hex
+        await self._run(
+            fork_session,
+            self.db,
+            session_id,
+            new_id,
+            self._clock(),
+            title=title,
+            upto_message=upto_message,
+        )
+        return new_id
+
+    async def rename(self, session_id: str, title: str) -> None:
+        await self._run(rename_session, self.db, session_id, title, self._clock())
+
+    async def delete(self, session_id: str) -> int:
+        """Delete it (and the tasks it delegated); how many sessions were deleted."""
+        return await self._run(delete_session, self.db, session_id)
+
+    async def search(
+        self,
+        text: str,
+        *,
+        cwd: str | None = None,
+        exclude_session: str | None = None,
+        limit: int = 10,
+    ) -> list[SearchHit]:
+        """Ranked messages matching ``text`` across sessions, each with a snippet."""
+        return await self._run(
+            search_sessions, self.db, text, cwd=cwd, exclude_session=exclude_session, limit=limit
+        )
 
     # -- turns -----------------------------------------------------------------------------
 
@@ -103,8 +166,12 @@ class SessionStore:
                     "INSERT INTO turns (session_id, turn, started_at) VALUES (?, ?, ?)",
                     (session_id, turn, now),
                 )
-                _insert_message(conn, session_id, turn, Message.user(prompt), now)
-                conn.execute("UPDATE sessions SET updated_at = ? WHERE id = ?", (now, session_id))
+                insert_message(conn, session_id, turn, Message.user(prompt), now)
+                conn.execute(
+                    "UPDATE sessions SET updated_at = ?,"
+                    " title = CASE title WHEN '' THEN ? ELSE title END WHERE id = ?",
+                    (now, make_title(prompt), session_id),
+                )
                 return turn
 
         return await self._run(insert)
@@ -155,7 +222,18 @@ class SessionStore:
             "output_tokens": usage.output_tokens,
             "cost_usd": result.cost_usd,
         }
-        await self._run(self._append, session_id, turn, message, now, meta)
+        served = {
+            "provider": result.provider,
+            "model": result.model,
+            "credential": result.credential,
+        }
+
+        def append() -> None:
+            with self.db.write() as conn:
+                insert_message(conn, session_id, turn, message, now, meta)
+                add_totals(conn, session_id, turn, served, usage, result.cost_usd, now)
+
+        await self._run(append)
 
     async def append_tool(
         self, session_id: str, turn: int, message: Message, result: ToolResult | None = None
@@ -171,7 +249,7 @@ class SessionStore:
         self, session_id: str, turn: int, message: Message, now: float, meta: dict[str, Any]
     ) -> None:
         with self.db.write() as conn:
-            _insert_message(conn, session_id, turn, message, now, meta)
+            insert_message(conn, session_id, turn, message, now, meta)
 
     async def history(self, session_id: str) -> list[Message]:
         """The session's conversation, oldest first, with placeholders for lost results."""
@@ -185,75 +263,10 @@ class SessionStore:
             Message(
                 role=row["role"],
                 content=row["content"],
-                tool_calls=_calls(row["tool_calls"]),
+                tool_calls=tool_calls(row["tool_calls"]),
                 tool_call_id=row["tool_call_id"],
                 name=row["name"],
             )
             for row in rows
         ]
         return repair(messages)
-
-
-def _insert_message(
-    conn: sqlite3.Connection,
-    session_id: str,
-    turn: int,
-    message: Message,
-    now: float,
-    meta: dict[str, Any] | None = None,
-) -> None:
-    calls = None
-    if message.tool_calls:
-        calls = json.dumps(
-            [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in message.tool_calls]
-        )
-    meta = meta or {}
-    conn.execute(
-        "INSERT INTO messages (session_id, turn, role, content, tool_calls, tool_call_id, name,"
-        " is_error, structured, provider, model, input_tokens, output_tokens, cost_usd,"
-        " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            session_id,
-            turn,
-            message.role,
-            message.content,
-            calls,
-            message.tool_call_id,
-            message.name,
-            meta.get("is_error", 0),
-            meta.get("structured"),
-            meta.get("provider"),
-            meta.get("model"),
-            meta.get("input_tokens"),
-            meta.get("output_tokens"),
-            meta.get("cost_usd"),
-            now,
-        ),
-    )
-
-
-def _calls(raw: str | None) -> tuple[ToolCall, ...]:
-    if not raw:
-        return ()
-    return tuple(ToolCall(c["id"], c["name"], c["arguments"]) for c in json.loads(raw))
-
-
-def repair(messages: list[Message]) -> list[Message]:
-    """Give every tool call a result: a placeholder right after the results it has."""
-    out: list[Message] = []
-    pending: list[ToolCall] = []
-
-    def close_pending() -> None:
-        out.extend(Message.tool(c.id, c.name, INTERRUPTED) for c in pending)
-        pending.clear()
-
-    for message in messages:
-        if message.role == "tool":
-            pending[:] = [c for c in pending if c.id != message.tool_call_id]
-        else:
-            close_pending()
-        out.append(message)
-        if message.role == "assistant":
-            pending.extend(message.tool_calls)
-    close_pending()
-    return out

@@ -82,3 +82,83 @@ MIGRATIONS: list[tuple[str, ...]] = [
         "CREATE INDEX messages_session ON messages(session_id, id)",
     ),
 ]
+
+MIGRATIONS.append(
+    # 3: durable sessions: per-session totals (usage, cost, last model) and fork origin,
+    # per-turn model and route, and FTS5 full-text search over messages (content and tool
+    # calls), kept in step with ``messages`` by triggers. Rows written by v2 are kept and
+    # back-filled: totals and turn models from the stored assistant messages, titles
+    # trimmed to one line, the search index rebuilt.
+    (
+        "ALTER TABLE sessions ADD COLUMN model TEXT",  # last "provider:model" that served it
+        "ALTER TABLE sessions ADD COLUMN input_tokens INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE sessions ADD COLUMN output_tokens INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE sessions ADD COLUMN cost_usd REAL",  # NULL: no priced call yet
+        "ALTER TABLE sessions ADD COLUMN forked_from TEXT"
+        " REFERENCES sessions(id) ON DELETE SET NULL",
+        "ALTER TABLE turns ADD COLUMN model TEXT",  # last "provider:model" of the turn
+        "ALTER TABLE turns ADD COLUMN route TEXT",  # JSON [{provider, model, credential}]
+        "CREATE INDEX sessions_updated ON sessions(updated_at DESC, id DESC)",
+        "CREATE INDEX sessions_cwd_updated ON sessions(cwd, updated_at DESC, id DESC)",
+        """
+    CREATE VIRTUAL TABLE messages_fts USING fts5(
+        content, tool_calls,
+        content='messages', content_rowid='id',
+        tokenize='unicode61 remove_diacritics 2'
+    )
+    """,
+        """
+    CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
+        INSERT INTO messages_fts (rowid, content, tool_calls)
+        VALUES (new.id, new.content, new.tool_calls);
+    END
+    """,
+        """
+    CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
+        INSERT INTO messages_fts (messages_fts, rowid, content, tool_calls)
+        VALUES ('delete', old.id, old.content, old.tool_calls);
+    END
+    """,
+        """
+    CREATE TRIGGER messages_fts_update AFTER UPDATE OF content, tool_calls ON messages BEGIN
+        INSERT INTO messages_fts (messages_fts, rowid, content, tool_calls)
+        VALUES ('delete', old.id, old.content, old.tool_calls);
+        INSERT INTO messages_fts (rowid, content, tool_calls)
+        VALUES (new.id, new.content, new.tool_calls);
+    END
+    """,
+        "INSERT INTO messages_fts (messages_fts) VALUES ('rebuild')",
+        """
+    UPDATE sessions SET
+        input_tokens = (SELECT COALESCE(SUM(m.input_tokens), 0) FROM messages m
+                        WHERE m.session_id = sessions.id AND m.role = 'assistant'),
+        output_tokens = (SELECT COALESCE(SUM(m.output_tokens), 0) FROM messages m
+                         WHERE m.session_id = sessions.id AND m.role = 'assistant'),
+        cost_usd = (SELECT SUM(m.cost_usd) FROM messages m
+                    WHERE m.session_id = sessions.id AND m.role = 'assistant'),
+        model = (SELECT m.provider || ':' || m.model FROM messages m
+                 WHERE m.session_id = sessions.id AND m.provider IS NOT NULL
+                 ORDER BY m.id DESC LIMIT 1)
+    """,
+        """
+    UPDATE turns SET
+        model = (SELECT m.provider || ':' || m.model FROM messages m
+                 WHERE m.session_id = turns.session_id AND m.turn = turns.turn
+                 AND m.provider IS NOT NULL ORDER BY m.id DESC LIMIT 1),
+        route = (SELECT json_group_array(json_object('provider', r.provider, 'model', r.model,
+                                                     'credential', NULL))
+                 FROM (SELECT m.provider, m.model, MIN(m.id) AS first FROM messages m
+                       WHERE m.session_id = turns.session_id AND m.turn = turns.turn
+                       AND m.provider IS NOT NULL
+                       GROUP BY m.provider, m.model ORDER BY first) r)
+    """,
+        """
+    UPDATE sessions SET title = CASE
+        WHEN length(trim(replace(replace(title, char(13), ' '), char(10), ' '))) > 80
+        THEN rtrim(substr(trim(replace(replace(title, char(13), ' '), char(10), ' ')), 1, 79))
+             || '…'
+        ELSE trim(replace(replace(title, char(13), ' '), char(10), ' '))
+    END
+    """,
+    ),
+)

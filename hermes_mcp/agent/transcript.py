@@ -1,0 +1,108 @@
+"""Sessions as rows and back: a message becomes a ``messages`` row (its tool calls as
+JSON), an answered model call adds to the session's totals and the turn's route, and
+:func:`repair` gives every tool call without a result a placeholder, so a reloaded
+conversation is one that every provider accepts."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from hermes_mcp.llm.types import Message, ToolCall, Usage
+
+INTERRUPTED = "[no result: the turn ended before this call finished]"
+
+
+def insert_message(
+    conn: sqlite3.Connection,
+    session_id: str,
+    turn: int,
+    message: Message,
+    now: float,
+    meta: dict[str, Any] | None = None,
+) -> None:
+    calls = None
+    if message.tool_calls:
+        calls = json.dumps(
+            [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in message.tool_calls]
+        )
+    meta = meta or {}
+    conn.execute(
+        "INSERT INTO messages (session_id, turn, role, content, tool_calls, tool_call_id, name,"
+        " is_error, structured, provider, model, input_tokens, output_tokens, cost_usd,"
+        " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            session_id,
+            turn,
+            message.role,
+            message.content,
+            calls,
+            message.tool_call_id,
+            message.name,
+            meta.get("is_error", 0),
+            meta.get("structured"),
+            meta.get("provider"),
+            meta.get("model"),
+            meta.get("input_tokens"),
+            meta.get("output_tokens"),
+            meta.get("cost_usd"),
+            now,
+        ),
+    )
+
+
+def add_totals(
+    conn: sqlite3.Connection,
+    session_id: str,
+    turn: int,
+    served: dict[str, str],
+    usage: Usage,
+    cost_usd: float | None,
+    now: float,
+) -> None:
+    """An answered model call: the session's totals and last model, the turn's route."""
+    model = f"{served['provider']}:{served['model']}"
+    conn.execute(
+        "UPDATE sessions SET input_tokens = input_tokens + ?, output_tokens = output_tokens + ?,"
+        " cost_usd = CASE WHEN ? IS NULL THEN cost_usd ELSE COALESCE(cost_usd, 0) + ? END,"
+        " model = ?, updated_at = ? WHERE id = ?",
+        (usage.input_tokens, usage.output_tokens, cost_usd, cost_usd, model, now, session_id),
+    )
+    row = conn.execute(
+        "SELECT route FROM turns WHERE session_id = ? AND turn = ?", (session_id, turn)
+    ).fetchone()
+    route: list[dict[str, str]] = json.loads(row["route"] or "[]") if row else []
+    if served not in route:
+        route.append(served)
+    conn.execute(
+        "UPDATE turns SET model = ?, route = ? WHERE session_id = ? AND turn = ?",
+        (model, json.dumps(route), session_id, turn),
+    )
+
+
+def tool_calls(raw: str | None) -> tuple[ToolCall, ...]:
+    if not raw:
+        return ()
+    return tuple(ToolCall(c["id"], c["name"], c["arguments"]) for c in json.loads(raw))
+
+
+def repair(messages: list[Message]) -> list[Message]:
+    """Give every tool call a result: a placeholder right after the results it has."""
+    out: list[Message] = []
+    pending: list[ToolCall] = []
+
+    def close_pending() -> None:
+        out.extend(Message.tool(c.id, c.name, INTERRUPTED) for c in pending)
+        pending.clear()
+
+    for message in messages:
+        if message.role == "tool":
+            pending[:] = [c for c in pending if c.id != message.tool_call_id]
+        else:
+            close_pending()
+        out.append(message)
+        if message.role == "assistant":
+            pending.extend(message.tool_calls)
+    close_pending()
+    return out
