@@ -89,10 +89,12 @@ def cmd_sessions(args: argparse.Namespace, out: Write, err: Write) -> int:
         else:
             err(f"hermes-mcp: {exc}")
         return 2
+    # Stored prompts are the user's own words, kept as typed; what leaves for a terminal
+    # or a pipe is scrubbed of key-shaped strings like every other output.
     if args.json:
-        out(json.dumps(result, indent=2))
+        out(redact(json.dumps(result, indent=2)))
     elif text:
-        out(text)
+        out(redact(text))
     return 0
 
 

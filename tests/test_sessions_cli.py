@@ -159,3 +159,25 @@ async def test_sessions_commands_print_their_shapes_and_exit_codes(
     assert (fork["id"], fork["title"], fork["messages"]) == (fork_id, "Greeting study", 4)
     assert fork["forked_from"] is None  # its origin was deleted
     assert listed_text.stdout.split()[0] == fork_id and "Greeting study" in listed_text.stdout
+
+
+@pytest.mark.anyio
+async def test_a_key_pasted_into_a_prompt_never_leaves_through_sessions(
+    tmp_path: Path, fake: FakeProvider
+) -> None:
+    home, ws = new_home(tmp_path), new_workspace(tmp_path)
+    configure(home, fake)
+    pasted = "sk-proj-PASTEDabcdefghijklmnopqrstuv"
+    fake.script(KEY_A, reply("Please rotate that key."))
+    sid = (await run(home, ws, f"is {pasted} a valid key? hermes-pasted-marker"))["session_id"]
+    outputs = await sessions(
+        home,
+        ("show", sid, "--json"),
+        ("show", sid),
+        ("search", "--json", "hermes-pasted-marker"),
+        ("list", "--json"),
+    )
+    for ran in outputs:
+        assert ran.code == 0
+        assert pasted not in ran.stdout + ran.stderr
+    assert "[REDACTED]" in outputs[0].stdout
