@@ -50,3 +50,53 @@ def test_log_lines_never_carry_a_resolved_secret(
 def test_key_shapes_are_redacted_even_unregistered(shape: str) -> None:
     assert shape not in redact(f"upstream said: {shape} is wrong")
     assert redact("a plain sentence stays") == "a plain sentence stays"
+
+
+def _state_bytes(home: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in sorted(home.glob("state.db*")))
+
+
+@pytest.mark.anyio
+async def test_no_config_secret_in_any_command_output_or_the_state_db(tmp_path: Path) -> None:
+    """Every command, on success and on each kind of failure: stdout, stderr (the JSON
+    logs) and the SQLite state are searched for every secret of the config."""
+    from hermes_mcp.testing import (
+        FakeProvider,
+        daily_quota,
+        rate_limited,
+        reply,
+        server_error,
+        unauthorized,
+    )
+    from tests.keys import ALL, FALLBACK_KEY, KEY_A, KEY_B, leaked
+    from tests.routing import Home, hermes
+
+    with FakeProvider() as fake:
+        home = Home(tmp_path)
+        home.write(
+            {
+                "primary": {"url": fake.openai_base_url, "keys": [KEY_A, KEY_B]},
+                "backup": {"url": fake.openai_base_url, "keys": [FALLBACK_KEY]},
+            },
+            "primary:gpt-4o",
+            ("backup:gpt-4o-mini",),
+        )
+        fake.script(KEY_A, unauthorized(), rate_limited(retry_after=5))
+        fake.script(KEY_B, daily_quota(), server_error(500), server_error(500))
+        fake.script(FALLBACK_KEY, reply("one"), unauthorized())
+        outputs = [
+            await hermes(home, "ask", "--json", "hi"),
+            await hermes(home, "ask", "hi"),
+            await hermes(home, "providers", "--json"),
+            await hermes(home, "providers"),
+            await hermes(home, "doctor", "--probe", "--json"),
+            await hermes(home, "doctor"),
+            await hermes(home, "run", "--json", "hello"),
+            await hermes(home, "sessions", "list", "--json"),
+        ]
+    assert any(ran.code != 0 for ran in outputs)  # failures were exercised
+    for ran in outputs:
+        assert leaked(ran.stdout + ran.stderr) == []
+    assert sum('"event": "route.' in ran.stderr for ran in outputs) >= 2  # logs were searched
+    state = _state_bytes(tmp_path)
+    assert [s for s in ALL if s.encode() in state] == []
