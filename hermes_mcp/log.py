@@ -19,13 +19,20 @@ import structlog
 
 REDACTED = "[REDACTED]"
 
-# Shapes of provider secrets worth scrubbing even when we never resolved them ourselves.
+# Shapes of secrets worth scrubbing even when we never resolved them ourselves: provider
+# keys, cloud and forge tokens, bearer tokens, and private keys (a PEM block up to its END
+# line, or to the end of the text when the END line is cut off).
 _KEY_SHAPES = re.compile(
     r"(sk-(?:ant-|proj-|or-v1-)?[A-Za-z0-9_\-]{16,}"
     r"|AIza[0-9A-Za-z_\-]{30,}"
     r"|ya29\.[0-9A-Za-z_\-\.]{20,}"
-    r"|(?<=Bearer )[A-Za-z0-9_\-\.=]{16,}"
-    r"|-----BEGIN [A-Z ]*PRIVATE KEY-----[^-]*-----END [A-Z ]*PRIVATE KEY-----)"
+    r"|gh[pousr]_[A-Za-z0-9]{30,}"
+    r"|github_pat_[A-Za-z0-9_]{40,}"
+    r"|glpat-[A-Za-z0-9_\-]{20,}"
+    r"|xox[abposr]-[A-Za-z0-9\-]{10,}"
+    r"|(?:AKIA|ASIA)[0-9A-Z]{16}"
+    r"|(?i:(?<=bearer )[A-Za-z0-9_\-\.=]{16,})"
+    r"|-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|\Z))"
 )
 
 _lock = threading.Lock()
@@ -49,7 +56,20 @@ def register_secret(secret: str) -> None:
 
 # Every key shape above starts with one of these; scanning for them first is several
 # times faster than running the shape regex over large texts (diffs of big files).
-_SHAPE_MARKERS = ("sk-", "AIza", "ya29.", "Bearer ", "PRIVATE KEY")
+_SHAPE_MARKERS = (
+    "sk-",
+    "AIza",
+    "ya29.",
+    "earer ",  # Bearer, bearer
+    "EARER ",
+    "PRIVATE KEY",
+    "gh",
+    "github_pat_",
+    "glpat-",
+    "xox",
+    "AKIA",
+    "ASIA",
+)
 
 
 def redact(text: str) -> str:

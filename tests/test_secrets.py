@@ -45,11 +45,22 @@ def test_log_lines_never_carry_a_resolved_secret(
         "sk-ant-api03-abcdefghijklmnopqrstuv",
         "AIzaSyA-abcdefghijklmnopqrstuvwxyz012345",
         "ya29.a0AfB_byabcdefghijklmnopqrstu",
+        "ghp_" + "a1B2" * 9,
+        "github_pat_" + "11ABCDEFG0" * 5,
+        "glpat-" + "x1y2z3" * 4,
+        "xoxb-123456789012-abcdefABCDEF",
+        "AKIAIOSFODNN7EXAMPLE",
+        "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAE\nbm9uZQ",
     ],
 )
 def test_key_shapes_are_redacted_even_unregistered(shape: str) -> None:
     assert shape not in redact(f"upstream said: {shape} is wrong")
+    assert "b3BlbnNzaC1rZXkt" not in redact(f"x {shape}")  # a PEM body cut before its END
     assert redact("a plain sentence stays") == "a plain sentence stays"
+    assert redact("the ghost of github, xoxo") == "the ghost of github, xoxo"
+    assert redact("Authorization: bearer abcdefghijklmnopqrstuvwxyz") == (
+        "Authorization: bearer [REDACTED]"
+    )
 
 
 def _state_bytes(home: Path) -> bytes:

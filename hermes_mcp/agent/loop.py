@@ -57,7 +57,7 @@ from hermes_mcp.agent.turn import Turn
 from hermes_mcp.config import Config
 from hermes_mcp.errors import ConfigError, FailureClass, NoRouteError, ProviderError, StateError
 from hermes_mcp.llm import types as llm
-from hermes_mcp.log import get_logger, redact
+from hermes_mcp.log import get_logger, redact, redact_value
 from tools import TOOLSETS, ToolContext, ToolRegistry, ToolResult, build_registry
 
 log = get_logger("hermes_mcp.agent")
@@ -149,6 +149,7 @@ class Agent:
         self.registry = registry
         self.model_name = model_name
         self.depth = depth
+        self._session_locks: dict[str, anyio.Lock] = {}
 
     @property
     def can_delegate(self) -> bool:
@@ -230,6 +231,12 @@ class Agent:
                 handle.cancel()
                 receive.close()
 
+    def _session_lock(self, session_id: str) -> anyio.Lock:
+        lock = self._session_locks.get(session_id)
+        if lock is None:
+            lock = self._session_locks[session_id] = anyio.Lock()
+        return lock
+
     async def run_turn(
         self,
         prompt: str,
@@ -247,10 +254,13 @@ class Agent:
         st = TurnState(session_id, emit, Budget.from_section(self.config.agent), context)
         try:
             with scope:
-                with anyio.move_on_after(st.budget.max_duration_s) as deadline:
-                    st.turn = await self.store.begin_turn(session_id, prompt)
-                    st.messages = await self.store.history(session_id)
-                    await self._loop(st)
+                # One turn at a time per session (in this process): two interleaved turns
+                # would store a history no provider accepts.
+                async with self._session_lock(session_id):
+                    with anyio.move_on_after(st.budget.max_duration_s) as deadline:
+                        st.turn = await self.store.begin_turn(session_id, prompt)
+                        st.messages = await self.store.history(session_id)
+                        await self._loop(st)
                 if deadline.cancelled_caught:
                     st.finish("max_duration", explain("max_duration", st.budget))
             if scope.cancelled_caught:
@@ -394,7 +404,10 @@ class Agent:
     async def _call(self, st: TurnState, registry: ToolRegistry, call: llm.ToolCall) -> None:
         tool = registry.get(call.name)
         kind = tool.annotations.kind if tool is not None else "other"
-        await st.emit(ToolCallStart(call.id, call.name, _title(call), kind, call.arguments))
+        # Events leave the process (the edges, `run --json`): arguments are scrubbed of
+        # key-shaped strings there; the tool itself gets them as the model wrote them.
+        arguments = redact_value(call.arguments)
+        await st.emit(ToolCallStart(call.id, call.name, redact(_title(call)), kind, arguments))
 
         async def progress(text: str) -> None:
             await st.emit(ToolCallProgress(call.id, text))

@@ -88,7 +88,8 @@ def tool_calls(raw: str | None) -> tuple[ToolCall, ...]:
 
 
 def repair(messages: list[Message]) -> list[Message]:
-    """Give every tool call a result: a placeholder right after the results it has."""
+    """Give every tool call exactly one result: a placeholder right after the results it
+    has, and no result that answers no pending call."""
     out: list[Message] = []
     pending: list[ToolCall] = []
 
@@ -98,6 +99,10 @@ def repair(messages: list[Message]) -> list[Message]:
 
     for message in messages:
         if message.role == "tool":
+            if not any(c.id == message.tool_call_id for c in pending):
+                # A result for no pending call (a late result of a call that already got
+                # its placeholder): providers reject it, so it is left out.
+                continue
             pending[:] = [c for c in pending if c.id != message.tool_call_id]
         else:
             close_pending()
