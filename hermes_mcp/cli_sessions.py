@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from hermes_mcp.config import Config, Settings, home_dir
-from hermes_mcp.errors import HermesError, StateError, iso_utc
+from hermes_mcp.errors import HermesError, StateError, UsageError, iso_utc
 from hermes_mcp.log import redact
 from hermes_mcp.state import Database, open_database
 from hermes_mcp.state.records import SessionInfo, SessionRecord, StoredMessage
@@ -80,6 +80,8 @@ def cmd_sessions(args: argparse.Namespace, out: Write, err: Write) -> int:
         db = open_database(Settings(Config(), None, home_dir(), {}).db_path)
         try:
             result, text = _act(db, args)
+        except UnicodeError as exc:  # an argument the shell passed in another encoding
+            raise UsageError(f"an argument is not valid UTF-8 ({exc})") from None
         finally:
             db.close()
     except HermesError as exc:

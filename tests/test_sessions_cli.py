@@ -181,3 +181,17 @@ async def test_a_key_pasted_into_a_prompt_never_leaves_through_sessions(
         assert ran.code == 0
         assert pasted not in ran.stdout + ran.stderr
     assert "[REDACTED]" in outputs[0].stdout
+
+
+@pytest.mark.anyio
+async def test_an_argument_that_is_not_utf8_is_a_usage_error(tmp_path: Path) -> None:
+    home = new_home(tmp_path)
+    with anyio.fail_after(30):
+        proc = await anyio.run_process(
+            [HERMES.encode(), b"sessions", b"--json", b"search", b"caf\xe9"],
+            env=home.process_env,
+            check=False,
+        )
+    assert proc.returncode == 2
+    error = json.loads(seen(proc.stdout.decode()))["error"]
+    assert error["class"] == "usage" and "UTF-8" in error["message"]
