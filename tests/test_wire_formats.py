@@ -477,3 +477,13 @@ def test_clean_schema_inlines_refs_and_drops_unsupported_keys() -> None:
         },
         "required": ["path"],
     }
+
+
+@pytest.mark.parametrize("wire", [AnthropicWire(), GeminiWire()])
+def test_empty_messages_are_left_out_and_turns_still_alternate(wire: Any) -> None:
+    request = ChatRequest((Message.user("first"), Message.assistant(""), Message.user("second")))
+    out = wire.body(request, "m")
+    turns = out["messages"] if "messages" in out else out["contents"]
+    assert len(turns) == 1 and turns[0]["role"] == "user"
+    texts = [b.get("text") for b in turns[0].get("content", turns[0].get("parts", []))]
+    assert texts == ["first", "second"]

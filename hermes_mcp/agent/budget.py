@@ -40,6 +40,7 @@ class Budget:
             self.usage.input_tokens + usage.input_tokens,
             self.usage.output_tokens + usage.output_tokens,
             self.usage.cached_tokens + usage.cached_tokens,
+            self.usage.reasoning_tokens + usage.reasoning_tokens,
         )
         self.add_cost(cost_usd)
 

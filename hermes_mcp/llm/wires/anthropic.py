@@ -83,7 +83,9 @@ def _messages(messages: tuple[Message, ...]) -> tuple[str, list[dict[str, Any]]]
                 out.append({"role": "user", "content": [block]})
             continue
         role = "assistant" if msg.role == "assistant" else "user"
-        blocks = _content(msg) or [{"type": "text", "text": ""}]
+        blocks = _content(msg)
+        if not blocks:  # the API rejects empty text blocks: an empty message says nothing
+            continue
         if out and out[-1]["role"] == role:  # the API wants turns to alternate
             out[-1]["content"].extend(blocks)
         else:

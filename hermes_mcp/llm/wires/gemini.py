@@ -123,7 +123,9 @@ def contents(messages: tuple[Message, ...]) -> tuple[str, list[dict[str, Any]]]:
         if msg.role == "system":
             continue
         role = "model" if msg.role == "assistant" else "user"
-        parts = _parts(msg, names) or [{"text": ""}]
+        parts = _parts(msg, names)
+        if not parts:  # an empty message says nothing, and empty parts are refused
+            continue
         if out and out[-1]["role"] == role:
             out[-1]["parts"].extend(parts)
         else:
