@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import stat
 from pathlib import Path
 
 import pytest
 
-from tests.tools_helpers import call, make_ctx
-from tools import Limits
+from tests.tools_helpers import call, call_near_fifo, make_ctx
+from tools import ApprovalRequest, Decision, Limits, LocalFiles, ToolError
 
 
 @pytest.fixture
@@ -116,3 +119,53 @@ async def test_list_dir(root: Path) -> None:
     assert (capped.structured or {})["truncated"] is True and "truncated" in capped.text
     not_dir = await call(ctx, "list_dir", path="hundred.txt")
     assert not_dir.is_error and "not a directory" in not_dir.text
+
+
+@pytest.mark.anyio
+async def test_fifos_are_refused_without_blocking(root: Path) -> None:
+    fifo = root / "pipe.txt"
+    os.mkfifo(fifo)
+    ctx = make_ctx(root)
+    read = await call_near_fifo(ctx, "read_file", fifo, path="pipe.txt")
+    assert read is not None, "read_file blocked on a FIFO"
+    assert read.is_error and "pipe.txt is a FIFO, not a regular file" in read.text
+    write = await call_near_fifo(ctx, "write_file", fifo, path="pipe.txt", content="x\n")
+    assert write is not None, "write_file blocked on a FIFO"
+    assert write.is_error and "is a FIFO" in write.text
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)  # left alone
+
+
+@pytest.mark.anyio
+async def test_a_directory_swapped_for_a_symlink_during_approval_is_not_written_through(
+    tmp_path: Path,
+) -> None:
+    root, outside = tmp_path / "ws", tmp_path / "outside"
+    (root / "sub").mkdir(parents=True)
+    outside.mkdir()
+
+    class SwapApprover:  # something else acts while the user decides
+        async def approve(self, request: ApprovalRequest) -> Decision:
+            shutil.rmtree(root / "sub")
+            (root / "sub").symlink_to(outside)
+            return Decision(True)
+
+    ctx = make_ctx(root, mode="ask", approver=SwapApprover())
+    result = await call(ctx, "write_file", path="sub/new.txt", content="x\n")
+    assert result.is_error and "changed on disk" in result.text
+    assert list(outside.iterdir()) == []
+
+
+@pytest.mark.anyio
+async def test_local_writes_never_follow_a_symlinked_directory(tmp_path: Path) -> None:
+    # The back-end gets resolved paths; a directory on the way that has become a symlink
+    # since (after the tool's last check) is refused rather than followed.
+    root, outside = tmp_path / "ws", tmp_path / "outside"
+    root.mkdir()
+    outside.mkdir()
+    (root / "sub").symlink_to(outside)
+    for target in (root / "sub" / "new.txt", root / "sub" / "deeper" / "new.txt"):
+        with pytest.raises(ToolError, match="changed on disk"):
+            await LocalFiles().write_text(target, "x\n")
+    assert list(outside.iterdir()) == []
+    await LocalFiles().write_text(root / "made" / "new.txt", "ok\n")  # parents created
+    assert (root / "made" / "new.txt").read_text() == "ok\n"

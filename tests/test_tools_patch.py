@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 import pytest
 
-from tests.tools_helpers import call, make_ctx
+from tests.tools_helpers import call, call_near_fifo, make_ctx
+from tools import ApprovalRequest, Decision
 from tools.diffs import unified_diff
 
 SOURCE = "def a():\n    return 1\n\n\ndef b():\n    return 1\n"
@@ -121,3 +124,34 @@ def test_trimmed_diff_matches_a_full_difflib_diff() -> None:
         )
     )
     assert unified_diff("f", old, new) == expected
+
+
+@pytest.mark.anyio
+async def test_patch_refuses_a_fifo_without_blocking(root: Path) -> None:
+    fifo = root / "pipe.py"
+    os.mkfifo(fifo)
+    edits = [{"old_text": "a", "new_text": "b"}]
+    result = await call_near_fifo(make_ctx(root), "patch", fifo, path="pipe.py", edits=edits)
+    assert result is not None, "patch blocked on a FIFO"
+    assert result.is_error and "pipe.py is a FIFO, not a regular file" in result.text
+
+
+@pytest.mark.anyio
+async def test_patch_rechecks_the_path_after_approval(tmp_path: Path) -> None:
+    root, outside = tmp_path / "ws", tmp_path / "outside"
+    (root / "sub").mkdir(parents=True)
+    outside.mkdir()
+    (root / "sub" / "m.py").write_text(SOURCE)
+    (outside / "m.py").write_text(SOURCE)
+
+    class SwapApprover:  # the directory becomes a symlink out while the user decides
+        async def approve(self, request: ApprovalRequest) -> Decision:
+            shutil.rmtree(root / "sub")
+            (root / "sub").symlink_to(outside)
+            return Decision(True)
+
+    edit = {"old_text": "def a():", "new_text": "def pwned():"}
+    ctx = make_ctx(root, mode="ask", approver=SwapApprover())
+    result = await call(ctx, "patch", path="sub/m.py", edits=[edit])
+    assert result.is_error and "changed on disk" in result.text
+    assert (outside / "m.py").read_text() == SOURCE

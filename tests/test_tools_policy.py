@@ -10,7 +10,7 @@ from hermes_mcp.config import PolicySection
 from hermes_mcp.errors import ConfigError
 from tests.tools_helpers import RecordingApprover, call, make_ctx
 from tools import ApprovalRequest, NonInteractiveApprover, Policy, Rule, ToolContext
-from tools.policy import command_paths, split_command
+from tools.policy import changes_directory, command_paths, split_command
 
 ROOT = Path("/ws")
 
@@ -80,7 +80,19 @@ def test_bad_rules_are_config_errors_naming_the_key(text: str) -> None:
 
 def test_split_command() -> None:
     assert split_command("git status && pytest -x") == ([["git", "status"], ["pytest", "-x"]], True)
-    for complex_command in ["ls > out", "echo $(id)", "echo `id`", "ls\nrm -rf x", "(cd x; ls)"]:
+    for complex_command in [
+        "ls > out",
+        "echo $(id)",
+        "echo `id`",
+        "ls\nrm -rf x",
+        "(cd x; ls)",
+        'echo "$(touch PWNED)"',  # shlex drops the quotes; the raw text is what counts
+        'echo "`id`"',
+        "echo $HOME",
+        "echo ${x}",
+        "diff <(ls a) b",
+        "tee >(cat)",
+    ]:
         assert split_command(complex_command)[1] is False, complex_command
     assert split_command("echo 'a; rm -rf /'") == ([["echo", "a; rm -rf /"]], True)
 
@@ -216,3 +228,65 @@ async def test_bad_path_strings_are_clean_errors(tmp_path: Path) -> None:
     for raw in ["", "a\0b"]:
         result = await call(ctx, "read_file", path=raw)
         assert result.is_error and result.text == "empty or invalid path"
+
+
+@pytest.mark.anyio
+async def test_allow_rules_do_not_match_substitutions_inside_double_quotes(
+    tmp_path: Path,
+) -> None:
+    approver = RecordingApprover(allowed=False)
+    ctx = make_ctx(tmp_path, mode="ask", allow=("terminal:echo *",), approver=approver)
+    result = await call(ctx, "terminal", command='echo "$(touch PWNED; echo hi)"')
+    assert result.is_error and "not approved" in result.text
+    assert len(approver.requests) == 1 and not (tmp_path / "PWNED").exists()
+    assert not (await call(ctx, "terminal", command="echo 'plain'")).is_error
+    assert len(approver.requests) == 1  # the plain echo matched the rule
+
+
+def test_changes_directory() -> None:
+    for command in ["cd x", "ls && cd ~", "FOO=1 cd x", "if cd x; then ls; fi", "pushd /"]:
+        assert changes_directory(command), command
+    assert changes_directory("sh -c 'cd; cat .aws/credentials'")
+    for command in ["ls cd", "echo cd", "git status", "abcd x"]:
+        assert not changes_directory(command), command
+
+
+@pytest.mark.anyio
+async def test_unverifiable_commands_go_to_the_approver_when_paths_are_denied(
+    tmp_path: Path,
+) -> None:
+    root, home = tmp_path / "ws", tmp_path / "home"
+    root.mkdir()
+    (home / ".aws").mkdir(parents=True)
+    (home / ".aws" / "credentials").write_text("aws_secret_access_key = TOPSECRET_VALUE\n")
+    env = {"HOME": str(home), "PATH": "/usr/bin:/bin"}
+    deny = (f"read:{home}/.aws",)
+    commands = [
+        "cat $HOME/.aws/credentials",
+        "cd ~ && cat .aws/credentials",
+        "cat ~/.a${u}ws/credentials",
+        "sh -c 'cd; cat .aws/credentials'",
+    ]
+    for mode in ("auto", "ask"):
+        ctx = make_ctx(
+            root, mode=mode, deny=deny, approver=NonInteractiveApprover(), terminal_env=env
+        )
+        for command in commands:
+            result = await call(ctx, "terminal", command=command)
+            assert result.is_error and "TOPSECRET_VALUE" not in result.text, (mode, command)
+            assert "cannot be checked against deny rules" in result.text, (mode, command)
+    approver = RecordingApprover(allowed=False)
+    ctx = make_ctx(root, mode="auto", deny=deny, approver=approver, terminal_env=env)
+    await call(ctx, "terminal", command=commands[0])
+    assert approver.requests[0].risk == (
+        "runs a shell command (not sandboxed); the command's paths cannot be checked against "
+        "deny rules: it uses $, backticks, process substitution or a line break"
+    )
+    direct = await call(ctx, "terminal", command=f"sh -c 'cat {home}/.aws/credentials'")
+    assert direct.is_error and "covered by deny rule" in direct.text
+    assert not (await call(ctx, "terminal", command="ls > listing.txt 2>&1")).is_error
+    assert len(approver.requests) == 1
+    # without path deny rules, auto mode runs such commands as before
+    free = make_ctx(root, mode="auto", approver=approver, terminal_env=env)
+    assert (await call(free, "terminal", command="echo $HOME")).text.startswith(str(home))
+    assert len(approver.requests) == 1

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
-from tests.tools_helpers import call, make_ctx
+from tests.tools_helpers import call, call_near_fifo, make_ctx
+
+FAKE_KEY = (
+    "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAAB\n"
+    "-----END OPENSSH PRIVATE KEY-----\n"
+)
 
 
 @pytest.fixture
@@ -38,7 +44,7 @@ async def test_regex_over_contents_with_line_numbers(root: Path) -> None:
     assert result.text.splitlines() == [
         "src/app.py:3: def main():",
         "src/util.py:1: def helper():",
-        "2 matches",
+        "2 matches; 1 sensitive file not searched",  # .env
     ]
     assert result.locations[0].path == root / "src" / "app.py"
     assert result.structured == {
@@ -47,6 +53,7 @@ async def test_regex_over_contents_with_line_numbers(root: Path) -> None:
             {"path": "src/util.py", "line": 1, "text": "def helper():"},
         ],
         "truncated": False,
+        "sensitive_not_searched": 1,
     }
 
 
@@ -79,7 +86,9 @@ async def test_results_are_capped_and_say_so(root: Path) -> None:
     result = await call(make_ctx(root), "search_files", pattern="hit", max_results=5)
     lines = result.text.splitlines()
     assert lines[:5] == [f"many.txt:{n}: hit" for n in range(1, 6)]
-    assert lines[5] == "5 matches (capped at 5; narrow the pattern, glob or path)"
+    assert lines[5] == (
+        "5 matches (capped at 5; narrow the pattern, glob or path); 1 sensitive file not searched"
+    )
     assert (result.structured or {})["truncated"] is True
 
 
@@ -107,4 +116,38 @@ async def test_bad_arguments(root: Path) -> None:
     neither = await call(ctx, "search_files", path="src")
     assert neither.is_error and "give a pattern, a glob, or both" in neither.text
     none = await call(ctx, "search_files", pattern="zzz_nothing")
-    assert not none.is_error and none.text == "no matches found under ."
+    assert (
+        not none.is_error and none.text == "no matches found under .; 1 sensitive file not searched"
+    )
+
+
+@pytest.mark.anyio
+async def test_symlinks_and_private_key_contents_are_checked_like_read_file(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / ".env").write_text("API_TOKEN=hunter2-not-a-real-token\n")
+    (tmp_path / "notes.txt").symlink_to(".env")  # a harmless name for a sensitive file
+    (tmp_path / "backup.txt").write_text(FAKE_KEY)  # a private key under any name
+    (tmp_path / "secrets").mkdir()
+    (tmp_path / "secrets" / "token.txt").write_text("TOPSECRET_VALUE\n")
+    (tmp_path / "link.txt").symlink_to("secrets/token.txt")  # into a denied directory
+    (tmp_path / "plain.txt").write_text("nothing here\n")
+    ctx = make_ctx(tmp_path, deny=("read:secrets",))
+    for pattern in ["hunter2", "b3BlbnNzaC1rZXkt", "TOPSECRET", "^[A-Za-z0-9]{20,}$"]:
+        result = await call(ctx, "search_files", pattern=pattern)
+        assert result.text == "no matches found under .; 3 sensitive files not searched", pattern
+        assert (result.structured or {})["sensitive_not_searched"] == 3
+    names = await call(ctx, "search_files", glob="*.txt")
+    assert names.text.splitlines() == ["backup.txt", "notes.txt", "plain.txt", "3 files"]
+
+
+@pytest.mark.anyio
+async def test_a_fifo_gitignore_does_not_block_the_walk(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "a.py").write_text("x = 1\n")
+    fifo = tmp_path / "sub" / ".gitignore"
+    os.mkfifo(fifo)
+    os.mkfifo(tmp_path / "sub" / "b.py")
+    result = await call_near_fifo(make_ctx(tmp_path), "search_files", fifo, pattern="x", glob="*")
+    assert result is not None, "search_files blocked on a FIFO"
+    assert result.text.splitlines() == ["sub/a.py:1: x = 1", "1 match"]

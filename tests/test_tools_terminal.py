@@ -4,12 +4,13 @@ a cancellation or a command that leaves background jobs."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
 
 from tests.tools_helpers import REGISTRY, alive, call, make_ctx, wait_gone
-from tools import Limits, ToolResult
+from tools import CommandOutcome, Limits, ToolResult
 
 
 def _pid(path: Path) -> int:
@@ -111,3 +112,41 @@ async def test_output_streams_to_the_progress_reporter_redacted(tmp_path: Path) 
     result = await call(ctx, "terminal", command=f"echo token={key}")
     assert key not in result.text and "token=[REDACTED]" in result.text
     assert key not in "".join(seen) and "token=[REDACTED]" in "".join(seen)
+
+
+class _ChunkedTerminal:
+    """A terminal back-end that delivers fixed output chunks, split where it likes."""
+
+    def __init__(self, chunks: list[str]) -> None:
+        self.chunks = chunks
+
+    async def run(self, command: str, **kwargs: Any) -> CommandOutcome:
+        on_output = kwargs["on_output"]
+        for chunk in self.chunks:
+            await on_output(chunk)
+        return CommandOutcome(0, "".join(self.chunks), 0, False)
+
+
+@pytest.mark.anyio
+async def test_a_secret_split_across_output_chunks_is_redacted_whole(tmp_path: Path) -> None:
+    key = "sk-ant-" + "a1b2c3d4" * 4
+    block = "-----BEGIN RSA PRIVATE KEY-----\nQUJDREVGR0hJSktMTU5PUFFS\nU1RVVldYWVo=\n"
+    chunks = [
+        f"start\ntoken={key[:10]}",
+        f"{key[10:]}\n",
+        block[:40],
+        block[40:] + "-----END RSA PRIVATE KEY-----\n",
+        "done, no newline",
+    ]
+    seen: list[str] = []
+
+    async def progress(text: str) -> None:
+        seen.append(text)
+
+    ctx = make_ctx(tmp_path, progress=progress, terminal=_ChunkedTerminal(chunks))
+    result = await call(ctx, "terminal", command="x")
+    streamed = "".join(seen)
+    for secret in (key, key[10:], "QUJDREVGR0hJSktMTU5PUFFS", "U1RVVldYWVo="):
+        assert secret not in streamed and secret not in result.text
+    assert streamed == "start\ntoken=[REDACTED]\n[REDACTED]\n\ndone, no newline"
+    assert all(text.endswith("\n") for text in seen[:-1])  # whole lines, then the rest

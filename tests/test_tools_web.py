@@ -10,7 +10,7 @@ import anyio
 import pytest
 
 from tests.tools_helpers import LocalServer, RecordingApprover, call, http_server, make_ctx, respond
-from tools import Limits
+from tools import Limits, Rule
 from tools.html_text import html_to_text
 from tools.web import private_address
 
@@ -137,3 +137,26 @@ async def test_slow_servers_hit_the_time_cap(tmp_path: Path, server: LocalServer
 def test_html_to_text_drops_scripts_and_keeps_links() -> None:
     text = html_to_text('<p>a<script>x()</script> <a href="b.html">b</a></p>', "https://h/d/")
     assert text == "a b (https://h/d/b.html)"
+
+
+@pytest.mark.anyio
+async def test_hosts_are_normalised_before_rules_and_the_address_check(
+    tmp_path: Path, server: LocalServer
+) -> None:
+    port = server.base.rsplit(":", 1)[1]
+    for url in [f"http://localhost.:{port}/page", f"http://LocalHost.:{port}/page"]:
+        assert Rule.parse("fetch:localhost").matches_url(url)
+        assert Rule.parse("fetch:http://localhost:*").matches_url(url)
+        denied = await call(
+            make_ctx(tmp_path, mode="auto", deny=("fetch:localhost",), allow_private_network=True),
+            "web_fetch",
+            url=url,
+        )
+        assert denied.is_error and "deny rule 'fetch:localhost'" in denied.text, url
+    assert not Rule.parse("fetch:localhost").matches_url("http://localhost.evil.test/")
+    approver = RecordingApprover(allowed=False)
+    ctx = make_ctx(tmp_path, mode="ask", approver=approver)
+    asked = await call(ctx, "web_fetch", url=f"http://localhost.:{port}/page")
+    assert asked.is_error and "not approved" in asked.text
+    assert (approver.requests[0].risk or "").startswith("private network address")
+    assert server.hits == []

@@ -147,3 +147,27 @@ def respond(status: int, body: bytes, content_type: str = "text/plain", **header
         handler.wfile.write(body)
 
     return route
+
+
+async def call_near_fifo(
+    ctx: ToolContext, name: str, fifo: Path, limit_s: float = 2.0, **arguments: Any
+) -> ToolResult | None:
+    """Call a tool that must not block on the FIFO ``fifo``: the result, or ``None`` when
+    it did not return within ``limit_s`` (the FIFO is then opened read-write once, which
+    releases a thread stuck opening it, so a failing test fails instead of hanging)."""
+    results: list[ToolResult] = []
+    done = anyio.Event()
+
+    async def run() -> None:
+        results.append(await REGISTRY.call(name, arguments, ctx))
+        done.set()
+
+    with anyio.fail_after(limit_s + 10):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(run)
+            with anyio.move_on_after(limit_s) as waited:
+                await done.wait()
+            if waited.cancelled_caught:
+                os.close(os.open(fifo, os.O_RDWR | os.O_NONBLOCK))
+                tg.cancel_scope.cancel()
+    return None if waited.cancelled_caught else results[0]

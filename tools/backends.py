@@ -16,12 +16,14 @@ halves are kept (errors tend to be at the end) and the gap is marked.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
+import errno
 import os
+import secrets
 import signal
 import stat
 import subprocess
-import tempfile
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +32,7 @@ from typing import Protocol
 import anyio
 import anyio.abc
 
+from tools.paths import SpecialFileError, open_regular, read_at_most
 from tools.registry import ToolError
 
 OutputCallback = Callable[[str], Awaitable[None]]
@@ -55,24 +58,30 @@ class BinaryFileError(ToolError):
 class FileBackend(Protocol):
     async def read_text(self, path: Path, *, max_bytes: int) -> str:
         """The file's text, newlines untouched. Raises FileNotFoundError,
-        IsADirectoryError, FileTooLargeError or BinaryFileError."""
+        IsADirectoryError, FileTooLargeError, BinaryFileError or SpecialFileError (a
+        FIFO, device or socket: refused, never opened in a way that blocks)."""
         ...
 
     async def write_text(self, path: Path, text: str) -> None:
-        """Replace (or create, with its parent directories) the file."""
+        """Replace (or create, with its parent directories) the file at the resolved
+        ``path``, without following a symlink swapped into it meanwhile."""
         ...
 
 
 def _read(path: Path, max_bytes: int) -> str:
-    info = os.stat(path)
-    if stat.S_ISDIR(info.st_mode):
-        raise IsADirectoryError(f"{path} is a directory")
-    if info.st_size > max_bytes:
-        raise FileTooLargeError(path, info.st_size, max_bytes)
-    with open(path, "rb", buffering=0) as handle:
-        data = handle.readall()  # sized by the stat above, not by max_bytes
-    if len(data) > max_bytes:
-        raise FileTooLargeError(path, len(data), max_bytes)
+    """The text of the regular file at the resolved ``path``: FIFOs, devices and a
+    symlink swapped into the last component are refused without blocking, and no more
+    than ``max_bytes + 1`` bytes are read even if the file grows after the size check."""
+    fd = open_regular(path, follow_symlinks=False)
+    try:
+        size = os.fstat(fd).st_size
+        if size > max_bytes:
+            raise FileTooLargeError(path, size, max_bytes)
+        data = read_at_most(fd, max_bytes + 1)
+        if len(data) > max_bytes:  # it grew after the fstat
+            raise FileTooLargeError(path, max(os.fstat(fd).st_size, len(data)), max_bytes)
+    finally:
+        os.close(fd)
     if b"\0" in data[:8192]:
         raise BinaryFileError(path, len(data), "NUL bytes")
     try:
@@ -81,24 +90,79 @@ def _read(path: Path, max_bytes: int) -> str:
         raise BinaryFileError(path, len(data), "not UTF-8") from None
 
 
-def _write(path: Path, text: str) -> None:
-    data = text.encode("utf-8")
-    path.parent.mkdir(parents=True, exist_ok=True)
+_DIR_FLAGS = getattr(os, "O_PATH", os.O_RDONLY) | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def _open_dir(directory: Path) -> int:
+    """A descriptor on ``directory`` (resolved: no symlink on the way), reached from ``/``
+    one component at a time without following symlinks and creating missing ones, so a
+    component swapped for a symlink (or a file) meanwhile is refused, not followed."""
+    if not directory.is_absolute():
+        raise ValueError(f"{directory} is not an absolute path")
+    fd = os.open("/", _DIR_FLAGS)
     try:
-        mode = stat.S_IMODE(os.stat(path).st_mode)
-    except FileNotFoundError:
-        with open(path, "xb") as handle:
-            handle.write(data)
-        return
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
+        for part in directory.parts[1:]:
+            try:
+                child = os.open(part, _DIR_FLAGS, dir_fd=fd)
+            except FileNotFoundError:
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(part, 0o777, dir_fd=fd)
+                child = os.open(part, _DIR_FLAGS, dir_fd=fd)
+            os.close(fd)
+            fd = child
+    except OSError as exc:
+        os.close(fd)
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+            raise ToolError(
+                f"{directory} changed on disk (a directory on the way is now a symlink or a "
+                "file); nothing was written"
+            ) from None
         raise
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _write(path: Path, text: str) -> None:
+    """Replace or create the file at the resolved ``path``. Its directory is opened
+    without following symlinks (see :func:`_open_dir`) and the file is written relative
+    to it with ``O_NOFOLLOW``: a new file directly, an existing one through a temporary
+    file in the same directory that atomically replaces it (its mode is kept)."""
+    data = text.encode("utf-8")
+    dfd = _open_dir(path.parent)
+    try:
+        name = path.name
+        try:
+            info = os.stat(name, dir_fd=dfd, follow_symlinks=False)
+        except FileNotFoundError:
+            flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
+            with os.fdopen(os.open(name, flags, 0o666, dir_fd=dfd), "wb") as handle:
+                handle.write(data)
+            return
+        if stat.S_ISDIR(info.st_mode):
+            raise IsADirectoryError(f"{path} is a directory")
+        if not stat.S_ISREG(info.st_mode):
+            raise SpecialFileError(path, info.st_mode)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        while True:
+            tmp = f".{name}.{secrets.token_hex(4)}.tmp"
+            try:
+                fd = os.open(tmp, flags, 0o600, dir_fd=dfd)
+                break
+            except FileExistsError:
+                continue
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                os.fchmod(handle.fileno(), stat.S_IMODE(info.st_mode))
+                handle.write(data)
+            os.replace(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp, dir_fd=dfd)
+            raise
+    finally:
+        os.close(dfd)
 
 
 class LocalFiles:
@@ -210,10 +274,15 @@ class LocalTerminal:
 
         async def pump() -> None:
             assert process.stdout is not None
+            decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
             async for chunk in process.stdout:
                 output.add(chunk)
                 if on_output is not None:
-                    await on_output(chunk.decode("utf-8", errors="replace"))
+                    text = decoder.decode(chunk)  # a character split across chunks stays whole
+                    if text:
+                        await on_output(text)
+            if on_output is not None and (rest := decoder.decode(b"", final=True)):
+                await on_output(rest)
             drained.set()
 
         try:

@@ -109,6 +109,20 @@ class ToolContext:
                 return outside
             raise
 
+    def recheck(self, raw: str, action: str, path: Path) -> None:
+        """Right before acting on ``path`` — resolved from ``raw`` before an approval
+        wait, during which anything may have replaced a directory with a symlink —
+        resolve ``raw`` again; a ToolError if it now leads elsewhere or out of the roots."""
+        try:
+            again = self.resolve(raw, action)
+        except ToolError as exc:
+            raise ToolError(f"{raw!r} changed on disk: {exc}; nothing was written") from None
+        if again != path:
+            raise ToolError(
+                f"{raw!r} changed on disk: it now resolves to {again}, not {path}; "
+                "nothing was written"
+            )
+
     def _allowed_outside(self, action: str, path: Path) -> bool:
         return any(
             rule.category in (action, "path")
@@ -149,6 +163,9 @@ class ToolContext:
             if verdict.outcome == "deny":
                 raise ToolError(f"{request.title}: denied by policy ({verdict.reason})")
             return
+        if verdict.risk:
+            risk = f"{request.risk}; {verdict.risk}" if request.risk else verdict.risk
+            request = dataclasses.replace(request, risk=risk)
         remembered = self.remembered.get(request.memo_key)
         if remembered is not None:
             decision = Decision(remembered, "denied earlier in this session")

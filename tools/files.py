@@ -7,7 +7,9 @@ budget with a note saying where to continue. It refuses files over the size limi
 binary or non-UTF-8 files. A sensitive file needs approval and its text says so.
 
 ``write_file`` creates or replaces a whole file (parents created) and returns the diff.
-Sensitive files are refused outright; every write is an edit the policy decides on.
+Sensitive files are refused outright; every write is an edit the policy decides on. The
+path is resolved again right before writing (after any approval wait) and the write is
+refused if it now leads elsewhere. FIFOs, devices and sockets are never read or replaced.
 
 ``list_dir`` lists a directory (optionally a few levels deep), skipping ``.git``,
 dependency and cache directories and ``.gitignore``d entries below the top level (the
@@ -27,7 +29,7 @@ from tools.approval import ApprovalRequest
 from tools.context import ToolContext
 from tools.diffs import diff_stats, make_diff, shown
 from tools.ignore import IgnoreRules, skip_dir
-from tools.paths import looks_like_private_key, sensitive_reason
+from tools.paths import SpecialFileError, looks_like_private_key, sensitive_reason
 from tools.registry import Location, Tool, ToolAnnotations, ToolError, ToolResult
 
 
@@ -53,6 +55,8 @@ async def read_file(args: ReadFileArgs, ctx: ToolContext) -> ToolResult:
         raise ToolError(f"{name}: no such file") from None
     except IsADirectoryError:
         raise ToolError(f"{name} is a directory; use list_dir") from None
+    except SpecialFileError as exc:
+        raise ToolError(f"{name} is a {exc.kind}, not a regular file; not read") from None
     reason = sensitive_reason(path, ctx.state_dir)
     if reason is None and looks_like_private_key(text[:4096].encode()):
         reason = "contains a private key"
@@ -120,6 +124,8 @@ async def write_file(args: WriteFileArgs, ctx: ToolContext) -> ToolResult:
         old = None
     except IsADirectoryError:
         raise ToolError(f"{name} is a directory") from None
+    except SpecialFileError as exc:
+        raise ToolError(f"{name} is a {exc.kind}, not a regular file; not replaced") from None
     except ToolError:  # binary or too large: replaced without a text diff
         old = ""
     diff = make_diff(path, name, old, args.content)
@@ -134,6 +140,7 @@ async def write_file(args: WriteFileArgs, ctx: ToolContext) -> ToolResult:
             diff=diff,
         )
     )
+    ctx.recheck(args.path, "write", path)
     await ctx.files.write_text(path, args.content)
     added, removed = diff_stats(diff.unified)
     verb = "Created" if old is None else "Updated"

@@ -5,7 +5,8 @@ The ``.gitignore`` support covers what projects actually write: comments, blank 
 ``!`` negation (the last matching pattern wins), a trailing ``/`` for directories only,
 a leading or inner ``/`` anchoring the pattern to the file's directory, and ``*``,
 ``?``, ``**``. A pattern without ``/`` matches a name at any depth below its file.
-Global excludes and ``.git/info/exclude`` are not read.
+Global excludes and ``.git/info/exclude`` are not read, nor a ``.gitignore`` that is not
+a regular file (a FIFO would block the walk).
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from tools.paths import glob_regex
+from tools.paths import glob_regex, read_regular
+from tools.registry import ToolError
 
+GITIGNORE_MAX_BYTES = 1024 * 1024  # read no more of a .gitignore than this
 ALWAYS_SKIP = frozenset({".git", ".hg", ".svn"})
 SKIP_DIRS = frozenset(
     {
@@ -54,10 +57,11 @@ class IgnoreRules:
         self.patterns = patterns
 
     def child(self, directory: Path, rel: str) -> IgnoreRules:
-        try:
-            lines = (directory / ".gitignore").read_text(errors="replace").splitlines()
-        except OSError:
+        try:  # a regular file only: a FIFO named .gitignore must not block the walk
+            data = read_regular(directory / ".gitignore", GITIGNORE_MAX_BYTES)
+        except (OSError, ToolError):
             return self
+        lines = data.decode("utf-8", errors="replace").splitlines()
         added: list[_Pattern] = []
         for line in lines:
             text = line.rstrip()

@@ -5,7 +5,8 @@ indentation included) unless ``replace_all`` is set. Edits apply in order, each 
 result of the previous one; if any fails — text absent, text ambiguous, nothing to
 change — the file is left untouched and the message says which edit failed and why
 (for an ambiguous one, on which lines it occurs; for an absent one, whether it exists
-with different whitespace). The result carries the unified diff.
+with different whitespace). The result carries the unified diff. Like ``write_file``, the
+path is resolved again right before writing, and FIFOs and devices are refused.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from tools.approval import ApprovalRequest
 from tools.context import ToolContext
 from tools.diffs import diff_stats, make_diff, shown
-from tools.paths import sensitive_reason
+from tools.paths import SpecialFileError, sensitive_reason
 from tools.registry import Location, Tool, ToolAnnotations, ToolError, ToolResult
 
 
@@ -100,6 +101,8 @@ async def patch(args: PatchArgs, ctx: ToolContext) -> ToolResult:
         raise ToolError(f"{name}: no such file (use write_file to create it)") from None
     except IsADirectoryError:
         raise ToolError(f"{name} is a directory") from None
+    except SpecialFileError as exc:
+        raise ToolError(f"{name} is a {exc.kind}, not a regular file; not edited") from None
     new, line = apply_edits(old, args.edits, name)
     diff = make_diff(path, name, old, new)
     await ctx.authorize(
@@ -113,6 +116,7 @@ async def patch(args: PatchArgs, ctx: ToolContext) -> ToolResult:
             diff=diff,
         )
     )
+    ctx.recheck(args.path, "write", path)
     await ctx.files.write_text(path, new)
     added, removed = diff_stats(diff.unified)
     count = len(args.edits)

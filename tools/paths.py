@@ -15,13 +15,19 @@ commit), private keys (``id_rsa``-style names, ``*.pem``, ``*.key``,
 (``.netrc``, ``.pgpass``, ``.git-credentials``, ``.npmrc``, ``.pypirc``,
 ``.aws/credentials``) and everything inside the hermes state directory (its database
 and keys). A file whose first bytes are a PEM private key is sensitive whatever its name.
+
+Files are opened with :func:`open_regular`: only regular files, never a FIFO, device or
+socket (opening or reading one could block forever), checked before the open and again
+on the open descriptor.
 """
 
 from __future__ import annotations
 
+import errno
 import fnmatch
 import os
 import re
+import stat
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -148,3 +154,73 @@ def sensitive_reason(path: Path, state_dir: Path | None = None) -> str | None:
 
 def looks_like_private_key(head: bytes) -> bool:
     return b"-----BEGIN" in head and _PEM_PRIVATE in head
+
+
+_KINDS = (
+    (stat.S_ISFIFO, "FIFO"),
+    (stat.S_ISCHR, "character device"),
+    (stat.S_ISBLK, "block device"),
+    (stat.S_ISSOCK, "socket"),
+    (stat.S_ISLNK, "symbolic link"),
+)
+
+
+class SpecialFileError(ToolError):
+    """The path is not a regular file (a FIFO, device, socket...); it is not opened."""
+
+    def __init__(self, path: Path | str, mode: int) -> None:
+        self.kind = next((name for test, name in _KINDS if test(mode)), "special file")
+        super().__init__(f"{path} is a {self.kind}, not a regular file; not opened")
+
+
+def _check_regular(path: Path | str, mode: int) -> None:
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(f"{path} is a directory")
+    if not stat.S_ISREG(mode):
+        raise SpecialFileError(path, mode)
+
+
+def open_regular(path: Path | str, *, follow_symlinks: bool = True) -> int:
+    """A read-only descriptor on the regular file at ``path``. Anything else is refused
+    without blocking: the path is stat-ed first, opened ``O_NONBLOCK`` (a FIFO swapped in
+    meanwhile does not wait for a writer) and the descriptor is fstat-ed again. With
+    ``follow_symlinks=False`` a symlink in the last component is refused as well.
+    Raises FileNotFoundError, IsADirectoryError or :class:`SpecialFileError`."""
+    _check_regular(path, os.stat(path, follow_symlinks=follow_symlinks).st_mode)
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC
+    if not follow_symlinks:
+        flags |= os.O_NOFOLLOW
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP and not follow_symlinks:
+            raise SpecialFileError(path, stat.S_IFLNK) from None
+        raise
+    try:
+        _check_regular(path, os.fstat(fd).st_mode)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def read_at_most(fd: int, limit: int) -> bytes:
+    """Up to ``limit`` bytes from ``fd`` (fewer at the end of the file)."""
+    chunks: list[bytes] = []
+    left = limit
+    while left > 0:
+        chunk = os.read(fd, min(left, 1 << 20))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def read_regular(path: Path | str, limit: int, *, follow_symlinks: bool = True) -> bytes:
+    """Up to ``limit`` bytes of the regular file at ``path`` (see :func:`open_regular`)."""
+    fd = open_regular(path, follow_symlinks=follow_symlinks)
+    try:
+        return read_at_most(fd, limit)
+    finally:
+        os.close(fd)

@@ -27,10 +27,15 @@ Deciding a request, in order:
    guards against mistakes, it is not a sandbox);
 2. a routine action (``risk is None``: reading inside the workspace, a public fetch) is
    allowed;
-3. a matching **allow** rule allows it. A terminal allow rule only matches a plain
-   command: one without redirection, substitution (``$(...)``, backticks), subshells
-   or newlines; a pipeline or ``&&``/``;`` list matches when every part matches a rule;
-4. mode ``auto`` allows everything else; ``accept_edits`` allows writes inside the
+3. when a read/write/path deny rule exists, a terminal command whose paths cannot be
+   checked — one whose raw text has ``$``, a backtick, ``<(``, ``>(`` or a line break,
+   or that changes directory (``cd``, ``pushd``, ``popd``) — goes to the approver in
+   every mode, ``auto`` included (redirection targets are words, and are checked);
+4. a matching **allow** rule allows it. A terminal allow rule only matches a plain
+   command: one whose raw text has no ``$`` (variables, ``$(...)``), backtick, process
+   substitution (``<(``, ``>(``) or newline, and without redirection or subshells; a
+   pipeline or ``&&``/``;`` list matches when every part matches a rule;
+5. mode ``auto`` allows everything else; ``accept_edits`` allows writes inside the
    workspace; everything left — every command in ``ask`` and ``accept_edits`` — goes
    to the approver.
 """
@@ -45,7 +50,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from hermes_mcp.config import PolicySection
 from hermes_mcp.errors import ConfigError
@@ -57,6 +62,18 @@ CATEGORIES: tuple[Category, ...] = ("read", "write", "path", "terminal", "fetch"
 _PATH_CATEGORIES = ("read", "write", "path")
 _OPERATORS = frozenset({";", "&&", "||", "|", "&", ";;", "|&"})
 _PUNCT = set("();<>|&")
+# Text that makes a command's words differ from what the shell runs: expansions and
+# substitutions (``$``, backticks, ``<(``/``>(``) and line breaks. Checked on the raw
+# text, since shlex drops the quotes that would tell ``"$(x)"`` from ``'$(x)'``.
+_NOT_PLAIN = ("$", "`", "<(", ">(", "\n", "\r")
+_CHDIR = frozenset({"cd", "pushd", "popd"})
+# Words that may precede the command word of a simple command.
+_PREFIX_WORDS = frozenset(
+    {"command", "builtin", "exec", "time", "nohup", "{", "!", "if", "then", "else", "elif"}
+    | {"do", "while", "until"}
+)
+_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
+_NESTED_DEPTH = 2  # how deep words that are commands themselves (sh -c '...') are parsed
 
 
 def _text_regex(pattern: str, flags: int = 0) -> re.Pattern[str]:
@@ -66,6 +83,13 @@ def _text_regex(pattern: str, flags: int = 0) -> re.Pattern[str]:
 
 def _normalize(command: str) -> str:
     return " ".join(command.split())
+
+
+def normalize_host(host: str) -> str:
+    """A host as rules and address checks see it: lower-case, one trailing dot removed
+    (``LOCALHOST.`` is ``localhost``)."""
+    host = host.lower()
+    return host[:-1] if host.endswith(".") else host
 
 
 @dataclass(frozen=True)
@@ -119,11 +143,18 @@ class Rule:
         return self.regex.fullmatch(_normalize(command)) is not None
 
     def matches_url(self, url: str) -> bool:
-        if "://" in self.pattern:
-            return self.regex.fullmatch(url) is not None
+        """Whether the URL, or the URL with its host normalised (:func:`normalize_host`),
+        matches; a pattern without ``://`` is matched against the host and netloc."""
         parts = urlsplit(url)
-        host = parts.hostname or ""
-        return any(self.regex.fullmatch(h) for h in (host, parts.netloc))
+        host = normalize_host(parts.hostname or "")
+        hostport = parts.netloc.rpartition("@")[2]
+        port = hostport.rpartition(":")[2] if not hostport.endswith("]") else ""
+        port = f":{port}" if port.isdigit() else ""
+        netloc = ("[" + host + "]" if ":" in host else host) + port
+        if "://" in self.pattern:  # the normal form also drops user:password@
+            normal = urlunsplit(parts._replace(netloc=netloc))
+            return any(self.regex.fullmatch(u) for u in (url, normal))
+        return any(self.regex.fullmatch(h) for h in (host, netloc, hostport, parts.netloc))
 
     def matches(self, request: ApprovalRequest, roots: Sequence[Path]) -> bool:
         if self.category == "tool":
@@ -139,10 +170,17 @@ class Rule:
         return request.action == "fetch" and self.matches_url(request.url or "")
 
 
+def expands(command: str) -> bool:
+    """Whether the shell may run other words than the command's text shows: ``$``,
+    backticks, process substitution or a line break anywhere in the raw text."""
+    return any(text in command for text in _NOT_PLAIN)
+
+
 def split_command(command: str) -> tuple[list[list[str]], bool]:
     """The command's simple commands (as token lists) and whether it is plain: no
-    redirection, substitution, subshell or newline. Unparseable commands are not plain."""
-    plain = "\n" not in command and "\r" not in command and "`" not in command
+    ``$``, backtick, ``<(``, ``>(`` or line break in its raw text, no redirection or
+    subshell. Unparseable commands are not plain."""
+    plain = not expands(command)
     try:
         lexer = shlex.shlex(command.replace("\n", " ; "), posix=True, punctuation_chars=True)
         lexer.whitespace_split = True
@@ -150,26 +188,51 @@ def split_command(command: str) -> tuple[list[list[str]], bool]:
     except ValueError:
         return [command.split()], False
     segments: list[list[str]] = [[]]
-    for i, token in enumerate(tokens):
+    for token in tokens:
         if token and set(token) <= _PUNCT:
             if token in _OPERATORS:
                 segments.append([])
                 continue
             plain = False  # redirection or subshell
-        elif token == "$" and i + 1 < len(tokens) and tokens[i + 1].startswith("("):
-            plain = False
         segments[-1].append(token)
     return [s for s in segments if s], plain
 
 
-def command_paths(command: str, cwd: Path) -> list[Path]:
-    """Paths a command names: its words (and ``--opt=value`` values), shell globs expanded."""
+def _nested(word: str, depth: int) -> list[list[str]]:
+    """A word that looks like a command itself (``sh -c 'cd ~; cat x'``), split."""
+    if depth >= _NESTED_DEPTH or not any(c.isspace() or c in _PUNCT for c in word):
+        return []
+    return split_command(word)[0]
+
+
+def _changes_directory(segments: list[list[str]], depth: int) -> bool:
+    for segment in segments:
+        leading = True
+        for word in segment:
+            if leading:
+                if set(word) <= _PUNCT or word in _PREFIX_WORDS or _ASSIGNMENT.match(word):
+                    continue
+                if word in _CHDIR:
+                    return True
+                leading = False
+            if _changes_directory(_nested(word, depth), depth + 1):
+                return True
+    return False
+
+
+def changes_directory(command: str) -> bool:
+    """Whether ``cd``, ``pushd`` or ``popd`` is the command word of a simple command
+    (nested command strings included), so later relative paths start elsewhere."""
+    return _changes_directory(split_command(command)[0], 0)
+
+
+def _segment_paths(segments: list[list[str]], cwd: Path, depth: int) -> list[Path]:
     out: list[Path] = []
-    segments, _ = split_command(command)
     for segment in segments:
         for word in segment:
             if set(word) <= _PUNCT:
                 continue
+            out.extend(_segment_paths(_nested(word, depth), cwd, depth + 1))
             value = word.split("=", 1)[1] if "=" in word else word
             if not value or value.startswith("-"):
                 continue
@@ -179,10 +242,17 @@ def command_paths(command: str, cwd: Path) -> list[Path]:
     return out
 
 
+def command_paths(command: str, cwd: Path) -> list[Path]:
+    """Paths a command names: its words (and ``--opt=value`` values), ``~`` and shell
+    globs expanded, and the words of nested command strings (``sh -c '...'``)."""
+    return _segment_paths(split_command(command)[0], cwd, 0)
+
+
 @dataclass(frozen=True)
 class Verdict:
     outcome: Literal["allow", "deny", "ask"]
     reason: str
+    risk: str | None = None  # for "ask": what the approver should be told besides
 
 
 class Policy:
@@ -230,6 +300,19 @@ class Policy:
                     return f"the command names {path}, covered by deny rule {rule.text!r}"
         return None
 
+    def _command_unchecked(self, command: str) -> str | None:
+        """Why a command's paths cannot be checked against the path deny rules, when
+        there are any: it expands something, or it changes directory."""
+        if not any(r.category in _PATH_CATEGORIES for r in self.deny):
+            return None
+        if expands(command):
+            why = "it uses $, backticks, process substitution or a line break"
+        elif changes_directory(command):
+            why = "it changes directory"
+        else:
+            return None
+        return f"the command's paths cannot be checked against deny rules: {why}"
+
     def _command_allowed(self, command: str) -> Rule | None:
         segments, plain = split_command(command)
         rules = [r for r in self.allow if r.category == "terminal"]
@@ -250,6 +333,9 @@ class Policy:
             reason = self._command_denied(request, roots)
             if reason:
                 return Verdict("deny", reason)
+            unchecked = self._command_unchecked(request.command or "")
+            if unchecked:
+                return Verdict("ask", unchecked, risk=unchecked)
         if request.risk is None:
             return Verdict("allow", "routine")
         for rule in self.allow:

@@ -9,12 +9,15 @@ The back-end (``ctx.terminal``) runs it in its own process group and, on timeout
 cancellation, kills the whole group, so no child survives the call. The result gives
 the exit code (a non-zero exit is a result, not a tool error; a timeout is an error),
 the output — first and last parts kept when over the cap, with the gap marked — and is
-redacted like every tool result. Output is also streamed to the progress reporter.
+redacted like every tool result. Output is also streamed to the progress reporter, one
+complete line at a time, each line redacted (so a secret split across two reads of the
+pipe is redacted whole); the unfinished last line is sent when the command ends.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -26,6 +29,51 @@ from tools.registry import Tool, ToolAnnotations, ToolError, ToolResult
 
 # Keep commands from waiting on a pager or a credential prompt that nobody will answer.
 _QUIET_ENV = {"PAGER": "cat", "GIT_PAGER": "cat", "GIT_TERMINAL_PROMPT": "0", "TERM": "dumb"}
+
+
+_PEM_BEGIN = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")
+_PEM_END = re.compile(r"-----END [A-Z ]*PRIVATE KEY-----")
+PARTIAL_LINE_MAX = 16 * 1024  # a longer unfinished line is sent up to its last blank
+
+
+class ProgressLines:
+    """Output chunks to progress text, redacted one complete line at a time: a secret
+    split across two chunks is whole when it is redacted. The unfinished last line
+    waits for its end (or :meth:`flush`); a very long one is sent up to its last
+    whitespace. The lines of a PEM private key block are dropped up to its END line."""
+
+    def __init__(self) -> None:
+        self.partial = ""
+        self.in_key = False
+
+    def feed(self, chunk: str) -> str:
+        text = self.partial + chunk
+        cut = text.rfind("\n") + 1
+        if not cut and len(text) > PARTIAL_LINE_MAX:
+            blank = max(text.rfind(c) for c in " \t\r")
+            cut = blank + 1 if blank >= 0 else len(text)
+        self.partial = text[cut:]
+        *done, last = text[:cut].split("\n")
+        return "".join([*(self._line(line + "\n") for line in done), self._line(last)])
+
+    def flush(self) -> str:
+        text, self.partial = self.partial, ""
+        return self._line(text)
+
+    def _line(self, line: str) -> str:
+        if not line:
+            return ""
+        if self.in_key:
+            end = _PEM_END.search(line)
+            if end is None:
+                return ""
+            self.in_key = False
+            line = line[end.end() :]
+        begins = list(_PEM_BEGIN.finditer(line))
+        if begins and not _PEM_END.search(line, begins[-1].end()):
+            self.in_key = True  # redact() cuts this line at the BEGIN; drop the next ones
+        text = redact(line)
+        return text + "\n" if line.endswith("\n") and not text.endswith("\n") else text
 
 
 class TerminalArgs(BaseModel):
@@ -61,8 +109,12 @@ async def terminal(args: TerminalArgs, ctx: ToolContext) -> ToolResult:
     env = dict(os.environ if ctx.terminal_env is None else ctx.terminal_env)
     env.update(_QUIET_ENV)
 
+    lines = ProgressLines()
+
     async def forward(chunk: str) -> None:
-        await ctx.report(redact(chunk))
+        text = lines.feed(chunk)
+        if text:
+            await ctx.report(text)
 
     timeout = min(args.timeout_s, ctx.limits.terminal_max_timeout_s)
     outcome = await ctx.terminal.run(
@@ -73,6 +125,8 @@ async def terminal(args: TerminalArgs, ctx: ToolContext) -> ToolResult:
         env=env,
         on_output=forward if ctx.progress is not None else None,
     )
+    if ctx.progress is not None and (rest := lines.flush()):
+        await ctx.report(rest)
     if outcome.timed_out:
         status = f"[timed out after {timeout:g} s: the command and its children were killed]"
     elif outcome.exit_code is not None and outcome.exit_code < 0:

@@ -6,13 +6,14 @@ longer body is cut and the text says so. Only http and
 https. Binary content types are refused.
 
 Before each request — the first and every redirect hop, which is followed by hand — the
-host is resolved: when any of its addresses is loopback, private (RFC 1918, CGNAT,
-IPv6 unique-local), link-local (cloud metadata lives there), multicast, reserved or
-unspecified, the fetch is a risky action that goes to the approver unless
-``ctx.allow_private_network`` or a ``fetch:`` allow rule lets it through. The check
-resolves the name separately from the HTTP client's own connection, so a DNS server
-that answers differently the second time (rebinding) is not caught; deny rules and
-the approver are the guard, not a network sandbox.
+host is normalised (lower-case, one trailing dot dropped: ``localhost.`` is ``localhost``
+for the rules and this check) and resolved: when any of its addresses is loopback,
+private (RFC 1918, CGNAT, IPv6 unique-local), link-local (cloud metadata lives there),
+multicast, reserved or unspecified, the fetch is a risky action that goes to the
+approver unless ``ctx.allow_private_network`` or a ``fetch:`` allow rule lets it
+through. The check resolves the name separately from the HTTP client's own connection,
+so a DNS server that answers differently the second time (rebinding) is not caught;
+deny rules and the approver are the guard, not a network sandbox.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from tools.approval import ApprovalRequest
 from tools.context import ToolContext
 from tools.html_text import html_to_text
+from tools.policy import normalize_host
 from tools.registry import Tool, ToolAnnotations, ToolError, ToolResult
 
 MAX_REDIRECTS = 5
@@ -91,7 +93,7 @@ async def _check(url: httpx2.URL, ctx: ToolContext) -> None:
         tool="web_fetch", kind="fetch", action="fetch", title=f"Fetch {url}", url=str(url)
     )
     ctx.refuse_if_denied(request)
-    private = await private_address(url.host, port)
+    private = await private_address(normalize_host(url.host), port)
     risky = private is not None and not ctx.allow_private_network
     risk = f"private network address {private}" if risky else None
     await ctx.authorize(dataclasses.replace(request, risk=risk))
