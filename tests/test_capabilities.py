@@ -180,3 +180,19 @@ def test_profiles_match_by_prefix_and_config_overrides() -> None:
     assert (overridden.context_window, overridden.tools) == (8000, True)
     no_prices = built_in("gpt-4o")
     assert no_prices.cost(Usage(10, 10)) is None
+
+
+@pytest.mark.anyio
+async def test_a_stream_skips_a_model_that_cannot_stream(
+    tmp_path: Path, fake: FakeProvider
+) -> None:
+    home = Home(tmp_path)
+    three(home, fake, {"streaming": False})
+    fake.script(KEY_A, rate_limited(retry_after=30))
+    async with router_for(home) as router:
+        async with router.stream(ChatRequest.of("hi")) as events:
+            async for _ in events:
+                pass
+        assert events.result is not None and events.result.provider == "last"
+        assert events.attempts[1].reason == "no streaming"
+        assert (await router.complete(ChatRequest.of("hi"))).provider == "middle"

@@ -83,6 +83,7 @@ class _Walk:
     """The bookkeeping of one request's walk along the chain."""
 
     request: ChatRequest | None
+    streaming: bool = False
     attempts: list[Attempt] = field(default_factory=list)
     last_error: ProviderError | None = None
     last_provider: str | None = None
@@ -181,7 +182,9 @@ class Router:
         """Open a stream along the chain. Failures before the first token fail over
         invisibly (DESIGN.md invariant 8); after it, iteration raises ``StreamBroken``.
         Leaving the block closes the HTTP response at once."""
-        served = await self.walk(partial(prime, request), model=model, request=request)
+        served = await self.walk(
+            partial(prime, request), model=model, request=request, streaming=True
+        )
         try:
             yield RouterStream(served)
         finally:
@@ -199,13 +202,18 @@ class Router:
         return found
 
     async def walk(
-        self, op: Op[T], *, model: str | None = None, request: ChatRequest | None = None
+        self,
+        op: Op[T],
+        *,
+        model: str | None = None,
+        request: ChatRequest | None = None,
+        streaming: bool = False,
     ) -> Served[T]:
         """Run ``op`` along the chain with the router's rules; the caller must call
         ``release()`` on what it returns. With ``request``, routes whose model cannot serve
-        it (tools, images, context window) are skipped, and say why."""
+        it (tools, images, context window, streaming) are skipped, and say why."""
         routes = self.chain(model)
-        walk = _Walk(request)
+        walk = _Walk(request, streaming)
         for index, route in enumerate(routes):
             has_next = index + 1 < len(routes)
             served = await self._try_route(op, route, walk, has_next)
@@ -348,6 +356,8 @@ class Router:
         if walk.request is None:
             return None
         profile = self.profile(route)
+        if walk.streaming and profile.streaming is False:
+            return "no streaming"
         if walk.min_window is not None:
             window = profile.context_window
             if window is None or window <= walk.min_window:
