@@ -19,6 +19,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from hermes_mcp.log import redact
+
 
 class FailureClass(StrEnum):
     """DESIGN.md's failure classes; see the router's rules for the action each takes."""
@@ -115,8 +117,10 @@ class ProviderError(HermesError):
         self.status = status
         self.retry_after = retry_after
         self.reset_in = reset_in
-        # For refreshable credentials: which token generation the failed request carried.
+        # For refreshable credentials: which token generation the failed request carried,
+        # and whether the failure came from the token endpoint itself (no refresh helps).
         self.token_generation: int | None = None
+        self.from_token_exchange = False
         self.provider = provider
         self.model = model
         super().__init__(f"{failure_class.value}: {message}")
@@ -152,7 +156,7 @@ class NoRouteError(HermesError):
             "error": {
                 "provider": self.provider,
                 "class": self.failure_class.value if self.failure_class else None,
-                "message": self.message,
+                "message": redact(self.message),
                 "retry_at": iso_utc(self.retry_at),
             },
             "attempts": self.attempts,

@@ -261,3 +261,52 @@ async def test_authorized_user_refresh_token(
     )
     ran = await hermes(home, "providers")
     assert "hermes-refresh-token-value" not in ran.stdout + ran.stderr
+
+
+@pytest.mark.anyio
+async def test_a_refused_refresh_is_asked_once_for_fifty_waiting_requests(
+    tmp_path: Path, vertex: FakeProvider, backup: FakeProvider, rsa_key: tuple[str, str]
+) -> None:
+    home = Home(tmp_path)
+    configure(home, vertex, backup, service_account(tmp_path, vertex, rsa_key[0]))
+    vertex.token_script(token_ok(), token_refused())
+    async with router_for(home) as router:
+        await router.complete(HI)
+        vertex.expire_tokens()
+        results = await fifty(router)
+    assert {r.provider for r in results} == {"backup"}
+    assert len(vertex.token_hits) == 2  # the first token, then one refused refresh
+
+
+@pytest.mark.anyio
+async def test_a_refused_first_token_is_one_exchange(
+    tmp_path: Path, vertex: FakeProvider, backup: FakeProvider, rsa_key: tuple[str, str]
+) -> None:
+    home = Home(tmp_path)
+    configure(home, vertex, backup, service_account(tmp_path, vertex, rsa_key[0]))
+    vertex.token_script(token_refused())
+    async with router_for(home) as router:
+        result = await router.complete(HI)
+        again = await router.complete(HI)
+    assert result.provider == again.provider == "backup"
+    assert len(vertex.token_hits) == 1
+
+
+@pytest.mark.anyio
+async def test_a_token_endpoint_hiccup_is_transient_not_a_dead_key(
+    tmp_path: Path, vertex: FakeProvider, backup: FakeProvider, rsa_key: tuple[str, str]
+) -> None:
+    from hermes_mcp.testing import token_refused as refuse
+
+    home = Home(tmp_path)
+    configure(home, vertex, backup, service_account(tmp_path, vertex, rsa_key[0]))
+    vertex.token_script(token_ok(), refuse(status=503, error="temporarily_unavailable"))
+    async with router_for(home) as router:
+        await router.complete(HI)
+        vertex.expire_tokens()
+        result = await router.complete(HI)  # refresh hits a 503, then succeeds on the retry
+        pool = router.providers["vertex"].pool
+        mark = pool.state(pool.credentials[0], MODEL)
+    assert result.provider == "vertex"
+    assert mark is None  # neither cooling nor dead
+    assert len(vertex.token_hits) == 3

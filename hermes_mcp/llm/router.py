@@ -284,12 +284,18 @@ class Router:
                 err.provider, err.model = route.provider, route.model
                 walk.last_error, walk.last_provider = err, route.provider
                 cls = err.failure_class
-                if cls is FailureClass.AUTH and credential.refreshable and not refreshed:
+                refreshable = credential.refreshable and not err.from_token_exchange
+                if cls is FailureClass.AUTH and refreshable and not refreshed:
                     refreshed = True
                     try:
                         await provider.refresh(credential, err)
                     except ProviderError as refused:
-                        err = refused
+                        # The exchange's own failure decides: refused (auth) kills the
+                        # credential; a 5xx or timeout is transient, as any other.
+                        err, cls = refused, refused.failure_class
+                        err.provider, err.model = route.provider, route.model
+                        walk.last_error = err
+                        refreshed = not cls.transient  # a hiccup may refresh once more
                     else:
                         self._record(
                             walk,

@@ -26,7 +26,7 @@ import jwt
 from hermes_mcp.credentials import Credential
 from hermes_mcp.errors import FailureClass, ProviderError
 from hermes_mcp.llm.http import transport_failure
-from hermes_mcp.log import get_logger, register_secret
+from hermes_mcp.log import get_logger, redact, register_secret
 
 log = get_logger("hermes_mcp.tokens")
 
@@ -61,6 +61,7 @@ class TokenSource:
         self.token_url = token_url or info.get("token_uri") or DEFAULT_TOKEN_URL
         self._token: AccessToken | None = None
         self.generation = 0  # counts exchanges; a 401 names the generation it was sent with
+        self._refused: ProviderError | None = None
         self._lock = anyio.Lock()
 
     def _fresh(self) -> AccessToken | None:
@@ -76,6 +77,7 @@ class TokenSource:
         if fresh is not None:
             return fresh.value, self.generation
         async with self._lock:
+            self._raise_if_refused()
             fresh = self._fresh()  # someone else may have refreshed while we waited
             if fresh is None:
                 fresh = await self._replace()
@@ -83,13 +85,27 @@ class TokenSource:
 
     async def refresh(self, stale_generation: int) -> None:
         """Replace the token after one of ``stale_generation`` was refused (a 401).
-        Single-flight: when another request already replaced it, nothing is exchanged."""
+        Single-flight: when another request already replaced it, nothing is exchanged;
+        when the exchange for this generation was refused, that refusal is raised again."""
         async with self._lock:
+            self._raise_if_refused()
             if self.generation == stale_generation:
                 await self._replace()
 
+    def _raise_if_refused(self) -> None:
+        """A refused exchange is final for the credential (until a restart or a reset):
+        everyone who waited for it gets the same refusal, and nobody asks again."""
+        if self._refused is not None:
+            raise self._refused
+
     async def _replace(self) -> AccessToken:
-        self._token = await self._exchange()
+        try:
+            self._token = await self._exchange()
+        except ProviderError as err:
+            err.from_token_exchange = True
+            if err.failure_class is FailureClass.AUTH:
+                self._refused = err
+            raise
         self.generation += 1
         return self._token
 
@@ -105,24 +121,31 @@ class TokenSource:
             data: Any = response.json()
         except ValueError:
             data = {}
-        if response.status_code != 200 or not isinstance(data, dict):
-            detail = data.get("error_description") or data.get("error") if data else None
+        if not isinstance(data, dict):
+            data = {}
+        if response.status_code != 200:
+            detail = data.get("error_description") or data.get("error")
             cls = FailureClass.SERVER_ERROR if response.status_code >= 500 else FailureClass.AUTH
             raise ProviderError(
                 cls,
-                f"the token endpoint refused {self.credential.label}: "
-                f"{detail or f'HTTP {response.status_code}'}",
+                redact(
+                    f"the token endpoint refused {self.credential.label}: "
+                    f"{detail or f'HTTP {response.status_code}'}"
+                ),
                 status=response.status_code,
             )
         value = data.get("access_token")
-        if not isinstance(value, str) or not value:
+        try:
+            expires_in = float(data.get("expires_in") or JWT_LIFETIME_S)
+        except (TypeError, ValueError):
+            expires_in = -1.0
+        if not isinstance(value, str) or not value or not 0 < expires_in < 366 * 86400:
             raise ProviderError(
                 FailureClass.SERVER_ERROR,
-                "malformed response: the token endpoint sent no access_token",
+                "malformed response: the token endpoint sent no usable access_token",
                 status="malformed",
             )
         register_secret(value)
-        expires_in = float(data.get("expires_in") or JWT_LIFETIME_S)
         log.info(
             "token.exchanged",
             credential=self.credential.fingerprint,
