@@ -88,7 +88,10 @@ def iso_utc(epoch: float | None) -> str | None:
     """ISO-8601 UTC for an epoch time, as every output of this project writes times."""
     if epoch is None:
         return None
-    return datetime.fromtimestamp(epoch, tz=UTC).isoformat().replace("+00:00", "Z")
+    try:
+        return datetime.fromtimestamp(epoch, tz=UTC).isoformat().replace("+00:00", "Z")
+    except (OverflowError, OSError, ValueError):  # a time no calendar holds
+        return None
 
 
 class ProviderError(HermesError):

@@ -145,6 +145,46 @@ QUOTA = {
         ),
         (408, "", {}, F.TIMEOUT, None),
         (200, {"error": {"code": 429, "message": "Rate limited upstream"}}, {}, F.RATE_LIMIT, None),
+        (
+            429,
+            {
+                "error": {
+                    "message": "Rate limit exceeded: free-models-per-day-high-balance.",
+                    "type": "rate_limit_error",
+                    "code": "429",
+                }
+            },
+            {},
+            F.QUOTA_EXHAUSTED,
+            None,
+        ),
+        (
+            429,
+            {
+                "error": {
+                    "message": "Rate limit exceeded",
+                    "code": 429,
+                    "metadata": {
+                        "headers": {
+                            "X-RateLimit-Limit": "20",
+                            "X-RateLimit-Remaining": "0",
+                            "X-RateLimit-Reset": str(int((NOW + 40) * 1000)),
+                        }
+                    },
+                }
+            },
+            {},
+            F.RATE_LIMIT,
+            40.0,
+        ),
+        (
+            429,
+            {"error": {"message": "slow down"}},
+            {"retry-after": "1e12"},
+            F.QUOTA_EXHAUSTED,
+            1e12,
+        ),
+        (429, {"error": {"message": "slow down"}}, {"retry-after": "inf"}, F.RATE_LIMIT, None),
         (200, {"error": {"message": "upstream failed"}}, {}, F.SERVER_ERROR, None),
     ],
 )
@@ -193,3 +233,13 @@ def test_anthropic_reset_timestamps() -> None:
 )
 def test_durations(text: str, seconds: float | None) -> None:
     assert hints.parse_duration(text) == seconds
+
+
+def test_absurd_hints_are_capped_when_they_become_cooldowns() -> None:
+    from hermes_mcp.errors import iso_utc
+    from hermes_mcp.llm.router import MAX_COOLDOWN_S, cooldown_until
+
+    err = classify(429, {"error": {"message": "slow down"}}, {"retry-after": "1e12"})
+    mark = cooldown_until(err, NOW)
+    assert mark.cooldown_until == NOW + MAX_COOLDOWN_S
+    assert iso_utc(1e300) is None and iso_utc(NOW) == "2027-01-15T08:00:00Z"

@@ -21,8 +21,12 @@ _QUOTA_WORDS = (
     "exceeded your current quota",
     "per day",
     "perday",
+    "per-day",
+    "per_day",
     "daily",
     "per month",
+    "per-month",
+    "per_month",
     "monthly",
     "quota exceeded",
 )

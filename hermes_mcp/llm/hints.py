@@ -8,6 +8,7 @@ Sources (DESIGN.md invariant 4): ``Retry-After`` (seconds or HTTP date),
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -122,6 +123,11 @@ _ANTHROPIC_RESET = re.compile(r"anthropic-ratelimit-([a-z-]+)-reset")
 
 def from_headers(headers: Mapping[str, str], now: float) -> float | None:
     """Seconds to wait per the response headers (lower-cased names), or ``None``."""
+    found = _from_headers(headers, now)
+    return found if found is not None and math.isfinite(found) else None
+
+
+def _from_headers(headers: Mapping[str, str], now: float) -> float | None:
     if "retry-after-ms" in headers:
         try:
             return max(0.0, float(headers["retry-after-ms"]) / 1000)
@@ -131,6 +137,10 @@ def from_headers(headers: Mapping[str, str], now: float) -> float | None:
         parsed = _retry_after(headers["retry-after"], now)
         if parsed is not None:
             return parsed
+    if "x-ratelimit-reset" in headers:  # OpenRouter: the reset as epoch milliseconds
+        reset = _epoch_or_seconds(headers["x-ratelimit-reset"], now)
+        if reset is not None:
+            return reset
     found = _exhausted_or_all(headers, _OPENAI_RESET, "x-ratelimit-remaining-{}", parse_duration)
     if found is not None:
         return found
@@ -145,6 +155,19 @@ def from_headers(headers: Mapping[str, str], now: float) -> float | None:
 _RESET_TEXT = re.compile(
     r"resets?\s+(?:in|after)\s+((?:\d+(?:\.\d+)?\s*[a-z]+[\s,]*(?:and\s+)?)+)", re.IGNORECASE
 )
+
+
+def _epoch_or_seconds(value: str, now: float) -> float | None:
+    """A number that is epoch milliseconds, epoch seconds, or seconds from now."""
+    try:
+        number = float(value.strip())
+    except ValueError:
+        return None
+    if number > 1e11:
+        return max(0.0, number / 1000 - now)
+    if number > 1e9:
+        return max(0.0, number - now)
+    return max(0.0, number)
 
 
 def reset_from_text(text: str) -> float | None:

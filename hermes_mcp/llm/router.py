@@ -18,6 +18,7 @@ Every attempt is recorded in the result's route and logged as one structured eve
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -63,18 +64,29 @@ MAX_RETRY_JITTER_S = 0.5
 FAILING_PROVIDER_SKIP_S = 30.0
 
 
+MAX_COOLDOWN_S = 31 * 24 * 3600.0  # no hint, however large, cools a key for longer
+
+
+def _bounded(seconds: float | None) -> float | None:
+    """A provider's hint, if it is a number we can act on (finite, capped)."""
+    if seconds is None or not math.isfinite(seconds):
+        return None
+    return min(max(seconds, 0.0), MAX_COOLDOWN_S)
+
+
 def cooldown_until(err: ProviderError, now: float) -> CredentialState:
     """The mark a credential-class failure leaves on its credential."""
     cls = err.failure_class
+    retry_after, reset_in = _bounded(err.retry_after), _bounded(err.reset_in)
     if cls is FailureClass.AUTH:
         return CredentialState("dead", None, cls.value, now, err.message[:300])
     if cls is FailureClass.RATE_LIMIT:
-        wait = err.retry_after if err.retry_after is not None else DEFAULT_RATE_LIMIT_COOLDOWN_S
+        wait = retry_after if retry_after is not None else DEFAULT_RATE_LIMIT_COOLDOWN_S
     elif cls is FailureClass.QUOTA_EXHAUSTED:
-        known_reset = err.reset_in if err.reset_in is not None else DEFAULT_QUOTA_COOLDOWN_S
-        wait = max(err.retry_after or 0.0, known_reset)
+        known_reset = reset_in if reset_in is not None else DEFAULT_QUOTA_COOLDOWN_S
+        wait = max(retry_after or 0.0, known_reset)
     else:  # billing
-        wait = err.retry_after if err.retry_after is not None else DEFAULT_BILLING_COOLDOWN_S
+        wait = retry_after if retry_after is not None else DEFAULT_BILLING_COOLDOWN_S
     return CredentialState("cooling", now + wait, cls.value, now, err.message[:300])
 
 

@@ -91,6 +91,16 @@ def error_fields(data: Any) -> tuple[str, str]:
     return message, code
 
 
+def _metadata_headers(data: Any) -> dict[str, str]:
+    """OpenRouter repeats the upstream's rate-limit headers in ``error.metadata.headers``."""
+    err = data.get("error") if isinstance(data, dict) else None
+    meta = err.get("metadata") if isinstance(err, dict) else None
+    found = meta.get("headers") if isinstance(meta, dict) else None
+    if not isinstance(found, dict):
+        return {}
+    return {str(k).lower(): str(v) for k, v in found.items()}
+
+
 class OpenAIWire:
     name = "openai"
     per_model_classes: frozenset[FailureClass] = frozenset()
@@ -171,6 +181,7 @@ class OpenAIWire:
     ) -> ProviderError:
         data = error_body(body)
         message, code = error_fields(data)
+        headers = {**headers, **_metadata_headers(data)}
         effective = status
         if status == 200:  # an error object inside a 200 (OpenRouter does this)
             inner = data.get("error") if isinstance(data, dict) else None
