@@ -54,3 +54,36 @@ def test_unusable_location_is_a_state_error(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("")
     with pytest.raises(StateError):
         open_database(tmp_path / "file" / "state.db")
+
+
+@pytest.mark.anyio
+async def test_a_mark_never_weakens_one_in_force(tmp_path: Path) -> None:
+    from hermes_mcp.llm.credential_state import CredentialState, CredentialStateStore, StateKey
+
+    now = 1_800_000_000.0
+    key = StateKey("p", "http://127.0.0.1:1/v1", "abcd1234")
+    db = open_database(tmp_path / "state.db")
+    other_db = open_database(tmp_path / "state.db")
+    try:
+        store = CredentialStateStore(db, lambda: now)
+        quota = CredentialState("cooling", now + 86400, "quota_exhausted", now)
+        await store.mark(key, quota)
+        await store.mark(key, CredentialState("cooling", now + 5, "rate_limit", now + 1))
+        assert store.get(key) == quota
+        dead = CredentialState("dead", None, "auth", now + 2)
+        await store.mark(key, dead)
+        await store.mark(key, CredentialState("cooling", now + 9e5, "billing", now + 3))
+        assert store.get(key) == dead
+        # Another process's write that would weaken the stored mark changes nothing.
+        CredentialStateStore(other_db)._write(key, quota)
+        assert CredentialStateStore(other_db).get(key) == dead
+        # A mark that has run out is replaced.
+        later = CredentialStateStore(db, lambda: now + 2 * 86400)
+        fresh_key = StateKey("p", "http://127.0.0.1:1/v1", "ffff0000")
+        await later.mark(fresh_key, CredentialState("cooling", now + 10, "rate_limit", now))
+        renewed = CredentialState("cooling", now + 2 * 86400 + 60, "rate_limit", now + 2 * 86400)
+        await later.mark(fresh_key, renewed)
+        assert later.get(fresh_key) == renewed
+    finally:
+        db.close()
+        other_db.close()

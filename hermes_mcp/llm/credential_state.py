@@ -11,6 +11,7 @@ Writes happen only when a state changes (a failure, a reset), inside
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -18,7 +19,10 @@ from typing import Literal
 
 import anyio
 
+from hermes_mcp.log import get_logger
 from hermes_mcp.state import Database
+
+log = get_logger("hermes_mcp.state")
 
 StateName = Literal["cooling", "dead"]
 
@@ -46,6 +50,15 @@ class CredentialState:
         return self.cooldown_until is not None and self.cooldown_until > now
 
 
+def _outlasts(current: CredentialState, new: CredentialState) -> bool:
+    """Whether ``current`` (still in force when ``new`` happened) is the stronger mark."""
+    if not current.blocks(new.last_error_at):
+        return False
+    if current.state == "dead":
+        return True
+    return new.state == "cooling" and (current.cooldown_until or 0.0) >= (new.cooldown_until or 0.0)
+
+
 class CredentialStateStore:
     """The shared state of every credential this machine has used.
 
@@ -65,10 +78,14 @@ class CredentialStateStore:
         version = self._db.change_token()
         if version == self._version:
             return
-        rows = self._db.query(
-            "SELECT provider, endpoint, credential, model, state, cooldown_until, "
-            "last_class, last_error_at, message FROM credential_state"
-        )
+        try:
+            rows = self._db.query(
+                "SELECT provider, endpoint, credential, model, state, cooldown_until, "
+                "last_class, last_error_at, message FROM credential_state"
+            )
+        except sqlite3.Error as exc:  # keep what we know; try again before the next request
+            log.warning("state.read_failed", error=str(exc))
+            return
         self._cache = {
             StateKey(r["provider"], r["endpoint"], r["credential"], r["model"]): CredentialState(
                 r["state"], r["cooldown_until"], r["last_class"], r["last_error_at"], r["message"]
@@ -92,12 +109,23 @@ class CredentialStateStore:
         return dict(self._cache)
 
     async def mark(self, key: StateKey, state: CredentialState) -> None:
-        """Record a new state: visible to this process at once, persisted off the loop."""
+        """Record a new state: visible to this process at once, persisted off the loop.
+
+        A mark never weakens one still in force: a dead credential stays dead, and a
+        cooldown is only extended (concurrent requests failing on one key in different
+        ways must not let a short rate limit overwrite a spent daily quota)."""
+        current = self.snapshot_view().get(key)
+        if current is not None and _outlasts(current, state):
+            return
         self._cache[key] = state
         if self._db is not None:
             self._pending[key] = state
             try:
                 await anyio.to_thread.run_sync(self._write, key, state)
+            except sqlite3.Error as exc:
+                # Locked for longer than busy_timeout, or a disk problem: this process
+                # still honours the mark; other processes learn of it from their own.
+                log.warning("state.write_failed", provider=key.provider, error=str(exc))
             finally:
                 if self._pending.get(key) is state:
                     del self._pending[key]
@@ -112,7 +140,12 @@ class CredentialStateStore:
                 "ON CONFLICT (provider, endpoint, credential, model) DO UPDATE SET "
                 "state = excluded.state, cooldown_until = excluded.cooldown_until, "
                 "last_class = excluded.last_class, last_error_at = excluded.last_error_at, "
-                "message = excluded.message",
+                "message = excluded.message "
+                # Another process may hold a stronger mark: never weaken it (see mark()).
+                "WHERE NOT ((credential_state.state = 'dead' AND excluded.state != 'dead') "
+                "OR (credential_state.state = 'cooling' AND excluded.state = 'cooling' "
+                "AND credential_state.cooldown_until > excluded.cooldown_until "
+                "AND credential_state.cooldown_until > excluded.last_error_at))",
                 (
                     key.provider,
                     key.endpoint,
