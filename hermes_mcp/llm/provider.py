@@ -18,12 +18,14 @@ import httpx2
 from hermes_mcp.config import ProviderSection
 from hermes_mcp.credentials import Credential
 from hermes_mcp.errors import FailureClass, ProviderError
+from hermes_mcp.llm.classify import classify_http
 from hermes_mcp.llm.http import make_client, transport_failure
 from hermes_mcp.llm.pool import CredentialPool
 from hermes_mcp.llm.streaming import ProviderStream, StreamTimeouts
 from hermes_mcp.llm.tokens import TokenSource
 from hermes_mcp.llm.types import ChatRequest, Completion
 from hermes_mcp.llm.wires import Wire
+from hermes_mcp.llm.wires.common import SHAPE_ERRORS, guarded
 from hermes_mcp.log import redact
 
 
@@ -166,12 +168,16 @@ class Provider:
             ) from exc
         if self.wire.is_error(data):
             raise self._failure(200, _lowered(response), body, generation)
-        return self.wire.parse(data)
+        return guarded("an unreadable answer", self.wire.parse, data)
 
     def _failure(
         self, status: int, headers: dict[str, str], body: bytes, generation: int
     ) -> ProviderError:
-        err = self.wire.classify(status, headers, body, self._clock())
+        now = self._clock()
+        try:
+            err = self.wire.classify(status, headers, body, now)
+        except SHAPE_ERRORS:  # an error body of an unexpected shape: the status decides
+            err = classify_http(status, message=f"HTTP {status}", headers=headers, now=now)
         err.token_generation = generation
         err.message = redact(err.message)
         return err

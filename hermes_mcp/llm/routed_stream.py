@@ -21,6 +21,7 @@ from hermes_mcp.llm.provider import Provider
 from hermes_mcp.llm.served import Served
 from hermes_mcp.llm.streaming import ProviderStream
 from hermes_mcp.llm.types import ChatRequest, Delta, Result, is_first_token
+from hermes_mcp.llm.wires.common import guarded
 from hermes_mcp.log import get_logger
 
 log = get_logger("hermes_mcp.router")
@@ -110,11 +111,22 @@ class RouterStream:
                 ) from err
             if deltas is None:
                 self._ended = True
-                self._finish()
+                try:
+                    self._finish()
+                except ProviderError as err:  # the deltas do not add up to an answer
+                    raise StreamBroken(
+                        err.failure_class,
+                        f"the stream ended with an unreadable answer: {err.message}",
+                        status=err.status,
+                        provider=self.provider,
+                        model=self.model,
+                    ) from err
             else:
                 self._pending.extend(deltas)
         return self._pending.pop(0)
 
     def _finish(self) -> None:
         if self.result is None:
-            self.result = self._served.result(self._served.value.stream.decoder.completion())
+            decoder = self._served.value.stream.decoder
+            completion = guarded("an unreadable answer", decoder.completion)
+            self.result = self._served.result(completion)

@@ -29,6 +29,7 @@ from hermes_mcp.errors import FailureClass, ProviderError
 from hermes_mcp.llm.http import transport_failure
 from hermes_mcp.llm.types import Delta
 from hermes_mcp.llm.wires.base import StreamDecoder
+from hermes_mcp.llm.wires.common import guarded
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,9 @@ class ProviderStream:
                 f"stream {which} timeout: nothing within {seconds:g}s",
                 status="timeout",
             )
-        return self.decoder.feed(event.event, event.data, self._clock())
+        return guarded(
+            "an unreadable stream event", self.decoder.feed, event.event, event.data, self._clock()
+        )
 
     async def aclose(self) -> None:
         if not self._closed:

@@ -4,10 +4,14 @@ error body or a stream chunk, and building a checked ``ToolCall``."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
 
 from hermes_mcp.errors import FailureClass, ProviderError
 from hermes_mcp.llm.types import ToolCall
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def broken(detail: str) -> ProviderError:
@@ -15,6 +19,19 @@ def broken(detail: str) -> ProviderError:
     return ProviderError(
         FailureClass.SERVER_ERROR, f"malformed response: {detail}", status="malformed"
     )
+
+
+# What a parser raises when a provider's JSON has the wrong shape or types.
+SHAPE_ERRORS = (ValueError, TypeError, AttributeError, KeyError, IndexError)
+
+
+def guarded(what: str, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+    """Call a wire's parser; a body of the wrong shape is a malformed response (a
+    transient ``server_error`` the router fails over from), never a crash."""
+    try:
+        return fn(*args, **kwargs)
+    except SHAPE_ERRORS as exc:
+        raise broken(f"{what} ({type(exc).__name__})") from exc
 
 
 def error_body(body: bytes) -> Any:
