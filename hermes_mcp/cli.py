@@ -114,9 +114,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
         else:
             _err(f"hermes-mcp: {exc.message}")
         return EXIT_NO_ROUTE
-    except (ConfigError, StateError) as exc:
+    except (ConfigError, StateError, UsageError) as exc:
         if args.json:
-            kind = "config" if isinstance(exc, ConfigError) else "state"
+            kind = {ConfigError: "config", StateError: "state"}.get(type(exc), "usage")
             _out(json.dumps(_error_json(kind, str(exc))))
         else:
             _err(f"hermes-mcp: {exc}")

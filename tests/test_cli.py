@@ -196,3 +196,21 @@ async def test_providers_plain_table_shows_labels_not_secrets(
     ran = await hermes(home, "providers")
     assert ran.code == 0
     assert "env:HERMES_TEST_PRIMARY_0" in ran.stdout and "available" in ran.stdout
+
+
+@pytest.mark.anyio
+async def test_a_malformed_model_or_a_config_that_is_not_utf8_exit_2(
+    tmp_path: Path, fake: FakeProvider
+) -> None:
+    home = Home(tmp_path)
+    chain(home, fake, [KEY_A])
+    for bad in ("nocolon", "Bad:x", "primary:"):
+        ran = await hermes(home, "ask", "--json", "--model", bad, "hi")
+        assert ran.code == 2, ran.stderr
+        error = ran.json()["error"]
+        assert error["class"] == "usage" and "--model" in error["message"]
+    (tmp_path / "config.toml").write_bytes(b'[model]\ndefault = "caf\xe9:x"\n')
+    ran = await hermes(home, "ask", "--json", "hi")
+    assert ran.code == 2
+    assert "not UTF-8" in ran.json()["error"]["message"]
+    assert str(tmp_path / "config.toml") in ran.json()["error"]["message"]

@@ -414,3 +414,17 @@ async def test_a_chain_of_dead_credentials_names_auth(home: Home, fake: FakeProv
         assert err.failure_class is FailureClass.AUTH and err.retry_at is None
     assert "providers --reset" in later.value.message
     assert len(fake.requests) == 2
+
+
+@pytest.mark.anyio
+async def test_a_failing_model_does_not_skip_its_providers_other_models(
+    home: Home, fake: FakeProvider
+) -> None:
+    home.write({"p": {"url": fake.openai_base_url, "keys": [KEY_A]}}, "p:model-a", ("p:model-b",))
+    fake.set_default(KEY_A, reply("from model-b"))
+    fake.script(KEY_A, server_error(503), server_error(503))
+    async with router_for(home) as router:
+        result = await router.complete(HI)
+        again = await router.complete(HI)  # model-a is skipped for 30 s, model-b is not
+    assert (result.model, again.model) == ("model-b", "model-b")
+    assert again.attempts[0].action == "skip" and again.attempts[0].model == "model-a"

@@ -37,6 +37,7 @@ from hermes_mcp.errors import (
     FailureClass,
     NoRouteError,
     ProviderError,
+    UsageError,
     iso_utc,
 )
 from hermes_mcp.llm.credential_state import CredentialState, CredentialStateStore
@@ -147,7 +148,9 @@ class Router:
             self.providers[name] = Provider(name, section, wire, pool, clock)
         self._missing_models: set[tuple[str, str]] = set()
         self._profiles: dict[ModelRef, ModelProfile] = {}
-        self._skip_until: dict[str, float] = {}
+        # A route (provider and model) that failed twice in a row, and until when it is
+        # skipped: per model, since overload is often one model's, not the provider's.
+        self._skip_until: dict[ModelRef, float] = {}
 
     async def __aenter__(self) -> Self:
         return self
@@ -168,7 +171,10 @@ class Router:
         """The routes for a request: the override (or default), then the fallbacks."""
         routes = self.settings.chain
         if model is not None:
-            first = ModelRef.parse(model)
+            try:
+                first = ModelRef.parse(model)
+            except ValueError as exc:
+                raise UsageError(f"--model: {exc}") from None
             if first.provider not in self.providers:
                 raise ConfigError(
                     f"--model names provider {first.provider!r}, which is not configured",
@@ -242,8 +248,8 @@ class Router:
         if (route.provider, model) in self._missing_models:
             self._record(walk, route, None, None, None, "skip", 0.0, "model not found earlier")
             return None
-        if self._skip_until.get(route.provider, 0.0) > self._clock():
-            until = iso_utc(self._skip_until[route.provider])
+        if self._skip_until.get(route, 0.0) > self._clock():
+            until = iso_utc(self._skip_until[route])
             self._record(walk, route, None, None, None, "skip", 0.0, f"failing until {until}")
             return None
         unfit = self._unfit(route, walk)
@@ -329,7 +335,7 @@ class Router:
                         await self._sleep(self._rng.uniform(0.0, MAX_RETRY_JITTER_S))
                         continue
                     # Failed twice in a row (the try and its retry): skip it for a while.
-                    self._skip_until[route.provider] = self._clock() + FAILING_PROVIDER_SKIP_S
+                    self._skip_until[route] = self._clock() + FAILING_PROVIDER_SKIP_S
                     self._record(walk, route, credential, err.status, cls, onward, elapsed)
                     return "next_route"
                 if cls is FailureClass.CONTEXT_OVERFLOW and onward == "fallback":
