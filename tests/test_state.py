@@ -87,3 +87,34 @@ async def test_a_mark_never_weakens_one_in_force(tmp_path: Path) -> None:
     finally:
         db.close()
         other_db.close()
+
+
+def test_reads_do_not_wait_for_a_writer_stuck_in_busy_timeout(tmp_path: Path) -> None:
+    import threading
+
+    path = tmp_path / "state.db"
+    db = open_database(path)
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+    started, finished = threading.Event(), threading.Event()
+
+    def write() -> None:
+        started.set()
+        try:
+            with db.write() as conn:  # waits in busy_timeout, holding db's main connection
+                conn.execute("DELETE FROM memory")
+        finally:
+            finished.set()
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        assert started.wait(5)
+        assert not finished.wait(0.2)  # the writer is stuck behind the other process
+        assert db.read("SELECT COUNT(*) FROM credential_state")[0][0] == 0  # not blocked
+        assert not finished.is_set()
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+        writer.join(10)
+        db.close()

@@ -79,7 +79,7 @@ class CredentialStateStore:
         if version == self._version:
             return
         try:
-            rows = self._db.query(
+            rows = self._db.read(
                 "SELECT provider, endpoint, credential, model, state, cooldown_until, "
                 "last_class, last_error_at, message FROM credential_state"
             )

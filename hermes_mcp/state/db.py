@@ -57,6 +57,8 @@ class Database:
     def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
         self._conn = conn
         self._lock = threading.Lock()
+        self._read_lock = threading.Lock()
+        self._reader: sqlite3.Connection | None = None
         self.path = path
         try:
             self._shm: _ShmWatch | None = _ShmWatch(path)
@@ -66,6 +68,18 @@ class Database:
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         with self._lock:
             return self._conn.execute(sql, params).fetchall()
+
+    def read(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        """A read on a connection of its own: it never waits for this process's writer
+        (which may sit in ``busy_timeout`` holding the main connection), and in WAL mode
+        it never waits for other processes' writers either. For the event loop's reads."""
+        with self._read_lock:
+            if self._reader is None:
+                self._reader = sqlite3.connect(
+                    self.path, isolation_level=None, check_same_thread=False
+                )
+                self._reader.row_factory = sqlite3.Row
+            return self._reader.execute(sql, params).fetchall()
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
@@ -80,9 +94,7 @@ class Database:
             self._conn.execute("COMMIT")
 
     def data_version(self) -> int:
-        with self._lock:
-            row = self._conn.execute("PRAGMA data_version").fetchone()
-        return int(row[0])
+        return int(self.read("PRAGMA data_version")[0][0])
 
     def change_token(self) -> bytes:
         """Differs from the last call's value whenever any connection has committed since
@@ -95,9 +107,11 @@ class Database:
         return str(self.query("PRAGMA journal_mode")[0][0])
 
     def close(self) -> None:
-        with self._lock:
+        with self._lock, self._read_lock:
             if self._shm is not None:
                 self._shm.close()
+            if self._reader is not None:
+                self._reader.close()
             self._conn.close()
 
 
