@@ -30,7 +30,7 @@ from tools.context import ToolContext
 from tools.diffs import diff_stats, make_diff, shown
 from tools.ignore import IgnoreRules, skip_dir
 from tools.paths import SpecialFileError, looks_like_private_key, sensitive_reason
-from tools.registry import Location, Tool, ToolAnnotations, ToolError, ToolResult
+from tools.registry import FileDiff, Location, Tool, ToolAnnotations, ToolError, ToolResult
 
 
 class _Args(BaseModel):
@@ -108,6 +108,34 @@ class WriteFileArgs(_Args):
     content: str = Field(description="The complete new content of the file")
 
 
+async def approve_and_write(
+    ctx: ToolContext,
+    tool: str,
+    title: str,
+    raw: str,
+    path: Path,
+    diff: FileDiff,
+    content: str,
+) -> tuple[int, int]:
+    """The end of every edit: ask the approver with the diff, then resolve ``raw`` again
+    (the wait may have seen a directory swapped for a symlink) and write; returns the
+    lines added and removed."""
+    await ctx.authorize(
+        ApprovalRequest(
+            tool=tool,
+            kind="edit",
+            action="write",
+            title=title,
+            paths=(path,),
+            risk="edits a file",
+            diff=diff,
+        )
+    )
+    ctx.recheck(raw, "write", path)
+    await ctx.files.write_text(path, content)
+    return diff_stats(diff.unified)
+
+
 async def write_file(args: WriteFileArgs, ctx: ToolContext) -> ToolResult:
     path = ctx.resolve(args.path, "write")
     name = ctx.display(path)
@@ -129,20 +157,10 @@ async def write_file(args: WriteFileArgs, ctx: ToolContext) -> ToolResult:
     except ToolError:  # binary or too large: replaced without a text diff
         old = ""
     diff = make_diff(path, name, old, args.content)
-    await ctx.authorize(
-        ApprovalRequest(
-            tool="write_file",
-            kind="edit",
-            action="write",
-            title=f"{'Create' if old is None else 'Overwrite'} {name}",
-            paths=(path,),
-            risk="edits a file",
-            diff=diff,
-        )
+    title = f"{'Create' if old is None else 'Overwrite'} {name}"
+    added, removed = await approve_and_write(
+        ctx, "write_file", title, args.path, path, diff, args.content
     )
-    ctx.recheck(args.path, "write", path)
-    await ctx.files.write_text(path, args.content)
-    added, removed = diff_stats(diff.unified)
     verb = "Created" if old is None else "Updated"
     return ToolResult(
         text=f"{verb} {name} (+{added} -{removed} lines)\n"

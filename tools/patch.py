@@ -15,9 +15,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tools.approval import ApprovalRequest
 from tools.context import ToolContext
-from tools.diffs import diff_stats, make_diff, shown
+from tools.diffs import make_diff, shown
+from tools.files import approve_and_write
 from tools.paths import SpecialFileError, sensitive_reason
 from tools.registry import Location, Tool, ToolAnnotations, ToolError, ToolResult
 
@@ -105,20 +105,9 @@ async def patch(args: PatchArgs, ctx: ToolContext) -> ToolResult:
         raise ToolError(f"{name} is a {exc.kind}, not a regular file; not edited") from None
     new, line = apply_edits(old, args.edits, name)
     diff = make_diff(path, name, old, new)
-    await ctx.authorize(
-        ApprovalRequest(
-            tool="patch",
-            kind="edit",
-            action="write",
-            title=f"Edit {name}",
-            paths=(path,),
-            risk="edits a file",
-            diff=diff,
-        )
+    added, removed = await approve_and_write(
+        ctx, "patch", f"Edit {name}", args.path, path, diff, new
     )
-    ctx.recheck(args.path, "write", path)
-    await ctx.files.write_text(path, new)
-    added, removed = diff_stats(diff.unified)
     count = len(args.edits)
     return ToolResult(
         text=f"Applied {count} edit{'s' if count > 1 else ''} to {name} "
