@@ -89,17 +89,12 @@ def _error_json(cls: str, message: str, provider: str | None = None) -> dict[str
 
 
 async def _ask(settings: Settings, prompt: str, model: str | None) -> dict[str, Any]:
-    from hermes_mcp.llm.credential_state import CredentialStateStore
-    from hermes_mcp.llm.router import Router
     from hermes_mcp.llm.types import ChatRequest
+    from hermes_mcp.runtime import open_runtime
 
-    db = open_database(settings.db_path)
-    try:
-        async with Router(settings, CredentialStateStore(db)) as router:
-            result = await router.complete(ChatRequest.of(prompt), model=model)
-            return result.to_json()
-    finally:
-        db.close()
+    async with open_runtime(settings) as runtime:
+        result = await runtime.router.complete(ChatRequest.of(prompt), model=model)
+        return result.to_json()
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
@@ -140,28 +135,26 @@ async def _cancel_on_sigint(
 
 
 async def _run(settings: Settings, prompt: str, session: str | None, as_json: bool) -> TurnEnd:
-    from hermes_mcp.agent import build_agent
-    from hermes_mcp.llm.credential_state import CredentialStateStore
-    from hermes_mcp.llm.router import Router
+    from hermes_mcp.runtime import open_runtime
 
-    db = open_database(settings.db_path)
-    try:
-        async with Router(settings, CredentialStateStore(db)) as router:
-            agent = build_agent(settings, router, db, cwd=Path.cwd())
-            async with (
-                agent.turn(prompt, session_id=session) as turn,
-                anyio.create_task_group() as tg,
-            ):
-                await tg.start(partial(_cancel_on_sigint, turn))
-                async for event in turn:
-                    if as_json:
-                        _out(json.dumps(event.to_json()))
-                tg.cancel_scope.cancel()
-            if turn.outcome is None:
-                raise RuntimeError("the turn ended without a turn_end event")
-            return turn.outcome
-    finally:
-        db.close()
+    async with open_runtime(settings) as runtime:
+        if session is None:
+            opened = await runtime.create_session(Path.cwd(), title=prompt)
+        else:
+            opened = await runtime.load_session(session)
+        async with (
+            opened,
+            opened.turn(prompt) as turn,
+            anyio.create_task_group() as tg,
+        ):
+            await tg.start(partial(_cancel_on_sigint, turn))
+            async for event in turn:
+                if as_json:
+                    _out(json.dumps(event.to_json()))
+            tg.cancel_scope.cancel()
+        if turn.outcome is None:
+            raise RuntimeError("the turn ended without a turn_end event")
+        return turn.outcome
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -123,10 +123,15 @@ class DelegationSection(_Strict):
     max_depth: int = Field(default=2, ge=0)
 
 
+PolicyMode = Literal["ask", "accept_edits", "auto"]
+POLICY_MODES: tuple[PolicyMode, ...] = ("ask", "accept_edits", "auto")
+
+
 class PolicySection(_Strict):
-    mode: Literal["ask", "accept_edits", "auto"] = "ask"
+    mode: PolicyMode = "ask"
     allow: list[str] = Field(default_factory=list)
     deny: list[str] = Field(default_factory=list)
+    approval_timeout_s: float = Field(default=300.0, gt=0, le=86_400)
 
 
 class Config(_Strict):

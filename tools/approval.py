@@ -37,6 +37,12 @@ class ApprovalRequest:
     risk: str | None = None
     diff: FileDiff | None = None
     call_id: str | None = None
+    # Whose request it is: the session of the turn that asks (a delegated child's own),
+    # and for a child, its parent's session and the parent's ``delegate_task`` call, so
+    # an edge can show the request against the call the person sees.
+    session_id: str | None = None
+    parent_session_id: str | None = None
+    parent_call_id: str | None = None
 
     @property
     def memo_key(self) -> tuple[str, str]:

@@ -75,6 +75,9 @@ class ToolContext:
     limits: Limits = field(default_factory=Limits)
     plans: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     remembered: dict[tuple[str, str], bool] = field(default_factory=dict)
+    approval_timeout_s: float = 300.0  # no answer in time is a denial that says so
+    parent_session_id: str | None = None  # set for a delegated child's calls
+    parent_call_id: str | None = None
 
     def __post_init__(self) -> None:
         if not self.roots:
@@ -155,7 +158,13 @@ class ToolContext:
     async def authorize(self, request: ApprovalRequest) -> None:
         """Let the action through or raise ToolError: deny rules, then allow rules and the
         mode, then the approver (whose "always" answers are remembered for the session)."""
-        request = dataclasses.replace(request, call_id=self.call_id)
+        request = dataclasses.replace(
+            request,
+            call_id=self.call_id,
+            session_id=self.session_id,
+            parent_session_id=self.parent_session_id,
+            parent_call_id=self.parent_call_id,
+        )
         verdict = self.policy.evaluate(request, self.roots)
         if verdict.outcome != "ask":
             log = _log.debug if request.risk is None and verdict.outcome == "allow" else _log.info
@@ -170,15 +179,24 @@ class ToolContext:
         if remembered is not None:
             decision = Decision(remembered, "denied earlier in this session")
         else:
-            try:
-                decision = await self.approver.approve(request)
-            except anyio.get_cancelled_exc_class():
-                raise
-            except Exception as exc:
-                decision = Decision.deny(f"the approval request failed: {exc}")
+            decision = await self._ask(request)
             if decision.remember:
                 self.remembered[request.memo_key] = decision.allowed
         _log.info("tool_approval", tool=request.tool, allowed=decision.allowed, risk=request.risk)
         if not decision.allowed:
             why = f": {decision.reason}" if decision.reason else ""
             raise ToolError(f"{request.title}: not approved{why}. The action was not taken.")
+
+    async def _ask(self, request: ApprovalRequest) -> Decision:
+        """The approver's answer; no answer within ``approval_timeout_s`` is a denial."""
+        timeout = self.approval_timeout_s
+        try:
+            with anyio.move_on_after(timeout) as waited:
+                return await self.approver.approve(request)
+        except anyio.get_cancelled_exc_class():
+            raise
+        except Exception as exc:
+            return Decision.deny(f"the approval request failed: {exc}")
+        if waited.cancelled_caught:
+            _log.info("tool_approval_timeout", tool=request.tool, timeout_s=timeout)
+        return Decision.deny(f"no answer within {timeout:g} s (policy.approval_timeout_s)")

@@ -119,7 +119,13 @@ async def _run_child(
     goal = task.goal[:GOAL_IN_EVENTS]
     session_id: str | None = None
     try:
-        context = dataclasses.replace(ctx, call_id=None, progress=None)
+        context = dataclasses.replace(
+            ctx,
+            call_id=None,
+            progress=None,
+            parent_session_id=ctx.session_id,
+            parent_call_id=ctx.call_id,
+        )
         child = parent.child(
             toolsets=task.toolsets, model=task.model, context=context, timeout_s=task.timeout_s
         )

@@ -41,6 +41,24 @@ STOP_REASONS: tuple[StopReason, ...] = (
 )
 
 
+ToolCallStatus = Literal["completed", "failed", "cancelled", "denied"]
+
+
+@dataclass(frozen=True)
+class UserMessage:
+    """The user's own prompt, as replay shows it (a live turn does not emit it: the edge
+    already has it). ``parts`` describe what is not text: ``{"type": "image",
+    "media_type"}``, ``{"type": "resource", "uri", "mime_type"}`` (its text is in
+    ``text``), ``{"type": "resource_link", "uri", "name"}``."""
+
+    text: str
+    parts: tuple[dict[str, Any], ...] = ()
+    type: Literal["user_message"] = field(default="user_message", init=False)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": self.type, "text": self.text, "parts": list(self.parts)}
+
+
 @dataclass(frozen=True)
 class TextDelta:
     text: str
@@ -91,12 +109,18 @@ class ToolCallProgress:
 
 @dataclass(frozen=True)
 class ToolCallEnd:
+    """Every started call ends with one: ``completed``, ``failed`` (an error result),
+    ``denied`` (the policy or the person said no) or ``cancelled`` (the turn was).
+    ``structured`` is the tool's structured result (a command's exit code, delegated
+    tasks' results, ...), redacted like ``output``."""
+
     call_id: str
     name: str
-    status: Literal["completed", "failed"]
+    status: ToolCallStatus
     output: str  # what the model reads
     diff: FileDiff | None = None
     locations: tuple[Location, ...] = ()
+    structured: dict[str, Any] | None = None
     type: Literal["tool_call_end"] = field(default="tool_call_end", init=False)
 
     def to_json(self) -> dict[str, Any]:
@@ -116,6 +140,7 @@ class ToolCallEnd:
             "output": self.output,
             "diff": diff,
             "locations": [{"path": str(loc.path), "line": loc.line} for loc in self.locations],
+            "structured": self.structured,
         }
 
 
@@ -130,13 +155,19 @@ class PlanUpdate:
 
 @dataclass(frozen=True)
 class UsageUpdate:
-    """One model call's tokens and cost, and who served it."""
+    """One model call's tokens and cost, and who served it; ``context_window`` is the
+    serving model's window when known (``usage.input_tokens`` is the context used), and
+    ``session_usage``/``session_cost_usd`` the session's running totals after it (a
+    delegated child's tokens included)."""
 
     usage: Usage
     cost_usd: float | None
     provider: str
     model: str
     credential: str  # fingerprint
+    context_window: int | None = None
+    session_usage: Usage | None = None
+    session_cost_usd: float | None = None
     type: Literal["usage"] = field(default="usage", init=False)
 
     def to_json(self) -> dict[str, Any]:
@@ -147,6 +178,9 @@ class UsageUpdate:
             "provider": self.provider,
             "model": self.model,
             "credential": self.credential,
+            "context_window": self.context_window,
+            "session_usage": None if self.session_usage is None else self.session_usage.to_json(),
+            "session_cost_usd": self.session_cost_usd,
         }
 
 
@@ -209,7 +243,8 @@ class TurnEnd:
     ``text`` is the final answer (the last model call's text; empty when the turn did
     not end with an answer). ``message`` says why a turn ended other than ``end_turn``
     (which budget, the route's error, a cancellation). ``error`` is set when a model
-    request failed: ``{"provider", "class", "message", "retry_at"}``.
+    request failed: ``{"provider", "class", "message", "retry_at", "attempts"}``, the
+    attempts being every step of the failed walk (``Attempt.to_json()``).
     """
 
     stop_reason: StopReason
@@ -241,7 +276,8 @@ class TurnEnd:
 
 
 Event = (
-    TextDelta
+    UserMessage
+    | TextDelta
     | ThoughtDelta
     | ToolCallStart
     | ToolCallProgress

@@ -51,6 +51,7 @@ from hermes_mcp.agent.events import (
     UsageUpdate,
 )
 from hermes_mcp.agent.model import ChatModel, model_switches
+from hermes_mcp.agent.prompt import Prompt, prompt_text
 from hermes_mcp.agent.prompts import system_prompt
 from hermes_mcp.agent.store import INTERRUPTED, SessionNotFound, SessionStore
 from hermes_mcp.agent.turn import Turn
@@ -203,7 +204,7 @@ class Agent:
 
     @asynccontextmanager
     async def turn(
-        self, prompt: str, *, session_id: str | None = None, buffer: int = 64
+        self, prompt: Prompt, *, session_id: str | None = None, buffer: int = 64
     ) -> AsyncIterator[Turn]:
         """Start a turn in a task of its own and hand out its :class:`Turn`.
 
@@ -211,7 +212,7 @@ class Agent:
         stops reading holds the turn back. Leaving the block before ``turn_end`` cancels
         the turn. Raises ``SessionNotFound`` for an unknown ``session_id``.
         """
-        sid = await self.open_session(session_id, title=prompt)
+        sid = await self.open_session(session_id, title=prompt_text(prompt))
         send, receive = anyio.create_memory_object_stream[Event](buffer)
         handle = Turn(sid, receive)
 
@@ -239,7 +240,7 @@ class Agent:
 
     async def run_turn(
         self,
-        prompt: str,
+        prompt: Prompt,
         *,
         session_id: str,
         emit: Emit,
@@ -258,7 +259,7 @@ class Agent:
                 # would store a history no provider accepts.
                 async with self._session_lock(session_id):
                     with anyio.move_on_after(st.budget.max_duration_s) as deadline:
-                        st.turn = await self.store.begin_turn(session_id, prompt)
+                        st.turn = await self.store.begin_turn(session_id, prompt_text(prompt))
                         st.messages = await self.store.history(session_id)
                         await self._loop(st)
                 if deadline.cancelled_caught:

@@ -53,3 +53,22 @@ def model_switches(attempts: tuple[Attempt, ...]) -> list[ModelSwitch]:
         for a in attempts[:-1]
         if a.action in SWITCH_ACTIONS
     ]
+
+
+class _Bound:
+    """A model interface whose requests go to ``model`` first (then the fallbacks)."""
+
+    def __init__(self, inner: ChatModel, model: str) -> None:
+        self.inner = inner
+        self.model = model
+
+    def stream(
+        self, request: ChatRequest, *, model: str | None = None
+    ) -> AbstractAsyncContextManager[ModelStream]:
+        return self.inner.stream(request, model=model or self.model)
+
+
+def bind(model: ChatModel, name: str) -> ChatModel:
+    """``model`` with ``name`` (``provider:model``) as the head of every request's chain,
+    the configured fallbacks after it: what a session with a model override holds."""
+    return _Bound(model, name)

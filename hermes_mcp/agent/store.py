@@ -22,8 +22,8 @@ import json
 import sqlite3
 import time
 import uuid
-from collections.abc import Callable
-from typing import Any, ParamSpec, TypeVar
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import anyio
 
@@ -47,6 +47,9 @@ from hermes_mcp.state.sessions import (
 )
 from tools import ToolResult
 
+if TYPE_CHECKING:
+    from hermes_mcp.agent.events import Event
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -62,10 +65,18 @@ __all__ = [
 ]
 
 
+#: Worker threads the store may hold at once. Writes serialise on the database's lock
+#: anyway (and may sit in ``busy_timeout`` while another process writes): with a limiter
+#: of their own, waiting store calls wait as coroutines instead of filling anyio's
+#: shared worker threads, which every file tool needs.
+STORE_THREADS = 4
+
+
 class SessionStore:
     def __init__(self, db: Database, clock: Callable[[], float] = time.time) -> None:
         self.db = db
         self._clock = clock
+        self._limiter: anyio.CapacityLimiter | None = None
 
     async def _run(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         def call() -> R:
@@ -74,7 +85,9 @@ class SessionStore:
             except sqlite3.Error as exc:
                 raise StateError(f"{self.db.path}: {exc}") from exc
 
-        return await anyio.to_thread.run_sync(call)
+        if self._limiter is None:
+            self._limiter = anyio.CapacityLimiter(STORE_THREADS)
+        return await anyio.to_thread.run_sync(call, limiter=self._limiter)
 
     # -- sessions --------------------------------------------------------------------------
 
@@ -148,6 +161,53 @@ class SessionStore:
         return await self._run(
             search_sessions, self.db, text, cwd=cwd, exclude_session=exclude_session, limit=limit
         )
+
+    async def save_settings(
+        self, session_id: str, *, mode: str | None, model: str | None, toolsets: list[str] | None
+    ) -> None:
+        """What the session chose (``None``: as the config says), kept across restarts."""
+        packed = None if toolsets is None else json.dumps(list(toolsets))
+
+        def update() -> None:
+            with self.db.write() as conn:
+                conn.execute(
+                    "UPDATE sessions SET mode = ?, model_override = ?, toolsets = ? WHERE id = ?",
+                    (mode, model, packed, session_id),
+                )
+
+        await self._run(update)
+
+    async def load_settings(
+        self, session_id: str
+    ) -> tuple[str | None, str | None, list[str] | None]:
+        """``(mode, model, toolsets)`` as saved by :meth:`save_settings`."""
+        rows = await self._run(
+            self.db.read,
+            "SELECT mode, model_override, toolsets FROM sessions WHERE id = ?",
+            (session_id,),
+        )
+        if not rows:
+            raise SessionNotFound.named(session_id)
+        mode, model, toolsets = rows[0]
+        return mode, model, None if toolsets is None else list(json.loads(toolsets))
+
+    async def last_plan(self, session_id: str) -> list[dict[str, Any]] | None:
+        """The plan of the session's last successful ``todo`` result, if any."""
+        rows = await self._run(
+            self.db.read,
+            "SELECT structured FROM messages WHERE session_id = ? AND role = 'tool'"
+            " AND name = 'todo' AND is_error = 0 AND structured IS NOT NULL"
+            " ORDER BY id DESC LIMIT 1",
+            (session_id,),
+        )
+        if not rows:
+            return None
+        entries = json.loads(rows[0][0]).get("entries")
+        return list(entries) if isinstance(entries, list) else None
+
+    def replay(self, session_id: str) -> AsyncIterator[Event]:
+        """The stored session as the events its live turns emitted."""
+        raise NotImplementedError("replay arrives with the session event log (issue 12)")
 
     # -- turns -----------------------------------------------------------------------------
 
@@ -254,7 +314,7 @@ class SessionStore:
     async def history(self, session_id: str) -> list[Message]:
         """The session's conversation, oldest first, with placeholders for lost results."""
         rows = await self._run(
-            self.db.query,
+            self.db.read,
             "SELECT role, content, tool_calls, tool_call_id, name FROM messages"
             " WHERE session_id = ? ORDER BY id",
             (session_id,),

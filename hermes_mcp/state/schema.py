@@ -162,3 +162,14 @@ MIGRATIONS.append(
     """,
     ),
 )
+
+# 4: what a session chose and keeps across restarts: its policy mode, its model (an
+# override of [model] default; the fallbacks still follow) and its toolsets (a JSON
+# list). NULL means "as the config says".
+MIGRATIONS.append(
+    (
+        "ALTER TABLE sessions ADD COLUMN mode TEXT",
+        "ALTER TABLE sessions ADD COLUMN model_override TEXT",
+        "ALTER TABLE sessions ADD COLUMN toolsets TEXT",
+    )
+)

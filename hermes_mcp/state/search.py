@@ -105,5 +105,5 @@ def search_sessions(
         FROM hits
     ) WHERE nth <= ? ORDER BY score, id DESC LIMIT ?"""
     with translated(db):
-        rows = db.query(sql, (*params, per_session, limit))
+        rows = db.read(sql, (*params, per_session, limit))
     return [SearchHit(*row[:10]) for row in rows]

@@ -93,7 +93,7 @@ FROM sessions s"""
 
 def get_session(db: Database, session_id: str) -> SessionInfo | None:
     with translated(db):
-        rows = db.query(f"{_INFO} WHERE s.id = ?", (session_id,))
+        rows = db.read(f"{_INFO} WHERE s.id = ?", (session_id,))
     return SessionInfo(*rows[0]) if rows else None
 
 
@@ -127,7 +127,7 @@ def list_sessions(
     sql = _INFO + (" WHERE " + " AND ".join(where) if where else "")
     sql += " ORDER BY s.updated_at DESC, s.id DESC LIMIT ?"
     with translated(db):
-        rows = db.query(sql, (*params, limit + 1))
+        rows = db.read(sql, (*params, limit + 1))
     sessions = [SessionInfo(*row) for row in rows[:limit]]
     last = sessions[-1] if len(rows) > limit else None
     return SessionPage(sessions, f"{last.updated_at!r}/{last.id}" if last else None)
@@ -139,13 +139,13 @@ def load_session(db: Database, session_id: str) -> SessionRecord | None:
     if info is None:
         return None
     with translated(db):
-        turns = db.query(
+        turns = db.read(
             "SELECT turn, started_at, ended_at, stop_reason, message, model, route,"
             " input_tokens, output_tokens, cost_usd FROM turns WHERE session_id = ?"
             " ORDER BY turn",
             (session_id,),
         )
-        messages = db.query(
+        messages = db.read(
             "SELECT id, turn, role, content, tool_calls, tool_call_id, name, is_error,"
             " structured, provider, model, created_at FROM messages WHERE session_id = ?"
             " ORDER BY id",
