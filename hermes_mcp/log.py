@@ -114,6 +114,7 @@ def configure_logging(level: str = "info", stream: TextIO | None = None) -> None
         _redact_processor,
         structlog.processors.JSONRenderer(),
     ]
+    _bridge_stdlib(out, level)
     structlog.configure(
         processors=list(processors),
         wrapper_class=structlog.make_filtering_bound_logger(
@@ -123,6 +124,37 @@ def configure_logging(level: str = "info", stream: TextIO | None = None) -> None
         cache_logger_on_first_use=False,
     )
     _configured = True
+
+
+class _StdlibHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Marks the root handler this module installed (replaced on reconfiguration)."""
+
+
+def _bridge_stdlib(out: TextIO, level: str) -> None:
+    """Standard-library logging (the SDKs, aiohttp, asyncio) through the same chain:
+    one JSON line per record on the same stream, redacted like our own lines."""
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[
+            structlog.stdlib.add_logger_name,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.stdlib.ExtraAdder(),
+        ],
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            _redact_processor,
+            structlog.processors.JSONRenderer(),
+        ],
+    )
+    handler = _StdlibHandler(out)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if isinstance(h, _StdlibHandler)]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    # Libraries' own chatter below WARNING stays out unless we log at debug.
+    root.setLevel(logging.DEBUG if level.lower() == "debug" else logging.WARNING)
 
 
 def get_logger(name: str) -> Any:
