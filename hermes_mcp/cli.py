@@ -25,6 +25,8 @@ from hermes_mcp.cli_sessions import add_parser as add_sessions_parser
 from hermes_mcp.cli_sessions import cmd_sessions
 from hermes_mcp.config import Settings, load_settings
 from hermes_mcp.errors import ConfigError, HermesError, NoRouteError, StateError, UsageError
+from hermes_mcp.install.command import add_parsers as add_install_parsers
+from hermes_mcp.install.command import cmd_install
 from hermes_mcp.log import configure_logging, redact
 from hermes_mcp.state import open_database
 
@@ -68,6 +70,7 @@ def _parser() -> argparse.ArgumentParser:
     doctor.add_argument("--json", action="store_true", help="print a JSON list of checks")
 
     add_sessions_parser(sub, _Parser)  # sessions [list|show|search|delete|rename|fork]
+    add_install_parsers(sub, _Parser)  # install CLIENT, uninstall CLIENT
     return parser
 
 
@@ -239,6 +242,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_doctor(args)
         if args.command == "sessions":
             return cmd_sessions(args, _out, _err)
+        if args.command in ("install", "uninstall"):
+            return cmd_install(args, _out, _err)
     except HermesError as exc:
         _err(f"hermes-mcp: {exc}")
         return EXIT_USAGE
