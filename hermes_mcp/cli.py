@@ -29,6 +29,7 @@ from hermes_mcp.install.command import add_parsers as add_install_parsers
 from hermes_mcp.install.command import cmd_install
 from hermes_mcp.log import configure_logging, redact
 from hermes_mcp.state import open_database
+from hermes_mcp.zero_config import cmd_setup
 
 # The router (httpx2, aiohttp) and the agent are imported by the commands that use them,
 # not here: `--version`, `sessions` and usage errors start in half the time.
@@ -71,6 +72,7 @@ def _parser() -> argparse.ArgumentParser:
 
     add_sessions_parser(sub, _Parser)  # sessions [list|show|search|delete|rename|fork]
     add_install_parsers(sub, _Parser)  # install CLIENT, uninstall CLIENT
+    sub.add_parser("setup", help="write a starter config.toml from the API keys that are set")
     return parser
 
 
@@ -244,6 +246,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_sessions(args, _out, _err)
         if args.command in ("install", "uninstall"):
             return cmd_install(args, _out, _err)
+        if args.command == "setup":
+            return cmd_setup(_out)
     except HermesError as exc:
         _err(f"hermes-mcp: {exc}")
         return EXIT_USAGE

@@ -262,6 +262,12 @@ def load_settings(
     ``required``; otherwise it yields the defaults (no providers)."""
     source = path or config_path(env)
     home = home_dir(env)
+    if not source.exists() and path is None and source == home / "config.toml":
+        from hermes_mcp.zero_config import zero_config_settings  # no file: keys from env
+
+        zero = zero_config_settings(home, os.environ if env is None else env)
+        if zero is not None:
+            return zero
     if not source.exists():
         if required:
             raise ConfigError(

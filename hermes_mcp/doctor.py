@@ -22,6 +22,7 @@ from hermes_mcp.llm.status import credential_report
 from hermes_mcp.llm.types import ChatRequest, Message
 from hermes_mcp.log import redact
 from hermes_mcp.state import open_database
+from hermes_mcp.zero_config import describe
 
 PROBE = ChatRequest((Message.user("Reply with the single word: ok"),), max_tokens=1)
 
@@ -102,7 +103,7 @@ async def run_doctor(probe: bool) -> tuple[list[Check], int]:
         settings = load_settings()
     except ConfigError as exc:
         return [Check("config", False, str(exc))], 2
-    checks = [Check("config", True, str(settings.source))]
+    checks = [Check("config", True, describe(settings))]  # the file, or the env's chain
     if settings.config.model is None:
         checks.append(Check("config", False, f"{settings.source}: model: no [model] section"))
     checks += _state_checks(settings)

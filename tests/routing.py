@@ -18,6 +18,7 @@ from hermes_mcp.config import Settings, load_settings
 from hermes_mcp.llm.credential_state import CredentialStateStore
 from hermes_mcp.llm.router import Router
 from hermes_mcp.state import open_database
+from hermes_mcp.zero_config import KEY_VARIABLES
 from tests.keys import seen
 
 HERMES = str(Path(sys.executable).parent / "hermes-mcp")
@@ -90,7 +91,11 @@ class Home:
 
     @property
     def process_env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("HERMES_")}
+        env = {  # no hermes settings, and no real API key (zero-config would use it)
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("HERMES_") and k not in KEY_VARIABLES
+        }
         return {**env, **self.env, "HERMES_MCP_HOME": str(self.path)}
 
     def settings(self) -> Settings:
