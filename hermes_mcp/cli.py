@@ -50,6 +50,13 @@ class _Parser(argparse.ArgumentParser):
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="hermes-mcp", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"hermes-mcp {__version__}")
+    loudness = parser.add_mutually_exclusive_group()  # default: $HERMES_MCP_LOG_LEVEL, info
+    loudness.add_argument(
+        "-v", "--verbose", action="store_const", const="debug", dest="log_level", help="log debug"
+    )
+    loudness.add_argument(
+        "-q", "--quiet", action="store_const", const="warning", dest="log_level", help="warnings only"
+    )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     ask = sub.add_parser("ask", help="one completion through the router, no tools")
@@ -231,8 +238,9 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    configure_logging()
     args = _parser().parse_args(argv)
+    # Short human lines on a terminal, JSON when piped; serve's stderr is always JSON.
+    configure_logging(args.log_level, renderer="json" if args.command == "serve" else "auto")
     try:
         if args.command == "ask":
             return cmd_ask(args)

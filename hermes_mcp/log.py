@@ -9,11 +9,12 @@ well-known API keys, before the line is rendered.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
 import threading
 from collections.abc import Iterable, MutableMapping
-from typing import Any, TextIO
+from typing import Any, Literal, TextIO
 
 import structlog
 
@@ -102,23 +103,74 @@ def _redact_processor(
     return event_dict
 
 
-def configure_logging(level: str = "info", stream: TextIO | None = None) -> None:
-    """Configure structlog once for the process: JSON to stderr (or ``stream``)."""
+Renderer = Literal["auto", "json", "console"]
+LEVEL_VARIABLE = "HERMES_MCP_LOG_LEVEL"
+
+
+def log_level(level: str | None = None) -> str:
+    """``level`` if given, else ``$HERMES_MCP_LOG_LEVEL``, else ``info``; a name logging
+    does not know counts as ``info``."""
+    chosen = (level or os.environ.get(LEVEL_VARIABLE) or "info").strip().lower()
+    chosen = {"warn": "warning", "fatal": "critical"}.get(chosen, chosen)
+    return chosen if chosen.upper() in logging.getLevelNamesMapping() else "info"
+
+
+def _wants_color(out: TextIO) -> bool:
+    """ANSI colours only on a terminal that shows them (https://no-color.org)."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    return _isatty(out) and os.environ.get("TERM", "dumb") != "dumb"
+
+
+def _isatty(out: TextIO) -> bool:
+    try:
+        return out.isatty()
+    except (AttributeError, ValueError):  # a closed or file-like stream
+        return False
+
+
+def _renderer(kind: Renderer, out: TextIO) -> tuple[Any, Any]:
+    """(timestamper, renderer): JSON lines with ISO UTC times, or on a terminal short
+    human lines (local time, level, event, key=value) from structlog's ConsoleRenderer."""
+    if kind == "json" or (kind == "auto" and not _isatty(out)):
+        return structlog.processors.TimeStamper(
+            fmt="iso", utc=True
+        ), structlog.processors.JSONRenderer()
+    console = structlog.dev.ConsoleRenderer(
+        pad_event_to=0,
+        pad_level=False,
+        colors=_wants_color(out),
+        sort_keys=False,
+        exception_formatter=structlog.dev.plain_traceback,
+    )
+    return structlog.processors.TimeStamper(fmt="%H:%M:%S", utc=False), console
+
+
+def configure_logging(
+    level: str | None = None, stream: TextIO | None = None, *, renderer: Renderer = "auto"
+) -> None:
+    """Configure structlog once for the process, to stderr (or ``stream``): JSON lines
+    when the stream is not a terminal (or ``renderer="json"``, as ``serve`` asks), short
+    human lines on a terminal. ``level``: see :func:`log_level`."""
     global _configured
     out = stream if stream is not None else sys.stderr
+    chosen = log_level(level)
+    stamper, render = _renderer(renderer, out)
     processors: Iterable[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
-        structlog.processors.format_exc_info,
+        stamper,
+        structlog.processors.format_exc_info,  # a traceback is text, redacted like the rest
         _redact_processor,
-        structlog.processors.JSONRenderer(),
+        render,
     ]
-    _bridge_stdlib(out, level)
+    _bridge_stdlib(out, chosen, stamper, render)
     structlog.configure(
         processors=list(processors),
         wrapper_class=structlog.make_filtering_bound_logger(
-            logging.getLevelNamesMapping()[level.upper()]
+            logging.getLevelNamesMapping()[chosen.upper()]
         ),
         logger_factory=structlog.PrintLoggerFactory(file=out),
         cache_logger_on_first_use=False,
@@ -130,21 +182,21 @@ class _StdlibHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """Marks the root handler this module installed (replaced on reconfiguration)."""
 
 
-def _bridge_stdlib(out: TextIO, level: str) -> None:
+def _bridge_stdlib(out: TextIO, level: str, stamper: Any, render: Any) -> None:
     """Standard-library logging (the SDKs, aiohttp, asyncio) through the same chain:
     one JSON line per record on the same stream, redacted like our own lines."""
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=[
             structlog.stdlib.add_logger_name,
             structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            stamper,
             structlog.stdlib.ExtraAdder(),
         ],
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
             _redact_processor,
-            structlog.processors.JSONRenderer(),
+            render,
         ],
     )
     handler = _StdlibHandler(out)
