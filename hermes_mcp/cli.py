@@ -55,7 +55,12 @@ def _parser() -> argparse.ArgumentParser:
         "-v", "--verbose", action="store_const", const="debug", dest="log_level", help="log debug"
     )
     loudness.add_argument(
-        "-q", "--quiet", action="store_const", const="warning", dest="log_level", help="warnings only"
+        "-q",
+        "--quiet",
+        action="store_const",
+        const="warning",
+        dest="log_level",
+        help="warnings only",
     )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 

@@ -17,20 +17,31 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import BinaryIO
 
+_active: BinaryIO | None = None
+
 
 @contextmanager
 def guard_stdout() -> Iterator[BinaryIO]:
     """Yield an unbuffered binary file on the real stdout (the protocol wire); until
-    the block ends, fd 1 and ``sys.stdout`` write to stderr. Restored on exit."""
+    the block ends, fd 1 and ``sys.stdout`` write to stderr. Restored on exit.
+
+    Re-entrant: inside a guard (``serve --protocol auto`` guards the whole run, then an
+    edge opens its streams through its own guard) it yields the same wire."""
+    global _active
+    if _active is not None:
+        yield _active
+        return
     sys.stdout.flush()
     wire_fd = os.dup(1)
     saved_stdout = sys.stdout
     os.dup2(2, 1)
     sys.stdout = sys.stderr
     wire = os.fdopen(wire_fd, "wb", buffering=0)
+    _active = wire
     try:
         yield wire
     finally:
+        _active = None
         sys.stdout = saved_stdout
         try:
             wire.flush()

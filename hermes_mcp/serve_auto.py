@@ -1,0 +1,180 @@
+"""``hermes-mcp serve --protocol auto``: the first line on stdin says which protocol.
+
+Both protocols are newline-delimited JSON-RPC 2.0 on stdin/stdout, and each client
+opens with a request only its protocol sends (PROTOCOLS.md):
+
+- ``initialize`` whose ``params.protocolVersion`` is an **integer**: ACP (version 1).
+- ``initialize`` whose ``protocolVersion`` is a **string** (a date, ``"2025-11-25"``):
+  MCP in the handshake era.
+- ``server/discover``, or any request carrying MCP's per-request
+  ``params._meta["io.modelcontextprotocol/protocolVersion"]``: MCP's stateless era
+  (2026-07-28).
+
+Anything else gets a JSON-RPC error on stdout (-32700 for a line that is not JSON,
+-32600 for JSON that opens neither protocol, with the request's id when it has one), a
+message on stderr, and exit code 2.
+
+The first line is read from fd 0 one byte at a time, so not a byte past its newline is
+consumed: the chosen edge gets the line as ``prefix`` and reads the rest of the stream
+itself, exactly as the client wrote it. (A pipe cannot be peeked; a first line is a few
+hundred bytes, so this costs well under a millisecond, see ``bench/serve_auto.py``.)
+Only the chosen edge is imported: detection does not pay for the other SDK.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO, Literal
+
+from hermes_mcp.stdio_guard import guard_stdout
+
+Protocol = Literal["mcp", "acp"]
+MCP_VERSION_META = "io.modelcontextprotocol/protocolVersion"
+FIRST_LINE_LIMIT = 4 * 1024 * 1024  # bytes; a first message is a few hundred
+PARSE_ERROR, INVALID_REQUEST = -32700, -32600
+EXIT_NOT_A_CLIENT = 2
+
+
+@dataclass(frozen=True)
+class Detection:
+    """The protocol the first line opens, or the JSON-RPC error that answers it."""
+
+    protocol: Protocol | None
+    reason: str
+    error: dict[str, Any] | None = None  # the whole response line, when protocol is None
+
+    @property
+    def error_line(self) -> bytes:
+        return (json.dumps(self.error, separators=(",", ":")) + "\n").encode()
+
+
+def _error(code: int, message: str, request_id: Any = None) -> Detection:
+    if not (isinstance(request_id, str | int) and not isinstance(request_id, bool)):
+        request_id = None
+    response = {"jsonrpc": "2.0", "id": request_id, "error": {"code": code, "message": message}}
+    return Detection(None, message, response)
+
+
+def detect(line: bytes) -> Detection:
+    """Which protocol ``line`` (the first message) opens; pure."""
+    try:
+        message = json.loads(line)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return _error(PARSE_ERROR, f"Parse error: the first line is not JSON ({exc})")
+    if not isinstance(message, dict):
+        kind = "a batch" if isinstance(message, list) else type(message).__name__
+        return _error(
+            INVALID_REQUEST, f"Invalid request: the first message is {kind}, not an object"
+        )
+    request_id = message.get("id")
+    method = message.get("method")
+    params = message.get("params")
+    if message.get("jsonrpc") != "2.0" or not isinstance(method, str):
+        return _error(INVALID_REQUEST, "Invalid request: not a JSON-RPC 2.0 request", request_id)
+    if method == "server/discover":
+        return Detection("mcp", "server/discover (MCP 2026-07-28)")
+    meta = params.get("_meta") if isinstance(params, dict) else None
+    if method != "initialize" and isinstance(meta, dict) and MCP_VERSION_META in meta:
+        return Detection("mcp", f"{method} with MCP's per-request protocol version")
+    if method != "initialize":
+        return _error(
+            INVALID_REQUEST,
+            f"Invalid request: {method!r} opens neither protocol; an MCP client starts with "
+            "initialize or server/discover, an ACP client with initialize",
+            request_id,
+        )
+    version = params.get("protocolVersion") if isinstance(params, dict) else None
+    if isinstance(version, int) and not isinstance(version, bool):
+        return Detection("acp", f"initialize with protocolVersion {version} (ACP)")
+    if isinstance(version, str):
+        return Detection("mcp", f"initialize with protocolVersion {version!r} (MCP)")
+    return _error(
+        INVALID_REQUEST,
+        "Invalid request: initialize needs params.protocolVersion, an integer (ACP) or "
+        "a date string (MCP)",
+        request_id,
+    )
+
+
+def read_first_line(fd: int = 0, limit: int = FIRST_LINE_LIMIT) -> bytes:
+    """The first non-blank line from ``fd``, with its newline, and not a byte more.
+
+    Blank lines before it are dropped. Returns what there was at end of input (``b""``
+    for none) and at most ``limit + 1`` bytes when no newline came in time."""
+    line = bytearray()
+    while len(line) <= limit:
+        byte = os.read(fd, 1)
+        if not byte:
+            break
+        if byte == b"\n" and not line.strip():
+            line.clear()  # a blank line before the first message
+            continue
+        line += byte
+        if byte == b"\n":
+            break
+    return bytes(line)
+
+
+Runner = Callable[[bytes], int]
+
+
+def serve_auto(
+    workspaces: Sequence[Path],
+    *,
+    stdin_fd: int = 0,
+    run_mcp: Callable[[Sequence[Path], bytes], int] | None = None,
+    run_acp: Runner | None = None,
+    err: Callable[[str], None] | None = None,
+) -> int:
+    """Read the first line, then hand the stream to the edge it names (fd 1 guarded
+    throughout; the edges' own guards nest in this one). ``run_mcp`` / ``run_acp``
+    default to the real edges, imported only when chosen."""
+    say = err or _stderr
+    with guard_stdout() as wire:
+        line = read_first_line(stdin_fd)
+        if not line.strip():
+            say("hermes-mcp serve: stdin closed before the first message")
+            return EXIT_NOT_A_CLIENT
+        if len(line) > FIRST_LINE_LIMIT:
+            return _refuse(
+                wire, _error(INVALID_REQUEST, "Invalid request: first line too long"), say
+            )
+        found = detect(line)
+        if found.protocol is None:
+            return _refuse(wire, found, say)
+        if found.protocol == "mcp":
+            return (run_mcp or _real_mcp)(workspaces, line)
+        return (run_acp or _real_acp)(line)
+
+
+def _refuse(wire: BinaryIO, found: Detection, say: Callable[[str], None]) -> int:
+    wire.write(found.error_line)
+    wire.flush()
+    say(f"hermes-mcp serve: {found.reason}; expected an MCP or ACP client (exit 2)")
+    return EXIT_NOT_A_CLIENT
+
+
+def _real_mcp(workspaces: Sequence[Path], prefix: bytes) -> int:
+    from hermes_mcp.mcp_server import run_mcp_stdio  # type: ignore[import-not-found,unused-ignore]
+
+    code: int = run_mcp_stdio(list(workspaces), prefix=prefix)
+    return code
+
+
+def _real_acp(prefix: bytes) -> int:
+    from acp_adapter import run_acp_stdio  # type: ignore[attr-defined,unused-ignore]
+
+    code: int = run_acp_stdio(prefix=prefix)
+    return code
+
+
+def _stderr(text: str) -> None:
+    from hermes_mcp.log import redact
+
+    sys.stderr.write(redact(text).rstrip("\n") + "\n")
+    sys.stderr.flush()
