@@ -20,11 +20,13 @@ import shutil
 import subprocess
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hermes_mcp.errors import UsageError
 from hermes_mcp.install.clients import CLIENTS, SERVER_NAME, Client, our_command
-from hermes_mcp.install.merge import Plan, plan_install, plan_uninstall, write_plan
+
+if TYPE_CHECKING:  # the editor is imported by the command itself: other commands start faster
+    from hermes_mcp.install.merge import Plan
 
 Write = Callable[[str], None]
 
@@ -123,6 +125,8 @@ def _report(plan: Plan, client: Client, name: str, backup: Path | None, out: Wri
 
 def cmd_install(args: argparse.Namespace, out: Write, err: Write) -> int:
     """``install`` and ``uninstall`` (``args.command`` says which)."""
+    from hermes_mcp.install.merge import plan_install, plan_uninstall, write_plan
+
     client = CLIENTS[args.client]
     env = os.environ
     if args.run and client.name != "claude-code":
