@@ -245,7 +245,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     # Short human lines on a terminal, JSON when piped; serve's stderr is always JSON.
-    configure_logging(args.log_level, renderer="json" if args.command == "serve" else "auto")
+    serving = args.command == "serve"
+    configure_logging(args.log_level, renderer="json" if serving else "auto", sticky=True)
     try:
         if args.command == "ask":
             return cmd_ask(args)

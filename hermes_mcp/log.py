@@ -36,10 +36,15 @@ _KEY_SHAPES = re.compile(
     r"|-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|\Z))"
 )
 
+Renderer = Literal["auto", "json", "console"]
+LEVEL_VARIABLE = "HERMES_MCP_LOG_LEVEL"
+
 _lock = threading.Lock()
 _secrets: set[str] = set()
 _secret_pattern: re.Pattern[str] | None = None
 _configured = False
+_chosen_level: str | None = None  # what the entry point asked for (see configure_logging)
+_chosen_renderer: Renderer = "auto"
 
 
 def register_secret(secret: str) -> None:
@@ -103,10 +108,6 @@ def _redact_processor(
     return event_dict
 
 
-Renderer = Literal["auto", "json", "console"]
-LEVEL_VARIABLE = "HERMES_MCP_LOG_LEVEL"
-
-
 def log_level(level: str | None = None) -> str:
     """``level`` if given, else ``$HERMES_MCP_LOG_LEVEL``, else ``info``; a name logging
     does not know counts as ``info``."""
@@ -149,15 +150,25 @@ def _renderer(kind: Renderer, out: TextIO) -> tuple[Any, Any]:
 
 
 def configure_logging(
-    level: str | None = None, stream: TextIO | None = None, *, renderer: Renderer = "auto"
+    level: str | None = None,
+    stream: TextIO | None = None,
+    *,
+    renderer: Renderer = "auto",
+    sticky: bool = False,
 ) -> None:
-    """Configure structlog once for the process, to stderr (or ``stream``): JSON lines
-    when the stream is not a terminal (or ``renderer="json"``, as ``serve`` asks), short
-    human lines on a terminal. ``level``: see :func:`log_level`."""
-    global _configured
+    """Configure structlog for the process, to stderr (or ``stream``): JSON lines when
+    the stream is not a terminal (or ``renderer="json"``, as ``serve`` asks), short
+    human lines on a terminal. ``level``: see :func:`log_level`.
+
+    ``sticky`` (the command line's entry point): this call's level and renderer become
+    the defaults of later calls, so an edge that configures logging again under
+    ``serve`` keeps ``serve -v``'s debug level and ``serve``'s JSON."""
+    global _configured, _chosen_level, _chosen_renderer
     out = stream if stream is not None else sys.stderr
-    chosen = log_level(level)
-    stamper, render = _renderer(renderer, out)
+    if sticky:
+        _chosen_level, _chosen_renderer = level, renderer
+    chosen = log_level(level or _chosen_level)
+    stamper, render = _renderer(renderer if renderer != "auto" else _chosen_renderer, out)
     processors: Iterable[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,

@@ -31,7 +31,7 @@ def restore_logging(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for var in ("NO_COLOR", "FORCE_COLOR", "HERMES_MCP_LOG_LEVEL"):
         monkeypatch.delenv(var, raising=False)
     yield
-    configure_logging()
+    configure_logging(sticky=True)  # the defaults again, nothing pinned
 
 
 def test_a_terminal_gets_short_human_lines(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -139,3 +139,12 @@ def test_the_command_line_on_a_terminal_and_its_flags(tmp_path: Path) -> None:
         assert (code, err) == (0, "")
         code, err = run_on_a_terminal(home, "-v", "ask", "hello")
         assert code == 0 and "config.zero" in err
+
+
+def test_the_entry_points_choice_sticks_for_later_calls() -> None:
+    """An edge that configures logging again under `serve -v` keeps debug and JSON."""
+    configure_logging("debug", Terminal(), renderer="json", sticky=True)
+    out = Terminal()
+    configure_logging(stream=out)  # what an edge does
+    get_logger("t").debug("still here")
+    assert json.loads(out.getvalue())["event"] == "still here"
