@@ -17,7 +17,8 @@ message on stderr, and exit code 2.
 The first line is read from fd 0 one byte at a time, so not a byte past its newline is
 consumed: the chosen edge gets the line as ``prefix`` and reads the rest of the stream
 itself, exactly as the client wrote it. (A pipe cannot be peeked; a first line is a few
-hundred bytes, so this costs well under a millisecond, see ``bench/serve_auto.py``.)
+hundred bytes, so this costs well under a millisecond, see ``bench/serve_auto.py``; each
+start logs it as ``serve.protocol`` with ``detect_ms``, from the first byte.)
 Only the chosen edge is imported: detection does not pay for the other SDK.
 """
 
@@ -26,11 +27,13 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
+from hermes_mcp.log import get_logger, redact
 from hermes_mcp.stdio_guard import guard_stdout
 
 Protocol = Literal["mcp", "acp"]
@@ -101,16 +104,22 @@ def detect(line: bytes) -> Detection:
     )
 
 
-def read_first_line(fd: int = 0, limit: int = FIRST_LINE_LIMIT) -> bytes:
+def read_first_line(
+    fd: int = 0, limit: int = FIRST_LINE_LIMIT, *, started: list[float] | None = None
+) -> bytes:
     """The first non-blank line from ``fd``, with its newline, and not a byte more.
 
     Blank lines before it are dropped. Returns what there was at end of input (``b""``
-    for none) and at most ``limit + 1`` bytes when no newline came in time."""
+    for none) and at most ``limit + 1`` bytes when no newline came in time. ``started``
+    gets the ``perf_counter()`` of the first byte (what detection costs starts there,
+    not while the client has not written yet)."""
     line = bytearray()
     while len(line) <= limit:
         byte = os.read(fd, 1)
         if not byte:
             break
+        if started is not None and not started:
+            started.append(time.perf_counter())
         if byte == b"\n" and not line.strip():
             line.clear()  # a blank line before the first message
             continue
@@ -136,7 +145,8 @@ def serve_auto(
     default to the real edges, imported only when chosen."""
     say = err or _stderr
     with guard_stdout() as wire:
-        line = read_first_line(stdin_fd)
+        started: list[float] = []
+        line = read_first_line(stdin_fd, started=started)
         if not line.strip():
             say("hermes-mcp serve: stdin closed before the first message")
             return EXIT_NOT_A_CLIENT
@@ -147,6 +157,13 @@ def serve_auto(
         found = detect(line)
         if found.protocol is None:
             return _refuse(wire, found, say)
+        detect_ms = (time.perf_counter() - started[0]) * 1000
+        get_logger("hermes_mcp.serve").info(
+            "serve.protocol",
+            protocol=found.protocol,
+            reason=found.reason,
+            detect_ms=round(detect_ms, 3),
+        )
         if found.protocol == "mcp":
             return (run_mcp or _real_mcp)(workspaces, line)
         return (run_acp or _real_acp)(line)
@@ -174,7 +191,5 @@ def _real_acp(prefix: bytes) -> int:
 
 
 def _stderr(text: str) -> None:
-    from hermes_mcp.log import redact
-
     sys.stderr.write(redact(text).rstrip("\n") + "\n")
     sys.stderr.flush()

@@ -4,14 +4,14 @@ guarded, or the JSON-RPC error on stdout for anything else."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
+from hermes_mcp.log import configure_logging
 from hermes_mcp.serve_auto import (
     INVALID_REQUEST,
     PARSE_ERROR,
@@ -85,33 +85,33 @@ def test_anything_else_gets_a_json_rpc_error(raw: bytes, code: int, request_id: 
 
 
 @pytest.fixture
-def pipe() -> Iterator[tuple[int, int]]:
-    read, write = os.pipe()
-    yield read, write
-    for fd in (read, write):
-        with contextlib.suppress(OSError):
-            os.close(fd)
+def stdin() -> Iterator[Callable[[bytes], int]]:
+    """``feed(data)``: a pipe holding ``data`` with its writing end closed; its reading
+    end (returned) is closed after the test, once."""
+    opened: list[int] = []
+
+    def feed(data: bytes) -> int:
+        read, write = os.pipe()
+        os.write(write, data)
+        os.close(write)
+        opened.append(read)
+        return read
+
+    yield feed
+    for fd in opened:
+        os.close(fd)
 
 
-def test_reading_the_first_line_takes_not_a_byte_more(pipe: tuple[int, int]) -> None:
-    read, write = pipe
+def test_reading_the_first_line_takes_not_a_byte_more(stdin: Callable[[bytes], int]) -> None:
     rest = line({"jsonrpc": "2.0", "method": "notifications/initialized"}) + b'{"partial'
-    os.write(write, b"\n  \n" + line(MCP_INIT) + rest)
-    os.close(write)
+    read = stdin(b"\n  \n" + line(MCP_INIT) + rest)
     assert read_first_line(read) == line(MCP_INIT)  # blank lines before it dropped
     assert os.read(read, 65536) == rest  # the edge reads the rest, untouched
 
 
-def test_end_of_input_and_the_length_limit(pipe: tuple[int, int]) -> None:
-    read, write = pipe
-    os.write(write, b'{"jsonrpc"')
-    os.close(write)
-    assert read_first_line(read) == b'{"jsonrpc"'
-    r2, w2 = os.pipe()
-    os.write(w2, b"x" * 100)
-    os.close(w2)
-    assert read_first_line(r2, limit=10) == b"x" * 11
-    os.close(r2)
+def test_end_of_input_and_the_length_limit(stdin: Callable[[bytes], int]) -> None:
+    assert read_first_line(stdin(b'{"jsonrpc"')) == b'{"jsonrpc"'
+    assert read_first_line(stdin(b"x" * 100), limit=10) == b"x" * 11
 
 
 class Edges:
@@ -132,11 +132,14 @@ class Edges:
 
 @pytest.mark.parametrize(("first", "edge", "code"), [(MCP_INIT, "mcp", 0), (ACP_INIT, "acp", 3)])
 def test_the_chosen_edge_gets_the_line_and_the_rest_of_the_stream(
-    pipe: tuple[int, int], capfd: pytest.CaptureFixture[str], first: object, edge: str, code: int
+    stdin: Callable[[bytes], int],
+    capfd: pytest.CaptureFixture[str],
+    first: object,
+    edge: str,
+    code: int,
 ) -> None:
-    read, write = pipe
-    os.write(write, line(first) + b'{"next": 1}\n')
-    os.close(write)
+    configure_logging()  # to this test's captured stderr
+    read = stdin(line(first) + b'{"next": 1}\n')
     edges = Edges()
     edges.fd = read
     said: list[str] = []
@@ -150,15 +153,15 @@ def test_the_chosen_edge_gets_the_line_and_the_rest_of_the_stream(
     out, err = capfd.readouterr()
     assert out == ""  # nothing on the wire but what the edge writes
     assert ("a stray print while serving" in err) == (edge == "mcp")
+    (event,) = [json.loads(x) for x in err.splitlines() if '"serve.protocol"' in x]
+    assert event["protocol"] == edge and 0 <= event["detect_ms"] < 50
 
 
 @pytest.mark.parametrize("first", [b"garbage\n", line({"jsonrpc": "2.0", "id": 5, "method": "x"})])
 def test_garbage_gets_one_error_line_and_exit_2(
-    pipe: tuple[int, int], capfd: pytest.CaptureFixture[str], first: bytes
+    stdin: Callable[[bytes], int], capfd: pytest.CaptureFixture[str], first: bytes
 ) -> None:
-    read, write = pipe
-    os.write(write, first)
-    os.close(write)
+    read = stdin(first)
     said: list[str] = []
     edges = Edges()
     got = serve_auto([], stdin_fd=read, run_mcp=edges.mcp, run_acp=edges.acp, err=said.append)
@@ -172,10 +175,9 @@ def test_garbage_gets_one_error_line_and_exit_2(
 
 
 def test_no_input_at_all_is_exit_2_with_nothing_on_stdout(
-    pipe: tuple[int, int], capfd: pytest.CaptureFixture[str]
+    stdin: Callable[[bytes], int], capfd: pytest.CaptureFixture[str]
 ) -> None:
-    read, write = pipe
-    os.close(write)
+    read = stdin(b"")
     said: list[str] = []
     assert serve_auto([], stdin_fd=read, err=said.append) == 2
     assert capfd.readouterr().out == "" and "closed before the first message" in said[0]
