@@ -155,8 +155,11 @@ class Runtime:
             toolsets=None if toolsets is None else tuple(toolsets),
         )
         plan = await self.store.last_plan(session_id)
+        usage, cost = await self.store.totals(session_id)
         roots = (cwd or Path(info.cwd), *extra_roots)
-        return self._open(session_id, roots, choices, backends, plan=plan)
+        session = self._open(session_id, roots, choices, backends, plan=plan)
+        session.totals.add(usage, cost)
+        return session
 
     async def fork_session(self, session_id: str, *, backends: Backends | None = None) -> Session:
         """A copy of a stored session (its messages and choices), opened."""

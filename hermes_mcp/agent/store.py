@@ -1,4 +1,4 @@
-"""Session persistence: sessions, turns and messages in the SQLite state (schema v3).
+"""Session persistence: sessions, turns, messages and events in the SQLite state.
 
 Each message is appended the moment it exists: the user's prompt when the turn starts,
 an assistant message when its stream has ended, each tool result when its call returns.
@@ -10,10 +10,12 @@ tool call left without a result (the process died during it) gets a placeholder 
 so the conversation stays one that every provider accepts.
 
 Each assistant message also adds its usage and cost to the session's totals and records
-its route on the turn, in the same transaction. Listing, loading, forking, renaming,
-deleting and searching are the base-level queries of ``hermes_mcp.state.sessions`` and
-``hermes_mcp.state.search`` (shared with the tools and the command line), run here in a
-worker thread.
+its route on the turn, in the same transaction. The turn's events
+(``event_codec.EventLog``) ride along with each of these writes, for
+:meth:`SessionStore.replay`. Listing, loading, forking, renaming, deleting and
+searching are the base-level queries of ``hermes_mcp.state.sessions`` and
+``hermes_mcp.state.search`` (shared with the tools and the command line), run here in
+a worker thread.
 """
 
 from __future__ import annotations
@@ -22,14 +24,26 @@ import json
 import sqlite3
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import anyio
 
-from hermes_mcp.agent.transcript import INTERRUPTED, add_totals, insert_message, repair, tool_calls
+from hermes_mcp.agent.prompt import Prompt, as_parts, describe, prompt_text
+from hermes_mcp.agent.replay import replay_session
+from hermes_mcp.agent.transcript import (
+    INTERRUPTED,
+    add_totals,
+    images_of,
+    insert_events,
+    insert_message,
+    pack_parts,
+    repair,
+    tool_calls,
+)
 from hermes_mcp.errors import StateError
 from hermes_mcp.llm.types import Message, Result, Usage
+from hermes_mcp.log import redact
 from hermes_mcp.state import Database
 from hermes_mcp.state.search import SearchHit, search_sessions
 from hermes_mcp.state.sessions import (
@@ -49,6 +63,9 @@ from tools import ToolResult
 
 if TYPE_CHECKING:
     from hermes_mcp.agent.events import Event
+
+#: A turn's events waiting for a write: ``(seq, event JSON)`` (``EventLog.take()``).
+Pending = Sequence[tuple[int, dict[str, Any]]]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -205,15 +222,45 @@ class SessionStore:
         entries = json.loads(rows[0][0]).get("entries")
         return list(entries) if isinstance(entries, list) else None
 
-    def replay(self, session_id: str) -> AsyncIterator[Event]:
-        """The stored session as the events its live turns emitted."""
-        raise NotImplementedError("replay arrives with the session event log (issue 12)")
+    async def totals(self, session_id: str) -> tuple[Usage, float | None]:
+        """The session's tokens and cost so far, its delegated tasks' (at any depth)
+        included: where a loaded session's ``usage.session_usage`` starts."""
+        rows = await self._run(
+            self.db.read,
+            "WITH RECURSIVE tree(id) AS (SELECT ? UNION ALL"
+            " SELECT s.id FROM sessions s JOIN tree ON s.parent_id = tree.id)"
+            " SELECT COALESCE(SUM(input_tokens), 0), COALESCE(SUM(output_tokens), 0),"
+            " SUM(cost_usd) FROM sessions WHERE id IN (SELECT id FROM tree)",
+            (session_id,),
+        )
+        inp, out, cost = rows[0]
+        return Usage(int(inp), int(out)), cost
+
+    async def replay(self, session_id: str) -> AsyncIterator[Event]:
+        """The stored session as the events its live turns emitted, oldest turn first:
+        per turn a ``user_message`` (the prompt, redacted like live events), then the
+        turn's events field for field, ``turn_end`` last. Consecutive text deltas (and
+        thought deltas) come coalesced into one event each. A turn stored before the
+        event log (or copied by a partial fork) is rebuilt from its messages: text, tool
+        calls with arguments, results, ``turn_end``. SessionNotFound for an unknown id."""
+        if await self.get(session_id) is None:
+            raise SessionNotFound.named(session_id)
+        events = await self._run(replay_session, self.db, session_id)
+        for event in events:
+            yield event
 
     # -- turns -----------------------------------------------------------------------------
 
-    async def begin_turn(self, session_id: str, prompt: str) -> int:
-        """Record a new turn and its user message; returns the turn's number."""
+    async def begin_turn(self, session_id: str, prompt: Prompt) -> int:
+        """Record a new turn and its user message (its text, and its other parts for the
+        history) and the ``user_message`` event replay starts the turn with; returns the
+        turn's number."""
         now = self._clock()
+        text = prompt_text(prompt)
+        parts = as_parts(prompt)
+        packed = pack_parts(parts)
+        described = [d for d in (describe(p) for p in parts) if d is not None]
+        user_event = {"type": "user_message", "text": redact(text), "parts": described}
 
         def insert() -> int:
             with self.db.write() as conn:
@@ -226,11 +273,12 @@ class SessionStore:
                     "INSERT INTO turns (session_id, turn, started_at) VALUES (?, ?, ?)",
                     (session_id, turn, now),
                 )
-                insert_message(conn, session_id, turn, Message.user(prompt), now)
+                insert_message(conn, session_id, turn, Message.user(text), now, {"parts": packed})
+                insert_events(conn, session_id, turn, [(0, user_event)])
                 conn.execute(
                     "UPDATE sessions SET updated_at = ?,"
                     " title = CASE title WHEN '' THEN ? ELSE title END WHERE id = ?",
-                    (now, make_title(prompt), session_id),
+                    (now, make_title(text), session_id),
                 )
                 return turn
 
@@ -244,11 +292,13 @@ class SessionStore:
         message: str | None,
         usage: Usage,
         cost_usd: float | None,
+        events: Pending = (),
     ) -> None:
         now = self._clock()
 
         def update() -> None:
             with self.db.write() as conn:
+                insert_events(conn, session_id, turn, events)
                 conn.execute(
                     "UPDATE turns SET ended_at = ?, stop_reason = ?, message = ?,"
                     " input_tokens = ?, output_tokens = ?, cost_usd = ?"
@@ -271,7 +321,12 @@ class SessionStore:
     # -- messages --------------------------------------------------------------------------
 
     async def append_assistant(
-        self, session_id: str, turn: int, message: Message, result: Result
+        self,
+        session_id: str,
+        turn: int,
+        message: Message,
+        result: Result,
+        events: Pending = (),
     ) -> None:
         now = self._clock()
         usage = result.completion.usage
@@ -292,30 +347,54 @@ class SessionStore:
             with self.db.write() as conn:
                 insert_message(conn, session_id, turn, message, now, meta)
                 add_totals(conn, session_id, turn, served, usage, result.cost_usd, now)
+                insert_events(conn, session_id, turn, events)
 
         await self._run(append)
 
     async def append_tool(
-        self, session_id: str, turn: int, message: Message, result: ToolResult | None = None
+        self,
+        session_id: str,
+        turn: int,
+        message: Message,
+        result: ToolResult | None = None,
+        events: Pending = (),
     ) -> None:
         meta: dict[str, Any] = {}
         if result is not None:
             meta["is_error"] = int(result.is_error)
             if result.structured is not None:
                 meta["structured"] = json.dumps(result.structured)
-        await self._run(self._append, session_id, turn, message, self._clock(), meta)
+        now = self._clock()
+        await self._run(self._append, session_id, turn, message, now, meta, list(events))
+
+    async def append_events(self, session_id: str, turn: int, events: Pending) -> None:
+        """Store events with no message to go with (a cancelled call's end, ...)."""
+
+        def append() -> None:
+            with self.db.write() as conn:
+                insert_events(conn, session_id, turn, events)
+
+        if events:
+            await self._run(append)
 
     def _append(
-        self, session_id: str, turn: int, message: Message, now: float, meta: dict[str, Any]
+        self,
+        session_id: str,
+        turn: int,
+        message: Message,
+        now: float,
+        meta: dict[str, Any],
+        events: Pending,
     ) -> None:
         with self.db.write() as conn:
             insert_message(conn, session_id, turn, message, now, meta)
+            insert_events(conn, session_id, turn, events)
 
     async def history(self, session_id: str) -> list[Message]:
         """The session's conversation, oldest first, with placeholders for lost results."""
         rows = await self._run(
             self.db.read,
-            "SELECT role, content, tool_calls, tool_call_id, name FROM messages"
+            "SELECT role, content, tool_calls, tool_call_id, name, parts FROM messages"
             " WHERE session_id = ? ORDER BY id",
             (session_id,),
         )
@@ -326,6 +405,7 @@ class SessionStore:
                 tool_calls=tool_calls(row["tool_calls"]),
                 tool_call_id=row["tool_call_id"],
                 name=row["name"],
+                images=images_of(row["parts"]),
             )
             for row in rows
         ]
