@@ -179,14 +179,14 @@ async def _loop(agent: AgentLike, st: TurnState) -> None:
             st.session_id, st.turn, assistant, result, events=st.log.take()
         )
         if completion.finish_reason == "length":
-            st.text = completion.text
+            st.text = redact(completion.text)
             st.finish("max_tokens", "stopped: the answer reached the model's output limit")
             return
         if completion.finish_reason == "content_filter":
             st.finish("refusal", f"{st.served} refused to answer (content filter)")
             return
         if not completion.tool_calls:
-            st.text = completion.text
+            st.text = redact(completion.text)
             st.finish("end_turn")
             return
         if st.budget.over_cost:

@@ -12,7 +12,7 @@ from typing import Any
 
 from hermes_mcp.agent.prompt import ImagePart, PromptPart, ResourceLink, ResourcePart
 from hermes_mcp.llm.types import Image, Message, ToolCall, Usage
-from hermes_mcp.log import redact_value
+from hermes_mcp.log import redact, redact_value
 
 INTERRUPTED = "[no result: the turn ended before this call finished]"
 
@@ -36,6 +36,9 @@ def insert_message(
             ]
         )
     meta = meta or {}
+    # The model's own text is stored redacted too (tool results already are): a key it
+    # repeats stays out of the database. The user's prompt is stored as given.
+    content = redact(message.content) if message.role == "assistant" else message.content
     conn.execute(
         "INSERT INTO messages (session_id, turn, role, content, tool_calls, tool_call_id, name,"
         " is_error, structured, provider, model, input_tokens, output_tokens, cost_usd,"
@@ -44,7 +47,7 @@ def insert_message(
             session_id,
             turn,
             message.role,
-            message.content,
+            content,
             calls,
             message.tool_call_id,
             message.name,
