@@ -26,7 +26,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 import anyio
 
@@ -40,6 +40,7 @@ from hermes_mcp.errors import (
     UsageError,
     iso_utc,
 )
+from hermes_mcp.llm import catalog
 from hermes_mcp.llm.credential_state import CredentialState, CredentialStateStore
 from hermes_mcp.llm.pool import CredentialPool
 from hermes_mcp.llm.profiles import ModelProfile, estimate_tokens, profile_for, unmet_need
@@ -225,6 +226,29 @@ class Router:
                 await served.value.stream.aclose()
             finally:
                 served.release()
+
+    def models(self, model: str | None = None) -> dict[str, Any]:
+        """The chain and every configured model with its profile (``catalog.py``)."""
+        return catalog.models_report(
+            self.settings, self.providers, lambda: self.chain(model), self.profile
+        )
+
+    def status(self) -> dict[str, Any]:
+        """Credentials, cooldowns and the routes skipped now, with reasons and recovery
+        times (``catalog.py``); fingerprints only."""
+        try:
+            routes = self.chain()
+        except ConfigError:
+            routes = []
+        return catalog.status_report(
+            self.settings,
+            self.store,
+            self.providers,
+            routes,
+            self._skip_until,
+            self._missing_models,
+            self._clock(),
+        )
 
     def profile(self, route: ModelRef) -> ModelProfile:
         """What a route's model can do and costs (built-in table + config overrides)."""
