@@ -3,6 +3,8 @@ answers, thoughts, tool calls, a failed walk with its attempts, a fallback annou
 
 from __future__ import annotations
 
+import io
+import json
 from pathlib import Path
 
 import anyio
@@ -10,6 +12,7 @@ import pytest
 
 from hermes_mcp.agent.events import Event, ModelSwitch, ToolCallEnd, UsageUpdate
 from hermes_mcp.config import Settings
+from hermes_mcp.log import configure_logging
 from hermes_mcp.runtime import open_runtime
 from hermes_mcp.testing.scripted import Call, Fail, Hop, Say, ScriptedModel, by_round
 from tests.agent_helpers import new_home, new_workspace
@@ -74,3 +77,25 @@ async def test_a_scripted_failed_walk_reports_every_attempt(tmp_path: Path) -> N
     assert end.stop_reason == "error" and end.message == "nothing answered"
     assert end.error is not None
     assert [a["action"] for a in end.error["attempts"]] == ["fallback", "surface"]
+
+
+@pytest.mark.anyio
+async def test_every_log_line_of_a_turn_carries_its_session_id(tmp_path: Path) -> None:
+    home, ws = new_home(tmp_path), new_workspace(tmp_path)
+    model = ScriptedModel(
+        [Say(calls=(Call("terminal", {"command": "echo hi"}, "t1"),)), Say("done")]
+    )
+    stream = io.StringIO()
+    configure_logging(stream=stream)
+    try:
+        async with open_runtime(settings(home), model=model) as rt:
+            session = await rt.create_session(ws, mode="auto")
+            with anyio.fail_after(10):
+                await session.run("run it")
+            await session.close()
+    finally:
+        configure_logging()
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    during = [line for line in lines if line["event"] in ("tool_policy", "turn.end")]
+    assert {line["event"] for line in during} == {"tool_policy", "turn.end"}
+    assert {line.get("session_id") for line in during} == {session.id}

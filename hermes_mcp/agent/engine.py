@@ -86,8 +86,7 @@ async def run_turn(
         try:
             with scope:
                 with anyio.move_on_after(st.budget.max_duration_s) as deadline:
-                    st.turn = await agent.store.begin_turn(st.session_id, prompt)
-                    st.messages = await agent.store.history(st.session_id)
+                    st.turn, st.messages = await agent.store.start_turn(st.session_id, prompt)
                     await _loop(agent, st)
                 if deadline.cancelled_caught:
                     st.finish("max_duration", explain("max_duration", st.budget))

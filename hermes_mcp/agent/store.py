@@ -24,7 +24,7 @@ import json
 import sqlite3
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import anyio
@@ -41,6 +41,7 @@ from hermes_mcp.agent.transcript import (
     repair,
     tool_calls,
 )
+from hermes_mcp.agent.writer import GroupWriter
 from hermes_mcp.errors import StateError
 from hermes_mcp.llm.types import Message, Result, Usage
 from hermes_mcp.log import redact
@@ -94,6 +95,7 @@ class SessionStore:
         self.db = db
         self._clock = clock
         self._limiter: anyio.CapacityLimiter | None = None
+        self._writer: GroupWriter | None = None
 
     async def _run(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         def call() -> R:
@@ -106,21 +108,29 @@ class SessionStore:
             self._limiter = anyio.CapacityLimiter(STORE_THREADS)
         return await anyio.to_thread.run_sync(call, limiter=self._limiter)
 
+    async def _write(self, fn: Callable[[sqlite3.Connection], R]) -> R:
+        """One write, committed with whatever other writes are waiting (``writer.py``)."""
+        if self._writer is None:
+            self._writer = GroupWriter(self.db, self._run, self._state_error)
+        return await self._writer.write(fn)
+
+    def _state_error(self, exc: sqlite3.Error) -> Exception:
+        return StateError(f"{self.db.path}: {exc}")
+
     # -- sessions --------------------------------------------------------------------------
 
     async def create(self, *, cwd: str, title: str = "", parent_id: str | None = None) -> str:
         session_id = uuid.uuid4().hex
         now = self._clock()
 
-        def insert() -> None:
-            with self.db.write() as conn:
-                conn.execute(
-                    "INSERT INTO sessions (id, parent_id, cwd, title, created_at, updated_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
-                    (session_id, parent_id, cwd, make_title(title), now, now),
-                )
+        def insert(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO sessions (id, parent_id, cwd, title, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (session_id, parent_id, cwd, make_title(title), now, now),
+            )
 
-        await self._run(insert)
+        await self._write(insert)
         return session_id
 
     async def get(self, session_id: str) -> SessionInfo | None:
@@ -185,14 +195,13 @@ class SessionStore:
         """What the session chose (``None``: as the config says), kept across restarts."""
         packed = None if toolsets is None else json.dumps(list(toolsets))
 
-        def update() -> None:
-            with self.db.write() as conn:
-                conn.execute(
-                    "UPDATE sessions SET mode = ?, model_override = ?, toolsets = ? WHERE id = ?",
-                    (mode, model, packed, session_id),
-                )
+        def update(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE sessions SET mode = ?, model_override = ?, toolsets = ? WHERE id = ?",
+                (mode, model, packed, session_id),
+            )
 
-        await self._run(update)
+        await self._write(update)
 
     async def load_settings(
         self, session_id: str
@@ -255,6 +264,14 @@ class SessionStore:
         """Record a new turn and its user message (its text, and its other parts for the
         history) and the ``user_message`` event replay starts the turn with; returns the
         turn's number."""
+        turn, _ = await self.start_turn(session_id, prompt, history=False)
+        return turn
+
+    async def start_turn(
+        self, session_id: str, prompt: Prompt, *, history: bool = True
+    ) -> tuple[int, list[Message]]:
+        """``begin_turn`` and ``history`` in one write: the turn's number and the
+        conversation it continues (its new user message last)."""
         now = self._clock()
         text = prompt_text(prompt)
         parts = as_parts(prompt)
@@ -262,27 +279,26 @@ class SessionStore:
         described = [d for d in (describe(p) for p in parts) if d is not None]
         user_event = {"type": "user_message", "text": redact(text), "parts": described}
 
-        def insert() -> int:
-            with self.db.write() as conn:
-                row = conn.execute(
-                    "SELECT COALESCE(MAX(turn), 0) + 1 FROM turns WHERE session_id = ?",
-                    (session_id,),
-                ).fetchone()
-                turn = int(row[0])
-                conn.execute(
-                    "INSERT INTO turns (session_id, turn, started_at) VALUES (?, ?, ?)",
-                    (session_id, turn, now),
-                )
-                insert_message(conn, session_id, turn, Message.user(text), now, {"parts": packed})
-                insert_events(conn, session_id, turn, [(0, user_event)])
-                conn.execute(
-                    "UPDATE sessions SET updated_at = ?,"
-                    " title = CASE title WHEN '' THEN ? ELSE title END WHERE id = ?",
-                    (now, make_title(text), session_id),
-                )
-                return turn
+        def insert(conn: sqlite3.Connection) -> tuple[int, list[Message]]:
+            row = conn.execute(
+                "SELECT COALESCE(MAX(turn), 0) + 1 FROM turns WHERE session_id = ?",
+                (session_id,),
+            ).fetchone()
+            turn = int(row[0])
+            conn.execute(
+                "INSERT INTO turns (session_id, turn, started_at) VALUES (?, ?, ?)",
+                (session_id, turn, now),
+            )
+            insert_message(conn, session_id, turn, Message.user(text), now, {"parts": packed})
+            insert_events(conn, session_id, turn, [(0, user_event)])
+            conn.execute(
+                "UPDATE sessions SET updated_at = ?,"
+                " title = CASE title WHEN '' THEN ? ELSE title END WHERE id = ?",
+                (now, make_title(text), session_id),
+            )
+            return turn, (_messages(conn.execute(HISTORY, (session_id,))) if history else [])
 
-        return await self._run(insert)
+        return await self._write(insert)
 
     async def end_turn(
         self,
@@ -296,27 +312,26 @@ class SessionStore:
     ) -> None:
         now = self._clock()
 
-        def update() -> None:
-            with self.db.write() as conn:
-                insert_events(conn, session_id, turn, events)
-                conn.execute(
-                    "UPDATE turns SET ended_at = ?, stop_reason = ?, message = ?,"
-                    " input_tokens = ?, output_tokens = ?, cost_usd = ?"
-                    " WHERE session_id = ? AND turn = ?",
-                    (
-                        now,
-                        stop_reason,
-                        message,
-                        usage.input_tokens,
-                        usage.output_tokens,
-                        cost_usd,
-                        session_id,
-                        turn,
-                    ),
-                )
-                conn.execute("UPDATE sessions SET updated_at = ? WHERE id = ?", (now, session_id))
+        def update(conn: sqlite3.Connection) -> None:
+            insert_events(conn, session_id, turn, events)
+            conn.execute(
+                "UPDATE turns SET ended_at = ?, stop_reason = ?, message = ?,"
+                " input_tokens = ?, output_tokens = ?, cost_usd = ?"
+                " WHERE session_id = ? AND turn = ?",
+                (
+                    now,
+                    stop_reason,
+                    message,
+                    usage.input_tokens,
+                    usage.output_tokens,
+                    cost_usd,
+                    session_id,
+                    turn,
+                ),
+            )
+            conn.execute("UPDATE sessions SET updated_at = ? WHERE id = ?", (now, session_id))
 
-        await self._run(update)
+        await self._write(update)
 
     # -- messages --------------------------------------------------------------------------
 
@@ -343,13 +358,12 @@ class SessionStore:
             "credential": result.credential,
         }
 
-        def append() -> None:
-            with self.db.write() as conn:
-                insert_message(conn, session_id, turn, message, now, meta)
-                add_totals(conn, session_id, turn, served, usage, result.cost_usd, now)
-                insert_events(conn, session_id, turn, events)
+        def append(conn: sqlite3.Connection) -> None:
+            insert_message(conn, session_id, turn, message, now, meta)
+            add_totals(conn, session_id, turn, served, usage, result.cost_usd, now)
+            insert_events(conn, session_id, turn, events)
 
-        await self._run(append)
+        await self._write(append)
 
     async def append_tool(
         self,
@@ -365,48 +379,44 @@ class SessionStore:
             if result.structured is not None:
                 meta["structured"] = json.dumps(result.structured)
         now = self._clock()
-        await self._run(self._append, session_id, turn, message, now, meta, list(events))
+        pending = list(events)
+
+        def append(conn: sqlite3.Connection) -> None:
+            insert_message(conn, session_id, turn, message, now, meta)
+            insert_events(conn, session_id, turn, pending)
+
+        await self._write(append)
 
     async def append_events(self, session_id: str, turn: int, events: Pending) -> None:
         """Store events with no message to go with (a cancelled call's end, ...)."""
 
-        def append() -> None:
-            with self.db.write() as conn:
-                insert_events(conn, session_id, turn, events)
+        def append(conn: sqlite3.Connection) -> None:
+            insert_events(conn, session_id, turn, events)
 
         if events:
-            await self._run(append)
-
-    def _append(
-        self,
-        session_id: str,
-        turn: int,
-        message: Message,
-        now: float,
-        meta: dict[str, Any],
-        events: Pending,
-    ) -> None:
-        with self.db.write() as conn:
-            insert_message(conn, session_id, turn, message, now, meta)
-            insert_events(conn, session_id, turn, events)
+            await self._write(append)
 
     async def history(self, session_id: str) -> list[Message]:
         """The session's conversation, oldest first, with placeholders for lost results."""
-        rows = await self._run(
-            self.db.read,
-            "SELECT role, content, tool_calls, tool_call_id, name, parts FROM messages"
-            " WHERE session_id = ? ORDER BY id",
-            (session_id,),
+        return _messages(await self._run(self.db.read, HISTORY, (session_id,)))
+
+
+HISTORY = (
+    "SELECT role, content, tool_calls, tool_call_id, name, parts FROM messages"
+    " WHERE session_id = ? ORDER BY id"
+)
+
+
+def _messages(rows: Iterable[sqlite3.Row]) -> list[Message]:
+    messages = [
+        Message(
+            role=row["role"],
+            content=row["content"],
+            tool_calls=tool_calls(row["tool_calls"]),
+            tool_call_id=row["tool_call_id"],
+            name=row["name"],
+            images=images_of(row["parts"]),
         )
-        messages = [
-            Message(
-                role=row["role"],
-                content=row["content"],
-                tool_calls=tool_calls(row["tool_calls"]),
-                tool_call_id=row["tool_call_id"],
-                name=row["name"],
-                images=images_of(row["parts"]),
-            )
-            for row in rows
-        ]
-        return repair(messages)
+        for row in rows
+    ]
+    return repair(messages)
