@@ -104,7 +104,13 @@ async def test_a_walk_where_every_route_fails_announces_each_move(
         with anyio.fail_after(30):
             end = await session.run("hi", emit=None)
             replayed = [e async for e in session.replay()]
+        fork = await rt.fork_session(session.id)
+        forked = [e async for e in fork.replay()]
         await session.close()
+        await fork.close()
+    # A fork replays the same turns, as its own.
+    assert forked[:-1] == replayed[:-1]
+    assert isinstance(forked[-1], TurnEnd) and forked[-1].session_id == fork.id
     assert end.stop_reason == "error" and end.error is not None
     attempts = end.error["attempts"]
     assert [(a["provider"], a["action"]) for a in attempts] == [

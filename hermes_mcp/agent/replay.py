@@ -11,6 +11,7 @@ stored then), ``turn_end`` from the turn's row. Everything is redacted as live e
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 
@@ -36,7 +37,10 @@ def replay_session(db: Database, session_id: str) -> list[Event]:
         "SELECT turn, payload FROM events WHERE session_id = ? ORDER BY turn, seq, id",
         (session_id,),
     ):
-        stored.setdefault(int(row[0]), []).append(decode(json.loads(row[1])))
+        event = decode(json.loads(row[1]))
+        if isinstance(event, TurnEnd) and event.session_id != session_id:
+            event = dataclasses.replace(event, session_id=session_id)  # a fork's copy
+        stored.setdefault(int(row[0]), []).append(event)
     turns = db.read(
         "SELECT turn, stop_reason, message, input_tokens, output_tokens, cost_usd, model,"
         " started_at, ended_at FROM turns WHERE session_id = ? ORDER BY turn",
