@@ -171,7 +171,9 @@ async def test_fifty_sessions_at_once_end_apart_and_leave_nothing_behind(
         ends: dict[str, TurnEnd] = {}
 
         async def one(index: int) -> None:
-            ends[sessions[index].id] = await sessions[index].run("look")
+            async with sessions[index].turn("look") as turn:
+                refs.append(weakref.ref(turn))
+                ends[sessions[index].id] = await turn.wait()
 
         async def release() -> None:
             # The fake counts in its own thread: polled, not awaited.

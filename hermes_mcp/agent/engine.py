@@ -62,6 +62,7 @@ from tools import ToolRegistry, ToolResult
 
 log = get_logger("hermes_mcp.agent")
 
+CANCELLED_EMIT_S = 5.0
 NO_VISION = "images left out: no model in the chain reads images (vision)"
 
 _SCHEMAS: dict[type[BaseModel], dict[str, Any]] = {}
@@ -322,9 +323,11 @@ async def _call(
     try:
         result = await registry.call(call.name, call.arguments, ctx)
     except anyio.get_cancelled_exc_class():
-        with anyio.CancelScope(shield=True):
-            end = ToolCallEnd(call.id, call.name, "cancelled", INTERRUPTED)
-            st.log.add(end)
+        end = ToolCallEnd(call.id, call.name, "cancelled", INTERRUPTED)
+        st.log.add(end)
+        # Shielded (the call was cancelled), but bounded: a consumer that stopped reading
+        # without closing its end must not hold the cancelled turn.
+        with anyio.move_on_after(CANCELLED_EMIT_S, shield=True):
             await st.out(end)
         raise
     message = llm.Message.tool(call.id, call.name, result.text)
