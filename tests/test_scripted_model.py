@@ -10,13 +10,21 @@ from pathlib import Path
 import anyio
 import pytest
 
-from hermes_mcp.agent.events import Event, ModelSwitch, ToolCallEnd, UsageUpdate
+from hermes_mcp.agent.events import (
+    ChildUpdate,
+    Event,
+    ModelSwitch,
+    TextDelta,
+    ToolCallEnd,
+    UsageUpdate,
+)
 from hermes_mcp.config import Settings
 from hermes_mcp.log import configure_logging
 from hermes_mcp.runtime import open_runtime
 from hermes_mcp.testing.scripted import Call, Fail, Hop, Say, ScriptedModel, by_round
 from tests.agent_helpers import new_home, new_workspace
 from tests.routing import Home
+from tools.delegation import DelegatedTask
 
 
 def settings(home: Home) -> Settings:
@@ -99,3 +107,37 @@ async def test_every_log_line_of_a_turn_carries_its_session_id(tmp_path: Path) -
     during = [line for line in lines if line["event"] in ("tool_policy", "turn.end")]
     assert {line["event"] for line in during} == {"tool_policy", "turn.end"}
     assert {line.get("session_id") for line in during} == {session.id}
+
+
+@pytest.mark.anyio
+async def test_delegate_outside_a_turn_streams_child_text_on_request_and_counts_usage(
+    tmp_path: Path,
+) -> None:
+    home, ws = new_home(tmp_path), new_workspace(tmp_path)
+    model = ScriptedModel(script=by_round([Say("child says hi", chunks=3)]))
+    async with open_runtime(settings(home), model=model) as rt:
+        session = await rt.create_session(ws, mode="auto")
+        seen: dict[bool, list[Event]] = {True: [], False: []}
+        for deltas in (False, True):
+
+            async def keep(event: Event, deltas: bool = deltas) -> None:
+                seen[deltas].append(event)
+
+            with anyio.fail_after(10):
+                out = await session.delegate(
+                    [DelegatedTask(goal="say hi")], emit=keep, deltas=deltas
+                )
+            assert out.results[0].status == "completed"
+            assert out.results[0].summary == "child says hi"
+        totals = session.totals.usage
+        await session.close()
+
+    def texts(events: list[Event]) -> str:
+        return "".join(
+            e.event.text
+            for e in events
+            if isinstance(e, ChildUpdate) and isinstance(e.event, TextDelta)
+        )
+
+    assert texts(seen[False]) == "" and texts(seen[True]) == "child says hi"
+    assert totals.input_tokens == 20 and totals.output_tokens == 10
