@@ -99,6 +99,8 @@ class ProviderSection(_Strict):
     first_token_timeout_s: float = Field(default=60.0, gt=0)
     idle_timeout_s: float = Field(default=60.0, gt=0)
     total_timeout_s: float = Field(default=900.0, gt=0)
+    # The largest non-streamed answer read (bytes); an error body is read up to 64 KiB.
+    max_body_bytes: int = Field(default=16 * 1024 * 1024, gt=0)
     models: dict[str, ModelSettings] = Field(default_factory=dict)
 
     @field_validator("base_url")
