@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from hermes_mcp.config import Settings, load_settings
@@ -47,7 +48,12 @@ def _state_checks(settings: Settings) -> list[Check]:
             conn.execute("CREATE TEMP TABLE IF NOT EXISTS doctor_probe (x)")
             conn.execute("INSERT INTO doctor_probe VALUES (1)")
         ok = mode.lower() == "wal"
-        return [Check("state", ok, f"{settings.db_path} (journal_mode={mode})")]
+        checks = [Check("state", ok, f"{settings.db_path} (journal_mode={mode})")]
+        found = db.problems()  # PRAGMA quick_check and the schema's tables
+        detail = "; ".join(found[:5]) if found else "quick_check ok, schema complete"
+        if found:
+            detail += "; move the file aside and a new one is created"
+        return [*checks, Check("state integrity", not found, f"{settings.db_path}: {detail}")]
     except Exception as exc:  # any SQLite failure is the finding itself
         return [Check("state", False, f"{settings.db_path}: {exc}")]
     finally:
@@ -96,23 +102,38 @@ async def _probe(settings: Settings) -> list[Check]:
     return checks
 
 
+def _agent_check(settings: Settings) -> None:
+    """Build what ``run`` builds (router, tools, policy, agent) without running a turn:
+    a config ``run`` rejects (a rule, a toolset, a provider) raises ConfigError here."""
+    from hermes_mcp.agent import build_agent
+
+    db = open_database(settings.db_path)
+    try:
+        router = Router(settings, CredentialStateStore(db))
+        build_agent(settings, router, db, cwd=Path.cwd())
+    finally:
+        db.close()
+
+
 async def run_doctor(probe: bool) -> tuple[list[Check], int]:
     """All checks, and the exit code: 0 all good, 1 a problem, 2 a configuration error."""
     try:
         settings = load_settings()
     except ConfigError as exc:
         return [Check("config", False, str(exc))], 2
-    checks = [Check("config", True, str(settings.source))]
     if settings.config.model is None:
-        checks.append(Check("config", False, f"{settings.source}: model: no [model] section"))
+        return [Check("config", False, f"{settings.source}: model: no [model] section")], 2
+    checks = [Check("config", True, str(settings.source))]
+    checks += [Check("config", False, warning) for warning in settings.warnings]
     checks += _state_checks(settings)
-    if not checks[-1].ok:
+    if not all(c.ok for c in checks if c.name.startswith("state")):
         return checks, 1
     try:
-        Router(settings, CredentialStateStore(None))
+        _agent_check(settings)
     except ConfigError as exc:
-        checks.append(Check("providers", False, str(exc)))
+        checks.append(Check("agent", False, str(exc)))
         return checks, 2
+    checks.append(Check("agent", True, f"toolsets {', '.join(settings.config.agent.toolsets)}"))
     for name, creds in settings.credentials.items():
         section = settings.config.providers[name]
         checks.append(
