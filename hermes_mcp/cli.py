@@ -45,7 +45,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="hermes-mcp", description=__doc__.splitlines()[0])
+    parser = _Parser(
+        prog="hermes-mcp", description="An LLM agent and MCP server over a provider router."
+    )
     parser.add_argument("--version", action="version", version=f"hermes-mcp {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
@@ -105,6 +107,8 @@ async def _ask(settings: Settings, prompt: str, model: str | None) -> dict[str, 
 def cmd_ask(args: argparse.Namespace) -> int:
     prompt = " ".join(args.prompt)
     try:
+        if not prompt.strip():
+            raise UsageError("the prompt is empty")
         settings = load_settings()
         settings.chain  # noqa: B018  (raises ConfigError when [model] is missing)
         answer = anyio.run(_ask, settings, prompt, args.model)
@@ -170,6 +174,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     configuration or state errors; ``--json`` always ends with a ``turn_end`` line."""
     prompt = " ".join(args.prompt)
     try:
+        if not prompt.strip():
+            raise UsageError("the prompt is empty")
         settings = load_settings()
         settings.chain  # noqa: B018  (raises ConfigError when [model] is missing)
         end = anyio.run(_run, settings, prompt, args.session, args.json)
@@ -204,6 +210,7 @@ def cmd_providers(args: argparse.Namespace) -> int:
     try:
         store = CredentialStateStore(db)
         if args.reset:
+            args.reset = args.reset.strip().lower()  # fingerprints are lower-case hex
             cleared = store.reset(args.reset)
             known = any(
                 c.fingerprint == args.reset

@@ -40,6 +40,7 @@ def schema_objects() -> list[tuple[str, str]]:
                 objects.pop(name, None)
     return [(kind, name) for name, kind in objects.items()]
 
+
 BUSY_TIMEOUT_MS = 5000
 
 
