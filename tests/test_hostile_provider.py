@@ -213,3 +213,19 @@ async def test_an_error_message_is_redacted_before_it_is_cut(
     message = caught.value.message
     assert KEY_A[:8] not in message
     assert len(message) < MAX_ERROR_TEXT + 200
+
+
+@pytest.mark.anyio
+async def test_an_html_404_says_the_base_url_is_probably_wrong(
+    tmp_path: Path, fake: FakeProvider
+) -> None:
+    home = Home(tmp_path)
+    configure(home, fake, fallback=False)
+    page = "<!DOCTYPE html><html><body><h1>404 Not Found</h1></body></html>"
+    fake.set_default(KEY_A, fail(404, page, content_type="text/html"))
+    async with router_for(home) as router:
+        with pytest.raises(NoRouteError) as caught:
+            await router.complete(ChatRequest.of("hi"))
+    message = caught.value.message
+    assert "base_url" in message and "probably wrong" in message
+    assert "<h1>" not in message

@@ -57,6 +57,7 @@ class Provider:
             self._client = make_client(
                 connect_timeout_s=self.section.connect_timeout_s,
                 read_timeout_s=self.section.read_timeout_s,
+                base_url=self.endpoint,
             )
         return self._client
 
@@ -213,8 +214,20 @@ class Provider:
         except SHAPE_ERRORS:  # an error body of an unexpected shape: the status decides
             err = classify_http(status, message=f"HTTP {status}", headers=headers, now=now)
         err.token_generation = generation
+        if status == 404 and _is_html(headers, body):
+            # Not an API's answer: a web server's page. The path is wrong, not the model.
+            err.message = (
+                f"HTTP 404 with an HTML page, not an API error: base_url "
+                f"{self.endpoint} is probably wrong (a missing /v1?)"
+            )
         err.message = cut(redact(err.message))  # redact first: a cut may split a secret
         return err
+
+
+def _is_html(headers: dict[str, str], body: bytes) -> bool:
+    kind = headers.get("content-type", "").partition(";")[0].strip().lower()
+    start = body[:200].lstrip().lower()
+    return kind == "text/html" or start.startswith((b"<!doctype html", b"<html"))
 
 
 def _lowered(response: httpx2.Response) -> dict[str, str]:
