@@ -18,6 +18,7 @@ from typing import Any
 from hermes_mcp.config import Settings, load_settings
 from hermes_mcp.errors import ConfigError, HermesError, ProviderError, StateError
 from hermes_mcp.llm.credential_state import CredentialStateStore
+from hermes_mcp.llm.prices import no_price_reason
 from hermes_mcp.llm.router import Router
 from hermes_mcp.llm.status import credential_report
 from hermes_mcp.llm.types import ChatRequest, Message
@@ -102,15 +103,28 @@ async def _probe(settings: Settings) -> list[Check]:
     return checks
 
 
-def _agent_check(settings: Settings) -> None:
+def _agent_check(settings: Settings) -> list[Check]:
     """Build what ``run`` builds (router, tools, policy, agent) without running a turn:
-    a config ``run`` rejects (a rule, a toolset, a provider) raises ConfigError here."""
+    a config ``run`` rejects (a rule, a toolset, a provider) raises ConfigError here.
+    Returns what is known of each chain model's price (a budget counts only those)."""
     from hermes_mcp.agent import build_agent
 
     db = open_database(settings.db_path)
     try:
         router = Router(settings, CredentialStateStore(db))
         build_agent(settings, router, db, cwd=Path.cwd())
+        checks = []
+        for route in settings.chain:
+            profile = router.profile(route)
+            if profile.input_per_mtok is None or profile.output_per_mtok is None:
+                detail = f"warning: {no_price_reason(route)}"
+            else:
+                detail = (
+                    f"${profile.input_per_mtok:g} in / ${profile.output_per_mtok:g} out "
+                    "per million tokens"
+                )
+            checks.append(Check(f"price {route}", True, detail))
+        return checks
     finally:
         db.close()
 
@@ -129,11 +143,12 @@ async def run_doctor(probe: bool) -> tuple[list[Check], int]:
     if not all(c.ok for c in checks if c.name.startswith("state")):
         return checks, 1
     try:
-        _agent_check(settings)
+        prices = _agent_check(settings)
     except ConfigError as exc:
         checks.append(Check("agent", False, str(exc)))
         return checks, 2
     checks.append(Check("agent", True, f"toolsets {', '.join(settings.config.agent.toolsets)}"))
+    checks += prices
     for name, creds in settings.credentials.items():
         section = settings.config.providers[name]
         checks.append(

@@ -23,7 +23,7 @@ import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from types import TracebackType
 from typing import Self
@@ -42,6 +42,7 @@ from hermes_mcp.errors import (
 )
 from hermes_mcp.llm.credential_state import CredentialState, CredentialStateStore, StateKey
 from hermes_mcp.llm.pool import CredentialPool
+from hermes_mcp.llm.prices import no_price_reason, prices
 from hermes_mcp.llm.profiles import ModelProfile, estimate_tokens, profile_for, unmet_need
 from hermes_mcp.llm.provider import Provider
 from hermes_mcp.llm.routed_stream import RouterStream, prime
@@ -220,8 +221,38 @@ class Router:
         found = self._profiles.get(route)
         if found is None:
             section = self.providers[route.provider].section
-            found = self._profiles[route] = profile_for(route.model, section.models)
+            found = profile_for(route.model, section.models)
+            if found.input_per_mtok is None or found.output_per_mtok is None:
+                found = self._priced(route, found)
+            self._profiles[route] = found
         return found
+
+    def _priced(self, route: ModelRef, profile: ModelProfile) -> ModelProfile:
+        """The profile with genai-prices' prices where the config sets none; says once
+        (per route and process) when no price is known, since no cost budget can count
+        what that model spends."""
+        section = self.providers[route.provider].section
+        known = prices(self.settings.home, section.wire, section.base_url, route.model)
+        if known is None:
+            log.warning(
+                "cost.unknown",
+                provider=route.provider,
+                model=route.model,
+                reason=no_price_reason(route),
+            )
+            return profile
+        given = section.models.get(route.model)
+        cached = given.cached_per_mtok if given is not None else None
+        return replace(
+            profile,
+            input_per_mtok=profile.input_per_mtok
+            if profile.input_per_mtok is not None
+            else known[0],
+            output_per_mtok=profile.output_per_mtok
+            if profile.output_per_mtok is not None
+            else known[1],
+            cached_per_mtok=cached if cached is not None else known[2],
+        )
 
     async def walk(
         self,
