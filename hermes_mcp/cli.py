@@ -150,8 +150,9 @@ async def _run(settings: Settings, prompt: str, session: str | None, as_json: bo
 
     db = open_database(settings.db_path)
     try:
+        cwd = _session_workspace(db, session) if session else Path.cwd()
         async with Router(settings, CredentialStateStore(db)) as router:
-            agent = build_agent(settings, router, db, cwd=Path.cwd())
+            agent = build_agent(settings, router, db, cwd=cwd)
             async with (
                 agent.turn(prompt, session_id=session) as turn,
                 anyio.create_task_group() as tg,
@@ -166,6 +167,22 @@ async def _run(settings: Settings, prompt: str, session: str | None, as_json: bo
             return turn.outcome
     finally:
         db.close()
+
+
+def _session_workspace(db: Any, session: str) -> Path:
+    """A continued session works where it started: its stored cwd, said on stderr when
+    that is not the current directory (tools would otherwise act on another tree)."""
+    from hermes_mcp.state.sessions import get_session
+
+    info = get_session(db, session)
+    here = Path.cwd()
+    if info is None or not info.cwd or Path(info.cwd) == here.resolve():
+        return here  # an unknown session is reported by the turn itself
+    workspace = Path(info.cwd)
+    if not workspace.is_dir():
+        raise UsageError(f"session {session} works in {workspace}, which no longer exists")
+    _err(f"hermes-mcp: session {session} works in {workspace}; continuing there")
+    return workspace
 
 
 def cmd_run(args: argparse.Namespace) -> int:

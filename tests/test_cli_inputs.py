@@ -118,3 +118,43 @@ async def test_providers_reset_takes_a_fingerprint_in_any_case(
     ran = await hermes(home, "providers", "--reset", fp.upper())
     assert ran.code == 0, ran.stderr
     assert "1 mark(s) cleared" in ran.stderr
+
+
+@pytest.mark.anyio
+async def test_a_session_continued_from_another_directory_works_in_its_own(
+    tmp_path: Path, fake: FakeProvider
+) -> None:
+    import anyio
+
+    from tests.agent_helpers import call, calls, new_home, new_workspace
+    from tests.keys import seen
+    from tests.routing import HERMES
+
+    home, ws = new_home(tmp_path), new_workspace(tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    configure(home, fake)
+    fake.script(
+        KEY_A,
+        reply("started"),
+        calls(call("read_file", "r1", path="hello.py")),
+        reply("read it"),
+    )
+
+    async def run(cwd: Path, *args: str) -> tuple[int, list[dict[str, object]], str]:
+        with anyio.fail_after(30):
+            proc = await anyio.run_process(
+                [HERMES, "run", "--json", *args], env=home.process_env, cwd=cwd, check=False
+            )
+        lines = [json.loads(x) for x in seen(proc.stdout.decode()).splitlines()]
+        return proc.returncode, lines, seen(proc.stderr.decode())
+
+    code, first, _ = await run(ws, "start")
+    assert code == 0
+    sid = str(first[-1]["session_id"])
+    code, events, err = await run(elsewhere, "--session", sid, "read hello.py")
+    assert code == 0, err
+    assert f"session {sid} works in {ws}; continuing there" in err
+    ends = [e for e in events if e.get("type") == "tool_call_end"]
+    assert ends and ends[0]["status"] == "completed"
+    assert 'print("hello")' in str(ends[0]["output"])  # ws's file: read in ws
