@@ -147,12 +147,14 @@ async def _run(settings: Settings, prompt: str, session: str | None, as_json: bo
     from hermes_mcp.agent import build_agent
     from hermes_mcp.llm.credential_state import CredentialStateStore
     from hermes_mcp.llm.router import Router
+    from hermes_mcp.tty_approver import approver_for_run
 
     db = open_database(settings.db_path)
     try:
         cwd = _session_workspace(db, session) if session else Path.cwd()
+        approver = approver_for_run([cwd])  # asks on a terminal; else refuses, then sums up
         async with Router(settings, CredentialStateStore(db)) as router:
-            agent = build_agent(settings, router, db, cwd=cwd)
+            agent = build_agent(settings, router, db, cwd=cwd, approver=approver)
             async with (
                 agent.turn(prompt, session_id=session) as turn,
                 anyio.create_task_group() as tg,
@@ -164,6 +166,9 @@ async def _run(settings: Settings, prompt: str, session: str | None, as_json: bo
                 tg.cancel_scope.cancel()
             if turn.outcome is None:
                 raise RuntimeError("the turn ended without a turn_end event")
+            refusals = approver.summary()
+            if refusals:
+                _err(refusals)
             return turn.outcome
     finally:
         db.close()
