@@ -106,3 +106,29 @@ def test_the_state_directory_and_database_are_private(tmp_path: Path) -> None:
     (home / "state.db").chmod(0o644)
     open_database(home / "state.db").close()
     assert stat.S_IMODE((home / "state.db").stat().st_mode) == 0o600
+
+
+@pytest.mark.anyio
+async def test_an_unused_providers_missing_credential_warns_and_doctor_reports_it(
+    tmp_path: Path,
+) -> None:
+    from hermes_mcp.testing import FakeProvider, reply
+
+    with FakeProvider() as fake:
+        fake.set_default(KEY_A, reply("fine"))
+        home = Home(tmp_path)
+        home.write(
+            {
+                "primary": {"url": fake.openai_base_url, "keys": [KEY_A]},
+                "spare": {"url": fake.openai_base_url, "keys": ["sk-unused-000000000000000000"]},
+            },
+            "primary:gpt-4o",
+        )
+        home.env.pop("HERMES_TEST_SPARE_0")  # referenced, but not set
+        ran = await hermes(home, "ask", "hi")
+        assert (ran.code, ran.stdout) == (0, "fine\n")
+        assert "config.credential_unusable" in ran.stderr
+        assert "providers.spare.credentials[0]" in ran.stderr
+        doctor = await hermes(home, "doctor")
+        assert doctor.code == 1
+        assert "FAIL  config" in doctor.stdout and "HERMES_TEST_SPARE_0 is not set" in doctor.stdout
