@@ -68,9 +68,7 @@ class RefusingApprover:
             return None
         parts = []
         for request, rules in self.refused:
-            allow = (
-                " or ".join(repr(r) for r in rules) if rules else "policy.mode or an allow rule"
-            )
+            allow = " or ".join(repr(r) for r in rules) if rules else "policy.mode or an allow rule"
             parts.append(f"{request.title} (allow: {allow})")
         unique = list(dict.fromkeys(parts))
         return (

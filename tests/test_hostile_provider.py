@@ -12,6 +12,7 @@ from pathlib import Path
 import anyio
 import pytest
 
+from hermes_mcp.config import ProviderSection
 from hermes_mcp.errors import NoRouteError
 from hermes_mcp.llm.body import MAX_ERROR_TEXT
 from hermes_mcp.llm.types import ChatRequest, TextDelta
@@ -229,3 +230,24 @@ async def test_an_html_404_says_the_base_url_is_probably_wrong(
     message = caught.value.message
     assert "base_url" in message and "probably wrong" in message
     assert "<h1>" not in message
+
+
+@pytest.mark.anyio
+async def test_a_stream_that_never_ends_is_cut_at_max_body_bytes(
+    tmp_path: Path, fake: FakeProvider
+) -> None:
+    from hermes_mcp.errors import ProviderError
+
+    home = Home(tmp_path)
+    configure(home, fake)
+    cap = ProviderSection.model_fields["max_body_bytes"].default
+    chunk = json.dumps({"choices": [{"delta": {"content": "x" * 1000}}]})
+    fake.set_default(KEY_A, raw_body(chunk=f"data: {chunk}\n\n", content_type="text/event-stream"))
+    received = 0
+    async with router_for(home) as router, router.stream(ChatRequest.of("hi")) as events:
+        with pytest.raises(ProviderError) as caught, anyio.fail_after(20):
+            async for delta in events:
+                if isinstance(delta, TextDelta):
+                    received += len(delta.text)
+    assert "max_body_bytes" in str(caught.value)
+    assert cap // 2 < received <= cap

@@ -127,7 +127,12 @@ class Provider:
         kind = response.headers.get("content-type", "").partition(";")[0].strip().lower()
         if response.status_code == 200 and kind == "text/event-stream":
             return ProviderStream(
-                response, self.wire.stream_decoder(), timeouts, started, self._clock
+                response,
+                self.wire.stream_decoder(),
+                timeouts,
+                started,
+                self._clock,
+                max_bytes=self.section.max_body_bytes,
             )
         with anyio.move_on_after(timeouts.first_token_s) as deadline:
             try:
