@@ -75,3 +75,13 @@ async def test_doctor_says_which_chain_model_has_no_price(tmp_path: Path) -> Non
     ran = await hermes(home, "doctor")
     assert "price local:qwen3:8b: warning: no price is known" in ran.stdout
     assert "max_cost_usd" in ran.stdout
+
+
+@pytest.mark.anyio
+async def test_the_router_looks_prices_up_before_any_request(tmp_path: Path) -> None:
+    """In a worker thread on entry, so the first lookup never stalls the event loop."""
+    home = _home(tmp_path)
+    async with router_for(home):
+        files = [p.name for p in tmp_path.iterdir() if p.name.startswith("prices-")]
+    assert files
+    assert "gpt-4o" in (tmp_path / files[0]).read_text()

@@ -42,7 +42,7 @@ from hermes_mcp.errors import (
 )
 from hermes_mcp.llm.credential_state import CredentialState, CredentialStateStore, StateKey
 from hermes_mcp.llm.pool import CredentialPool
-from hermes_mcp.llm.prices import no_price_reason, prices
+from hermes_mcp.llm.prices import is_local, no_price_reason, prices
 from hermes_mcp.llm.profiles import ModelProfile, estimate_tokens, profile_for, unmet_need
 from hermes_mcp.llm.provider import Provider
 from hermes_mcp.llm.routed_stream import RouterStream, prime
@@ -158,7 +158,25 @@ class Router:
         self._skip_until: dict[ModelRef, float] = {}
 
     async def __aenter__(self) -> Self:
+        await self.warm_prices()
         return self
+
+    async def warm_prices(self) -> None:
+        """Look up the chain's unpriced models in a worker thread, before any request:
+        the first genai-prices lookup of a machine costs most of a second, which must
+        not stall the event loop on the request path. Local endpoints need nothing."""
+        if self.settings.config.model is None:
+            return
+        todo = []
+        for route in self.settings.chain:
+            section = self.providers[route.provider].section
+            given = section.models.get(route.model)
+            priced = given is not None and None not in (given.input_per_mtok, given.output_per_mtok)
+            if not priced and not is_local(section.base_url):
+                todo.append((section.wire, section.base_url, route.model))
+        if todo:
+            home = self.settings.home
+            await anyio.to_thread.run_sync(lambda: [prices(home, *t) for t in todo])
 
     async def __aexit__(
         self,
