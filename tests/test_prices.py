@@ -82,6 +82,9 @@ async def test_the_router_looks_prices_up_before_any_request(tmp_path: Path) -> 
     """In a worker thread on entry, so the first lookup never stalls the event loop."""
     home = _home(tmp_path)
     async with router_for(home):
-        files = [p.name for p in tmp_path.iterdir() if p.name.startswith("prices-")]
-    assert files
-    assert "gpt-4o" in (tmp_path / files[0]).read_text()
+        cached = _price_files(tmp_path)
+    assert cached and "gpt-4o" in cached[0]
+
+
+def _price_files(home: Path) -> list[str]:
+    return [p.read_text() for p in home.iterdir() if p.name.startswith("prices-")]
