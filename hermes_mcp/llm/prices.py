@@ -21,11 +21,14 @@ import ipaddress
 import json
 import os
 import threading
+from dataclasses import replace
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from hermes_mcp.config import Settings
+from hermes_mcp.llm.profiles import ModelProfile
 from hermes_mcp.log import get_logger
 
 log = get_logger("hermes_mcp.prices")
@@ -150,3 +153,36 @@ def no_price_reason(route: object) -> str:
         f"no price is known for {route}: agent.max_cost_usd cannot count what it spends; "
         f'set input_per_mtok and output_per_mtok in [providers.{provider}.models."{model}"]'
     )
+
+
+def with_prices(
+    profile: ModelProfile, home: Path, wire: str, base_url: str, route: object
+) -> ModelProfile | None:
+    """``profile`` with genai-prices' prices for what the config leaves unset, or None
+    when none is known."""
+    known = prices(home, wire, base_url, str(route).partition(":")[2])
+    if known is None:
+        return None
+    fresh, out, cached = known
+    if profile.input_per_mtok is not None:  # the config set one price: keep it
+        fresh = profile.input_per_mtok
+    if profile.output_per_mtok is not None:
+        out = profile.output_per_mtok
+    if profile.cached_per_mtok is not None:
+        cached = profile.cached_per_mtok
+    return replace(profile, input_per_mtok=fresh, output_per_mtok=out, cached_per_mtok=cached)
+
+
+def unpriced_remote(settings: Settings) -> list[tuple[str, str, str]]:
+    """(wire, base_url, model) of each chain model on a remote endpoint that the config
+    does not price: what genai-prices will be asked about."""
+    if settings.config.model is None:
+        return []
+    out: list[tuple[str, str, str]] = []
+    for route in settings.chain:
+        section = settings.config.providers[route.provider]
+        given = section.models.get(route.model)
+        priced = given is not None and None not in (given.input_per_mtok, given.output_per_mtok)
+        if not priced and not is_local(section.base_url):
+            out.append((section.wire, section.base_url, route.model))
+    return out

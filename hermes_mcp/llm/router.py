@@ -23,7 +23,7 @@ import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import partial
 from types import TracebackType
 from typing import Self
@@ -42,7 +42,7 @@ from hermes_mcp.errors import (
 )
 from hermes_mcp.llm.credential_state import CredentialState, CredentialStateStore, StateKey
 from hermes_mcp.llm.pool import CredentialPool
-from hermes_mcp.llm.prices import is_local, no_price_reason, prices
+from hermes_mcp.llm.prices import no_price_reason, prices, unpriced_remote, with_prices
 from hermes_mcp.llm.profiles import ModelProfile, estimate_tokens, profile_for, unmet_need
 from hermes_mcp.llm.provider import Provider
 from hermes_mcp.llm.routed_stream import RouterStream, prime
@@ -165,15 +165,7 @@ class Router:
         """Look up the chain's unpriced models in a worker thread, before any request:
         the first genai-prices lookup of a machine costs most of a second, which must
         not stall the event loop on the request path. Local endpoints need nothing."""
-        if self.settings.config.model is None:
-            return
-        todo = []
-        for route in self.settings.chain:
-            section = self.providers[route.provider].section
-            given = section.models.get(route.model)
-            priced = given is not None and None not in (given.input_per_mtok, given.output_per_mtok)
-            if not priced and not is_local(section.base_url):
-                todo.append((section.wire, section.base_url, route.model))
+        todo = unpriced_remote(self.settings)
         if todo:
             home = self.settings.home
             await anyio.to_thread.run_sync(lambda: [prices(home, *t) for t in todo])
@@ -247,30 +239,14 @@ class Router:
 
     def _priced(self, route: ModelRef, profile: ModelProfile) -> ModelProfile:
         """The profile with genai-prices' prices where the config sets none; says once
-        (per route and process) when no price is known, since no cost budget can count
-        what that model spends."""
+        (per route and process) when no price is known: no budget can count its cost."""
         section = self.providers[route.provider].section
-        known = prices(self.settings.home, section.wire, section.base_url, route.model)
-        if known is None:
-            log.warning(
-                "cost.unknown",
-                provider=route.provider,
-                model=route.model,
-                reason=no_price_reason(route),
-            )
+        found = with_prices(profile, self.settings.home, section.wire, section.base_url, route)
+        if found is None:
+            reason = no_price_reason(route)
+            log.warning("cost.unknown", provider=route.provider, model=route.model, reason=reason)
             return profile
-        given = section.models.get(route.model)
-        cached = given.cached_per_mtok if given is not None else None
-        return replace(
-            profile,
-            input_per_mtok=profile.input_per_mtok
-            if profile.input_per_mtok is not None
-            else known[0],
-            output_per_mtok=profile.output_per_mtok
-            if profile.output_per_mtok is not None
-            else known[1],
-            cached_per_mtok=cached if cached is not None else known[2],
-        )
+        return found
 
     async def walk(
         self,
