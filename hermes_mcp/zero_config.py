@@ -36,25 +36,27 @@ class KnownProvider:
     note: str
 
 
-# Order = chain order. Models: each vendor's current general model with tool calling.
+# Order = chain order. Models: each vendor's current general model with tool calling
+# (checked against genai-prices' data, which prices each of them; mistral and deepseek
+# by their API's alias for the latest).
 KNOWN: tuple[KnownProvider, ...] = (
     KnownProvider("anthropic", ("ANTHROPIC_API_KEY",), "anthropic",
-                  "https://api.anthropic.com", "claude-sonnet-4-5", "Anthropic"),
+                  "https://api.anthropic.com", "claude-sonnet-5-5", "Anthropic"),
     KnownProvider("openai", ("OPENAI_API_KEY",), "openai",
-                  "https://api.openai.com/v1", "gpt-5", "OpenAI"),
+                  "https://api.openai.com/v1", "gpt-5.5", "OpenAI"),
     KnownProvider("gemini", ("GEMINI_API_KEY", "GOOGLE_API_KEY"), "gemini",
-                  "https://generativelanguage.googleapis.com", "gemini-2.5-flash",
+                  "https://generativelanguage.googleapis.com", "gemini-3.8-flash",
                   "Google Gemini (AI Studio key)"),
     KnownProvider("openrouter", ("OPENROUTER_API_KEY",), "openai",
-                  "https://openrouter.ai/api/v1", "anthropic/claude-sonnet-4.5", "OpenRouter"),
+                  "https://openrouter.ai/api/v1", "anthropic/claude-sonnet-5.5", "OpenRouter"),
     KnownProvider("deepseek", ("DEEPSEEK_API_KEY",), "openai",
                   "https://api.deepseek.com/v1", "deepseek-chat", "DeepSeek"),
     KnownProvider("mistral", ("MISTRAL_API_KEY",), "openai",
                   "https://api.mistral.ai/v1", "mistral-large-latest", "Mistral"),
     KnownProvider("xai", ("XAI_API_KEY",), "openai",
-                  "https://api.x.ai/v1", "grok-4", "xAI"),
+                  "https://api.x.ai/v1", "grok-4.7", "xAI"),
     KnownProvider("groq", ("GROQ_API_KEY",), "openai",
-                  "https://api.groq.com/openai/v1", "llama-3.3-70b-versatile", "Groq"),
+                  "https://api.groq.com/openai/v1", "openai/gpt-oss-120b", "Groq"),
 )  # fmt: skip
 
 KEY_VARIABLES: tuple[str, ...] = tuple(v for p in KNOWN for v in p.variables)

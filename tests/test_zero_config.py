@@ -44,12 +44,12 @@ async def test_ask_is_answered_through_openai_from_the_key_alone(
     ran = await hermes(home, "ask", "--json", "capital of France?")
     assert ran.code == 0, ran.stderr
     answer = ran.json()
-    assert (answer["text"], answer["provider"], answer["model"]) == ("Paris.", "openai", "gpt-5")
+    assert (answer["text"], answer["provider"], answer["model"]) == ("Paris.", "openai", "gpt-5.5")
     assert fake.count(key=KEY_A) == 1
     body = fake.requests[0].body
-    assert body is not None and body["model"] == "gpt-5"
+    assert body is not None and body["model"] == "gpt-5.5"
     said = [line for line in ran.stderr.splitlines() if "config.zero" in line]
-    assert len(said) == 1 and "openai:gpt-5" in said[0] and "hermes-mcp setup" in said[0]
+    assert len(said) == 1 and "openai:gpt-5.5" in said[0] and "hermes-mcp setup" in said[0]
     assert not (tmp_path / "config.toml").exists()  # nothing written behind the user's back
 
 
@@ -60,7 +60,7 @@ async def test_doctor_shows_the_chain_it_built(tmp_path: Path, fake: FakeProvide
     first = ran.stdout.splitlines()[0]
     assert first == (
         "ok    config: no config file; chain from the environment: "
-        f"openai:gpt-5 (OPENAI_API_KEY at {fake.openai_base_url})"
+        f"openai:gpt-5.5 (OPENAI_API_KEY at {fake.openai_base_url})"
     )
     assert "provider openai: openai at" in ran.stdout
 
@@ -78,14 +78,14 @@ async def test_several_keys_make_a_chain_that_falls_back(
     assert answer["text"] == "from openai"
     routes = [(a["provider"], a["model"], a["action"]) for a in answer["attempts"]]
     assert routes == [
-        ("anthropic", "claude-sonnet-4-5", "fallback"),
-        ("openai", "gpt-5", "served"),
+        ("anthropic", "claude-sonnet-5-5", "fallback"),
+        ("openai", "gpt-5.5", "served"),
     ]
     doctor = await hermes(home, "doctor")
     assert (
-        "anthropic:claude-sonnet-4-5 (ANTHROPIC_API_KEY at "
-        f"{fake.url}) → openai:gpt-5 (OPENAI_API_KEY at {fake.openai_base_url}) → "
-        "openrouter:anthropic/claude-sonnet-4.5" in doctor.stdout
+        "anthropic:claude-sonnet-5-5 (ANTHROPIC_API_KEY at "
+        f"{fake.url}) → openai:gpt-5.5 (OPENAI_API_KEY at {fake.openai_base_url}) → "
+        "openrouter:anthropic/claude-sonnet-5.5" in doctor.stdout
     )
 
 
@@ -111,12 +111,12 @@ async def test_setup_writes_the_chain_and_never_overwrites(
     ran = await hermes(home, "setup")
     assert ran.code == 0, ran.stderr
     written = tmp_path / "config.toml"
-    assert ran.stdout == f"wrote {written}: openai:gpt-5 → gemini:gemini-2.5-flash\n"
+    assert ran.stdout == f"wrote {written}: openai:gpt-5.5 → gemini:gemini-3.8-flash\n"
     text = written.read_text()
     assert KEY_A not in text and KEY_B not in text  # references, never the keys
     assert text.startswith("# hermes-mcp configuration")
     data = tomllib.loads(text)
-    assert data["model"] == {"default": "openai:gpt-5", "fallbacks": ["gemini:gemini-2.5-flash"]}
+    assert data["model"] == {"default": "openai:gpt-5.5", "fallbacks": ["gemini:gemini-3.8-flash"]}
     assert data["providers"]["openai"] == {
         "wire": "openai",
         "base_url": fake.openai_base_url,
@@ -151,13 +151,13 @@ def test_detection_order_pools_and_overrides() -> None:
         "HERMES_MCP_GROQ_BASE_URL": "http://127.0.0.1:9/v1",
     }
     chosen = detect(env)
-    assert [c.ref for c in chosen] == ["gemini:gemini-2.5-flash", "groq:llama-3.3-70b-versatile"]
+    assert [c.ref for c in chosen] == ["gemini:gemini-3.8-flash", "groq:openai/gpt-oss-120b"]
     assert chosen[0].variables == ("GEMINI_API_KEY", "GOOGLE_API_KEY")  # one pool
     assert chosen[1].base_url == "http://127.0.0.1:9/v1" and chosen[1].overridden
     data = config_data(chosen)
     assert data["model"] == {
-        "default": "gemini:gemini-2.5-flash",
-        "fallbacks": ["groq:llama-3.3-70b-versatile"],
+        "default": "gemini:gemini-3.8-flash",
+        "fallbacks": ["groq:openai/gpt-oss-120b"],
     }
     assert tomllib.loads(render_config(chosen))["providers"]["gemini"]["credentials"] == [
         "env:GEMINI_API_KEY",
