@@ -8,13 +8,14 @@ well-known API keys, before the line is rendered.
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import re
 import sys
 import threading
 from collections.abc import Iterable, MutableMapping
-from typing import Any, Literal, TextIO
+from typing import Any, Literal, TextIO, cast
 
 import structlog
 
@@ -116,6 +117,20 @@ def log_level(level: str | None = None) -> str:
     return chosen if chosen.upper() in logging.getLevelNamesMapping() else "info"
 
 
+class _CurrentStderr(io.TextIOBase):
+    """Whatever ``sys.stderr`` is when a line is written (not when logging was set up):
+    a test's capture, or a stream swapped in later, gets the lines."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+    def isatty(self) -> bool:
+        return _isatty(sys.stderr)
+
+
 def _wants_color(out: TextIO) -> bool:
     """ANSI colours only on a terminal that shows them (https://no-color.org)."""
     if os.environ.get("NO_COLOR"):
@@ -164,7 +179,7 @@ def configure_logging(
     the defaults of later calls, so an edge that configures logging again under
     ``serve`` keeps ``serve -v``'s debug level and ``serve``'s JSON."""
     global _configured, _chosen_level, _chosen_renderer
-    out = stream if stream is not None else sys.stderr
+    out = stream if stream is not None else cast(TextIO, _CurrentStderr())
     if sticky:
         _chosen_level, _chosen_renderer = level, renderer
     chosen = log_level(level or _chosen_level)

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from hermes_mcp.log import configure_logging
 from hermes_mcp.serve_auto import (
     INVALID_REQUEST,
     PARSE_ERROR,
@@ -138,7 +137,6 @@ def test_the_chosen_edge_gets_the_line_and_the_rest_of_the_stream(
     edge: str,
     code: int,
 ) -> None:
-    configure_logging()  # to this test's captured stderr
     read = stdin(line(first) + b'{"next": 1}\n')
     edges = Edges()
     edges.fd = read
