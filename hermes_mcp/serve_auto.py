@@ -19,7 +19,7 @@ consumed: the chosen edge gets the line as ``prefix`` and reads the rest of the 
 itself, exactly as the client wrote it. (A pipe cannot be peeked; a first line is a few
 hundred bytes, so this costs well under a millisecond, see ``bench/serve_auto.py``; each
 start logs it as ``serve.protocol`` with ``detect_ms``, from the first byte.)
-Only the chosen edge is imported: detection does not pay for the other SDK.
+The command line imports only the chosen edge: detection does not pay for the other SDK.
 """
 
 from __future__ import annotations
@@ -135,14 +135,15 @@ Runner = Callable[[bytes], int]
 def serve_auto(
     workspaces: Sequence[Path],
     *,
+    run_mcp: Callable[[Sequence[Path], bytes], int],
+    run_acp: Runner,
     stdin_fd: int = 0,
-    run_mcp: Callable[[Sequence[Path], bytes], int] | None = None,
-    run_acp: Runner | None = None,
     err: Callable[[str], None] | None = None,
 ) -> int:
     """Read the first line, then hand the stream to the edge it names (fd 1 guarded
-    throughout; the edges' own guards nest in this one). ``run_mcp`` / ``run_acp``
-    default to the real edges, imported only when chosen."""
+    throughout; the edges' own guards nest in this one). ``run_mcp(workspaces, prefix)``
+    and ``run_acp(prefix)`` start the edges: the command line passes functions that
+    import only the chosen one (this module sits below the edges and imports neither)."""
     say = err or _stderr
     with guard_stdout() as wire:
         started: list[float] = []
@@ -165,8 +166,8 @@ def serve_auto(
             detect_ms=round(detect_ms, 3),
         )
         if found.protocol == "mcp":
-            return (run_mcp or _real_mcp)(workspaces, line)
-        return (run_acp or _real_acp)(line)
+            return run_mcp(workspaces, line)
+        return run_acp(line)
 
 
 def _refuse(wire: BinaryIO, found: Detection, say: Callable[[str], None]) -> int:
@@ -174,20 +175,6 @@ def _refuse(wire: BinaryIO, found: Detection, say: Callable[[str], None]) -> int
     wire.flush()
     say(f"hermes-mcp serve: {found.reason}; expected an MCP or ACP client (exit 2)")
     return EXIT_NOT_A_CLIENT
-
-
-def _real_mcp(workspaces: Sequence[Path], prefix: bytes) -> int:
-    from hermes_mcp.mcp_server import run_mcp_stdio  # type: ignore[import-not-found,unused-ignore]
-
-    code: int = run_mcp_stdio(list(workspaces), prefix=prefix)
-    return code
-
-
-def _real_acp(prefix: bytes) -> int:
-    from acp_adapter import run_acp_stdio  # type: ignore[attr-defined,unused-ignore]
-
-    code: int = run_acp_stdio(prefix=prefix)
-    return code
 
 
 def _stderr(text: str) -> None:

@@ -177,5 +177,6 @@ def test_no_input_at_all_is_exit_2_with_nothing_on_stdout(
 ) -> None:
     read = stdin(b"")
     said: list[str] = []
-    assert serve_auto([], stdin_fd=read, err=said.append) == 2
+    edges = Edges()
+    assert serve_auto([], run_mcp=edges.mcp, run_acp=edges.acp, stdin_fd=read, err=said.append) == 2
     assert capfd.readouterr().out == "" and "closed before the first message" in said[0]
