@@ -71,7 +71,7 @@ class ToolContext:
     extra_paths: tuple[Path, ...] = ()
     allow_private_network: bool = False
     state_dir: Path | None = field(default_factory=home_dir)
-    terminal_env: Mapping[str, str] | None = None  # None: this process's environment
+    terminal_env: Mapping[str, str] | None = None  # merged (scrubbed) over the back-end's
     limits: Limits = field(default_factory=Limits)
     plans: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     remembered: dict[tuple[str, str], bool] = field(default_factory=dict)

@@ -23,6 +23,7 @@ on the open descriptor.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fnmatch
 import os
@@ -180,18 +181,21 @@ def _check_regular(path: Path | str, mode: int) -> None:
         raise SpecialFileError(path, mode)
 
 
-def open_regular(path: Path | str, *, follow_symlinks: bool = True) -> int:
-    """A read-only descriptor on the regular file at ``path``. Anything else is refused
-    without blocking: the path is stat-ed first, opened ``O_NONBLOCK`` (a FIFO swapped in
-    meanwhile does not wait for a writer) and the descriptor is fstat-ed again. With
-    ``follow_symlinks=False`` a symlink in the last component is refused as well.
+def open_regular(
+    path: Path | str, *, follow_symlinks: bool = True, dir_fd: int | None = None
+) -> int:
+    """A read-only descriptor on the regular file at ``path`` (relative to ``dir_fd``
+    when given). Anything else is refused without blocking: the path is stat-ed first,
+    opened ``O_NONBLOCK`` (a FIFO swapped in meanwhile does not wait for a writer) and
+    the descriptor is fstat-ed again. With ``follow_symlinks=False`` a symlink in the
+    last component is refused as well (see :func:`open_beneath` for every component).
     Raises FileNotFoundError, IsADirectoryError or :class:`SpecialFileError`."""
-    _check_regular(path, os.stat(path, follow_symlinks=follow_symlinks).st_mode)
+    _check_regular(path, os.stat(path, follow_symlinks=follow_symlinks, dir_fd=dir_fd).st_mode)
     flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC
     if not follow_symlinks:
         flags |= os.O_NOFOLLOW
     try:
-        fd = os.open(path, flags)
+        fd = os.open(path, flags, dir_fd=dir_fd)
     except OSError as exc:
         if exc.errno == errno.ELOOP and not follow_symlinks:
             raise SpecialFileError(path, stat.S_IFLNK) from None
@@ -202,6 +206,60 @@ def open_regular(path: Path | str, *, follow_symlinks: bool = True) -> int:
         os.close(fd)
         raise
     return fd
+
+
+_DIR_FLAGS = getattr(os, "O_PATH", os.O_RDONLY) | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+class PathChangedError(ToolError):
+    """A directory on the way to a resolved path is now a symlink or a file."""
+
+    def __init__(self, directory: Path, outcome: str) -> None:
+        super().__init__(
+            f"{directory} changed on disk (a directory on the way is now a symlink or a "
+            f"file); {outcome}"
+        )
+
+
+def open_directory(directory: Path, *, create: bool = False, outcome: str = "not read") -> int:
+    """A descriptor on ``directory`` (resolved: no symlink on the way), reached from ``/``
+    one component at a time without following symlinks (``openat`` + ``O_NOFOLLOW``),
+    creating missing ones when ``create``: a component swapped for a symlink (or a file)
+    after the path was checked is refused (:class:`PathChangedError`), not followed."""
+    if not directory.is_absolute():
+        raise ValueError(f"{directory} is not an absolute path")
+    fd = os.open("/", _DIR_FLAGS)
+    try:
+        for part in directory.parts[1:]:
+            try:
+                child = os.open(part, _DIR_FLAGS, dir_fd=fd)
+            except FileNotFoundError:
+                if not create:
+                    raise
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(part, 0o777, dir_fd=fd)
+                child = os.open(part, _DIR_FLAGS, dir_fd=fd)
+            os.close(fd)
+            fd = child
+    except OSError as exc:
+        os.close(fd)
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+            raise PathChangedError(directory, outcome) from None
+        raise
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def open_beneath(path: Path) -> int:
+    """:func:`open_regular` on the resolved ``path`` with no symlink followed in any
+    component (a directory swapped for a symlink meanwhile is refused)."""
+    dfd = open_directory(path.parent)
+    try:
+        return open_regular(path.name, follow_symlinks=False, dir_fd=dfd)
+    finally:
+        os.close(dfd)
 
 
 def read_at_most(fd: int, limit: int) -> bytes:
