@@ -42,10 +42,8 @@ Deciding a request, in order:
 
 from __future__ import annotations
 
-import glob
 import os
 import re
-import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,26 +54,11 @@ from hermes_mcp.config import PolicySection
 from hermes_mcp.errors import ConfigError
 from tools.approval import ApprovalRequest
 from tools.paths import glob_regex, is_within
+from tools.shell import Analysis, analyse, bounded_glob, changes_directory, split_command  # noqa: F401 (re-exported)
 
 Category = Literal["read", "write", "path", "terminal", "fetch", "tool"]
 CATEGORIES: tuple[Category, ...] = ("read", "write", "path", "terminal", "fetch", "tool")
 _PATH_CATEGORIES = ("read", "write", "path")
-_OPERATORS = frozenset({";", "&&", "||", "|", "&", ";;", "|&"})
-_PUNCT = set("();<>|&")
-# Text that makes a command's words differ from what the shell runs: expansions and
-# substitutions (``$``, backticks, ``<(``/``>(``) and line breaks. Checked on the raw
-# text, since shlex drops the quotes that would tell ``"$(x)"`` from ``'$(x)'``.
-_NOT_PLAIN = ("$", "`", "<(", ">(", "\n", "\r")
-_CHDIR = frozenset({"cd", "pushd", "popd"})
-# Words that may precede the command word of a simple command.
-_PREFIX_WORDS = frozenset(
-    {"command", "builtin", "exec", "time", "nohup", "{", "!", "if", "then", "else", "elif"}
-    | {"do", "while", "until"}
-)
-_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
-_NESTED_DEPTH = 2  # how deep words that are commands themselves (sh -c '...') are parsed
-
-
 def _text_regex(pattern: str, flags: int = 0) -> re.Pattern[str]:
     parts = (".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
     return re.compile("".join(parts), flags | re.DOTALL)
@@ -170,82 +153,33 @@ class Rule:
         return request.action == "fetch" and self.matches_url(request.url or "")
 
 
-def expands(command: str) -> bool:
-    """Whether the shell may run other words than the command's text shows: ``$``,
-    backticks, process substitution or a line break anywhere in the raw text."""
-    return any(text in command for text in _NOT_PLAIN)
-
-
-def split_command(command: str) -> tuple[list[list[str]], bool]:
-    """The command's simple commands (as token lists) and whether it is plain: no
-    ``$``, backtick, ``<(``, ``>(`` or line break in its raw text, no redirection or
-    subshell. Unparseable commands are not plain."""
-    plain = not expands(command)
-    try:
-        lexer = shlex.shlex(command.replace("\n", " ; "), posix=True, punctuation_chars=True)
-        lexer.whitespace_split = True
-        tokens = list(lexer)
-    except ValueError:
-        return [command.split()], False
-    segments: list[list[str]] = [[]]
-    for token in tokens:
-        if token and set(token) <= _PUNCT:
-            if token in _OPERATORS:
-                segments.append([])
-                continue
-            plain = False  # redirection or subshell
-        segments[-1].append(token)
-    return [s for s in segments if s], plain
-
-
-def _nested(word: str, depth: int) -> list[list[str]]:
-    """A word that looks like a command itself (``sh -c 'cd ~; cat x'``), split."""
-    if depth >= _NESTED_DEPTH or not any(c.isspace() or c in _PUNCT for c in word):
-        return []
-    return split_command(word)[0]
-
-
-def _changes_directory(segments: list[list[str]], depth: int) -> bool:
-    for segment in segments:
-        leading = True
-        for word in segment:
-            if leading:
-                if set(word) <= _PUNCT or word in _PREFIX_WORDS or _ASSIGNMENT.match(word):
-                    continue
-                if word in _CHDIR:
-                    return True
-                leading = False
-            if _changes_directory(_nested(word, depth), depth + 1):
-                return True
-    return False
-
-
-def changes_directory(command: str) -> bool:
-    """Whether ``cd``, ``pushd`` or ``popd`` is the command word of a simple command
-    (nested command strings included), so later relative paths start elsewhere."""
-    return _changes_directory(split_command(command)[0], 0)
-
-
-def _segment_paths(segments: list[list[str]], cwd: Path, depth: int) -> list[Path]:
-    out: list[Path] = []
-    for segment in segments:
-        for word in segment:
-            if set(word) <= _PUNCT:
-                continue
-            out.extend(_segment_paths(_nested(word, depth), cwd, depth + 1))
-            value = word.split("=", 1)[1] if "=" in word else word
-            if not value or value.startswith("-"):
-                continue
-            candidate = os.path.join(cwd, os.path.expanduser(value))
-            matches = glob.glob(candidate)[:100] if glob.has_magic(candidate) else [candidate]
-            out.extend(Path(os.path.realpath(m)) for m in matches)
-    return out
-
-
 def command_paths(command: str, cwd: Path) -> list[Path]:
-    """Paths a command names: its words (and ``--opt=value`` values), ``~`` and shell
-    globs expanded, and the words of nested command strings (``sh -c '...'``)."""
-    return _segment_paths(split_command(command)[0], cwd, 0)
+    """Paths a command names: its words (and ``--opt=value`` values), redirection
+    targets, assignment values and the words of nested ``sh -c`` commands, ``~``
+    expanded, resolved from ``cwd``; a glob is expanded within a budget (see
+    ``tools/shell.py``), one over budget is left out."""
+    return _paths(analyse(command), cwd)[0]
+
+
+def _paths(found: Analysis, cwd: Path) -> tuple[list[Path], list[str]]:
+    """The resolved paths of an analysed command, and the globbed words that could not
+    be expanded within the budget (or are brace expansions)."""
+    globbed = set(found.globbed)
+    out: list[Path] = []
+    unchecked: list[str] = []
+    for value in found.paths:
+        if not value:
+            continue
+        joined = os.path.join(cwd, os.path.expanduser(value))
+        if value in globbed:
+            matches = None if "{" in value else bounded_glob(joined)
+            if matches is None:
+                unchecked.append(value)
+                continue
+            out.extend(Path(os.path.realpath(m)) for m in matches)
+        else:
+            out.append(Path(os.path.realpath(joined)))
+    return out, unchecked
 
 
 @dataclass(frozen=True)
@@ -284,58 +218,67 @@ class Policy:
                 return rule
         return None
 
-    def _command_denied(self, request: ApprovalRequest, roots: Sequence[Path]) -> str | None:
+    def _command_verdict(self, request: ApprovalRequest, roots: Sequence[Path]) -> Verdict | None:
+        """The deny rules on a command: refused when a terminal rule matches one of its
+        simple commands (as written, or unwrapped: ``/bin/rm``, ``env rm``,
+        ``sh -c 'rm'``) or when it names a path a path rule covers; sent to the approver
+        when deny rules exist and the command cannot be fully checked."""
+        if not self.deny:
+            return None
         command = request.command or ""
-        segments, _ = split_command(command)
-        texts = [command, *(" ".join(s) for s in segments)]
+        found = analyse(command)
+        texts = [command]
+        for simple in found.commands:
+            texts += [" ".join(simple.words), " ".join(simple.effective)]
+            if simple.assignments:
+                texts.append(" ".join((*simple.assignments, *simple.words)))
         for rule in self.deny:
             if rule.category == "terminal" and any(rule.matches_command(t) for t in texts):
-                return f"deny rule {rule.text!r}"
-        if not any(r.category in _PATH_CATEGORIES for r in self.deny):
+                return Verdict("deny", f"deny rule {rule.text!r}")
+        path_rules = [r for r in self.deny if r.category in _PATH_CATEGORIES]
+        unchecked: list[str] = []
+        if path_rules:
+            cwd = request.paths[0] if request.paths else Path.cwd()
+            paths, globs = _paths(found, cwd)
+            for path in paths:
+                for rule in path_rules:
+                    if rule.matches_path(path, roots):
+                        reason = f"the command names {path}, covered by deny rule {rule.text!r}"
+                        return Verdict("deny", reason)
+            if found.changes_directory:
+                unchecked.append("it changes directory")
+            if globs:
+                unchecked.append(
+                    "it uses globs too large to check or braces (" + ", ".join(globs[:3]) + ")"
+                )
+        if not found.accounted:
+            unchecked.insert(0, "it uses " + "; ".join(found.unaccounted[:3]))
+        if not unchecked:
             return None
-        cwd = request.paths[0] if request.paths else Path.cwd()
-        for path in command_paths(command, cwd):
-            for rule in self.deny:
-                if rule.category in _PATH_CATEGORIES and rule.matches_path(path, roots):
-                    return f"the command names {path}, covered by deny rule {rule.text!r}"
-        return None
-
-    def _command_unchecked(self, command: str) -> str | None:
-        """Why a command's paths cannot be checked against the path deny rules, when
-        there are any: it expands something, or it changes directory."""
-        if not any(r.category in _PATH_CATEGORIES for r in self.deny):
-            return None
-        if expands(command):
-            why = "it uses $, backticks, process substitution or a line break"
-        elif changes_directory(command):
-            why = "it changes directory"
-        else:
-            return None
-        return f"the command's paths cannot be checked against deny rules: {why}"
+        why = f"the command cannot be checked against deny rules: {unchecked[0]}"
+        return Verdict("ask", why, risk=why)
 
     def _command_allowed(self, command: str) -> Rule | None:
-        segments, plain = split_command(command)
+        found = analyse(command)
         rules = [r for r in self.allow if r.category == "terminal"]
-        if not plain or not segments or not rules:
+        if not found.plain or not found.accounted or not found.commands or not rules:
             return None
-        found: Rule | None = None
-        for segment in segments:
-            found = next((r for r in rules if r.matches_command(" ".join(segment))), None)
-            if found is None:
+        matched: Rule | None = None
+        for simple in found.commands:
+            text = " ".join((*simple.assignments, *simple.words))
+            matched = next((r for r in rules if r.matches_command(text)), None)
+            if matched is None:
                 return None
-        return found
+        return matched
 
     def evaluate(self, request: ApprovalRequest, roots: Sequence[Path]) -> Verdict:
         for rule in self.deny:
             if rule.category != "terminal" and rule.matches(request, roots):
                 return Verdict("deny", f"deny rule {rule.text!r}")
         if request.action == "terminal":
-            reason = self._command_denied(request, roots)
-            if reason:
-                return Verdict("deny", reason)
-            unchecked = self._command_unchecked(request.command or "")
-            if unchecked:
-                return Verdict("ask", unchecked, risk=unchecked)
+            verdict = self._command_verdict(request, roots)
+            if verdict is not None:
+                return verdict
         if request.risk is None:
             return Verdict("allow", "routine")
         for rule in self.allow:
