@@ -37,6 +37,7 @@ class ApprovalRequest:
     risk: str | None = None
     diff: FileDiff | None = None
     call_id: str | None = None
+    addresses: tuple[str, ...] = ()  # for a fetch: what the host resolved to
 
     @property
     def memo_key(self) -> tuple[str, str]:

@@ -13,8 +13,14 @@ says so): ``.env*`` (not the ``.env.example``/``.sample``/``.template`` files pr
 commit), private keys (``id_rsa``-style names, ``*.pem``, ``*.key``,
 ``*.p12``/``*.pfx``, ``*.ppk``, anything in ``.ssh/`` or ``.gnupg/``), credential files
 (``.netrc``, ``.pgpass``, ``.git-credentials``, ``.npmrc``, ``.pypirc``,
-``.aws/credentials``) and everything inside the hermes state directory (its database
-and keys). A file whose first bytes are a PEM private key is sensitive whatever its name.
+``.aws/credentials``), everything inside a ``.git`` directory and a ``.git`` file
+(editing ``.git/config`` — ``core.fsmonitor``, aliases — or a hook runs code on the
+next ``git`` command), everything inside the hermes state directory (its database and
+keys) and the hermes config file (editing it could change the policy), wherever they
+live. Names are compared case-insensitively (macOS and Windows file systems are), and
+a regular file with more than one hard link is flagged too: another name for it may lie
+outside the workspace. A file whose first bytes are a PEM private key is sensitive
+whatever its name.
 
 Files are opened with :func:`open_regular`: only regular files, never a FIFO, device or
 socket (opening or reading one could block forever), checked before the open and again
@@ -54,7 +60,7 @@ _SENSITIVE_NAMES = (
     ".pypirc",
 )
 _TEMPLATES = (".env.example", ".env.sample", ".env.template")
-_SENSITIVE_DIRS = (".ssh", ".gnupg")
+_SENSITIVE_DIRS = (".ssh", ".gnupg", ".git")
 _PEM_PRIVATE = b"PRIVATE KEY-----"
 
 
@@ -63,7 +69,7 @@ def is_within(path: Path, root: Path) -> bool:
     return path == root or root in path.parents
 
 
-def glob_regex(pattern: str) -> re.Pattern[str]:
+def glob_regex(pattern: str, flags: int = 0) -> re.Pattern[str]:
     """A path glob as a regex: ``*``/``?`` within a segment, ``**`` across segments,
     ``**/`` also matching no directory at all (``**/*.py`` matches ``a.py``)."""
     out, i = [], 0
@@ -78,7 +84,7 @@ def glob_regex(pattern: str) -> re.Pattern[str]:
             c = pattern[i]
             out.append("[^/]*" if c == "*" else "[^/]" if c == "?" else re.escape(c))
             i += 1
-    return re.compile("".join(out), re.DOTALL)
+    return re.compile("".join(out), re.DOTALL | flags)
 
 
 def realpath(path: Path | str) -> Path:
@@ -119,24 +125,35 @@ def display(path: Path, roots: Sequence[Path]) -> str:
     return str(path)
 
 
-_NAME_PATTERNS = [(re.compile(fnmatch.translate(p)), p) for p in _SENSITIVE_NAMES]
-_ANY_NAME = re.compile("|".join(fnmatch.translate(p) for p in _SENSITIVE_NAMES))
+_NAME_PATTERNS = [(re.compile(fnmatch.translate(p), re.I), p) for p in _SENSITIVE_NAMES]
+_ANY_NAME = re.compile("|".join(fnmatch.translate(p) for p in _SENSITIVE_NAMES), re.I)
+
+
+def _below(text: str, place: str | None) -> bool:
+    if place is None:
+        return False
+    low, where = text.lower(), place.lower()
+    return low == where or low.startswith(where.rstrip("/") + "/")
 
 
 class SensitiveFiles:
-    """The sensitive-file test with the state directory resolved once (walks call it
-    for every file, so it works on strings)."""
+    """The sensitive-file test with the state directory and the config file resolved
+    once (walks call it for every file, so it works on strings)."""
 
-    def __init__(self, state_dir: Path | None = None) -> None:
+    def __init__(self, state_dir: Path | None = None, config_file: Path | None = None) -> None:
         self.state_dir = str(realpath(state_dir)) if state_dir is not None else None
+        self.config_file = str(realpath(config_file)) if config_file is not None else None
 
     def reason(self, path: Path | str) -> str | None:
         text = str(path)
-        state = self.state_dir
-        if state is not None and (text == state or text.startswith(state.rstrip("/") + "/")):
+        if _below(text, self.state_dir):
             return "inside the hermes state directory"
-        parts = text.split("/")
+        if self.config_file is not None and text.lower() == self.config_file.lower():
+            return "the hermes config file"
+        parts = text.lower().split("/")
         name = parts[-1]
+        if name == ".git":
+            return "a .git file (it names the repository's git directory)"
         if _ANY_NAME.match(name) and name not in _TEMPLATES:
             pattern = next(p for regex, p in _NAME_PATTERNS if regex.match(name))
             return f"sensitive file name ({pattern})"
@@ -148,9 +165,20 @@ class SensitiveFiles:
         return None
 
 
-def sensitive_reason(path: Path, state_dir: Path | None = None) -> str | None:
+def sensitive_reason(
+    path: Path, state_dir: Path | None = None, config_file: Path | None = None
+) -> str | None:
     """Why ``path`` (resolved) is a sensitive file, or ``None``."""
-    return SensitiveFiles(state_dir).reason(path)
+    return SensitiveFiles(state_dir, config_file).reason(path)
+
+
+def hard_links(path: Path) -> int:
+    """How many hard links the regular file at ``path`` has (1 for anything else)."""
+    try:
+        info = os.stat(path, follow_symlinks=False)
+    except OSError:
+        return 1
+    return info.st_nlink if stat.S_ISREG(info.st_mode) else 1
 
 
 def looks_like_private_key(head: bytes) -> bool:

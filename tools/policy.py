@@ -46,19 +46,25 @@ import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urlsplit, urlunsplit
 
 from hermes_mcp.config import PolicySection
 from hermes_mcp.errors import ConfigError
 from tools.approval import ApprovalRequest
 from tools.paths import glob_regex, is_within
+from tools.urls import ParsedUrl, UrlPattern, canonical_host
 from tools.shell import Analysis, analyse, bounded_glob, changes_directory, split_command  # noqa: F401 (re-exported)
 
 Category = Literal["read", "write", "path", "terminal", "fetch", "tool"]
 CATEGORIES: tuple[Category, ...] = ("read", "write", "path", "terminal", "fetch", "tool")
 _PATH_CATEGORIES = ("read", "write", "path")
+@lru_cache(maxsize=256)
+def _url_pattern(pattern: str) -> UrlPattern:
+    return UrlPattern.parse(pattern)
+
+
 def _text_regex(pattern: str, flags: int = 0) -> re.Pattern[str]:
     parts = (".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
     return re.compile("".join(parts), flags | re.DOTALL)
@@ -69,10 +75,9 @@ def _normalize(command: str) -> str:
 
 
 def normalize_host(host: str) -> str:
-    """A host as rules and address checks see it: lower-case, one trailing dot removed
-    (``LOCALHOST.`` is ``localhost``)."""
-    host = host.lower()
-    return host[:-1] if host.endswith(".") else host
+    """A host as rules and address checks see it (:func:`tools.urls.canonical_host`):
+    lower-case, one trailing dot removed, IP addresses in canonical form."""
+    return canonical_host(host)
 
 
 @dataclass(frozen=True)
@@ -97,12 +102,14 @@ class Rule:
             pattern = os.path.expanduser(pattern.strip()).rstrip("/") or "/"
             if pattern.startswith("./"):
                 pattern = pattern[2:]
-            regex = glob_regex(pattern)
+            regex = glob_regex(pattern, re.IGNORECASE)  # as case-insensitive file systems
         elif cat == "terminal":
             pattern = _normalize(pattern)
             regex = _text_regex(pattern)
         elif cat == "fetch":
-            regex = _text_regex(pattern.strip(), re.IGNORECASE)
+            pattern = pattern.strip()
+            UrlPattern.parse(pattern)  # raises ValueError on a malformed pattern
+            regex = _text_regex(pattern, re.IGNORECASE)
         else:
             regex = _text_regex(pattern.strip())
         return cls(cat, pattern, text, regex)
@@ -125,19 +132,12 @@ class Rule:
     def matches_command(self, command: str) -> bool:
         return self.regex.fullmatch(_normalize(command)) is not None
 
-    def matches_url(self, url: str) -> bool:
-        """Whether the URL, or the URL with its host normalised (:func:`normalize_host`),
-        matches; a pattern without ``://`` is matched against the host and netloc."""
-        parts = urlsplit(url)
-        host = normalize_host(parts.hostname or "")
-        hostport = parts.netloc.rpartition("@")[2]
-        port = hostport.rpartition(":")[2] if not hostport.endswith("]") else ""
-        port = f":{port}" if port.isdigit() else ""
-        netloc = ("[" + host + "]" if ":" in host else host) + port
-        if "://" in self.pattern:  # the normal form also drops user:password@
-            normal = urlunsplit(parts._replace(netloc=netloc))
-            return any(self.regex.fullmatch(u) for u in (url, normal))
-        return any(self.regex.fullmatch(h) for h in (host, netloc, hostport, parts.netloc))
+    def matches_url(self, url: str, addresses: Sequence[str] = ()) -> bool:
+        """Whether the parsed, normalised URL matches (see ``tools/urls.py``): scheme,
+        host, port and path each on their own; or, given the addresses the host resolves
+        to, whether one of them matches the host pattern."""
+        parsed = ParsedUrl.parse(url)
+        return parsed is not None and _url_pattern(self.pattern).matches(parsed, addresses)
 
     def matches(self, request: ApprovalRequest, roots: Sequence[Path]) -> bool:
         if self.category == "tool":
@@ -150,7 +150,9 @@ class Rule:
             return any(self.matches_path(p, roots) for p in request.paths)
         if self.category == "terminal":
             return request.action == "terminal" and self.matches_command(request.command or "")
-        return request.action == "fetch" and self.matches_url(request.url or "")
+        return request.action == "fetch" and self.matches_url(
+            request.url or "", request.addresses
+        )
 
 
 def command_paths(command: str, cwd: Path) -> list[Path]:

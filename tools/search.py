@@ -31,7 +31,6 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from tools.context import Limits, ToolContext
 from tools.ignore import IgnoreRules, skip_dir
 from tools.paths import (
-    SensitiveFiles,
     glob_regex,
     is_within,
     looks_like_private_key,
@@ -172,7 +171,7 @@ def _batch(
     private key. Their contents are never searched."""
     out: list[Match] = []
     skipped = 0
-    sensitive = SensitiveFiles(ctx.state_dir)
+    sensitive = ctx.sensitive()
     for _ in range(BATCH):
         entry = next(files, None)
         if entry is None:
