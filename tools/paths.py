@@ -38,6 +38,7 @@ import stat
 from collections.abc import Sequence
 from pathlib import Path
 
+from tools.linear_re import LinearPattern, compile_pattern
 from tools.registry import ToolError
 
 _SENSITIVE_NAMES = (
@@ -69,9 +70,11 @@ def is_within(path: Path, root: Path) -> bool:
     return path == root or root in path.parents
 
 
-def glob_regex(pattern: str, flags: int = 0) -> re.Pattern[str]:
-    """A path glob as a regex: ``*``/``?`` within a segment, ``**`` across segments,
-    ``**/`` also matching no directory at all (``**/*.py`` matches ``a.py``)."""
+def glob_regex(pattern: str, flags: int = 0) -> LinearPattern:
+    """A path glob as a linear-time regex (RE2: a hostile glob cannot make it
+    backtrack): ``*``/``?`` within a segment, ``**`` across segments, ``**/`` also
+    matching no directory at all (``**/*.py`` matches ``a.py``); ``flags`` may be
+    ``re.IGNORECASE``."""
     out, i = [], 0
     while i < len(pattern):
         if pattern.startswith("**/", i):
@@ -84,7 +87,9 @@ def glob_regex(pattern: str, flags: int = 0) -> re.Pattern[str]:
             c = pattern[i]
             out.append("[^/]*" if c == "*" else "[^/]" if c == "?" else re.escape(c))
             i += 1
-    return re.compile("".join(out), re.DOTALL | flags)
+    return compile_pattern(
+        "(?s)" + "".join(out), case_sensitive=not flags & re.IGNORECASE
+    )
 
 
 def realpath(path: Path | str) -> Path:

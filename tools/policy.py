@@ -53,6 +53,7 @@ from typing import Literal
 from hermes_mcp.config import PolicySection
 from hermes_mcp.errors import ConfigError
 from tools.approval import ApprovalRequest
+from tools.linear_re import LinearPattern
 from tools.paths import glob_regex, is_within
 from tools.urls import ParsedUrl, UrlPattern, canonical_host
 from tools.shell import Analysis, analyse, bounded_glob, changes_directory, split_command  # noqa: F401 (re-exported)
@@ -85,7 +86,7 @@ class Rule:
     category: Category
     pattern: str
     text: str
-    regex: re.Pattern[str]
+    regex: re.Pattern[str] | LinearPattern
 
     @classmethod
     def parse(cls, text: str) -> Rule:

@@ -160,7 +160,9 @@ async def web_fetch(args: WebFetchArgs, ctx: ToolContext) -> ToolResult:
     except httpx2.HTTPError as exc:
         raise ToolError(f"fetching {args.url} failed: {type(exc).__name__}: {exc}") from None
     cut = len(body) > limits.fetch_max_bytes
-    text = _decode(body[: limits.fetch_max_bytes], content_type, charset, str(url), args.raw)
+    text = await anyio.to_thread.run_sync(
+        _decode, body[: limits.fetch_max_bytes], content_type, charset, str(url), args.raw
+    )
     if len(text) > limits.fetch_max_chars:
         text, cut = text[: limits.fetch_max_chars], True
     note = "\n[... content truncated at the size limit]" if cut else ""
