@@ -53,7 +53,6 @@ def compile_pattern(
         if isinstance(reason, bytes):
             reason = reason.decode("utf-8", errors="replace")
         raise PatternError(
-            f"{reason} (patterns run on RE2, a linear-time engine: no backreferences or "
-            "lookaround)"
+            f"{reason} (patterns run on RE2, a linear-time engine: no backreferences or lookaround)"
         ) from None
     return cast(LinearPattern, compiled)

@@ -87,9 +87,7 @@ def glob_regex(pattern: str, flags: int = 0) -> LinearPattern:
             c = pattern[i]
             out.append("[^/]*" if c == "*" else "[^/]" if c == "?" else re.escape(c))
             i += 1
-    return compile_pattern(
-        "(?s)" + "".join(out), case_sensitive=not flags & re.IGNORECASE
-    )
+    return compile_pattern("(?s)" + "".join(out), case_sensitive=not flags & re.IGNORECASE)
 
 
 def realpath(path: Path | str) -> Path:

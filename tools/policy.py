@@ -55,12 +55,14 @@ from hermes_mcp.errors import ConfigError
 from tools.approval import ApprovalRequest
 from tools.linear_re import LinearPattern
 from tools.paths import glob_regex, is_within
-from tools.urls import ParsedUrl, UrlPattern, canonical_host
 from tools.shell import Analysis, analyse, bounded_glob, changes_directory, split_command  # noqa: F401 (re-exported)
+from tools.urls import ParsedUrl, UrlPattern, canonical_host
 
 Category = Literal["read", "write", "path", "terminal", "fetch", "tool"]
 CATEGORIES: tuple[Category, ...] = ("read", "write", "path", "terminal", "fetch", "tool")
 _PATH_CATEGORIES = ("read", "write", "path")
+
+
 @lru_cache(maxsize=256)
 def _url_pattern(pattern: str) -> UrlPattern:
     return UrlPattern.parse(pattern)
@@ -151,9 +153,7 @@ class Rule:
             return any(self.matches_path(p, roots) for p in request.paths)
         if self.category == "terminal":
             return request.action == "terminal" and self.matches_command(request.command or "")
-        return request.action == "fetch" and self.matches_url(
-            request.url or "", request.addresses
-        )
+        return request.action == "fetch" and self.matches_url(request.url or "", request.addresses)
 
 
 def command_paths(command: str, cwd: Path) -> list[Path]:

@@ -33,9 +33,9 @@ from typing import Any
 import anyio
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from hermes_mcp.log import redact
 from tools.context import Limits, ToolContext
 from tools.ignore import IgnoreRules, skip_dir
-from hermes_mcp.log import redact
 from tools.linear_re import LinearPattern, PatternError, compile_pattern
 from tools.paths import (
     glob_regex,

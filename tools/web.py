@@ -8,14 +8,14 @@ https. Binary content types are refused.
 Before each request — the first and every redirect hop, which is followed by hand — the
 host is normalised (``tools/urls.py``: lower-case, one trailing dot dropped, IP
 addresses in canonical form, so ``0x7f000002`` is ``127.0.0.2``) and resolved; deny
-rules are checked on the URL and again on every address it resolves to; then when any of its addresses is loopback,
-private (RFC 1918, CGNAT, IPv6 unique-local), link-local (cloud metadata lives there),
-multicast, reserved or unspecified, the fetch is a risky action that goes to the
-approver unless ``ctx.allow_private_network`` or a ``fetch:`` allow rule lets it
-through. The check resolves the name separately from the HTTP client's own connection,
-so a DNS server that answers differently the second time (rebinding) is not caught;
-deny rules and the approver are the guard, not a network sandbox.
-"""
+rules are checked on the URL and again on every address it resolves to; then when any of
+its addresses is loopback, private (RFC 1918, CGNAT, IPv6 unique-local), link-local
+(cloud metadata lives there), multicast, reserved or unspecified, the fetch is a risky
+action that goes to the approver unless ``ctx.allow_private_network`` or a ``fetch:``
+allow rule lets it through. The check resolves the name separately from the HTTP
+client's own connection, so a DNS server that answers differently the second time
+(rebinding) is not caught; deny rules and the approver are the guard, not a network
+sandbox."""
 
 from __future__ import annotations
 

@@ -43,9 +43,10 @@ def _read(path: Path, max_bytes: int) -> str:
 
 def _write(path: Path, text: str) -> None:
     """Replace or create the file at the resolved ``path``. Its directory is opened
-    without following symlinks (see :func:`tools.paths.open_directory`) and the file is written relative
-    to it with ``O_NOFOLLOW``: a new file directly, an existing one through a temporary
-    file in the same directory that atomically replaces it (its mode is kept)."""
+    without following symlinks (see :func:`tools.paths.open_directory`) and the file is
+    written relative to it with ``O_NOFOLLOW``: a new file directly, an existing one
+    through a temporary file in the same directory that atomically replaces it (its mode
+    is kept)."""
     data = text.encode("utf-8")
     dfd = open_directory(path.parent, create=True, outcome="nothing was written")
     try:
@@ -90,5 +91,3 @@ class LocalFiles:
 
     async def write_text(self, path: Path, text: str) -> None:
         await anyio.to_thread.run_sync(_write, path, text)
-
-
