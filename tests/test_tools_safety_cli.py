@@ -202,9 +202,7 @@ async def test_the_config_file_inside_the_workspace_cannot_be_edited(
 
 
 @pytest.mark.anyio
-async def test_run_prints_no_terminal_control_sequences(
-    tmp_path: Path, fake: FakeProvider
-) -> None:
+async def test_run_prints_no_terminal_control_sequences(tmp_path: Path, fake: FakeProvider) -> None:
     """Case 13: the model's answer carries clear-screen, a title and an OSC 52
     clipboard write; ``sessions show`` prints the stored tool result."""
     home, ws = new_home(tmp_path), new_workspace(tmp_path)
