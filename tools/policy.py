@@ -8,36 +8,42 @@ Rule syntax — ``<category>:<pattern>``:
 ``path:G``     both of the above
 ``terminal:C`` terminal commands matching the command glob ``C`` (``*`` is any text,
                spaces included): ``terminal:git status*``, ``terminal:pytest *``
-``fetch:U``    web_fetch of URLs matching ``U`` (``fetch:http://127.0.0.1:*``); a pattern
-               without ``://`` matches the host (``fetch:*.internal.example``)
+``fetch:U``    web_fetch of URLs matching ``U`` (``fetch:http://127.0.0.1:*``), part by
+               part on the parsed URL (``tools/urls.py``); a pattern without ``://``
+               matches the host (``fetch:*.internal.example``)
 ``tool:N``     every call of the tool named ``N`` (``tool:web_fetch``)
 =============  ==========================================================================
 
-Path globs are gitignore-like: ``*`` and ``?`` stay inside one path segment, ``**``
-crosses them, a pattern starting with ``/`` or ``~`` is absolute, other patterns are
-relative to a workspace root, and a pattern without ``/`` matches a name at any depth
-(``.env*``, ``node_modules``). A path matches when it or any of its parent directories
-does, so ``read:secrets`` covers everything below ``secrets/``.
+Path globs are gitignore-like and case-insensitive: ``*`` and ``?`` stay inside one
+path segment, ``**`` crosses them, a pattern starting with ``/`` or ``~`` is absolute,
+other patterns are relative to a workspace root, and a pattern without ``/`` matches a
+name at any depth (``.env*``, ``node_modules``). A path matches when it or any of its
+parent directories does, so ``read:secrets`` covers everything below ``secrets/``.
 
-Deciding a request, in order:
+Commands are analysed as ``sh`` parses them (``tools/shell.py``). Deciding a request, in
+order:
 
-1. a matching **deny** rule refuses it, whatever the mode; for a terminal command, a
-   read/write/path deny rule also refuses it when the command names a path the rule
-   covers (best effort: tokens, ``--opt=value`` values and shell globs are checked; this
-   guards against mistakes, it is not a sandbox);
-2. a routine action (``risk is None``: reading inside the workspace, a public fetch) is
+1. a matching **deny** rule refuses it, whatever the mode. For a terminal command a
+   terminal rule is matched against every simple command, as written and unwrapped
+   (``/bin/rm``, ``env rm``, ``x=1 rm``, ``sh -c 'rm …'``), and a read/write/path rule
+   refuses it when it names a path the rule covers (words, ``--opt=value`` values,
+   assignments, redirection targets, globs expanded within a budget);
+2. when deny rules exist, a terminal command the analysis cannot fully account for
+   (expansions, substitutions, here-documents, ``eval``/``xargs``/``find -exec``...,
+   a parse error) goes to the approver in every mode, ``auto`` included; with path
+   deny rules, so does one that changes directory or whose globs are too large to
+   expand;
+3. a routine action (``risk is None``: reading inside the workspace, a public fetch) is
    allowed;
-3. when a read/write/path deny rule exists, a terminal command whose paths cannot be
-   checked — one whose raw text has ``$``, a backtick, ``<(``, ``>(`` or a line break,
-   or that changes directory (``cd``, ``pushd``, ``popd``) — goes to the approver in
-   every mode, ``auto`` included (redirection targets are words, and are checked);
-4. a matching **allow** rule allows it. A terminal allow rule only matches a plain
-   command: one whose raw text has no ``$`` (variables, ``$(...)``), backtick, process
-   substitution (``<(``, ``>(``) or newline, and without redirection or subshells; a
-   pipeline or ``&&``/``;`` list matches when every part matches a rule;
+4. a matching **allow** rule allows it. A terminal allow rule only matches a command
+   fully accounted for, without redirection or compound statements, whose every simple
+   command (prefix assignments included) matches a rule;
 5. mode ``auto`` allows everything else; ``accept_edits`` allows writes inside the
    workspace; everything left — every command in ``ask`` and ``accept_edits`` — goes
    to the approver.
+
+Terminal rules guard against mistakes and the commands they name; what a program does
+with its arguments (``python -c``) is beyond any reading of the command text.
 """
 
 from __future__ import annotations
@@ -105,7 +111,8 @@ class Rule:
             pattern = os.path.expanduser(pattern.strip()).rstrip("/") or "/"
             if pattern.startswith("./"):
                 pattern = pattern[2:]
-            regex = glob_regex(pattern, re.IGNORECASE)  # as case-insensitive file systems
+            # case-insensitive, as macOS's file system; the config's own glob, so ``re``
+            regex = glob_regex(pattern, re.IGNORECASE, linear=False)
         elif cat == "terminal":
             pattern = _normalize(pattern)
             regex = _text_regex(pattern)
