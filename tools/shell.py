@@ -314,9 +314,7 @@ class _Walker:
                 word = rest[i]
                 if head == "env" and ("=" in word and not word.startswith("-")):
                     i += 1
-                elif (head == "env" and word in ("-S", "--split-string")) or word.startswith(
-                    "--split-string"
-                ):
+                elif head == "env" and (word == "-S" or word.startswith("--split-string")):
                     self.unaccounted("env -S splits a string into a command")
                     return tuple(rest)
                 elif word == "--":
