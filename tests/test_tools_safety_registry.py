@@ -73,7 +73,14 @@ async def test_wrapped_commands_meet_the_terminal_deny_rule(tmp_path: Path, comm
 @pytest.mark.anyio
 @pytest.mark.parametrize(
     "command",
-    ["eval 'rm -f victim'", "echo victim | xargs rm", "find . -exec rm {} ;", "r=rm; $r victim"],
+    [
+        "eval 'rm -f victim'",
+        "echo victim | xargs rm",
+        "find . -exec rm {} ;",
+        "r=rm; $r victim",
+        "env -S 'rm -f victim'",
+        "f() { rm -f victim; }; f",
+    ],
 )
 async def test_commands_the_analysis_cannot_follow_go_to_the_approver(
     tmp_path: Path, command: str
