@@ -88,6 +88,8 @@ def glob_regex(pattern: str, flags: int = 0, *, linear: bool = True) -> LinearPa
             c = pattern[i]
             out.append("[^/]*" if c == "*" else "[^/]" if c == "?" else re.escape(c))
             i += 1
+    if not linear:
+        return re.compile("".join(out), re.DOTALL | flags)
     return compile_pattern("(?s)" + "".join(out), case_sensitive=not flags & re.IGNORECASE)
 
 
@@ -133,28 +135,25 @@ _NAME_PATTERNS = [(re.compile(fnmatch.translate(p), re.I), p) for p in _SENSITIV
 _ANY_NAME = re.compile("|".join(fnmatch.translate(p) for p in _SENSITIVE_NAMES), re.I)
 
 
-def _below(text: str, place: str | None) -> bool:
-    if place is None:
-        return False
-    low, where = text.lower(), place.lower()
-    return low == where or low.startswith(where.rstrip("/") + "/")
-
-
 class SensitiveFiles:
     """The sensitive-file test with the state directory and the config file resolved
-    once (walks call it for every file, so it works on strings)."""
+    (and lower-cased) once: walks call it for every file, so it works on strings."""
 
     def __init__(self, state_dir: Path | None = None, config_file: Path | None = None) -> None:
-        self.state_dir = str(realpath(state_dir)) if state_dir is not None else None
-        self.config_file = str(realpath(config_file)) if config_file is not None else None
+        state = str(realpath(state_dir)).lower() if state_dir is not None else None
+        self.state_dir = state
+        self.state_prefix = state.rstrip("/") + "/" if state is not None else None
+        self.config_file = str(realpath(config_file)).lower() if config_file is not None else None
 
     def reason(self, path: Path | str) -> str | None:
-        text = str(path)
-        if _below(text, self.state_dir):
+        low = str(path).lower()
+        if self.state_prefix is not None and (
+            low == self.state_dir or low.startswith(self.state_prefix)
+        ):
             return "inside the hermes state directory"
-        if self.config_file is not None and text.lower() == self.config_file.lower():
+        if low == self.config_file:
             return "the hermes config file"
-        parts = text.lower().split("/")
+        parts = low.split("/")
         name = parts[-1]
         if name == ".git":
             return "a .git file (it names the repository's git directory)"
@@ -162,9 +161,9 @@ class SensitiveFiles:
             pattern = next(p for regex, p in _NAME_PATTERNS if regex.match(name))
             return f"sensitive file name ({pattern})"
         for directory in _SENSITIVE_DIRS:
-            if directory in parts[:-1]:
+            if directory in parts:
                 return f"inside a {directory} directory"
-        if name == "credentials" and ".aws" in parts[:-1]:
+        if name == "credentials" and ".aws" in parts:
             return "cloud credentials"
         return None
 
