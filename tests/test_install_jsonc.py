@@ -25,6 +25,7 @@ LAYOUTS = [
     ('// top\n{\n  /* a */ "servers": {\n    "x": 1 // last\n  }\n}\n', True),
     ('{\n  "servers": { // open\n  }\n}', True),
     ('{\n  "theme": "dark",\n  "servers": {"x": 1,}\n}', True),
+    ('{\r\n  "servers": {\r\n    "x": 1\r\n  }\r\n}\r\n', False),  # Windows line endings
 ]
 
 
@@ -43,6 +44,8 @@ def test_add_then_remove_is_the_original(text: str, jsonc: bool) -> None:
     assert again.to_python() == data
     if not jsonc:
         assert json.loads(added) == data
+    if "\r\n" in text:
+        assert added.count("\n") == added.count("\r\n")  # ours take the file's endings
     for comment in re.findall(r"//[^\n]*|/\*.*?\*/", text, re.S):
         assert comment in added  # every comment stays
     if found:

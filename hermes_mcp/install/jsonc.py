@@ -222,9 +222,12 @@ def _skip_trivia(text: str, pos: int, *, same_line: bool) -> int:
 
 
 def _apply(text: str, edits: list[tuple[int, int, str]]) -> str:
-    """Apply non-overlapping edits; edits at one position land in the listed order."""
+    """Apply non-overlapping edits; edits at one position land in the listed order. New
+    text takes the file's line endings (``\r\n`` when the file uses them)."""
+    newline = "\r\n" if "\r\n" in text else "\n"
     ordered = sorted(enumerate(edits), key=lambda e: (e[1][0], e[0]), reverse=True)
     for _, (start, end, new) in ordered:
+        new = new.replace("\n", newline) if newline != "\n" else new
         text = text[:start] + new + text[end:]
     return text
 
@@ -268,6 +271,8 @@ def set_member(text: str, obj: Node, key: str, value: Any) -> str:
     inner = pair + render(value, indent, unit)
     anchor = after_value + 1 if trailing_comma else last.value.end
     line_end = _skip_trivia(text, anchor, same_line=True)  # a comment keeps its line
+    if text.startswith("\r\n", line_end - 1):
+        line_end -= 1  # before a \r\n, not inside it
     edits = [] if trailing_comma else [(last.value.end, last.value.end, ",")]
     edits.append((line_end, line_end, f"\n{indent}{inner}{',' if trailing_comma else ''}"))
     return _apply(text, edits)
