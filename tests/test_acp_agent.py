@@ -1,0 +1,301 @@
+"""``hermes-acp`` as a real process, driven by the SDK's client over real stdio against
+the loopback fake provider: the issue's "Must show" list."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import acp
+import anyio
+import pytest
+
+from hermes_mcp.testing import FakeProvider, hold, rate_limited, reply, stream
+from tests.acp_client import Editor, connect, text
+from tests.agent_helpers import call, calls, new_home, new_workspace
+from tests.keys import FALLBACK_KEY, KEY_A
+from tests.routing import Home
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeProvider]:
+    with FakeProvider() as fp:
+        yield fp
+
+
+def configure(home: Home, fake: FakeProvider, *, fallback: bool = False) -> None:
+    providers: dict[str, dict[str, Any]] = {"primary": {"url": fake.openai_base_url, "keys": [KEY_A]}}
+    fallbacks: tuple[str, ...] = ()
+    if fallback:
+        providers["backup"] = {"url": fake.openai_base_url, "keys": [FALLBACK_KEY]}
+        fallbacks = ("backup:gpt-4o-mini",)
+    home.write(providers, "primary:gpt-4o", fallbacks)
+
+
+def updates_for(editor: Editor, call_id: str) -> list[Any]:
+    return [
+        u
+        for _, u in editor.updates
+        if u.session_update in ("tool_call", "tool_call_update") and u.tool_call_id == call_id
+    ]
+
+
+def final(editor: Editor, call_id: str) -> Any:
+    ends = [u for u in updates_for(editor, call_id) if u.status in ("completed", "failed")]
+    assert len(ends) == 1, updates_for(editor, call_id)
+    return ends[0]
+
+
+def content_text(update: Any) -> str:
+    return "\n".join(
+        c.content.text for c in update.content or [] if c.type == "content" and hasattr(c.content, "text")
+    )
+
+
+EDIT_AND_RUN = (
+    calls(call("write_file", "w1", path="notes.txt", content="hello\n")),
+    calls(call("terminal", "t1", command="echo hi")),
+    calls(call("terminal", "t2", command="echo hi")),
+    reply("All done."),
+)
+
+
+@pytest.mark.anyio
+async def test_edit_and_command_asked_then_load_replays_then_cancel_and_continue(
+    tmp_path: Path, fake: FakeProvider
+) -> None:
+    home, ws = new_home(tmp_path), new_workspace(tmp_path)
+    configure(home, fake)
+    fake.script(KEY_A, *EDIT_AND_RUN)
+    editor = Editor()
+    editor.answers = ["allow_once", "allow_always"]  # the edit once; the command always
+    async with connect(editor, home.process_env, ws) as conn:
+        new = await conn.new_session(cwd=str(ws), mcp_servers=[])
+        sid = new.session_id
+        assert new.modes is not None and new.modes.current_mode_id == "ask"
+        assert {o.id: o.category for o in new.config_options or []} == {"model": "model", "mode": "mode"}
+        with anyio.fail_after(30):
+            done = await conn.prompt(session_id=sid, prompt=text("write notes, then say hi twice"))
+        assert done.stop_reason == "end_turn"
+        assert (ws / "notes.txt").read_text() == "hello\n"
+
+        # Permissions: the edit with its diff, the command once (the second run was remembered).
+        assert len(editor.asked) == 2
+        edit, command = editor.asked
+        assert edit.tool_call.tool_call_id == "w1"
+        diff = edit.tool_call.content[0]
+        assert (diff.type, diff.old_text, diff.new_text) == ("diff", None, "hello\n")
+        assert command.tool_call.tool_call_id == "t1" and "$ echo hi" in content_text(command.tool_call)
+        kinds = {o.kind: o.name for o in command.options}
+        assert set(kinds) == {"allow_once", "allow_always", "reject_once", "reject_always"}
+        assert "this exact command in this session" in kinds["allow_always"]
+
+        # The stream: tool calls with kind, input, content, final status; the answer; title.
+        starts = {u.tool_call_id: u for u in editor.of("tool_call", sid)}
+        assert {k: v.kind for k, v in starts.items()} == {"w1": "edit", "t1": "execute", "t2": "execute"}
+        assert starts["t1"].raw_input["command"] == "echo hi"
+        assert starts["w1"].locations[0].path == str(ws / "notes.txt")
+        wrote = final(editor, "w1")
+        assert wrote.status == "completed" and [c.type for c in wrote.content][0] == "diff"
+        ran = final(editor, "t1")
+        assert ran.status == "completed" and "hi" in content_text(ran)
+        assert ran.raw_output["structured"]["exit_code"] == 0
+        live = [u for u in updates_for(editor, "t1") if u.status == "in_progress" and u.content]
+        assert live and "hi" in content_text(live[-1])  # the output while it ran
+        assert editor.text(sid) == "All done."
+        titles = editor.of("session_info_update", sid)
+        assert titles and titles[0].title.startswith("write notes")
+        assert editor.of("available_commands_update", sid)
+        assert editor.of("usage_update", sid) or True  # shown when the model's window is known
+
+    # A new process: load replays the whole session, then cancel mid-stream and go on.
+    fake.script(
+        KEY_A,
+        stream(chunks=["one ", "two ", "three ", "four ", "five"], delay_s=2.0),
+        reply("Back again."),
+    )
+    again = Editor()
+    async with connect(again, home.process_env, ws) as conn:
+        with anyio.fail_after(30):
+            await conn.load_session(cwd=str(ws), session_id=sid, mcp_servers=[])
+        replayed = again.kinds(sid)
+        assert "user_message_chunk" in replayed
+        assert again.text(sid, "user_message_chunk").startswith("write notes, then say hi twice")
+        assert {u.tool_call_id for u in again.of("tool_call", sid)} == {"w1", "t1", "t2"}
+        assert final(again, "w1").content[0].type == "diff"
+        assert final(again, "t2").status == "completed"
+        assert again.text(sid) == "All done."
+        again.updates.clear()
+
+        async def cancel_on_first_chunk() -> float:
+            await again.wait_for(lambda: bool(again.of("agent_message_chunk", sid)))
+            await conn.cancel(session_id=sid)
+            return time.monotonic()
+
+        async with anyio.create_task_group() as tg:
+            cancelled_at: list[float] = []
+
+            async def cancel() -> None:
+                cancelled_at.append(await cancel_on_first_chunk())
+
+            tg.start_soon(cancel)
+            with anyio.fail_after(30):
+                stopped = await conn.prompt(session_id=sid, prompt=text("count slowly"))
+            returned_at = time.monotonic()
+        assert stopped.stop_reason == "cancelled"
+        assert returned_at - cancelled_at[0] < 1.0
+        await fake.wait_disconnect(5)  # the provider saw its stream closed
+
+        with anyio.fail_after(30):
+            next_one = await conn.prompt(session_id=sid, prompt=text("and now?"))
+        assert next_one.stop_reason == "end_turn" and "Back again." in again.text(sid)
+
+
+@pytest.mark.anyio
+async def test_editor_files_and_terminal_leave_the_disk_alone(
+    tmp_path: Path, fake: FakeProvider
+) -> None:
+    home, ws = new_home(tmp_path), new_workspace(tmp_path)
+    configure(home, fake)
+    fake.script(
+        KEY_A,
+        calls(call("read_file", "r1", path="hello.py")),
+        *EDIT_AND_RUN[:2],
+        reply("Edited in the editor."),
+        calls(call("terminal", "t9", command="sleep 30")),
+        reply("never"),
+    )
+    editor = Editor(fs=True, terminal=True)
+    editor.buffers[str(ws / "hello.py")] = 'print("unsaved buffer")\n'
+    async with connect(editor, home.process_env, ws) as conn:
+        sid = (await conn.new_session(cwd=str(ws))).session_id
+        await conn.set_session_mode(session_id=sid, mode_id="accept_edits")
+        assert [u.current_mode_id for u in editor.of("current_mode_update", sid)] == ["accept_edits"]
+        with anyio.fail_after(30):
+            done = await conn.prompt(session_id=sid, prompt=text("edit in the editor"))
+        assert done.stop_reason == "end_turn"
+
+        body = fake.requests[1].body
+        assert body is not None and "unsaved buffer" in str(body["messages"])
+        assert editor.writes == [(str(ws / "notes.txt"), "hello\n")]
+        assert not (ws / "notes.txt").exists()
+        assert len(editor.asked) == 1 and editor.asked[0].tool_call.tool_call_id == "t1"
+        (term_id, term), = editor.terminals.items()
+        assert (term.command, term.args, term.cwd) == ("/bin/sh", ["-c", "echo hi"], str(ws))
+        assert term.released and "HERMES_TEST_PRIMARY_0" not in term.env
+        embedded = [
+            c.terminal_id
+            for u in updates_for(editor, "t1")
+            for c in u.content or []
+            if c.type == "terminal"
+        ]
+        assert term_id in embedded
+        assert "ran: echo hi" in final(editor, "t1").raw_output["output"]
+
+        # Cancelling kills and releases the editor's terminal.
+        editor.answers = ["allow_once"]
+
+        async def cancel_when_running() -> None:
+            await editor.wait_for(lambda: len(editor.terminals) == 2)
+            await conn.cancel(session_id=sid)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(cancel_when_running)
+            with anyio.fail_after(30):
+                stopped = await conn.prompt(session_id=sid, prompt=text("sleep"))
+        assert stopped.stop_reason == "cancelled"
+        slept = editor.terminals["term-2"]
+        await editor.wait_for(lambda: slept.released)
+        assert slept.killed
+
+
+@pytest.mark.anyio
+async def test_a_rate_limited_primary_falls_back_once_and_the_editor_is_told(
+    tmp_path: Path, fake: FakeProvider
+) -> None:
+    home, ws = new_home(tmp_path), new_workspace(tmp_path)
+    configure(home, fake, fallback=True)
+    fake.script(KEY_A, rate_limited(600))
+    fake.script(FALLBACK_KEY, reply("From the fallback."))
+    editor = Editor()
+    async with connect(editor, home.process_env, ws) as conn:
+        sid = (await conn.new_session(cwd=str(ws))).session_id
+        with anyio.fail_after(30):
+            done = await conn.prompt(session_id=sid, prompt=text("hello"))
+        assert done.stop_reason == "end_turn"
+        assert "From the fallback." in editor.text(sid)
+        assert fake.count(key=KEY_A) == 1
+        notes = [
+            u.field_meta["hermes"]["modelSwitch"]
+            for u in editor.of("agent_message_chunk", sid)
+            if u.field_meta and "hermes" in u.field_meta
+        ]
+        assert notes and notes[0]["from"] == "primary:gpt-4o"
+        assert notes[0]["to"] == "backup:gpt-4o-mini" and notes[0]["reason"] == "rate_limit"
+
+        # Slash commands answer without a model call.
+        editor.updates.clear()
+        await conn.prompt(session_id=sid, prompt=text("/fallback"))
+        shown = editor.text(sid)
+        assert "primary:gpt-4o (primary)" in shown and "cooling" in shown and "recovers at" in shown
+        editor.updates.clear()
+        await conn.prompt(session_id=sid, prompt=text("/model backup:gpt-4o-mini"))
+        assert "Model: backup:gpt-4o-mini (this session's choice)" in editor.text(sid)
+        picked = editor.of("config_option_update", sid)[-1].config_options
+        assert {o.id: o.current_value for o in picked}["model"] == "backup:gpt-4o-mini"
+        editor.updates.clear()
+        await conn.prompt(session_id=sid, prompt=text("/cost"))
+        assert "input tokens" in editor.text(sid)
+        assert fake.count(key=KEY_A) == 1 and fake.count(key=FALLBACK_KEY) == 1
+
+
+@pytest.mark.anyio
+async def test_without_a_provider_new_works_and_the_prompt_names_the_missing_config(
+    tmp_path: Path,
+) -> None:
+    home, ws = new_home(tmp_path), new_workspace(tmp_path)
+    link = tmp_path / "link"
+    link.symlink_to(ws)
+    editor = Editor()
+    async with connect(editor, home.process_env, ws) as conn:
+        started = time.monotonic()
+        new = await conn.new_session(cwd=str(link))
+        assert time.monotonic() - started < 5  # no provider probe (the bench measures it)
+        with pytest.raises(acp.RequestError) as failed:
+            await conn.prompt(session_id=new.session_id, prompt=text("hello"))
+        assert failed.value.code == -32000 and "[model]" in str(failed.value)
+        assert failed.value.data["authMethod"] == "setup"
+        listed = await conn.list_sessions(cwd=str(ws))
+        assert [s.session_id for s in listed.sessions] == [new.session_id]
+        assert listed.sessions[0].cwd == str(ws.resolve()) and listed.sessions[0].updated_at
+        with pytest.raises(acp.RequestError) as unknown:
+            await conn.authenticate(method_id="password")
+        assert unknown.value.code == -32602
+        await conn.close_session(session_id=new.session_id)
+        with pytest.raises(acp.RequestError):
+            await conn.prompt(session_id=new.session_id, prompt=text("closed"))
+
+
+@pytest.mark.anyio
+async def test_a_second_prompt_while_one_runs_is_refused(tmp_path: Path, fake: FakeProvider) -> None:
+    home, ws = new_home(tmp_path), new_workspace(tmp_path)
+    configure(home, fake)
+    fake.script(KEY_A, hold("first", reply("First.")))
+    editor = Editor()
+    async with connect(editor, home.process_env, ws) as conn:
+        sid = (await conn.new_session(cwd=str(ws))).session_id
+        async with anyio.create_task_group() as tg:
+            answers: list[Any] = []
+
+            async def first() -> None:
+                answers.append(await conn.prompt(session_id=sid, prompt=text("one")))
+
+            tg.start_soon(first)
+            await fake.wait_in_flight(1)
+            with pytest.raises(acp.RequestError) as busy:
+                await conn.prompt(session_id=sid, prompt=text("two"))
+            assert "already running" in str(busy.value)
+            fake.release("first")
+        assert answers[0].stop_reason == "end_turn"
