@@ -221,10 +221,10 @@ class UpdateMapper:
                 )
             )
         if event.output:
-            text = event.output
+            text = capped(event.output, self.output_cap)
             if event.status in ("denied", "cancelled"):
                 text = f"[{event.status}] {text}"
-            content.append(_content(capped(text, self.output_cap)))
+            content.append(_content(text))
         raw: dict[str, Any] = {"status": event.status, "output": capped(event.output)}
         if event.structured is not None:
             raw["structured"] = event.structured

@@ -115,17 +115,28 @@ class Editor(acp.Client):
         self._touch()
 
     async def request_permission(
-        self, session_id: str, tool_call: ToolCallUpdate, options: list[PermissionOption], **kwargs: Any
+        self,
+        session_id: str,
+        tool_call: ToolCallUpdate,
+        options: list[PermissionOption],
+        **kwargs: Any,
     ) -> RequestPermissionResponse:
         self.asked.append(Asked(session_id, tool_call, options))
         self._touch()
         answer = self.answers.pop(0) if self.answers else "allow_once"
         if answer == "cancelled":
             return RequestPermissionResponse(outcome=DeniedOutcome(outcome="cancelled"))
-        return RequestPermissionResponse(outcome=AllowedOutcome(outcome="selected", option_id=answer))
+        return RequestPermissionResponse(
+            outcome=AllowedOutcome(outcome="selected", option_id=answer)
+        )
 
     async def read_text_file(
-        self, session_id: str, path: str, line: int | None = None, limit: int | None = None, **kwargs: Any
+        self,
+        session_id: str,
+        path: str,
+        line: int | None = None,
+        limit: int | None = None,
+        **kwargs: Any,
     ) -> ReadTextFileResponse:
         self.reads.append(path)
         if path not in self.buffers:
@@ -161,7 +172,9 @@ class Editor(acp.Client):
         self._touch()
         return CreateTerminalResponse(terminal_id=tid)
 
-    async def terminal_output(self, session_id: str, terminal_id: str, **kwargs: Any) -> TerminalOutputResponse:
+    async def terminal_output(
+        self, session_id: str, terminal_id: str, **kwargs: Any
+    ) -> TerminalOutputResponse:
         term = self.terminals[terminal_id]
         return TerminalOutputResponse(output=term.output, truncated=False)
 
@@ -172,7 +185,9 @@ class Editor(acp.Client):
         await term.done.wait()
         return WaitForTerminalExitResponse(exit_code=term.exit_code, signal=term.signal)
 
-    async def kill_terminal(self, session_id: str, terminal_id: str, **kwargs: Any) -> KillTerminalResponse | None:
+    async def kill_terminal(
+        self, session_id: str, terminal_id: str, **kwargs: Any
+    ) -> KillTerminalResponse | None:
         term = self.terminals[terminal_id]
         term.killed = True
         if not term.done.is_set():

@@ -26,7 +26,9 @@ def fake() -> Iterator[FakeProvider]:
 
 
 def configure(home: Home, fake: FakeProvider, *, fallback: bool = False) -> None:
-    providers: dict[str, dict[str, Any]] = {"primary": {"url": fake.openai_base_url, "keys": [KEY_A]}}
+    providers: dict[str, dict[str, Any]] = {
+        "primary": {"url": fake.openai_base_url, "keys": [KEY_A]}
+    }
     fallbacks: tuple[str, ...] = ()
     if fallback:
         providers["backup"] = {"url": fake.openai_base_url, "keys": [FALLBACK_KEY]}
@@ -50,7 +52,9 @@ def final(editor: Editor, call_id: str) -> Any:
 
 def content_text(update: Any) -> str:
     return "\n".join(
-        c.content.text for c in update.content or [] if c.type == "content" and hasattr(c.content, "text")
+        c.content.text
+        for c in update.content or []
+        if c.type == "content" and hasattr(c.content, "text")
     )
 
 
@@ -75,7 +79,10 @@ async def test_edit_and_command_asked_then_load_replays_then_cancel_and_continue
         new = await conn.new_session(cwd=str(ws), mcp_servers=[])
         sid = new.session_id
         assert new.modes is not None and new.modes.current_mode_id == "ask"
-        assert {o.id: o.category for o in new.config_options or []} == {"model": "model", "mode": "mode"}
+        assert {o.id: o.category for o in new.config_options or []} == {
+            "model": "model",
+            "mode": "mode",
+        }
         with anyio.fail_after(30):
             done = await conn.prompt(session_id=sid, prompt=text("write notes, then say hi twice"))
         assert done.stop_reason == "end_turn"
@@ -87,18 +94,24 @@ async def test_edit_and_command_asked_then_load_replays_then_cancel_and_continue
         assert edit.tool_call.tool_call_id == "w1"
         diff = edit.tool_call.content[0]
         assert (diff.type, diff.old_text, diff.new_text) == ("diff", None, "hello\n")
-        assert command.tool_call.tool_call_id == "t1" and "$ echo hi" in content_text(command.tool_call)
+        assert command.tool_call.tool_call_id == "t1" and "$ echo hi" in content_text(
+            command.tool_call
+        )
         kinds = {o.kind: o.name for o in command.options}
         assert set(kinds) == {"allow_once", "allow_always", "reject_once", "reject_always"}
         assert "this exact command in this session" in kinds["allow_always"]
 
         # The stream: tool calls with kind, input, content, final status; the answer; title.
         starts = {u.tool_call_id: u for u in editor.of("tool_call", sid)}
-        assert {k: v.kind for k, v in starts.items()} == {"w1": "edit", "t1": "execute", "t2": "execute"}
+        assert {k: v.kind for k, v in starts.items()} == {
+            "w1": "edit",
+            "t1": "execute",
+            "t2": "execute",
+        }
         assert starts["t1"].raw_input["command"] == "echo hi"
         assert starts["w1"].locations[0].path == str(ws / "notes.txt")
         wrote = final(editor, "w1")
-        assert wrote.status == "completed" and [c.type for c in wrote.content][0] == "diff"
+        assert wrote.status == "completed" and wrote.content[0].type == "diff"
         ran = final(editor, "t1")
         assert ran.status == "completed" and "hi" in content_text(ran)
         assert ran.raw_output["structured"]["exit_code"] == 0
@@ -172,7 +185,9 @@ async def test_editor_files_and_terminal_leave_the_disk_alone(
     async with connect(editor, home.process_env, ws) as conn:
         sid = (await conn.new_session(cwd=str(ws))).session_id
         await conn.set_session_mode(session_id=sid, mode_id="accept_edits")
-        assert [u.current_mode_id for u in editor.of("current_mode_update", sid)] == ["accept_edits"]
+        assert [u.current_mode_id for u in editor.of("current_mode_update", sid)] == [
+            "accept_edits"
+        ]
         with anyio.fail_after(30):
             done = await conn.prompt(session_id=sid, prompt=text("edit in the editor"))
         assert done.stop_reason == "end_turn"
@@ -182,7 +197,7 @@ async def test_editor_files_and_terminal_leave_the_disk_alone(
         assert editor.writes == [(str(ws / "notes.txt"), "hello\n")]
         assert not (ws / "notes.txt").exists()
         assert len(editor.asked) == 1 and editor.asked[0].tool_call.tool_call_id == "t1"
-        (term_id, term), = editor.terminals.items()
+        ((term_id, term),) = editor.terminals.items()
         assert (term.command, term.args, term.cwd) == ("/bin/sh", ["-c", "echo hi"], str(ws))
         assert term.released and "HERMES_TEST_PRIMARY_0" not in term.env
         embedded = [
@@ -279,7 +294,9 @@ async def test_without_a_provider_new_works_and_the_prompt_names_the_missing_con
 
 
 @pytest.mark.anyio
-async def test_a_second_prompt_while_one_runs_is_refused(tmp_path: Path, fake: FakeProvider) -> None:
+async def test_a_second_prompt_while_one_runs_is_refused(
+    tmp_path: Path, fake: FakeProvider
+) -> None:
     home, ws = new_home(tmp_path), new_workspace(tmp_path)
     configure(home, fake)
     fake.script(KEY_A, hold("first", reply("First.")))
