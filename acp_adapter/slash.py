@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from acp.schema import ConfigOptionUpdate
 
 from hermes_mcp.errors import HermesError
-from hermes_mcp.llm.status import credential_report, format_report
+from hermes_mcp.llm.status import format_report
 
 if TYPE_CHECKING:
     from acp_adapter.edge import EdgeSession
@@ -41,11 +41,7 @@ async def run(live: Live, edge: EdgeSession, session: Session, command: str) -> 
             return _fallback(live, session)
         if name == "cost":
             return await _cost(live, session)
-        return (
-            "```\n"
-            + format_report(credential_report(live.rt.settings, live.rt.router.store))
-            + "\n```"
-        )
+        return "```\n" + format_report(live.rt.router.status()["credentials"]) + "\n```"
     except HermesError as exc:
         return f"/{name}: {exc}"
 
@@ -70,13 +66,19 @@ async def _model(live: Live, edge: EdgeSession, session: Session, arg: str) -> s
 
 
 def _fallback(live: Live, session: Session) -> str:
-    rows = credential_report(live.rt.settings, live.rt.router.store)
+    status = live.rt.router.status()
+    skips = {skip["route"]: skip for skip in status["skips"]}
     lines = []
     for i, ref in enumerate(_chain(live, session)):
         provider = ref.partition(":")[0]
         role = "primary" if i == 0 else f"fallback {i}"
-        lines.append(f"{i + 1}. {ref} ({role})")
-        for row in rows:
+        skip = skips.get(ref)
+        now = ""
+        if skip is not None:
+            until = f" until {skip['until']}" if skip.get("until") else ""
+            now = f": skipped now ({skip['reason']}{until})"
+        lines.append(f"{i + 1}. {ref} ({role}){now}")
+        for row in status["credentials"]:
             if row["provider"] != provider:
                 continue
             state = row.get("state") or "available"

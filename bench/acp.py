@@ -94,6 +94,14 @@ mode = "auto"
     )
 
 
+def prepare(tmp: Path, url: str) -> tuple[dict[str, str], Path]:
+    home, work = tmp / "home", tmp / "work"
+    home.mkdir()
+    work.mkdir()
+    write_config(home, url)
+    return {**os.environ, "HERMES_MCP_HOME": str(home), "HERMES_BENCH_KEY": KEY}, work
+
+
 async def startup(cmd: list[str], env: dict[str, str], cwd: str) -> tuple[float, float]:
     """Seconds from spawn to the ``initialize`` answer, then for ``session/new``."""
     started = time.perf_counter()
@@ -164,11 +172,7 @@ async def main() -> None:
     fake, url = start_fake()
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            home, work = Path(tmp, "home"), Path(tmp, "work")
-            home.mkdir()
-            work.mkdir()
-            write_config(home, url)
-            env = {**os.environ, "HERMES_MCP_HOME": str(home), "HERMES_BENCH_KEY": KEY}
+            env, work = prepare(Path(tmp), url)
             results: dict[str, list[tuple[float, float]]] = {"bare": [], "hermes": []}
             for _ in range(args.runs):  # interleaved: both see the same machine load
                 results["bare"].append(await startup(BARE, env, str(work)))
@@ -186,7 +190,9 @@ async def main() -> None:
             overhead = live["first_chunk_ms"] - ttft * 1000
             emit(
                 {
-                    "init_ratio": round(medians["hermes"]["initialize_s"] / medians["bare"]["initialize_s"], 3),
+                    "init_ratio": round(
+                        medians["hermes"]["initialize_s"] / medians["bare"]["initialize_s"], 3
+                    ),
                     "session_new_ms": medians["hermes"]["session_new_ms"],
                     "first_chunk_overhead_ms": round(overhead, 2),
                     "rss_after_prompt_mb": live["rss_after_prompt_mb"],

@@ -11,10 +11,11 @@ from typing import Any
 import acp
 import anyio
 import pytest
+from acp.schema import EmbeddedResourceContentBlock, TextContentBlock, TextResourceContents
 
 from hermes_mcp.testing import FakeProvider, hold, rate_limited, reply, stream
 from tests.acp_client import Editor, connect, text
-from tests.agent_helpers import call, calls, new_home, new_workspace
+from tests.agent_helpers import call, calls, delegate, new_home, new_workspace
 from tests.keys import FALLBACK_KEY, KEY_A
 from tests.routing import Home
 
@@ -121,13 +122,15 @@ async def test_edit_and_command_asked_then_load_replays_then_cancel_and_continue
         titles = editor.of("session_info_update", sid)
         assert titles and titles[0].title.startswith("write notes")
         assert editor.of("available_commands_update", sid)
-        assert editor.of("usage_update", sid) or True  # shown when the model's window is known
+        (used, *_) = editor.of("usage_update", sid)
+        assert used.size > 0 and 0 < used.used <= used.size
 
     # A new process: load replays the whole session, then cancel mid-stream and go on.
     fake.script(
         KEY_A,
         stream(chunks=["one ", "two ", "three ", "four ", "five"], delay_s=2.0),
         reply("Back again."),
+        reply("Forked."),
     )
     again = Editor()
     async with connect(again, home.process_env, ws) as conn:
@@ -164,6 +167,16 @@ async def test_edit_and_command_asked_then_load_replays_then_cancel_and_continue
         with anyio.fail_after(30):
             next_one = await conn.prompt(session_id=sid, prompt=text("and now?"))
         assert next_one.stop_reason == "end_turn" and "Back again." in again.text(sid)
+
+        # A fork carries the conversation; resuming it does not replay it.
+        forked = (await conn.fork_session(session_id=sid, cwd=str(ws))).session_id
+        await conn.resume_session(session_id=forked, cwd=str(ws))
+        assert forked != sid and not again.of("user_message_chunk", forked)
+        listed = await conn.list_sessions(cwd=str(ws))
+        assert {s.session_id for s in listed.sessions} == {sid, forked}
+        with anyio.fail_after(30):
+            await conn.prompt(session_id=forked, prompt=text("in the fork"))
+        assert "write notes, then say hi twice" in str(fake.requests[-1].body)
 
 
 @pytest.mark.anyio
@@ -316,3 +329,51 @@ async def test_a_second_prompt_while_one_runs_is_refused(
             assert "already running" in str(busy.value)
             fake.release("first")
         assert answers[0].stop_reason == "end_turn"
+
+
+@pytest.mark.anyio
+async def test_delegated_tasks_show_progress_and_ask_on_the_parent_call(
+    tmp_path: Path, fake: FakeProvider
+) -> None:
+    home, ws = new_home(tmp_path), new_workspace(tmp_path)
+    configure(home, fake)
+    fake.script(
+        KEY_A,
+        delegate({"goal": "say hello from a child"}, call_id="d1"),
+        calls(call("terminal", "c1", command="echo child")),
+        reply("child done"),
+        reply("Delegated."),
+        reply("Read it."),
+    )
+    editor = Editor()
+    async with connect(editor, home.process_env, ws) as conn:
+        sid = (await conn.new_session(cwd=str(ws))).session_id
+        with anyio.fail_after(30):
+            done = await conn.prompt(session_id=sid, prompt=text("delegate it"))
+        assert done.stop_reason == "end_turn" and editor.text(sid) == "Delegated."
+        (asked,) = editor.asked
+        assert asked.tool_call.tool_call_id == "d1" and "Delegated task" in (
+            asked.tool_call.title or ""
+        )
+        progress = [content_text(u) for u in updates_for(editor, "d1") if u.status == "in_progress"]
+        assert any("say hello from a child: started" in p for p in progress)
+        assert any("done (end_turn)" in p for p in progress)
+        assert final(editor, "d1").status == "completed"
+        assert "child done" in str(fake.requests[3].body)  # the result reached the model
+
+        # Prompt content: an embedded buffer reaches the model; a huge one is refused.
+        resource = TextResourceContents(uri="file:///notes.md", text="remember the milk")
+        blocks = [
+            TextContentBlock(type="text", text="read this"),
+            EmbeddedResourceContentBlock(type="resource", resource=resource),
+        ]
+        with anyio.fail_after(30):
+            await conn.prompt(session_id=sid, prompt=blocks)
+        assert "remember the milk" in str(fake.requests[-1].body)
+        huge = TextResourceContents(uri="file:///huge.txt", text="x" * 500_000)
+        with pytest.raises(acp.RequestError) as refused:
+            await conn.prompt(
+                session_id=sid,
+                prompt=[EmbeddedResourceContentBlock(type="resource", resource=huge)],
+            )
+        assert refused.value.code == -32602 and "file:///huge.txt" in str(refused.value.data)
