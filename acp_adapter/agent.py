@@ -159,9 +159,17 @@ class HermesAgent:
             raise RequestError.invalid_params(
                 {"methodId": method_id, "message": f"unknown auth method {method_id!r}"}
             )
-        problem = self._host.settings_problem()
+        problem = self._host.reload()
         if problem is not None:
-            raise RequestError.auth_required({"message": problem, "authMethod": SETUP_METHOD})
+            raise RequestError(
+                -32000,
+                f"not set up yet: {problem}; run `hermes-acp --setup`",
+                {"class": "config", "message": problem, "authMethod": SETUP_METHOD},
+            )
+        if await self._host.restart():  # the runtime had no model: open it again
+            live = await self._live()
+            for edge in list(self._sessions.values()):
+                await live.reopen(edge)
         return AuthenticateResponse()
 
     # -- sessions --------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from acp.interfaces import Client
 from acp.schema import ClientCapabilities
 
 from hermes_mcp.config import Config, Settings, load_settings
-from hermes_mcp.errors import ConfigError, HermesError
+from hermes_mcp.errors import ConfigError
 from hermes_mcp.log import get_logger
 
 if TYPE_CHECKING:
@@ -41,6 +41,7 @@ class RuntimeHost:
         self._started = False
         self._ready = anyio.Event()
         self._stop = anyio.Event()
+        self._change = anyio.Event()
         self._runtime: Runtime | None = None
         self._error: BaseException | None = None
         self._live: Live | None = None
@@ -73,20 +74,54 @@ class RuntimeHost:
 
     async def _serve(self) -> None:
         try:
-            if self._settings is None:
-                raise self._problem or ConfigError("no settings")
             await anyio.to_thread.run_sync(importlib.import_module, "acp_adapter.live")
             from hermes_mcp.runtime import open_runtime
 
-            async with open_runtime(self._settings) as runtime:
-                self._runtime = runtime
-                self._ready.set()
-                await self._stop.wait()
-        except (HermesError, OSError) as exc:
+            while not self._stop.is_set():
+                if self._settings is None:
+                    self._error = self._problem
+                    self._ready.set()
+                    await self._wait_for_change()
+                    continue
+                async with open_runtime(self._settings) as runtime:
+                    self._runtime, self._live, self._error = runtime, None, None
+                    self._ready.set()
+                    await self._wait_for_change()
+                    self._runtime = None
+        except Exception as exc:  # reported to every request that needs the runtime
             log.error("acp_runtime_failed", error=str(exc))
             self._error = exc
         finally:
             self._ready.set()
+
+    async def _wait_for_change(self) -> None:
+        """Until stop() or restart(); then requests wait for the next runtime."""
+        await self._change.wait()
+        self._change = anyio.Event()
+
+    def reload(self) -> str | None:
+        """Read the config again (after ``hermes-acp --setup``); the problem that stops a
+        turn, or ``None`` when a turn can be answered."""
+        try:
+            settings = load_settings(required=False)
+        except ConfigError as exc:
+            return str(exc)
+        self._settings, self._problem = settings, None
+        return self.settings_problem()
+
+    async def restart(self) -> bool:
+        """Open the runtime again on the reloaded config when the open one cannot answer
+        a turn; whether it was restarted (its sessions are closed: reopen them)."""
+        if not self._started:
+            return False
+        await self._ready.wait()
+        if self._runtime is not None and self._runtime.problem is None:
+            return False
+        self._ready = anyio.Event()  # requests from now on wait for the new runtime
+        self._runtime = None
+        self._change.set()
+        await self._ready.wait()
+        return True
 
     async def live(self, conn: Client, caps: ClientCapabilities) -> Live:
         """The handlers that need the runtime, once it is open."""
@@ -104,3 +139,4 @@ class RuntimeHost:
 
     def stop(self) -> None:
         self._stop.set()
+        self._change.set()

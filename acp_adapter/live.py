@@ -94,6 +94,18 @@ class Live:
         await attach_mcp_servers(session, servers)
         await self._commands(edge.id)
 
+    async def reopen(self, edge: EdgeSession) -> None:
+        """Open ``edge``'s stored session again (the runtime was restarted)."""
+        mapper, links = UpdateMapper(edge.cwd), TerminalLinks()
+        try:
+            session = await self.rt.load_session(
+                edge.id, cwd=edge.cwd, backends=self._backends(edge.id, mapper, links)
+            )
+        except SessionNotFound as exc:
+            edge.failed(exc)
+            return
+        edge.opened(session, mapper, links)
+
     async def open(
         self, session_id: str, cwd: Path, extra: list[Path], servers: list[Any]
     ) -> EdgeSession:

@@ -126,9 +126,7 @@ class Runtime:
             toolsets=None if toolsets is None else check_toolsets(toolsets),
         )
         roots = (cwd, *extra_roots)
-        session_id = await self.store.create(
-            cwd=str(roots[0]), title=title, session_id=session_id
-        )
+        session_id = await self.store.create(cwd=str(roots[0]), title=title, session_id=session_id)
         if choices != SessionChoices():
             await self.store.save_settings(
                 session_id,

@@ -281,13 +281,14 @@ async def test_a_rate_limited_primary_falls_back_once_and_the_editor_is_told(
 
 @pytest.mark.anyio
 async def test_without_a_provider_new_works_and_the_prompt_names_the_missing_config(
-    tmp_path: Path,
+    tmp_path: Path, fake: FakeProvider
 ) -> None:
     home, ws = new_home(tmp_path), new_workspace(tmp_path)
     link = tmp_path / "link"
     link.symlink_to(ws)
     editor = Editor()
-    async with connect(editor, home.process_env, ws) as conn:
+    env = {**home.process_env, "HERMES_TEST_PRIMARY_0": KEY_A}  # what the setup will name
+    async with connect(editor, env, ws) as conn:
         started = time.monotonic()
         new = await conn.new_session(cwd=str(link))
         assert time.monotonic() - started < 5  # no provider probe (the bench measures it)
@@ -301,6 +302,17 @@ async def test_without_a_provider_new_works_and_the_prompt_names_the_missing_con
         with pytest.raises(acp.RequestError) as unknown:
             await conn.authenticate(method_id="password")
         assert unknown.value.code == -32602
+        with pytest.raises(acp.RequestError) as not_yet:
+            await conn.authenticate(method_id="setup")
+        assert not_yet.value.code == -32000
+
+        # After the setup wrote a config, authenticate opens it and the session goes on.
+        configure(home, fake)
+        fake.script(KEY_A, reply("Configured now."))
+        await conn.authenticate(method_id="setup")
+        with anyio.fail_after(30):
+            done = await conn.prompt(session_id=new.session_id, prompt=text("hello again"))
+        assert done.stop_reason == "end_turn" and "Configured now." in editor.text(new.session_id)
         await conn.close_session(session_id=new.session_id)
         with pytest.raises(acp.RequestError):
             await conn.prompt(session_id=new.session_id, prompt=text("closed"))
