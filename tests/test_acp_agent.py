@@ -338,9 +338,21 @@ async def test_a_second_prompt_while_one_runs_is_refused(
             await fake.wait_in_flight(1)
             with pytest.raises(acp.RequestError) as busy:
                 await conn.prompt(session_id=sid, prompt=text("two"))
-            assert "already running" in str(busy.value)
+            assert busy.value.code == -32003 and "already running" in str(busy.value)
             fake.release("first")
         assert answers[0].stop_reason == "end_turn"
+
+        # No route left: a JSON-RPC error naming provider, class and recovery time.
+        fake.script(KEY_A, rate_limited(120))
+        with pytest.raises(acp.RequestError) as failed:
+            await conn.prompt(session_id=sid, prompt=text("three"))
+        data = failed.value.data
+        assert failed.value.code == -32001 and (data["provider"], data["class"]) == (
+            "primary",
+            "rate_limit",
+        )
+        assert data["retryAt"] and data["attempts"]
+        assert fake.count(key=KEY_A) == 2  # one request for the failing prompt, no retry loop
 
 
 @pytest.mark.anyio
