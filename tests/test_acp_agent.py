@@ -122,6 +122,8 @@ async def test_edit_and_command_asked_then_load_replays_then_cancel_and_continue
         titles = editor.of("session_info_update", sid)
         assert titles and titles[0].title.startswith("write notes")
         assert editor.of("available_commands_update", sid)
+        await conn.set_config_option(config_id="mode", session_id=sid, value="auto")
+        assert editor.of("current_mode_update", sid)[-1].current_mode_id == "auto"
         (used, *_) = editor.of("usage_update", sid)
         assert used.size > 0 and 0 < used.used <= used.size
 
@@ -135,7 +137,9 @@ async def test_edit_and_command_asked_then_load_replays_then_cancel_and_continue
     again = Editor()
     async with connect(again, home.process_env, ws) as conn:
         with anyio.fail_after(30):
-            await conn.load_session(cwd=str(ws), session_id=sid, mcp_servers=[])
+            loaded = await conn.load_session(cwd=str(ws), session_id=sid, mcp_servers=[])
+        assert loaded is not None and loaded.modes is not None
+        assert loaded.modes.current_mode_id == "auto"  # stored with the session
         replayed = again.kinds(sid)
         assert "user_message_chunk" in replayed
         assert again.text(sid, "user_message_chunk").startswith("write notes, then say hi twice")
@@ -191,7 +195,6 @@ async def test_editor_files_and_terminal_leave_the_disk_alone(
         *EDIT_AND_RUN[:2],
         reply("Edited in the editor."),
         calls(call("terminal", "t9", command="sleep 30")),
-        reply("never"),
     )
     editor = Editor(fs=True, terminal=True)
     editor.buffers[str(ws / "hello.py")] = 'print("unsaved buffer")\n'
@@ -237,6 +240,21 @@ async def test_editor_files_and_terminal_leave_the_disk_alone(
         slept = editor.terminals["term-2"]
         await editor.wait_for(lambda: slept.released)
         assert slept.killed
+
+        # The tool's time limit: the editor's terminal is killed, the call fails.
+        fake.script(
+            KEY_A,
+            calls(call("terminal", "t10", command="sleep 99", timeout_s=0.5)),
+            reply("It timed out."),
+        )
+        editor.answers = ["allow_once"]
+        with anyio.fail_after(30):
+            await conn.prompt(session_id=sid, prompt=text("sleep briefly"))
+        timed = editor.terminals["term-3"]
+        assert timed.killed and timed.released
+        assert final(editor, "t10").status == "failed" and "timed out" in content_text(
+            final(editor, "t10")
+        )
 
 
 @pytest.mark.anyio
