@@ -238,6 +238,7 @@ class HermesAgent:
         if edge is None:
             edge = await live.open(session_id, root, extra, list(mcp_servers or []))
             self._sessions[session_id] = edge
+        await edge.wait()
         modes, config = live.announced(edge)
         return ResumeSessionResponse(modes=modes, config_options=config)
 

@@ -41,6 +41,10 @@ class EdgeSession:
     def session(self) -> Session | None:
         return self._session
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def opened(self, session: Session, mapper: UpdateMapper, links: TerminalLinks) -> None:
         self._session, self.mapper, self.links = session, mapper, links
         self._ready.set()

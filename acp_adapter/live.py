@@ -91,6 +91,9 @@ class Live:
             session_id=edge.id,
         )
         edge.opened(session, mapper, links)
+        if edge.closed:  # session/close came while it was being created
+            await session.close()
+            return
         await attach_mcp_servers(session, servers)
         await self._commands(edge.id)
 
@@ -134,10 +137,11 @@ class Live:
         info = await self.rt.store.get(session_id)
         if info is None:
             raise invalid(f"no stored session {session_id!r}", sessionId=session_id)
-        new_id = await self.rt.store.fork(session_id)
-        mode, model, toolsets = await self.rt.store.load_settings(session_id)
-        await self.rt.store.save_settings(new_id, mode=mode, model=model, toolsets=toolsets)
-        return await self.open(new_id, Path(info.cwd), [], servers)
+        # The runtime forks (messages, event log, choices); the copy is then opened again
+        # with this editor's back-ends, which need its id.
+        forked = await self.rt.fork_session(session_id)
+        await forked.close()
+        return await self.open(forked.id, Path(info.cwd), [], servers)
 
     async def _commands(self, session_id: str) -> None:
         from acp.helpers import update_available_commands
