@@ -5,6 +5,7 @@ session id, unknown mode and option value, an unknown auth method)."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -114,4 +115,28 @@ async def test_bad_input_gets_json_rpc_errors_and_the_agent_keeps_serving(tmp_pa
         assert proc.stdin is not None
         await proc.stdin.aclose()
         with anyio.fail_after(10):
+            assert await proc.wait() == 0
+
+
+PEEKED = (
+    "import sys\n"
+    "from acp_adapter import run_acp_stdio\n"
+    "first = sys.stdin.buffer.raw.readline()\n"  # what `serve --protocol auto` reads
+    "sys.exit(run_acp_stdio(prefix=first))\n"
+)
+
+
+@pytest.mark.anyio
+async def test_run_acp_stdio_answers_the_line_read_before_it(tmp_path: Path) -> None:
+    home, ws = new_home(tmp_path), new_workspace(tmp_path)
+    command = [sys.executable, "-c", PEEKED]
+    async with await anyio.open_process(command, env=home.process_env, cwd=ws, stderr=None) as proc:
+        raw = Raw(proc)
+        with anyio.fail_after(30):
+            await raw.send(request(1, "initialize", {"protocolVersion": 1}))
+            assert (await raw.answer(1))["result"]["agentInfo"]["name"] == "hermes"
+            await raw.send(request(2, "session/new", {"cwd": str(ws), "mcpServers": []}))
+            assert (await raw.answer(2))["result"]["sessionId"]
+            assert proc.stdin is not None
+            await proc.stdin.aclose()
             assert await proc.wait() == 0
