@@ -342,10 +342,11 @@ async def test_a_second_prompt_while_one_runs_is_refused(
 ) -> None:
     home, ws = new_home(tmp_path), new_workspace(tmp_path)
     configure(home, fake)
-    fake.script(KEY_A, hold("first", reply("First.")))
+    fake.script(KEY_A, hold("first", reply("First.")), reply("Other session."))
     editor = Editor()
     async with connect(editor, home.process_env, ws) as conn:
         sid = (await conn.new_session(cwd=str(ws))).session_id
+        other = (await conn.new_session(cwd=str(ws))).session_id
         async with anyio.create_task_group() as tg:
             answers: list[Any] = []
 
@@ -357,6 +358,10 @@ async def test_a_second_prompt_while_one_runs_is_refused(
             with pytest.raises(acp.RequestError) as busy:
                 await conn.prompt(session_id=sid, prompt=text("two"))
             assert busy.value.code == -32003 and "already running" in str(busy.value)
+            # Another session of the same process is not held up by it.
+            with anyio.fail_after(30):
+                elsewhere = await conn.prompt(session_id=other, prompt=text("meanwhile"))
+            assert elsewhere.stop_reason == "end_turn" and editor.text(other) == "Other session."
             fake.release("first")
         assert answers[0].stop_reason == "end_turn"
 
@@ -370,7 +375,7 @@ async def test_a_second_prompt_while_one_runs_is_refused(
             "rate_limit",
         )
         assert data["retryAt"] and data["attempts"]
-        assert fake.count(key=KEY_A) == 2  # one request for the failing prompt, no retry loop
+        assert fake.count(key=KEY_A) == 3  # one request for the failing prompt, no retry loop
 
 
 @pytest.mark.anyio
