@@ -36,7 +36,8 @@ from acp_adapter.editor import EditorFiles, EditorTerminal, TerminalLinks
 from acp_adapter.mapping import NOT_CONFIGURED, Answer, UpdateMapper, message, outcome
 from acp_adapter.mcp import attach_mcp_servers
 from acp_adapter.permissions import EditorApprover
-from hermes_mcp.agent.events import ToolCallEnd, ToolCallStart
+from hermes_mcp.agent.events import ToolCallEnd, ToolCallStart, TurnEnd
+from hermes_mcp.agent.prompt import PromptPart
 from hermes_mcp.agent.session import Session, SessionBusy
 from hermes_mcp.agent.store import SessionNotFound
 from hermes_mcp.errors import UsageError
@@ -289,7 +290,7 @@ class Live:
             ),
         )
 
-    async def _run(self, edge: EdgeSession, session: Session, parts: Any) -> Any:
+    async def _run(self, edge: EdgeSession, session: Session, parts: list[PromptPart]) -> TurnEnd:
         mapper, links = edge.mapper, edge.links
         assert mapper is not None and links is not None
         try:
