@@ -27,6 +27,7 @@ from hermes_mcp.config import Settings, load_settings
 from hermes_mcp.errors import ConfigError, HermesError, NoRouteError, StateError, UsageError
 from hermes_mcp.log import configure_logging, redact
 from hermes_mcp.state import open_database
+from hermes_mcp.terminal_text import strip_controls
 
 # The router (httpx2, aiohttp) and the agent are imported by the commands that use them,
 # not here: `--version`, `sessions` and usage errors start in half the time.
@@ -74,13 +75,15 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _out(text: str) -> None:
-    """The one place the command line writes to stdout."""
+    """The one place the command line writes to stdout: never a terminal control
+    sequence (model text and tool results are untrusted; JSON is escaped already)."""
+    text = strip_controls(text)
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
     sys.stdout.flush()
 
 
 def _err(text: str) -> None:
-    sys.stderr.write(redact(text).rstrip("\n") + "\n")
+    sys.stderr.write(strip_controls(redact(text)).rstrip("\n") + "\n")
 
 
 def _error_json(cls: str, message: str, provider: str | None = None) -> dict[str, Any]:

@@ -38,7 +38,7 @@ from hermes_mcp.agent.prompt import Prompt
 from hermes_mcp.agent.store import SessionStore
 from hermes_mcp.agent.turn import Turn
 from hermes_mcp.agent.turn_state import SessionTotals
-from hermes_mcp.config import POLICY_MODES, Config, ModelRef, PolicyMode
+from hermes_mcp.config import POLICY_MODES, Config, ModelRef, PolicyMode, config_path
 from hermes_mcp.errors import ConfigError, UsageError
 from hermes_mcp.state import Database
 from tools import (
@@ -165,6 +165,7 @@ class Session:
             plans={session_id: list(plan or [])},
             remembered={},
             approval_timeout_s=deps.config.policy.approval_timeout_s,
+            config_file=config_path() if deps.config_file is None else Path(deps.config_file),
         )
         self._agent = self._build_agent()
 
