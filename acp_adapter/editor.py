@@ -5,7 +5,8 @@ reads and writes through ``fs/read_text_file`` and ``fs/write_text_file``: the m
 unsaved buffers and its edits land in the editor (which saves them). When it declares
 ``terminal``, :class:`EditorTerminal` runs each command in an editor terminal:
 ``terminal/create`` (``/bin/sh -c COMMAND`` in the tool's cwd, with the tool's
-environment overrides and output cap), shown inside the tool call, then
+environment overrides, credential variables blanked, and the output cap), shown inside
+the tool call (and reported through ``on_start``), then
 ``terminal/wait_for_exit`` within the time limit, ``terminal/output``, and always
 ``terminal/release``; on a timeout or a cancelled turn the terminal is killed first.
 
@@ -34,14 +35,17 @@ from acp import RequestError
 from acp.interfaces import Client
 from acp.schema import EnvVariable
 
-from hermes_mcp.log import get_logger
+from hermes_mcp.log import contains_secret, get_logger
 from tools.backends import (
     BinaryFileError,
     CommandOutcome,
     FileTooLargeError,
     LocalFiles,
     OutputCallback,
+    StartedCallback,
+    TerminalStarted,
 )
+from tools.environment import is_credential_name, scrubbed_environment
 from tools.registry import ToolError
 
 log = get_logger("acp_adapter.editor")
@@ -116,6 +120,20 @@ class TerminalLinks:
         return None
 
 
+def editor_environment(overrides: Mapping[str, str] | None) -> list[EnvVariable]:
+    """What a command in the editor's terminal gets on top of the editor's environment:
+    the tool's overrides, and every variable of this process that names a credential or
+    holds a registered secret set to the empty string (ACP can set variables, not unset
+    them; the editor most likely started this process with its own environment)."""
+    blanked = {
+        name: ""
+        for name, value in os.environ.items()
+        if is_credential_name(name) or contains_secret(value)
+    }
+    merged = {**blanked, **scrubbed_environment(overrides or {})}
+    return [EnvVariable(name=k, value=v) for k, v in sorted(merged.items())]
+
+
 def _signal_number(name: str | None) -> int | None:
     if not name:
         return None
@@ -152,20 +170,14 @@ class EditorTerminal:
         output_limit: int,
         env: Mapping[str, str] | None = None,
         on_output: OutputCallback | None = None,
+        on_start: StartedCallback | None = None,
     ) -> CommandOutcome:
-        overrides = None
-        if env is not None:
-            # The editor's terminal has the editor's environment: send what the tool
-            # changed, never this process's whole environment.
-            overrides = [
-                EnvVariable(name=k, value=v) for k, v in env.items() if os.environ.get(k) != v
-            ]
         sid = self._session_id
         created = await self._conn.create_terminal(
             sid,
             "/bin/sh",
             args=["-c", command],
-            env=overrides or None,
+            env=editor_environment(env),
             cwd=str(cwd),
             output_byte_limit=output_limit,
         )
@@ -173,6 +185,8 @@ class EditorTerminal:
         status = None
         killed = False
         try:
+            if on_start is not None:
+                await on_start(TerminalStarted(terminal, command))
             call_id = self._links.claim(command)
             if call_id is not None:
                 await self._attach(call_id, terminal)
@@ -190,14 +204,21 @@ class EditorTerminal:
             with anyio.CancelScope(shield=True), anyio.move_on_after(5):
                 await self._end(terminal, kill=status is None and not killed)
         exit_code: int | None = None
+        signal_name = None
         if status is not None:
-            signum = _signal_number(status.signal)
+            signal_name = status.signal or None
+            signum = _signal_number(signal_name)
             exit_code = -signum if signum is not None else status.exit_code
         text = output.output
         if output.truncated:
             text = f"[... earlier output dropped by the editor ...]\n{text}"
         return CommandOutcome(
-            exit_code=exit_code, output=text, omitted_bytes=0, timed_out=status is None
+            exit_code=exit_code,
+            output=text,
+            omitted_bytes=0,
+            timed_out=status is None,
+            signal=signal_name,
+            terminal_id=terminal,
         )
 
     async def _end(self, terminal: str, *, kill: bool) -> None:

@@ -215,7 +215,9 @@ async def test_editor_files_and_terminal_leave_the_disk_alone(
         assert len(editor.asked) == 1 and editor.asked[0].tool_call.tool_call_id == "t1"
         ((term_id, term),) = editor.terminals.items()
         assert (term.command, term.args, term.cwd) == ("/bin/sh", ["-c", "echo hi"], str(ws))
-        assert term.released and "HERMES_TEST_PRIMARY_0" not in term.env
+        assert term.released
+        # The provider key is blanked in the editor's terminal, never sent.
+        assert term.env["HERMES_TEST_PRIMARY_0"] == "" and KEY_A not in term.env.values()
         embedded = [
             c.terminal_id
             for u in updates_for(editor, "t1")
