@@ -73,7 +73,8 @@ async def test_edit_and_command_asked_then_load_replays_then_cancel_and_continue
 ) -> None:
     home, ws = new_home(tmp_path), new_workspace(tmp_path)
     configure(home, fake)
-    fake.script(KEY_A, *EDIT_AND_RUN)
+    todos = [{"content": "write notes", "status": "in_progress"}, {"content": "say hi"}]
+    fake.script(KEY_A, calls(call("todo", "p1", todos=todos)), *EDIT_AND_RUN)
     editor = Editor()
     editor.answers = ["allow_once", "allow_always"]  # the edit once; the command always
     async with connect(editor, home.process_env, ws) as conn:
@@ -105,6 +106,7 @@ async def test_edit_and_command_asked_then_load_replays_then_cancel_and_continue
         # The stream: tool calls with kind, input, content, final status; the answer; title.
         starts = {u.tool_call_id: u for u in editor.of("tool_call", sid)}
         assert {k: v.kind for k, v in starts.items()} == {
+            "p1": "think",
             "w1": "edit",
             "t1": "execute",
             "t2": "execute",
@@ -119,6 +121,11 @@ async def test_edit_and_command_asked_then_load_replays_then_cancel_and_continue
         live = [u for u in updates_for(editor, "t1") if u.status == "in_progress" and u.content]
         assert live and "hi" in content_text(live[-1])  # the output while it ran
         assert editor.text(sid) == "All done."
+        (plan,) = editor.of("plan", sid)
+        assert [(e.content, e.status) for e in plan.entries] == [
+            ("write notes", "in_progress"),
+            ("say hi", "pending"),
+        ]
         titles = editor.of("session_info_update", sid)
         assert titles and titles[0].title.startswith("write notes")
         assert editor.of("available_commands_update", sid)
@@ -143,10 +150,11 @@ async def test_edit_and_command_asked_then_load_replays_then_cancel_and_continue
         replayed = again.kinds(sid)
         assert "user_message_chunk" in replayed
         assert again.text(sid, "user_message_chunk").startswith("write notes, then say hi twice")
-        assert {u.tool_call_id for u in again.of("tool_call", sid)} == {"w1", "t1", "t2"}
+        assert {u.tool_call_id for u in again.of("tool_call", sid)} == {"p1", "w1", "t1", "t2"}
         assert final(again, "w1").content[0].type == "diff"
         assert final(again, "t2").status == "completed"
         assert again.text(sid) == "All done."
+        assert [e.content for e in again.of("plan", sid)[-1].entries] == ["write notes", "say hi"]
         again.updates.clear()
 
         async def cancel_on_first_chunk() -> float:
