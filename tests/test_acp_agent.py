@@ -32,8 +32,13 @@ def configure(home: Home, fake: FakeProvider, *, fallback: bool = False) -> None
     }
     fallbacks: tuple[str, ...] = ()
     if fallback:
-        providers["backup"] = {"url": fake.openai_base_url, "keys": [FALLBACK_KEY]}
-        fallbacks = ("backup:gpt-4o-mini",)
+        # The fallback speaks Anthropic's wire, which carries real reasoning.
+        providers["backup"] = {
+            "url": fake.anthropic_base_url,
+            "keys": [FALLBACK_KEY],
+            "wire": "anthropic",
+        }
+        fallbacks = ("backup:claude-sonnet-4",)
     home.write(providers, "primary:gpt-4o", fallbacks)
 
 
@@ -274,7 +279,7 @@ async def test_a_rate_limited_primary_falls_back_once_and_the_editor_is_told(
     home, ws = new_home(tmp_path), new_workspace(tmp_path)
     configure(home, fake, fallback=True)
     fake.script(KEY_A, rate_limited(600))
-    fake.script(FALLBACK_KEY, reply("From the fallback."))
+    fake.script(FALLBACK_KEY, reply("From the fallback.", thinking="Weighing it up."))
     editor = Editor()
     async with connect(editor, home.process_env, ws) as conn:
         sid = (await conn.new_session(cwd=str(ws))).session_id
@@ -282,6 +287,7 @@ async def test_a_rate_limited_primary_falls_back_once_and_the_editor_is_told(
             done = await conn.prompt(session_id=sid, prompt=text("hello"))
         assert done.stop_reason == "end_turn"
         assert "From the fallback." in editor.text(sid)
+        assert editor.text(sid, "agent_thought_chunk") == "Weighing it up."
         assert fake.count(key=KEY_A) == 1
         notes = [
             u.field_meta["hermes"]["modelSwitch"]
@@ -289,7 +295,7 @@ async def test_a_rate_limited_primary_falls_back_once_and_the_editor_is_told(
             if u.field_meta and "hermes" in u.field_meta
         ]
         assert notes and notes[0]["from"] == "primary:gpt-4o"
-        assert notes[0]["to"] == "backup:gpt-4o-mini" and notes[0]["reason"] == "rate_limit"
+        assert notes[0]["to"] == "backup:claude-sonnet-4" and notes[0]["reason"] == "rate_limit"
 
         # Slash commands answer without a model call.
         editor.updates.clear()
@@ -297,10 +303,10 @@ async def test_a_rate_limited_primary_falls_back_once_and_the_editor_is_told(
         shown = editor.text(sid)
         assert "primary:gpt-4o (primary)" in shown and "cooling" in shown and "recovers at" in shown
         editor.updates.clear()
-        await conn.prompt(session_id=sid, prompt=text("/model backup:gpt-4o-mini"))
-        assert "Model: backup:gpt-4o-mini (this session's choice)" in editor.text(sid)
+        await conn.prompt(session_id=sid, prompt=text("/model backup:claude-sonnet-4"))
+        assert "Model: backup:claude-sonnet-4 (this session's choice)" in editor.text(sid)
         picked = editor.of("config_option_update", sid)[-1].config_options
-        assert {o.id: o.current_value for o in picked}["model"] == "backup:gpt-4o-mini"
+        assert {o.id: o.current_value for o in picked}["model"] == "backup:claude-sonnet-4"
         editor.updates.clear()
         await conn.prompt(session_id=sid, prompt=text("/cost"))
         assert "input tokens" in editor.text(sid)
