@@ -390,4 +390,6 @@ def outcome(end: TurnEnd) -> Answer | Failure:
     if budget is not None:
         why = end.message or end.stop_reason
         note = f"\n\n_[stopped: the turn's {budget} budget ({end.stop_reason}) ran out: {why}]_"
+    elif end.message and end.stop_reason != "cancelled":
+        note = f"\n\n_[{end.message}]_"  # e.g. images left out for a model without vision
     return Answer(stop, note)

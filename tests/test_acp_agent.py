@@ -11,7 +11,12 @@ from typing import Any
 import acp
 import anyio
 import pytest
-from acp.schema import EmbeddedResourceContentBlock, TextContentBlock, TextResourceContents
+from acp.schema import (
+    EmbeddedResourceContentBlock,
+    ImageContentBlock,
+    TextContentBlock,
+    TextResourceContents,
+)
 
 from hermes_mcp.testing import FakeProvider, hold, rate_limited, reply, stream
 from tests.acp_client import Editor, connect, text
@@ -407,6 +412,7 @@ async def test_delegated_tasks_show_progress_and_ask_on_the_parent_call(
         reply("child done"),
         reply("Delegated."),
         reply("Read it."),
+        reply("A pixel."),
     )
     editor = Editor()
     async with connect(editor, home.process_env, ws) as conn:
@@ -433,6 +439,14 @@ async def test_delegated_tasks_show_progress_and_ask_on_the_parent_call(
         with anyio.fail_after(30):
             await conn.prompt(session_id=sid, prompt=blocks)
         assert "remember the milk" in str(fake.requests[-1].body)
+        png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
+        picture = [
+            TextContentBlock(type="text", text="what is this?"),
+            ImageContentBlock(type="image", data=png, mime_type="image/png"),
+        ]
+        with anyio.fail_after(30):
+            await conn.prompt(session_id=sid, prompt=picture)
+        assert png in str(fake.requests[-1].body)  # gpt-4o reads images
         huge = TextResourceContents(uri="file:///huge.txt", text="x" * 500_000)
         with pytest.raises(acp.RequestError) as refused:
             await conn.prompt(

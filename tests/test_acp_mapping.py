@@ -133,6 +133,13 @@ def test_plan_usage_switch_and_children() -> None:
 
 def test_outcomes_map_budgets_refusals_and_failures() -> None:
     assert outcome(TurnEnd("end_turn", "s")) == Answer("end_turn")
+    vision = outcome(TurnEnd("end_turn", "s", message="images left out: no vision"))
+    assert (
+        isinstance(vision, Answer) and vision.note is not None and "images left out" in vision.note
+    )
+    assert outcome(TurnEnd("cancelled", "s", message="cancelled by the client")) == Answer(
+        "cancelled"
+    )
     assert outcome(TurnEnd("refusal", "s")) == Answer("refusal")
     assert outcome(TurnEnd("cancelled", "s")) == Answer("cancelled")
     assert outcome(TurnEnd("max_tokens", "s")) == Answer("max_tokens")
