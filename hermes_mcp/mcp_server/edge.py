@@ -1,0 +1,287 @@
+"""What the MCP server holds for its one client (stdio serves one): the runtime, opened
+in the background once ``initialize`` is answered; the workspace; the sessions it keeps
+open; the background jobs; the client's log level; the approver.
+
+The runtime and everything only ``tools/call`` needs (the router, its HTTP stack, the
+tools) load after the first answer is on the wire, so the handshake is as fast as the
+SDK allows; a request that needs them waits for them (``await edge.loaded()``).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlparse
+
+import anyio
+import mcp_types as types
+from mcp.server.context import ServerRequestContext
+from mcp.shared.exceptions import MCPError
+
+from hermes_mcp.log import get_logger
+
+if TYPE_CHECKING:
+    from hermes_mcp.agent.jobs import Jobs
+    from hermes_mcp.agent.session import Session
+    from hermes_mcp.config import Settings
+    from hermes_mcp.mcp_server.approvals import McpApprover
+    from hermes_mcp.mcp_server.catalog import Catalog
+    from hermes_mcp.runtime import Runtime
+    from tools import ToolContext
+
+_log = get_logger("hermes_mcp.mcp_server")
+
+Ctx = ServerRequestContext[Any, Any]
+
+LOG_LEVELS: tuple[types.LoggingLevel, ...] = (
+    "debug",
+    "info",
+    "notice",
+    "warning",
+    "error",
+    "critical",
+    "alert",
+    "emergency",
+)
+ROOT_REFUSAL = (
+    "the workspace is / (hosts often start servers there), so file and terminal tools are "
+    "off: add --workspace DIR to this server's args in the host's config (see the README), "
+    "or use a client that offers roots"
+)
+OPEN_SESSIONS = 32  # sessions kept open (their "always" approvals) before the oldest closes
+
+
+def _import_heavy() -> None:
+    """Everything tools/call needs, imported once (in a worker thread)."""
+    import hermes_mcp.agent.jobs
+    import hermes_mcp.mcp_server.agent_tools
+    import hermes_mcp.mcp_server.catalog
+    import hermes_mcp.mcp_server.resources
+    import hermes_mcp.runtime  # noqa: F401  (the router, its HTTP stack, the agent, tools)
+
+
+class Edge:
+    def __init__(self, workspaces: list[Path]) -> None:
+        self.explicit = [p.expanduser().resolve() for p in workspaces]
+        self.client_roots: list[Path] | None = None
+        self.log_level: types.LoggingLevel = "info"
+        self.settings: Settings | None = None
+        self.runtime: Runtime | None = None
+        self.jobs: Jobs | None = None
+        self.catalog: Catalog | None = None
+        self.approver: McpApprover | None = None
+        self.problem: str | None = None  # why nothing can run (a broken config file)
+        self.sessions: OrderedDict[str, Session] = OrderedDict()
+        self.plans: dict[str, list[dict[str, Any]]] = {}
+        self.remembered: dict[tuple[str, str], bool] = {}
+        self.channel: Ctx | None = None  # a legacy-era request's context: elicitation
+        self._ready = anyio.Event()
+        self._stop = anyio.Event()
+
+    # -- lifetime ----------------------------------------------------------------------------
+
+    async def run(self, start: anyio.Event) -> None:
+        """Load once ``start`` is set (the first answer was written), then hold the
+        runtime open until :meth:`stop`."""
+        async with anyio.create_task_group() as tg:
+
+            async def stop_waiting() -> None:
+                await self._stop.wait()
+                tg.cancel_scope.cancel()
+
+            tg.start_soon(stop_waiting)
+            await start.wait()
+            tg.cancel_scope.cancel()
+        if self._stop.is_set():
+            self._ready.set()
+            return
+        await anyio.to_thread.run_sync(_import_heavy)
+        from hermes_mcp.agent.jobs import Jobs
+        from hermes_mcp.config import load_settings
+        from hermes_mcp.errors import HermesError
+        from hermes_mcp.mcp_server.approvals import McpApprover
+        from hermes_mcp.mcp_server.catalog import Catalog
+        from hermes_mcp.runtime import open_runtime
+
+        try:
+            self.settings = load_settings(required=False)
+        except HermesError as exc:
+            self.problem = f"hermes-mcp cannot run: {exc}"
+            _log.error("mcp_config_error", error=str(exc))
+            self.catalog = Catalog.build(None)
+            self._ready.set()
+            await self._stop.wait()
+            return
+        mcp = self.settings.config.mcp
+        self.catalog = Catalog.build(mcp.toolsets)
+        self.approver = McpApprover(self)
+        try:
+            async with open_runtime(self.settings) as rt:
+                self.runtime = rt
+                self.jobs = Jobs(
+                    rt.task_group,
+                    retention_s=mcp.job_retention_s,
+                    log_cap=mcp.job_log_events,
+                    max_running=mcp.max_jobs,
+                )
+                self._ready.set()
+                await self._stop.wait()
+                self.jobs.cancel_all()
+        except HermesError as exc:
+            self.problem = f"hermes-mcp cannot run: {exc}"
+            _log.error("mcp_runtime_error", error=str(exc))
+            self._ready.set()
+            await self._stop.wait()
+        finally:
+            self.runtime = None
+            self._ready.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def loaded(self) -> None:
+        await self._ready.wait()
+
+    def rt(self) -> Runtime:
+        """The runtime, or an error that says why there is none."""
+        if self.runtime is None:
+            raise MCPError(code=types.INTERNAL_ERROR, message=self.problem or "shutting down")
+        return self.runtime
+
+    # -- the client ---------------------------------------------------------------------------
+
+    def note_request(self, ctx: Ctx) -> None:
+        """Remember a legacy-era request's context: its session can still ask the client
+        (elicitation, roots) after the request that carried it has ended."""
+        if ctx.session.can_send_request:
+            self.channel = ctx
+
+    def can_elicit(self) -> bool:
+        ctx = self.channel
+        if ctx is None:
+            return False
+        caps = ctx.session.client_capabilities
+        return bool(caps and caps.elicitation is not None)
+
+    def wants_log(self, level: types.LoggingLevel) -> bool:
+        return LOG_LEVELS.index(level) >= LOG_LEVELS.index(self.log_level)
+
+    async def log(self, ctx: Ctx, level: types.LoggingLevel, data: Any) -> None:
+        """A ``notifications/message`` for this request (the SDK applies the 2026-07-28
+        per-request opt-in; in the handshake era ``logging/setLevel`` decides here)."""
+        if ctx.session.can_send_request and not self.wants_log(level):
+            return
+        try:
+            await ctx.session.send_log_message(level, data, "hermes", ctx.request_id)
+        except Exception as exc:  # the wire went away: the work goes on
+            _log.debug("mcp_log_failed", error=exc)
+
+    # -- the workspace ------------------------------------------------------------------------
+
+    async def roots(self, ctx: Ctx) -> tuple[Path, ...]:
+        """``--workspace`` dirs; else the client's roots (when it offers them); else cwd."""
+        if self.explicit:
+            return tuple(self.explicit)
+        if self.client_roots is None:
+            self.client_roots = await self._ask_roots(ctx)
+        if self.client_roots:
+            return tuple(self.client_roots)
+        return (Path.cwd().resolve(),)
+
+    async def _ask_roots(self, ctx: Ctx) -> list[Path]:
+        caps = ctx.session.client_capabilities
+        if not (caps and caps.roots is not None and ctx.session.can_send_request):
+            return []
+        try:
+            with anyio.fail_after(10):
+                listed = await ctx.session.list_roots()
+        except Exception as exc:
+            _log.info("mcp_roots_failed", error=exc)
+            return []
+        uris = [urlparse(str(root.uri)) for root in listed.roots]
+        paths = [Path(unquote(u.path)) for u in uris if u.scheme == "file"]
+        return await anyio.to_thread.run_sync(lambda: [p.resolve() for p in paths if p.is_dir()])
+
+    async def workspace(self, ctx: Ctx, *, needs_disk: bool) -> tuple[Path, ...] | str:
+        """The roots, or why the tool refuses (the workspace would be ``/``)."""
+        roots = await self.roots(ctx)
+        if needs_disk and any(r == Path(r.anchor) for r in roots):
+            return ROOT_REFUSAL
+        return roots
+
+    def tool_context(self, roots: tuple[Path, ...], progress: Any = None) -> ToolContext:
+        """The context of a direct tool call (not inside an agent turn)."""
+        from tools import Policy, ToolContext
+
+        rt = self.rt()
+        config = rt.settings.config
+        file = str(rt.settings.source) if rt.settings.source else None
+        assert self.approver is not None
+        return ToolContext(
+            roots,
+            policy=Policy.from_section(config.policy, file),
+            approver=self.approver,
+            db=rt.db,
+            session_id="mcp",
+            state_dir=rt.settings.home,
+            plans=self.plans,
+            remembered=self.remembered,
+            approval_timeout_s=config.policy.approval_timeout_s,
+            progress=progress,
+        )
+
+    # -- sessions -----------------------------------------------------------------------------
+
+    async def session(
+        self,
+        ctx: Ctx,
+        roots: tuple[Path, ...],
+        *,
+        session_id: str | None,
+        model: str | None,
+        toolsets: list[str] | None,
+        title: str,
+    ) -> Session:
+        """A new session, or a stored one continued; kept open (most recent last)."""
+        from hermes_mcp.runtime import Backends
+
+        rt = self.rt()
+        assert self.approver is not None
+        backends = Backends(approver=self.approver)
+        if session_id is None:
+            session = await rt.create_session(
+                roots[0],
+                extra_roots=roots[1:],
+                backends=backends,
+                model=model,
+                toolsets=_agent_toolsets(toolsets),
+                title=title,
+            )
+        else:
+            session = rt.get(session_id) or await rt.load_session(
+                session_id, extra_roots=roots[1:], backends=backends
+            )
+            if model is not None:
+                await session.set_model(model)
+            if toolsets is not None:
+                await session.set_toolsets(_agent_toolsets(toolsets))
+        self.sessions[session.id] = session
+        self.sessions.move_to_end(session.id)
+        await self._trim()
+        return session
+
+    async def _trim(self) -> None:
+        while len(self.sessions) > OPEN_SESSIONS:
+            idle = next((s for s in self.sessions.values() if not s.busy), None)
+            if idle is None:
+                return
+            del self.sessions[idle.id]
+            await idle.close()
+
+
+def _agent_toolsets(toolsets: list[str] | None) -> list[str] | None:
+    """The toolsets an agent turn may use; the MCP-only name ``agent`` means delegation."""
+    if toolsets is None:
+        return None
+    return list(dict.fromkeys("delegation" if t == "agent" else t for t in toolsets))
