@@ -110,7 +110,14 @@ def build_server(edge: Edge) -> Server[Any]:
         edge.note_request(ctx)
         from hermes_mcp.mcp_server import resources
 
-        return await resources.read(edge, ctx, str(params.uri))
+        try:
+            return await resources.read(edge, ctx, str(params.uri))
+        except MCPError:
+            raise
+        except Exception as exc:  # our bug or a broken store: say so, keep serving
+            _log.error("mcp_resource_failed", uri=str(params.uri), error=exc)
+            message = f"reading {params.uri} failed: {type(exc).__name__}"
+            raise MCPError(code=types.INTERNAL_ERROR, message=message) from None
 
     async def set_level(ctx: Ctx, params: types.SetLevelRequestParams) -> types.EmptyResult:
         edge.log_level = params.level
