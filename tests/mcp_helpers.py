@@ -34,15 +34,21 @@ class Served:
         return seen(self.stderr.read_text())
 
 
-def configure(home: Home, fake: FakeProvider, *, fallback: bool = False, mode: str = "auto") -> None:
-    providers: dict[str, dict[str, Any]] = {"primary": {"url": fake.openai_base_url, "keys": [KEY_A]}}
+def configure(
+    home: Home, fake: FakeProvider, *, fallback: bool = False, mode: str = "auto"
+) -> None:
+    providers: dict[str, dict[str, Any]] = {
+        "primary": {"url": fake.openai_base_url, "keys": [KEY_A]}
+    }
     fallbacks: tuple[str, ...] = ()
     if fallback:
         providers["backup"] = {"url": fake.openai_base_url, "keys": [FALLBACK_KEY]}
         fallbacks = ("backup:gpt-4o-mini",)
     home.write(providers, "primary:gpt-4o", fallbacks)
     config = home.path / "config.toml"
-    config.write_text(config.read_text() + f'[policy]\nmode = "{mode}"\n[mcp]\nprogress_interval_s = 0.5\n')
+    config.write_text(
+        config.read_text() + f'[policy]\nmode = "{mode}"\n[mcp]\nprogress_interval_s = 0.5\n'
+    )
 
 
 def server_params(home: Home, *args: str) -> StdioServerParameters:
@@ -52,7 +58,9 @@ def server_params(home: Home, *args: str) -> StdioServerParameters:
 
 
 @asynccontextmanager
-async def serve(home: Home, workspace: Path, mode: str, log: TextIO, stderr: Path) -> AsyncIterator[Served]:
+async def serve(
+    home: Home, workspace: Path, mode: str, log: TextIO, stderr: Path
+) -> AsyncIterator[Served]:
     served: Served | None = None
 
     async def on_message(message: Any) -> None:

@@ -65,7 +65,10 @@ async def test_quota_on_the_single_key_primary_falls_back_and_stays_away(
     assert not first.is_error, first
     data = structured(first)
     assert (first_text(first), data["provider"], data["model"]) == (
-        "from the fallback", "backup", "gpt-4o-mini")
+        "from the fallback",
+        "backup",
+        "gpt-4o-mini",
+    )
     attempts = [(a["provider"], a["action"], a["error_class"]) for a in data["attempts"]]
     assert attempts == [("primary", "fallback", "quota_exhausted"), ("backup", "served", None)]
     assert any(m and "fallback" in m and "primary:gpt-4o" in m for m in progress), progress

@@ -72,9 +72,22 @@ async def test_identity_capabilities_and_tools(served: Served) -> None:
     assert caps.tools is not None and caps.resources is not None and caps.logging is not None
     assert caps.prompts is None  # there are none, so none are advertised
     listed = {t.name: t for t in (await client.list_tools()).tools}
-    for name in ("read_file", "terminal", "memory", "todo", "agent_run", "agent_start",
-                 "agent_status", "agent_result", "agent_cancel", "delegate_task",
-                 "sessions_list", "session_read", "session_search", "providers_status"):
+    for name in (
+        "read_file",
+        "terminal",
+        "memory",
+        "todo",
+        "agent_run",
+        "agent_start",
+        "agent_status",
+        "agent_result",
+        "agent_cancel",
+        "delegate_task",
+        "sessions_list",
+        "session_read",
+        "session_search",
+        "providers_status",
+    ):
         assert name in listed, name
     for tool in listed.values():
         Draft202012Validator.check_schema(tool.input_schema)
@@ -83,8 +96,16 @@ async def test_identity_capabilities_and_tools(served: Served) -> None:
             Draft202012Validator.check_schema(tool.output_schema)
     assert listed["agent_run"].output_schema is not None
     assert set(listed["agent_run"].output_schema["properties"]) >= {
-        "session_id", "answer", "stop_reason", "provider", "model", "credential",
-        "attempts", "usage", "cost_usd"}
+        "session_id",
+        "answer",
+        "stop_reason",
+        "provider",
+        "model",
+        "credential",
+        "attempts",
+        "usage",
+        "cost_usd",
+    }
     read = listed["read_file"].annotations
     assert read is not None and read.read_only_hint and not read.destructive_hint
     term = listed["terminal"].annotations
@@ -113,10 +134,15 @@ async def test_agent_run_with_tools_progress_and_a_continued_session(
     assert not first.is_error, first
     data = structured(first)
     assert (first_text(first), data["answer"], data["stop_reason"]) == (
-        "It greets.", "It greets.", "end_turn")
+        "It greets.",
+        "It greets.",
+        "end_turn",
+    )
     assert (data["provider"], data["model"]) == ("primary", "gpt-4o")
     assert len(data["credential"]) == 8 and [a["action"] for a in data["attempts"]] == [
-        "served", "served"]
+        "served",
+        "served",
+    ]
     assert data["usage"]["input_tokens"] > 0
     messages = [m for _, m in progress]
     assert any(m and "read_file" in m for m in messages), messages
@@ -172,10 +198,14 @@ async def test_agent_start_status_result(served: Served, fake: FakeProvider) -> 
     with anyio.fail_after(30):
         started = structured(await served.client.call_tool("agent_start", {"prompt": "go"}))
         await fake.wait_in_flight(1, timeout=20)
-        status = structured(await served.client.call_tool("agent_status", {"job_id": started["job_id"]}))
+        status = structured(
+            await served.client.call_tool("agent_status", {"job_id": started["job_id"]})
+        )
         assert (status["state"], status["session_id"]) == ("running", started["session_id"])
         assert status["elapsed_s"] >= 0 and isinstance(status["activity"], str)
-        pending = structured(await served.client.call_tool("agent_result", {"job_id": started["job_id"]}))
+        pending = structured(
+            await served.client.call_tool("agent_result", {"job_id": started["job_id"]})
+        )
         assert (pending["done"], pending["result"]) == (False, None)
         fake.release("g")
         result = await served.client.call_tool(

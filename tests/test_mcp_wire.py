@@ -95,7 +95,14 @@ async def test_each_bad_input_gets_its_error_and_the_next_request_is_answered(
         line(_call(6, "no_such_tool", {})),
         line(_call(7, "read_file", {"path": 42})),
         line(_call(8, "read_file", {"path": "missing.txt"})),
-        line({"jsonrpc": "2.0", "id": 9, "method": "logging/setLevel", "params": {"level": "warning"}}),
+        line(
+            {
+                "jsonrpc": "2.0",
+                "id": 9,
+                "method": "logging/setLevel",
+                "params": {"level": "warning"},
+            }
+        ),
         line(_call(10, "read_file", {"path": "hello.py"})),
     ]
     out = await exchange(home, lines, "--workspace", str(ws), answers=11)
@@ -106,7 +113,9 @@ async def test_each_bad_input_gets_its_error_and_the_next_request_is_answered(
     assert answers[3]["error"]["code"] == -32600
     assert answers[4]["error"]["code"] == -32601
     assert answers[5]["error"]["code"] == -32602
-    assert answers[6]["error"]["code"] == -32602 and "no_such_tool" in answers[6]["error"]["message"]
+    assert (
+        answers[6]["error"]["code"] == -32602 and "no_such_tool" in answers[6]["error"]["message"]
+    )
     assert answers[7]["error"]["code"] == -32602 and "path" in answers[7]["error"]["message"]
     assert answers[8]["result"]["isError"] is True
     assert answers[9]["result"] == {}
@@ -146,11 +155,17 @@ async def test_the_workspace_slash_is_refused_with_how_to_set_one(tmp_path: Path
     assert answers[3]["result"]["isError"] is False  # tools that touch no files still work
 
 
-async def test_a_broken_config_is_named_in_every_call_and_the_server_goes_on(tmp_path: Path) -> None:
+async def test_a_broken_config_is_named_in_every_call_and_the_server_goes_on(
+    tmp_path: Path,
+) -> None:
     home, ws = new_home(tmp_path), new_workspace(tmp_path)
     (home.path / "config.toml").write_text("[model]\ndefault = 3\n")
-    lines = [line(INIT), line(INITIALIZED), line({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
-             line(_call(2, "read_file", {"path": "hello.py"}))]
+    lines = [
+        line(INIT),
+        line(INITIALIZED),
+        line({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
+        line(_call(2, "read_file", {"path": "hello.py"})),
+    ]
     answers = by_id(await exchange(home, lines, "--workspace", str(ws), answers=3))
     assert answers[1]["result"]["tools"]
     result = answers[2]["result"]

@@ -12,6 +12,9 @@ stack and the tools are loaded.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
@@ -24,12 +27,28 @@ def run_mcp_stdio(workspaces: list[Path], *, prefix: bytes = b"") -> int:
 
     from hermes_mcp.stdio_guard import guard_stdout
 
-    with guard_stdout() as wire:
-        anyio.run(_serve, workspaces, wire, prefix)
+    with guard_stdout() as wire, _claim_stdin() as source:
+        anyio.run(_serve, workspaces, wire, source, prefix)
     return 0
 
 
-async def _serve(workspaces: list[Path], wire: BinaryIO, prefix: bytes) -> None:
+@contextmanager
+def _claim_stdin() -> Iterator[BinaryIO]:
+    """The protocol's stdin on a private descriptor; fd 0 reads /dev/null meanwhile, so
+    nothing else in the process (or a child it starts) can take protocol bytes."""
+    private = os.dup(0)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    source = os.fdopen(private, "rb")
+    try:
+        yield source
+    finally:
+        os.dup2(private, 0)
+        source.close()
+
+
+async def _serve(workspaces: list[Path], wire: BinaryIO, source: BinaryIO, prefix: bytes) -> None:
     import anyio
 
     from hermes_mcp.mcp_server.edge import Edge
@@ -38,7 +57,7 @@ async def _serve(workspaces: list[Path], wire: BinaryIO, prefix: bytes) -> None:
 
     edge = Edge(workspaces)
     server = build_server(edge)
-    stdio = StdioWire(wire, prefix=prefix)
+    stdio = StdioWire(wire, source=source, prefix=prefix)
     async with anyio.create_task_group() as tg:
         tg.start_soon(edge.run, stdio.first_write)
         try:

@@ -12,9 +12,11 @@ does not need can start after it.
 from __future__ import annotations
 
 import json
+import os
+import stat
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager, suppress
 from typing import Any, BinaryIO
 
 import anyio
@@ -27,6 +29,8 @@ from pydantic import ValidationError
 from hermes_mcp.log import get_logger
 
 _log = get_logger("hermes_mcp.mcp_server")
+
+MAX_LINE = 64 * 1024 * 1024  # a line longer than this is not a message we can take
 
 
 def _error_line(code: int, message: str, request_id: Any = None) -> bytes:
@@ -54,8 +58,18 @@ def classify_line(line: bytes) -> types.JSONRPCMessage | bytes | None:
         )
 
 
+def _pollable(fd: int) -> bool:
+    """Pipes and sockets can be waited on; files and terminals are read in a thread."""
+    mode = os.fstat(fd).st_mode
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
+
+
 class StdioWire:
-    """The two halves: lines from ``source`` (after ``prefix``), messages to ``wire``."""
+    """The two halves: lines from ``source`` (after ``prefix``), messages to ``wire``.
+
+    Pipes (what every host gives a stdio server) are read and written non-blocking on
+    the event loop: no thread hop per message, which a round trip otherwise pays twice.
+    """
 
     def __init__(self, wire: BinaryIO, *, source: BinaryIO | None = None, prefix: bytes = b""):
         self.wire = wire
@@ -63,10 +77,22 @@ class StdioWire:
         self.prefix = prefix
         self.first_write = anyio.Event()
         self._lock = anyio.Lock()
+        self._out = wire.fileno()
+        self._out_async = _pollable(self._out)
+        self._in = self.source.fileno()
+        self._in_async = _pollable(self._in)
 
     async def _write(self, data: bytes) -> None:
         async with self._lock:
-            await anyio.to_thread.run_sync(self._write_sync, data)
+            if self._out_async:
+                view = memoryview(data)
+                while view:
+                    try:
+                        view = view[os.write(self._out, view) :]
+                    except BlockingIOError:
+                        await anyio.wait_writable(self._out)
+            else:
+                await anyio.to_thread.run_sync(self._write_sync, data)
         if not self.first_write.is_set():
             self.first_write.set()
 
@@ -74,19 +100,49 @@ class StdioWire:
         self.wire.write(data)
         self.wire.flush()
 
-    async def _lines(self) -> AsyncIterator[bytes]:
-        pending = self.prefix
-        while b"\n" in pending:
-            line, pending = pending.split(b"\n", 1)
-            yield line
-        source = anyio.wrap_file(self.source)
+    async def _chunks(self) -> AsyncIterator[bytes]:
+        if not self._in_async:
+            source = anyio.wrap_file(self.source)
+            while chunk := await source.readline():
+                yield chunk
+            return
         while True:
-            chunk = await source.readline()
-            if pending:  # the prefix ended inside a line: the rest of it follows
-                chunk, pending = pending + chunk, b""
+            try:
+                chunk = os.read(self._in, 1 << 16)
+            except BlockingIOError:
+                await anyio.wait_readable(self._in)
+                continue
             if not chunk:
                 return
             yield chunk
+
+    async def _lines(self) -> AsyncIterator[bytes]:
+        pending = bytearray(self.prefix)
+        async for chunk in self._chunks():
+            pending += chunk
+            start = 0
+            while (end := pending.find(b"\n", start)) != -1:
+                yield bytes(pending[start:end])
+                start = end + 1
+            del pending[:start]
+            if len(pending) > MAX_LINE:
+                yield bytes(pending)  # not JSON: answered -32700, the stream goes on
+                pending.clear()
+        if pending.strip():
+            yield bytes(pending)
+
+    @contextmanager
+    def _nonblocking(self) -> Iterator[None]:
+        fds = [fd for fd, on in ((self._in, self._in_async), (self._out, self._out_async)) if on]
+        before = {fd: os.get_blocking(fd) for fd in fds}
+        for fd in fds:
+            os.set_blocking(fd, False)
+        try:
+            yield
+        finally:
+            for fd, blocking in before.items():
+                with suppress(OSError):
+                    os.set_blocking(fd, blocking)
 
     @asynccontextmanager
     async def streams(
@@ -114,8 +170,9 @@ class StdioWire:
                     body = message.message.model_dump_json(by_alias=True, exclude_unset=True)
                     await self._write(body.encode() + b"\n")
 
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(reader)
-            tg.start_soon(writer)
-            yield read_stream, write_stream
-            tg.cancel_scope.cancel()
+        with self._nonblocking():
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(reader)
+                tg.start_soon(writer)
+                yield read_stream, write_stream
+                tg.cancel_scope.cancel()
