@@ -1,17 +1,18 @@
 """Start-up, memory and round trips of ``hermes-mcp serve --protocol mcp``, beside a
 fixture-less ``mcp`` 2.3.0 server with one tool (the floor), measured in the same run.
 
-For each server, ``--runs`` times (median reported): the time from process start to the
-``initialize`` response, from process start to the ``server/discover`` response (a
-fresh process each), and the resident memory after ``tools/list``; then sequential
-``tools/call`` round trips per second for ``read_file`` (the floor's one tool reads a
-file too). Raw JSON-RPC lines over pipes, the same client code for both servers.
+For each server, ``--runs`` times, alternating between the two (medians reported): the
+time from process start to the ``initialize`` response, from process start to the
+``server/discover`` response (a fresh process each), and the resident memory after
+``tools/list``; then sequential ``tools/call`` round trips per second for ``read_file``
+(the floor's one tool reads a file too), in ``--rounds`` alternating rounds. Raw
+JSON-RPC lines over pipes, the same client code for both servers.
 
-Prints one JSON object per measurement and a last line with the ratios:
+Prints one JSON object per server and a last line with the ratios:
 ``{"initialize_ratio", "discover_ratio", "rss_extra_mb", "calls_ratio"}`` (targets:
 ≤ 1.25, ≤ 1.25, ≤ 20, ≥ 0.7).
 
-    python3 -m uv run --frozen python bench/startup.py [--runs 10] [--calls 300]
+    python3 -m uv run --frozen python bench/startup.py [--runs 10] [--calls 200] [--rounds 5]
 """
 
 from __future__ import annotations
@@ -124,51 +125,69 @@ def handshake(proc: Proc) -> float:
     return elapsed
 
 
-def measure(
-    name: str, command: list[str], env: dict[str, str], target: Path, args: Any
-) -> dict[str, Any]:
-    init_s, discover_s, rss = [], [], []
-    for _ in range(args.runs):
-        proc = Proc(command, env)
-        init_s.append(handshake(proc))
-        proc.send({"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
-        proc.answer(1)
-        rss.append(proc.rss_mb())
-        proc.close()
-
-        proc = Proc(command, env)
-        proc.send(discover())
-        proc.answer(0)
-        discover_s.append(time.perf_counter() - proc.started)
-        proc.close()
-
+def startup(command: list[str], env: dict[str, str]) -> tuple[float, float, float]:
+    """One fresh process to ``initialize`` (and its RSS after ``tools/list``), one to
+    ``server/discover``."""
     proc = Proc(command, env)
-    handshake(proc)
-    call = {"name": "read_file", "arguments": {"path": str(target)}}
-    for i in range(20):  # warm up (and let what loads after initialize finish)
-        proc.send({"jsonrpc": "2.0", "id": 100 + i, "method": "tools/call", "params": call})
-        proc.answer(100 + i)
-    t0 = time.perf_counter()
-    for i in range(args.calls):
-        proc.send({"jsonrpc": "2.0", "id": 1000 + i, "method": "tools/call", "params": call})
-        proc.answer(1000 + i)
-    calls_per_s = args.calls / (time.perf_counter() - t0)
+    init_s = handshake(proc)
+    proc.send({"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
+    proc.answer(1)
+    rss = proc.rss_mb()
     proc.close()
-    row = {
-        "server": name,
-        "initialize_s": round(statistics.median(init_s), 4),
-        "discover_s": round(statistics.median(discover_s), 4),
-        "rss_mb": round(statistics.median(rss), 1),
-        "calls_per_s": round(calls_per_s, 1),
-    }
-    print(json.dumps(row), flush=True)
-    return row
+    proc = Proc(command, env)
+    proc.send(discover())
+    proc.answer(0)
+    discover_s = time.perf_counter() - proc.started
+    proc.close()
+    return init_s, discover_s, rss
+
+
+def calls_per_s(proc: Proc, target: Path, n: int, first_id: int) -> float:
+    call = {"name": "read_file", "arguments": {"path": str(target)}}
+    t0 = time.perf_counter()
+    for i in range(n):
+        proc.send({"jsonrpc": "2.0", "id": first_id + i, "method": "tools/call", "params": call})
+        proc.answer(first_id + i)
+    return n / (time.perf_counter() - t0)
+
+
+def measure(
+    servers: dict[str, list[str]], env: dict[str, str], target: Path, args: Any
+) -> dict[str, dict[str, Any]]:
+    """Runs alternate between the servers, so the machine's load falls on both alike."""
+    starts: dict[str, list[tuple[float, float, float]]] = {name: [] for name in servers}
+    for _ in range(args.runs):
+        for name, command in servers.items():
+            starts[name].append(startup(command, env))
+    procs = {name: Proc(command, env) for name, command in servers.items()}
+    rates: dict[str, list[float]] = {name: [] for name in servers}
+    for proc in procs.values():
+        handshake(proc)
+        calls_per_s(proc, target, 30, 100)  # warm up (and let what loads after initialize finish)
+    for round_ in range(args.rounds):
+        for name, proc in procs.items():
+            rates[name].append(calls_per_s(proc, target, args.calls, 1000 + round_ * args.calls))
+    for proc in procs.values():
+        proc.close()
+    rows = {}
+    for name in servers:
+        init_s, discover_s, rss = zip(*starts[name], strict=True)
+        rows[name] = {
+            "server": name,
+            "initialize_s": round(statistics.median(init_s), 4),
+            "discover_s": round(statistics.median(discover_s), 4),
+            "rss_mb": round(statistics.median(rss), 1),
+            "calls_per_s": round(statistics.median(rates[name]), 1),
+        }
+        print(json.dumps(rows[name]), flush=True)
+    return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10)
-    parser.add_argument("--calls", type=int, default=300)
+    parser.add_argument("--calls", type=int, default=200, help="round trips per round")
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
@@ -182,8 +201,10 @@ def main() -> None:
         env["HERMES_MCP_HOME"] = str(base / "home")
         hermes = str(Path(sys.executable).parent / "hermes-mcp")
         ours = [hermes, "serve", "--protocol", "mcp", "--workspace", str(base / "ws")]
-        floor = measure("floor", [sys.executable, str(floor_script)], env, target, args)
-        hermes_row = measure("hermes-mcp", ours, env, target, args)
+        rows = measure(
+            {"floor": [sys.executable, str(floor_script)], "hermes-mcp": ours}, env, target, args
+        )
+        floor, hermes_row = rows["floor"], rows["hermes-mcp"]
     print(
         json.dumps(
             {

@@ -257,21 +257,35 @@ async def test_delegate_task_runs_children_and_returns_their_results(
 
 
 async def test_approval_asks_the_person_where_the_client_can_be_asked(served: Served) -> None:
+    """Handshake era: an elicitation request; 2026-07-28: an input_required result whose
+    retry carries the answer. Either way the person's "deny" stops the write."""
     served.elicitations.clear()
     result = await served.client.call_tool("write_file", {"path": "new.txt", "content": "x\n"})
-    if modern(served):  # no server-to-client requests in 2026-07-28: the policy decides
-        assert result.is_error and "cannot be asked" in first_text(result)
-        assert "policy.mode" in first_text(result) and served.elicitations == []
-        assert not (served.workspace / "new.txt").exists()
-    else:
-        assert not result.is_error, result
-        assert len(served.elicitations) == 1 and "new.txt" in served.elicitations[0]
-        assert (served.workspace / "new.txt").read_text() == "x\n"
-        served.elicit_answer = "deny"
+    assert not result.is_error, result
+    assert len(served.elicitations) == 1 and "new.txt" in served.elicitations[0]
+    assert (served.workspace / "new.txt").read_text() == "x\n"
+    served.elicit_answer = "deny"
+    try:
         denied = await served.client.call_tool("write_file", {"path": "no.txt", "content": "x"})
+    finally:
         served.elicit_answer = "allow"
-        assert denied.is_error and "not approved" in first_text(denied)
-        assert not (served.workspace / "no.txt").exists()
+    assert denied.is_error and "not approved" in first_text(denied)
+    assert not (served.workspace / "no.txt").exists()
+
+
+async def test_an_agent_turn_asks_too(served: Served, fake: FakeProvider) -> None:
+    served.elicitations.clear()
+    fake.script(
+        KEY_A,
+        calls(call("terminal", "t1", command="echo from-the-turn")),
+        reply("ran it"),
+    )
+    with anyio.fail_after(30):
+        result = await served.client.call_tool("agent_run", {"prompt": "run echo"})
+    assert first_text(result) == "ran it"
+    assert len(served.elicitations) == 1 and "echo from-the-turn" in served.elicitations[0]
+    body = fake.requests[-1].body
+    assert body is not None and "from-the-turn" in body["messages"][-1]["content"]
 
 
 async def test_resources(served: Served) -> None:

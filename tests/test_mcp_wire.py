@@ -155,6 +155,19 @@ async def test_the_workspace_slash_is_refused_with_how_to_set_one(tmp_path: Path
     assert answers[3]["result"]["isError"] is False  # tools that touch no files still work
 
 
+async def test_a_client_that_cannot_be_asked_gets_the_policy_and_how_to_allow(
+    tmp_path: Path,
+) -> None:
+    home, ws = new_home(tmp_path), new_workspace(tmp_path)
+    lines = [line(INIT), line(INITIALIZED), line(_call(1, "write_file", {"path": "x.txt", "content": "x"}))]
+    answers = by_id(await exchange(home, lines, "--workspace", str(ws), answers=2))
+    result = answers[1]["result"]
+    assert result["isError"] is True
+    text = result["content"][0]["text"]
+    assert "cannot be asked" in text and "accept_edits" in text
+    assert not (ws / "x.txt").exists()
+
+
 async def test_a_broken_config_is_named_in_every_call_and_the_server_goes_on(
     tmp_path: Path,
 ) -> None:

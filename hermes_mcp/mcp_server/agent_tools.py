@@ -21,7 +21,7 @@ from hermes_mcp.agent.events import Event, ModelSwitch
 from hermes_mcp.agent.jobs import Job, Jobs
 from hermes_mcp.errors import UsageError
 from hermes_mcp.log import get_logger
-from hermes_mcp.mcp_server import mapping
+from hermes_mcp.mcp_server import interactive, mapping
 from hermes_mcp.mcp_server.catalog import (
     AgentResultArgs,
     AgentRunArgs,
@@ -34,7 +34,10 @@ from tools.delegation import DelegateArgs
 
 _log = get_logger("hermes_mcp.mcp_server")
 
-Handler = Callable[[Edge, Ctx, Any, tuple[Any, ...]], Awaitable[types.CallToolResult]]
+Handler = Callable[
+    [Edge, Ctx, Any, tuple[Any, ...]],
+    Awaitable[types.CallToolResult | types.InputRequiredResult],
+]
 WIND_DOWN_S = 15.0  # how long a cancelled call waits for its turn to end
 
 
@@ -56,8 +59,10 @@ async def _start_turn(edge: Edge, ctx: Ctx, args: AgentRunArgs, roots: tuple[Any
     return _jobs(edge).start_turn(session, args.prompt)
 
 
-async def follow(edge: Edge, ctx: Ctx, job: Job) -> None:
-    """Wait for ``job`` while sending progress; cancelling the call cancels the job."""
+async def progress(edge: Edge, ctx: Ctx, job: Job) -> None:
+    """Send progress for ``job`` until it ends: what each notable event says as it
+    happens (a fallback, a tool, a child), the current activity at least every
+    ``[mcp] progress_interval_s`` otherwise; route switches also as log messages."""
     assert edge.settings is not None
     interval = edge.settings.config.mcp.progress_interval_s
     notes: list[str] = []
@@ -90,13 +95,20 @@ async def follow(edge: Edge, ctx: Ctx, job: Job) -> None:
             if ended:
                 return
             await job.changed(max(0.05, interval - (time.monotonic() - last)))
+    finally:
+        job.watchers.remove(note)
+
+
+async def follow(edge: Edge, ctx: Ctx, job: Job) -> None:
+    """Wait for ``job`` with progress; cancelling the call cancels the job (and waits,
+    briefly, for its turn to wind down, so the session is free for the next call)."""
+    try:
+        await progress(edge, ctx, job)
     except anyio.get_cancelled_exc_class():
         job.cancel()
         with anyio.move_on_after(WIND_DOWN_S, shield=True):
             await job.wait()
         raise
-    finally:
-        job.watchers.remove(note)
 
 
 def _turn_result(job: Job) -> types.CallToolResult:
@@ -106,12 +118,28 @@ def _turn_result(job: Job) -> types.CallToolResult:
     return mapping.turn_result(end, job.route)
 
 
+async def _wait(
+    edge: Edge, ctx: Ctx, tool: str, job: Job, result: Callable[[], types.CallToolResult]
+) -> interactive.Result:
+    """Wait for ``job`` in this call; in 2026-07-28, where a person can only be asked
+    through ``input_required``, as an interaction (``interactive``)."""
+    if not interactive.wanted(ctx):
+        await follow(edge, ctx, job)
+        return result()
+
+    async def work() -> types.CallToolResult:
+        await job.wait()
+        return result()
+
+    keys = [f"session:{job.session_id}"]
+    return await interactive.start(edge, ctx, tool, keys, work, cancel=job.cancel, job=job)
+
+
 async def agent_run(
     edge: Edge, ctx: Ctx, args: AgentRunArgs, roots: tuple[Any, ...]
-) -> types.CallToolResult:
+) -> interactive.Result:
     job = await _start_turn(edge, ctx, args, roots)
-    await follow(edge, ctx, job)
-    return _turn_result(job)
+    return await _wait(edge, ctx, "agent_run", job, lambda: _turn_result(job))
 
 
 async def agent_start(
@@ -179,19 +207,22 @@ async def agent_cancel(
 
 async def delegate_task(
     edge: Edge, ctx: Ctx, args: DelegateArgs, roots: tuple[Any, ...]
-) -> types.CallToolResult:
+) -> interactive.Result:
     goals = "; ".join(t.goal for t in args.tasks)
     session = await edge.session(
         ctx, roots, session_id=None, model=None, toolsets=None, title=f"delegate_task: {goals}"
     )
     job = _jobs(edge).start_delegation(session, args.tasks)
-    await follow(edge, ctx, job)
-    if job.delegation is None:
-        return mapping.error_result(f"delegate_task did not finish: {job.error or job.state}")
-    out = job.delegation
-    done = sum(1 for r in out.results if r.status == "completed")
-    summary = f"{done} of {len(out.results)} task(s) completed"
-    return mapping.structured_result(summary, out.model_dump(mode="json"))
+
+    def result() -> types.CallToolResult:
+        if job.delegation is None:
+            return mapping.error_result(f"delegate_task did not finish: {job.error or job.state}")
+        out = job.delegation
+        done = sum(1 for r in out.results if r.status == "completed")
+        summary = f"{done} of {len(out.results)} task(s) completed"
+        return mapping.structured_result(summary, out.model_dump(mode="json"))
+
+    return await _wait(edge, ctx, "delegate_task", job, result)
 
 
 async def sessions_list(

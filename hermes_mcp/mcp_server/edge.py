@@ -25,10 +25,10 @@ if TYPE_CHECKING:
     from hermes_mcp.agent.jobs import Jobs
     from hermes_mcp.agent.session import Session
     from hermes_mcp.config import Settings
-    from hermes_mcp.mcp_server.approvals import McpApprover
+    from hermes_mcp.mcp_server.approvals import Interaction, McpApprover
     from hermes_mcp.mcp_server.catalog import Catalog
     from hermes_mcp.runtime import Runtime
-    from tools import ToolContext
+    from tools import ApprovalRequest, ToolContext
 
 _log = get_logger("hermes_mcp.mcp_server")
 
@@ -49,6 +49,7 @@ ROOT_REFUSAL = (
     "off: add --workspace DIR to this server's args in the host's config (see the README), "
     "or use a client that offers roots"
 )
+DIRECT_SESSION = "mcp"  # the session id of direct tool calls (no agent turn)
 OPEN_SESSIONS = 32  # sessions kept open (their "always" approvals) before the oldest closes
 
 
@@ -76,6 +77,8 @@ class Edge:
         self.plans: dict[str, list[dict[str, Any]]] = {}
         self.remembered: dict[tuple[str, str], bool] = {}
         self.channel: Ctx | None = None  # a legacy-era request's context: elicitation
+        self.interactions: dict[str, Interaction] = {}  # 2026-07-28 work, by token
+        self.asking: dict[str, Interaction] = {}  # the same, by "call:"/"session:" key
         self._ready = anyio.Event()
         self._stop = anyio.Event()
 
@@ -164,6 +167,18 @@ class Edge:
         caps = ctx.session.client_capabilities
         return bool(caps and caps.elicitation is not None)
 
+    def interaction_for(self, request: ApprovalRequest) -> Interaction | None:
+        """The 2026-07-28 call waiting on the work that asks (a direct call by its call
+        id; a turn by its session, or its parent's for a delegated child)."""
+        keys = [f"session:{request.session_id}", f"session:{request.parent_session_id}"]
+        if request.session_id == DIRECT_SESSION:
+            keys = [f"call:{request.call_id}"]
+        for key in keys:
+            found = self.asking.get(key)
+            if found is not None:
+                return found
+        return None
+
     def wants_log(self, level: types.LoggingLevel) -> bool:
         return LOG_LEVELS.index(level) >= LOG_LEVELS.index(self.log_level)
 
@@ -223,7 +238,7 @@ class Edge:
             policy=Policy.from_section(config.policy, file),
             approver=self.approver,
             db=rt.db,
-            session_id="mcp",
+            session_id=DIRECT_SESSION,
             state_dir=rt.settings.home,
             plans=self.plans,
             remembered=self.remembered,

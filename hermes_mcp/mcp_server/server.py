@@ -14,6 +14,7 @@ an unknown method is the SDK's ``-32601``; a line that is not JSON is answered
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import mcp_types as types
@@ -55,13 +56,17 @@ def build_server(edge: Edge) -> Server[Any]:
         assert edge.catalog is not None
         return types.ListToolsResult(tools=list(edge.catalog.listed))
 
-    async def call_tool(ctx: Ctx, params: types.CallToolRequestParams) -> types.CallToolResult:
+    async def call_tool(
+        ctx: Ctx, params: types.CallToolRequestParams
+    ) -> types.CallToolResult | types.InputRequiredResult:
         await edge.loaded()
         edge.note_request(ctx)
         from hermes_mcp.errors import HermesError
-        from hermes_mcp.mcp_server import mapping
+        from hermes_mcp.mcp_server import interactive, mapping
         from hermes_mcp.mcp_server.agent_tools import HANDLERS
 
+        if params.request_state is not None:  # a 2026-07-28 retry with a person's answers
+            return await interactive.resume(edge, ctx, params)
         catalog, name = edge.catalog, params.name
         assert catalog is not None
         agent = catalog.agent_tools.get(name)
@@ -79,7 +84,15 @@ def build_server(edge: Edge) -> Server[Any]:
             if agent is not None:
                 return await HANDLERS[name](edge, ctx, args, where)
             assert tool is not None
-            return await _run_registry_tool(edge, ctx, tool, params.arguments or {}, where)
+            arguments = params.arguments or {}
+            if not interactive.wanted(ctx):
+                return await _run_registry_tool(edge, ctx, tool, arguments, where)
+            call_id = f"mcp-{uuid.uuid4().hex[:12]}"
+
+            async def work() -> types.CallToolResult:
+                return await _run_registry_tool(edge, ctx, tool, arguments, where, call_id)
+
+            return await interactive.start(edge, ctx, name, [f"call:{call_id}"], work)
         except HermesError as exc:
             return mapping.error_result(f"{name}: {exc}")
         except MCPError:
@@ -148,18 +161,27 @@ def build_server(edge: Edge) -> Server[Any]:
 
 
 async def _run_registry_tool(
-    edge: Edge, ctx: Ctx, tool: Any, arguments: dict[str, Any], roots: tuple[Any, ...]
+    edge: Edge,
+    ctx: Ctx,
+    tool: Any,
+    arguments: dict[str, Any],
+    roots: tuple[Any, ...],
+    call_id: str | None = None,
 ) -> types.CallToolResult:
     from hermes_mcp.mcp_server import mapping
     from tools import ToolRegistry
 
     step = 0
+    call_id = call_id or f"mcp-{uuid.uuid4().hex[:12]}"
+    waiting = edge.asking.get(f"call:{call_id}")
 
     async def progress(text: str) -> None:
         nonlocal step
-        step += 1
-        await ctx.session.report_progress(step, None, text[-500:])
+        target = ctx if waiting is None else waiting.ctx  # the round waiting now, if any
+        if target is not None:
+            step += 1
+            await target.session.report_progress(step, None, text[-500:])
 
-    context = edge.tool_context(roots, progress=progress).for_call(f"mcp-{ctx.request_id}")
+    context = edge.tool_context(roots, progress=progress).for_call(call_id)
     result = await ToolRegistry([tool]).call(tool.name, arguments, context)
     return mapping.tool_result(result)

@@ -1,0 +1,127 @@
+"""Calls that may need a person, in the 2026-07-28 era: the work runs in the runtime's
+task group under an :class:`~hermes_mcp.mcp_server.approvals.Interaction`; each round's
+request waits for the work to end or to ask, and answers with the result or with
+``input_required``. The client's retry (``requestState`` + ``inputResponses``) resumes
+the same work. Cancelling a round's request cancels the work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+
+import anyio
+import mcp_types as types
+from mcp.shared.exceptions import MCPError
+
+from hermes_mcp.agent.jobs import Job
+from hermes_mcp.log import get_logger
+from hermes_mcp.mcp_server.approvals import Interaction
+from hermes_mcp.mcp_server.edge import Ctx, Edge
+
+_log = get_logger("hermes_mcp.mcp_server")
+
+Result = types.CallToolResult | types.InputRequiredResult
+WIND_DOWN_S = 15.0
+
+
+def wanted(ctx: Ctx) -> bool:
+    """Whether this request's client can be asked through ``input_required``."""
+    caps = ctx.session.client_capabilities
+    return not ctx.session.can_send_request and bool(caps and caps.elicitation is not None)
+
+
+async def start(
+    edge: Edge,
+    ctx: Ctx,
+    tool: str,
+    keys: Sequence[str],
+    work: Callable[[], Awaitable[types.CallToolResult]],
+    *,
+    cancel: Callable[[], object] | None = None,
+    job: Job | None = None,
+) -> Result:
+    """Run ``work`` in the background as an interaction reachable by ``keys`` (what the
+    approver looks approvals up by); wait for its first answer."""
+    scope = anyio.CancelScope()
+
+    def stop() -> None:
+        if cancel is not None:
+            cancel()
+        scope.cancel()
+
+    interaction = Interaction(tool, stop)
+    edge.interactions[interaction.token] = interaction
+    for key in keys:
+        edge.asking[key] = interaction
+
+    async def run() -> None:
+        try:
+            with scope:
+                result = await work()
+            interaction.finish(result or _stopped())
+        except Exception as exc:
+            _log.warning("mcp_work_failed", tool=tool, error=exc)
+            interaction.finish(_failed(tool, exc))
+        finally:
+            if not interaction.finished.is_set():
+                interaction.finish(_stopped())
+            for key in keys:
+                if edge.asking.get(key) is interaction:
+                    del edge.asking[key]
+
+    edge.rt().task_group.start_soon(run)
+    return await wait(edge, ctx, interaction, job)
+
+
+async def resume(edge: Edge, ctx: Ctx, params: types.CallToolRequestParams) -> Result:
+    token = params.request_state or ""
+    interaction = edge.interactions.get(token)
+    if interaction is None or interaction.tool != params.name:
+        raise MCPError(
+            code=types.INVALID_PARAMS,
+            message="requestState is unknown or expired (or not this tool's): call the tool again",
+        )
+    interaction.answer(dict(params.input_responses or {}))
+    return await wait(edge, ctx, interaction, None)
+
+
+async def wait(edge: Edge, ctx: Ctx, interaction: Interaction, job: Job | None) -> Result:
+    from hermes_mcp.mcp_server.agent_tools import progress
+
+    job = interaction.job = job or interaction.job
+    interaction.ctx = ctx
+    try:
+        async with anyio.create_task_group() as tg:
+            if job is not None:
+                tg.start_soon(progress, edge, ctx, job)
+            while not interaction.finished.is_set() and not _waiting(interaction):
+                await interaction.changed()
+            tg.cancel_scope.cancel()
+    except anyio.get_cancelled_exc_class():
+        interaction.cancel()
+        with anyio.move_on_after(WIND_DOWN_S, shield=True):
+            await interaction.finished.wait()
+        edge.interactions.pop(interaction.token, None)
+        raise
+    finally:
+        interaction.ctx = None
+    if interaction.finished.is_set():
+        edge.interactions.pop(interaction.token, None)
+        assert interaction.result is not None
+        return interaction.result
+    return interaction.input_required()
+
+
+def _waiting(interaction: Interaction) -> bool:
+    return any(not ask.answered.is_set() for ask in interaction.asks.values())
+
+
+def _stopped() -> types.CallToolResult:
+    return types.CallToolResult(
+        content=[types.TextContent(type="text", text="the call was stopped")], is_error=True
+    )
+
+
+def _failed(tool: str, exc: Exception) -> types.CallToolResult:
+    text = f"{tool} failed: {type(exc).__name__}: {exc}"
+    return types.CallToolResult(content=[types.TextContent(type="text", text=text)], is_error=True)
