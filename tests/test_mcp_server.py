@@ -14,7 +14,7 @@ from jsonschema import Draft202012Validator
 from mcp.shared.exceptions import MCPError
 
 from hermes_mcp import __version__
-from hermes_mcp.testing import FakeProvider, hold, reply
+from hermes_mcp.testing import FakeProvider, hold, reply, slow
 from tests.agent_helpers import call, calls, new_workspace
 from tests.keys import KEY_A
 from tests.mcp_helpers import Served, configure, first_text, serve, structured
@@ -167,6 +167,25 @@ async def test_agent_run_with_tools_progress_and_a_continued_session(
     assert isinstance(contents, types.TextResourceContents)
     assert "what does hello.py do?" in contents.text and "It greets." in contents.text
     assert "`read_file`" in contents.text
+
+
+async def test_progress_keeps_coming_while_the_model_is_slow(
+    served: Served, fake: FakeProvider
+) -> None:
+    """Every progress_interval_s (0.5 s here; at most 5 s) a heartbeat saying what runs."""
+    fake.script(KEY_A, slow(1.8, reply("slow answer")))
+    progress: list[str | None] = []
+
+    async def on_progress(value: float, total: float | None, message: str | None) -> None:
+        progress.append(message)
+
+    with anyio.fail_after(30):
+        result = await served.client.call_tool(
+            "agent_run", {"prompt": "take your time"}, progress_callback=on_progress
+        )
+    assert first_text(result) == "slow answer"
+    heartbeats = [m for m in progress if m and m.startswith("waiting for the model")]
+    assert len(heartbeats) >= 2, progress
 
 
 async def test_cancelling_agent_run_keeps_the_server_and_the_session(

@@ -304,6 +304,7 @@ class Jobs:
             job._finish(state, end.message if state == "failed" else None)
 
         job = self._start("turn", session.id, run)
+        job.activity.text = f"waiting for {session.model or 'the model'}"
         job._soft_cancel = session.cancel
         return job
 
@@ -315,7 +316,9 @@ class Jobs:
             job.delegation = await session.delegate(tasks, emit=self._emitter(job))
             job._finish("completed")
 
-        return self._start("delegation", session.id, run)
+        job = self._start("delegation", session.id, run)
+        job.activity.text = f"starting {len(tasks)} sub-task(s)"
+        return job
 
     def prune(self, now: float | None = None) -> int:
         """Forget finished jobs older than the retention time; how many went."""
