@@ -43,7 +43,10 @@ async def test_a_job_runs_reports_and_is_forgotten_after_its_retention(
             await fake.wait_in_flight(1, timeout=15)
             status = job.status()
             assert (status["state"], status["kind"], status["session_id"]) == (
-                "running", "turn", session.id)
+                "running",
+                "turn",
+                session.id,
+            )
             assert status["model"] == "primary:gpt-4o" and status["iterations"] >= 1
             with pytest.raises(SessionBusy):
                 jobs.start_turn(session, "again")

@@ -11,7 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import mcp_types as types
 import pytest
+from mcp import Client, StdioServerParameters
+from mcp.client.stdio import stdio_client
+from pydantic import FileUrl
 
 from tests.agent_helpers import new_home, new_workspace
 from tests.keys import seen
@@ -159,7 +163,11 @@ async def test_a_client_that_cannot_be_asked_gets_the_policy_and_how_to_allow(
     tmp_path: Path,
 ) -> None:
     home, ws = new_home(tmp_path), new_workspace(tmp_path)
-    lines = [line(INIT), line(INITIALIZED), line(_call(1, "write_file", {"path": "x.txt", "content": "x"}))]
+    lines = [
+        line(INIT),
+        line(INITIALIZED),
+        line(_call(1, "write_file", {"path": "x.txt", "content": "x"})),
+    ]
     answers = by_id(await exchange(home, lines, "--workspace", str(ws), answers=2))
     result = answers[1]["result"]
     assert result["isError"] is True
@@ -184,3 +192,33 @@ async def test_a_broken_config_is_named_in_every_call_and_the_server_goes_on(
     result = answers[2]["result"]
     assert result["isError"] is True and "config.toml" in result["content"][0]["text"]
     assert "model.default" in result["content"][0]["text"]
+
+
+async def test_without_workspace_the_clients_roots_then_the_current_directory(
+    tmp_path: Path,
+) -> None:
+    home, ws = new_home(tmp_path), new_workspace(tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+
+    async def roots(context: Any) -> types.ListRootsResult:
+        return types.ListRootsResult(roots=[types.Root(uri=FileUrl(ws.as_uri()), name="ws")])
+
+    log = tmp_path / "stderr.log"
+    with log.open("w") as errlog, anyio.fail_after(60):
+        in_elsewhere = StdioServerParameters(
+            command=HERMES,
+            args=["serve", "--protocol", "mcp"],
+            env=home.process_env,
+            cwd=str(elsewhere),
+        )
+        async with Client(
+            stdio_client(in_elsewhere, errlog=errlog), mode="legacy", list_roots_callback=roots
+        ) as client:
+            result = await client.call_tool("read_file", {"path": "hello.py"})
+            assert not result.is_error, result  # the client's root, not the cwd
+        in_ws = in_elsewhere.model_copy(update={"cwd": str(ws)})
+        async with Client(stdio_client(in_ws, errlog=errlog), mode="auto") as client:
+            result = await client.call_tool("read_file", {"path": "hello.py"})
+            assert not result.is_error, result  # no roots: the current directory
+    seen(log.read_text())
