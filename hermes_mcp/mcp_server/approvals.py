@@ -16,6 +16,7 @@ a denial that says so, so nothing hangs on a client that never answers.
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -134,6 +135,7 @@ class Interaction:
         self.job: Job | None = None  # the job doing the work, when it is one (progress)
         self.ctx: Ctx | None = None  # the request of the round waiting now
         self.finished = anyio.Event()
+        self.finished_at: float | None = None
         self._changed = anyio.Event()
 
     def poke(self) -> None:
@@ -145,6 +147,7 @@ class Interaction:
 
     def finish(self, result: types.CallToolResult) -> None:
         self.result = result
+        self.finished_at = time.monotonic()
         self.finished.set()
         self.poke()
 

@@ -7,6 +7,7 @@ the same work. Cancelling a round's request cancels the work.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Sequence
 
 import anyio
@@ -22,6 +23,7 @@ _log = get_logger("hermes_mcp.mcp_server")
 
 Result = types.CallToolResult | types.InputRequiredResult
 WIND_DOWN_S = 15.0
+KEEP_UNCLAIMED_S = 600.0  # a finished result waits this long for the client's retry
 
 
 def wanted(ctx: Ctx) -> bool:
@@ -46,9 +48,11 @@ async def start(
 
     def stop() -> None:
         if cancel is not None:
-            cancel()
-        scope.cancel()
+            cancel()  # a job's own cancel: the work ends when its turn has wound down
+        else:
+            scope.cancel()
 
+    _prune(edge)
     interaction = Interaction(tool, stop)
     edge.interactions[interaction.token] = interaction
     for key in keys:
@@ -110,6 +114,14 @@ async def wait(edge: Edge, ctx: Ctx, interaction: Interaction, job: Job | None) 
         assert interaction.result is not None
         return interaction.result
     return interaction.input_required()
+
+
+def _prune(edge: Edge) -> None:
+    """Forget finished work whose result no retry came back for."""
+    now = time.monotonic()
+    for token, old in list(edge.interactions.items()):
+        if old.finished_at is not None and now - old.finished_at > KEEP_UNCLAIMED_S:
+            del edge.interactions[token]
 
 
 def _waiting(interaction: Interaction) -> bool:
