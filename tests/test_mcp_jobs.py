@@ -16,7 +16,7 @@ from hermes_mcp.agent.session import SessionBusy
 from hermes_mcp.errors import UsageError
 from hermes_mcp.runtime import open_runtime
 from hermes_mcp.testing import FakeProvider, hold, reply
-from tests.agent_helpers import calls, call, new_home, new_workspace
+from tests.agent_helpers import call, calls, new_home, new_workspace
 from tests.keys import KEY_A
 
 pytestmark = pytest.mark.anyio

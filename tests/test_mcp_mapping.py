@@ -127,3 +127,27 @@ def test_transcripts_are_markdown() -> None:
     assert "## user\n\nwhat is in hello.py?" in text
     assert "`read_file`" in text and "````\n```print()```\n````" in text
     assert "**hermes:**\n\nIt prints." in text
+
+
+def test_an_interaction_turns_waiting_approvals_into_input_required() -> None:
+    import mcp_types as types
+
+    from hermes_mcp.mcp_server.approvals import Ask, Interaction, decision_from
+    from tools import ApprovalRequest
+
+    interaction = Interaction("write_file", lambda: None)
+    request = ApprovalRequest("write_file", "edit", "write", "write x.txt", risk="a new file")
+    interaction.asks["approval-1"] = Ask("approval-1", request)
+    result = interaction.input_required()
+    assert result.request_state == interaction.token and len(interaction.token) >= 20
+    (ask,) = (result.input_requests or {}).values()
+    assert isinstance(ask, types.ElicitRequest) and "write x.txt" in ask.params.message
+    interaction.answer(
+        {"approval-1": types.ElicitResult(action="accept", content={"decision": "allow_always"})}
+    )
+    decided = interaction.asks["approval-1"].decision
+    assert decided is not None and decided.allowed and decided.remember
+    assert not decision_from(types.ElicitResult(action="decline")).allowed
+    assert not decision_from(
+        types.ElicitResult(action="accept", content={"decision": "deny"})
+    ).allowed
