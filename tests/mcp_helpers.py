@@ -47,7 +47,7 @@ def configure(
     home.write(providers, "primary:gpt-4o", fallbacks)
     config = home.path / "config.toml"
     config.write_text(
-        config.read_text() + f'[policy]\nmode = "{mode}"\n[mcp]\nprogress_interval_s = 0.5\n'
+        config.read_text() + f'[policy]\nmode = "{policy}"\n[mcp]\nprogress_interval_s = 0.5\n'
     )
 
 

@@ -42,7 +42,7 @@ async def served(
     base = tmp_path_factory.mktemp(f"mcp-{mode}")
     (base / "home").mkdir()
     home, ws = Home(base / "home"), new_workspace(base)
-    configure(home, fake, mode="ask")
+    configure(home, fake, policy="ask")
     stderr = base / "stderr.log"
     with stderr.open("w") as log:
         async with serve(home, ws, mode, log, stderr) as s:
