@@ -35,7 +35,7 @@ class Served:
 
 
 def configure(
-    home: Home, fake: FakeProvider, *, fallback: bool = False, mode: str = "auto"
+    home: Home, fake: FakeProvider, *, fallback: bool = False, policy: str = "auto"
 ) -> None:
     providers: dict[str, dict[str, Any]] = {
         "primary": {"url": fake.openai_base_url, "keys": [KEY_A]}
