@@ -81,3 +81,6 @@ async def test_quota_on_the_single_key_primary_falls_back_and_stays_away(
     status = structured(await served.client.call_tool("providers_status", {}))
     states = {row["provider"]: row["state"] for row in status["credentials"]}
     assert states == {"primary": "cooling", "backup": "available"}
+    (skip,) = status["skips"]
+    assert (skip["route"], skip["reason"]) == ("primary:gpt-4o", "quota_exhausted")
+    assert skip["until"] is not None  # when the primary is tried again

@@ -255,14 +255,13 @@ async def session_read(
 async def providers_status(
     edge: Edge, ctx: Ctx, args: Any, roots: tuple[Any, ...]
 ) -> types.CallToolResult:
-    from hermes_mcp.llm.status import credential_report
-
     rt = edge.rt()
-    report = credential_report(rt.settings, rt.router.store)
+    status = rt.router.status()
+    report = status["credentials"]
     chain: list[str] = []
     if rt.problem is None:
         chain = [str(ref) for ref in rt.settings.chain]
-    data = {"credentials": report, "chain": chain, "problem": rt.problem}
+    data = {"credentials": report, "skips": status["skips"], "chain": chain, "problem": rt.problem}
     usable = sum(1 for r in report if r.get("state") == "available")
     return mapping.structured_result(f"{usable} of {len(report)} credential(s) available", data)
 

@@ -110,6 +110,7 @@ class SessionReadOutput(BaseModel):
 
 class ProvidersStatusOutput(BaseModel):
     credentials: list[dict[str, Any]]
+    skips: list[dict[str, Any]] = Field(description="Routes the router skips now, why, until")
     chain: list[str]
     problem: str | None
 

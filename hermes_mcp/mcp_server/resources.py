@@ -81,10 +81,7 @@ def _contents(uri: str, text: str, mime: str) -> types.ReadResourceResult:
 
 async def read(edge: Edge, ctx: Ctx, uri: str) -> types.ReadResourceResult:
     if uri == PROVIDERS:
-        from hermes_mcp.llm.status import credential_report
-
-        rt = edge.rt()
-        report = credential_report(rt.settings, rt.router.store)
+        report = edge.rt().router.status()  # credentials and the routes skipped now
         return _contents(uri, json.dumps(report, indent=2), "application/json")
     if uri == MEMORY:
         return _contents(uri, await _memory(edge, ctx), "text/markdown")
