@@ -127,6 +127,30 @@ async def test_each_bad_input_gets_its_error_and_the_next_request_is_answered(
     assert 'print("hello")' in answers[10]["result"]["content"][0]["text"]
 
 
+async def test_a_2026_client_may_open_with_tools_list(tmp_path: Path) -> None:
+    """No ``initialize``, no ``server/discover``: the first request needs the tools."""
+    home, ws = new_home(tmp_path), new_workspace(tmp_path)
+    meta = {
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+    }
+    lines = [
+        line({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {"_meta": meta}}),
+        line(
+            {
+                "jsonrpc": "2.0",
+                "id": 2,
+                "method": "tools/call",
+                "params": {"name": "read_file", "arguments": {"path": "hello.py"}, "_meta": meta},
+            }
+        ),
+    ]
+    answers = by_id(await exchange(home, lines, "--workspace", str(ws), answers=2))
+    assert any(t["name"] == "agent_run" for t in answers[1]["result"]["tools"])
+    assert answers[2]["result"]["resultType"] == "complete"
+    assert 'print("hello")' in answers[2]["result"]["content"][0]["text"]
+
+
 async def test_a_first_line_already_read_is_served_first(tmp_path: Path) -> None:
     """``run_mcp_stdio(prefix=...)``: the bytes ``serve --protocol auto`` peeked at."""
     home, ws = new_home(tmp_path), new_workspace(tmp_path)

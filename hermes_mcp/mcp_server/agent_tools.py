@@ -19,8 +19,6 @@ import mcp_types as types
 
 from hermes_mcp.agent.events import Event, ModelSwitch
 from hermes_mcp.agent.jobs import Job, Jobs
-from hermes_mcp.errors import UsageError
-from hermes_mcp.log import get_logger
 from hermes_mcp.mcp_server import interactive, mapping
 from hermes_mcp.mcp_server.catalog import (
     AgentResultArgs,
@@ -31,8 +29,6 @@ from hermes_mcp.mcp_server.catalog import (
 )
 from hermes_mcp.mcp_server.edge import Ctx, Edge
 from tools.delegation import DelegateArgs
-
-_log = get_logger("hermes_mcp.mcp_server")
 
 Handler = Callable[
     [Edge, Ctx, Any, tuple[Any, ...]],
@@ -278,4 +274,4 @@ HANDLERS: dict[str, Handler] = {
     "providers_status": providers_status,
 }
 
-__all__ = ["HANDLERS", "UsageError", "follow"]
+__all__ = ["HANDLERS", "follow", "progress"]

@@ -80,25 +80,34 @@ class Edge:
         self.interactions: dict[str, Interaction] = {}  # 2026-07-28 work, by token
         self.asking: dict[str, Interaction] = {}  # the same, by "call:"/"session:" key
         self._ready = anyio.Event()
+        self._wanted = anyio.Event()
         self._stop = anyio.Event()
 
     # -- lifetime ----------------------------------------------------------------------------
 
     async def run(self, start: anyio.Event) -> None:
-        """Load once ``start`` is set (the first answer was written), then hold the
-        runtime open until :meth:`stop`."""
+        """Load once ``start`` is set (the first answer was written) or a request needs
+        what loads (a client may open with ``tools/list``), then hold the runtime open
+        until :meth:`stop`. A failure to load is reported by every call, never a crash."""
         async with anyio.create_task_group() as tg:
 
-            async def stop_waiting() -> None:
-                await self._stop.wait()
+            async def first(event: anyio.Event) -> None:
+                await event.wait()
                 tg.cancel_scope.cancel()
 
-            tg.start_soon(stop_waiting)
-            await start.wait()
-            tg.cancel_scope.cancel()
-        if self._stop.is_set():
+            for event in (start, self._wanted, self._stop):
+                tg.start_soon(first, event)
+        try:
+            if not self._stop.is_set():
+                await self._load()
+        except Exception as exc:  # a bug while loading: every call says so
+            _log.error("mcp_load_failed", error=exc)
+            self.problem = f"hermes-mcp failed to start: {type(exc).__name__}: {exc}"
+        finally:
+            self.runtime = None
             self._ready.set()
-            return
+
+    async def _load(self) -> None:
         await anyio.to_thread.run_sync(_import_heavy)
         from hermes_mcp.agent.jobs import Jobs
         from hermes_mcp.config import load_settings
@@ -107,12 +116,12 @@ class Edge:
         from hermes_mcp.mcp_server.catalog import Catalog
         from hermes_mcp.runtime import open_runtime
 
+        self.catalog = Catalog.build(None)
         try:
             self.settings = load_settings(required=False)
         except HermesError as exc:
             self.problem = f"hermes-mcp cannot run: {exc}"
             _log.error("mcp_config_error", error=str(exc))
-            self.catalog = Catalog.build(None)
             self._ready.set()
             await self._stop.wait()
             return
@@ -136,14 +145,12 @@ class Edge:
             _log.error("mcp_runtime_error", error=str(exc))
             self._ready.set()
             await self._stop.wait()
-        finally:
-            self.runtime = None
-            self._ready.set()
 
     def stop(self) -> None:
         self._stop.set()
 
     async def loaded(self) -> None:
+        self._wanted.set()
         await self._ready.wait()
 
     def rt(self) -> Runtime:

@@ -100,7 +100,6 @@ async def read(edge: Edge, ctx: Ctx, uri: str) -> types.ReadResourceResult:
 async def _memory(edge: Edge, ctx: Ctx) -> str:
     roots = await edge.roots(ctx)
     context = edge.tool_context(roots)
-    assert edge.catalog is not None
     from tools import build_registry
 
     registry = build_registry(["memory"])

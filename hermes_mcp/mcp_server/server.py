@@ -15,7 +15,7 @@ an unknown method is the SDK's ``-32601``; a line that is not JSON is answered
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import mcp_types as types
 from mcp.server.lowlevel import Server
@@ -25,6 +25,9 @@ from pydantic import BaseModel, ValidationError
 from hermes_mcp import __version__
 from hermes_mcp.log import get_logger
 from hermes_mcp.mcp_server.edge import Ctx, Edge
+
+if TYPE_CHECKING:
+    from hermes_mcp.mcp_server.catalog import Catalog
 
 _log = get_logger("hermes_mcp.mcp_server")
 
@@ -47,14 +50,19 @@ def _validate(name: str, model: type[BaseModel], arguments: dict[str, Any] | Non
         raise MCPError(code=types.INVALID_PARAMS, message=validation_message(name, exc)) from None
 
 
+def _catalog(edge: Edge) -> Catalog:
+    if edge.catalog is None:
+        raise MCPError(code=types.INTERNAL_ERROR, message=edge.problem or "still starting")
+    return edge.catalog
+
+
 def build_server(edge: Edge) -> Server[Any]:
     async def list_tools(
         ctx: Ctx, params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
         await edge.loaded()
         edge.note_request(ctx)
-        assert edge.catalog is not None
-        return types.ListToolsResult(tools=list(edge.catalog.listed))
+        return types.ListToolsResult(tools=list(_catalog(edge).listed))
 
     async def call_tool(
         ctx: Ctx, params: types.CallToolRequestParams
@@ -67,8 +75,7 @@ def build_server(edge: Edge) -> Server[Any]:
 
         if params.request_state is not None:  # a 2026-07-28 retry with a person's answers
             return await interactive.resume(edge, ctx, params)
-        catalog, name = edge.catalog, params.name
-        assert catalog is not None
+        catalog, name = _catalog(edge), params.name
         agent = catalog.agent_tools.get(name)
         tool = catalog.registry_tools.get(name)
         if agent is None and tool is None:
