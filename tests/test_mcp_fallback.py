@@ -73,6 +73,10 @@ async def test_quota_on_the_single_key_primary_falls_back_and_stays_away(
     assert attempts == [("primary", "fallback", "quota_exhausted"), ("backup", "served", None)]
     assert any(m and "fallback" in m and "primary:gpt-4o" in m for m in progress), progress
     assert fake.count(key=KEY_A) == 1
+    switches = [d for d in served.logs if isinstance(d, dict) and d.get("event") == "model_switch"]
+    assert [(d["from"], d["action"], d["reason"]) for d in switches] == [
+        ("primary:gpt-4o", "fallback", "quota_exhausted")
+    ]
 
     with anyio.fail_after(30):
         second = await served.client.call_tool("agent_run", {"prompt": "again"})
