@@ -108,8 +108,9 @@ async def test_each_bad_input_gets_its_error_and_the_next_request_is_answered(
             }
         ),
         line(_call(10, "read_file", {"path": "hello.py"})),
+        line(_call(11, "write_file", {"path": "x.txt", "content": "x"})),  # needs approval
     ]
-    out = await exchange(home, lines, "--workspace", str(ws), answers=11)
+    out = await exchange(home, lines, "--workspace", str(ws), answers=12)
     answers = by_id(out)
     parse_errors = [m for m in out if m.get("id") is None and "error" in m]
     assert [m["error"]["code"] for m in parse_errors] == [-32700]
@@ -125,6 +126,11 @@ async def test_each_bad_input_gets_its_error_and_the_next_request_is_answered(
     assert answers[9]["result"] == {}
     assert answers[10]["result"]["isError"] is False
     assert 'print("hello")' in answers[10]["result"]["content"][0]["text"]
+    # This client declared no elicitation: the policy decides, the denial says how to allow.
+    denied = answers[11]["result"]
+    text = denied["content"][0]["text"]
+    assert denied["isError"] is True and "cannot be asked" in text and "accept_edits" in text
+    assert not (ws / "x.txt").exists()
 
 
 async def test_a_2026_client_may_open_with_tools_list(tmp_path: Path) -> None:
@@ -181,23 +187,6 @@ async def test_the_workspace_slash_is_refused_with_how_to_set_one(tmp_path: Path
         result = answers[request_id]["result"]
         assert result["isError"] is True and "--workspace" in result["content"][0]["text"]
     assert answers[3]["result"]["isError"] is False  # tools that touch no files still work
-
-
-async def test_a_client_that_cannot_be_asked_gets_the_policy_and_how_to_allow(
-    tmp_path: Path,
-) -> None:
-    home, ws = new_home(tmp_path), new_workspace(tmp_path)
-    lines = [
-        line(INIT),
-        line(INITIALIZED),
-        line(_call(1, "write_file", {"path": "x.txt", "content": "x"})),
-    ]
-    answers = by_id(await exchange(home, lines, "--workspace", str(ws), answers=2))
-    result = answers[1]["result"]
-    assert result["isError"] is True
-    text = result["content"][0]["text"]
-    assert "cannot be asked" in text and "accept_edits" in text
-    assert not (ws / "x.txt").exists()
 
 
 async def test_a_broken_config_is_named_in_every_call_and_the_server_goes_on(
