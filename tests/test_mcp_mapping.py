@@ -151,3 +151,25 @@ def test_an_interaction_turns_waiting_approvals_into_input_required() -> None:
     assert not decision_from(
         types.ElicitResult(action="accept", content={"decision": "deny"})
     ).allowed
+
+
+def test_the_mcp_config_section() -> None:
+    import pytest
+
+    from hermes_mcp.config import parse_config
+    from hermes_mcp.errors import ConfigError
+
+    config = parse_config({"mcp": {"toolsets": ["files", "agent"], "job_retention_s": 60}}, "c")
+    assert (config.mcp.toolsets, config.mcp.job_retention_s) == (["files", "agent"], 60)
+    assert parse_config({}, None).mcp.toolsets == [
+        "files",
+        "terminal",
+        "web",
+        "memory",
+        "planning",
+        "agent",
+    ]
+    with pytest.raises(ConfigError, match=r"mcp\.toolsets.*unknown toolset\(s\) delegation"):
+        parse_config({"mcp": {"toolsets": ["delegation"]}}, "c.toml")
+    with pytest.raises(ConfigError, match=r"mcp\.progress_interval_s"):
+        parse_config({"mcp": {"progress_interval_s": 30}}, "c.toml")
