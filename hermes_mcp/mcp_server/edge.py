@@ -76,6 +76,7 @@ class Edge:
         self.sessions: OrderedDict[str, Session] = OrderedDict()
         self.plans: dict[str, list[dict[str, Any]]] = {}
         self.remembered: dict[tuple[str, str], bool] = {}
+        self._contexts: dict[tuple[Path, ...], ToolContext] = {}  # direct calls, by roots
         self.channel: Ctx | None = None  # a legacy-era request's context: elicitation
         self.interactions: dict[str, Interaction] = {}  # 2026-07-28 work, by token
         self.asking: dict[str, Interaction] = {}  # the same, by "call:"/"session:" key
@@ -233,7 +234,16 @@ class Edge:
         return roots
 
     def tool_context(self, roots: tuple[Path, ...], progress: Any = None) -> ToolContext:
-        """The context of a direct tool call (not inside an agent turn)."""
+        """The context of a direct tool call (not inside an agent turn): one per set of
+        roots, built once (the policy parsed, the roots resolved), ``progress`` per call."""
+        import dataclasses
+
+        base = self._contexts.get(roots)
+        if base is None:
+            base = self._contexts[roots] = self._direct_context(roots)
+        return dataclasses.replace(base, progress=progress)
+
+    def _direct_context(self, roots: tuple[Path, ...]) -> ToolContext:
         from tools import Policy, ToolContext
 
         rt = self.rt()
@@ -250,7 +260,6 @@ class Edge:
             plans=self.plans,
             remembered=self.remembered,
             approval_timeout_s=config.policy.approval_timeout_s,
-            progress=progress,
         )
 
     # -- sessions -----------------------------------------------------------------------------
