@@ -173,3 +173,13 @@ def test_the_mcp_config_section() -> None:
         parse_config({"mcp": {"toolsets": ["delegation"]}}, "c.toml")
     with pytest.raises(ConfigError, match=r"mcp\.progress_interval_s"):
         parse_config({"mcp": {"progress_interval_s": 30}}, "c.toml")
+
+
+def test_error_texts_are_redacted() -> None:
+    from hermes_mcp.log import register_secret
+    from tests.keys import KEY_D
+
+    register_secret(KEY_D)
+    result = mapping.error_result(f"terminal failed: RuntimeError: token {KEY_D} refused")
+    body = result.content[0].text  # type: ignore[union-attr]
+    assert KEY_D not in body and "[REDACTED]" in body

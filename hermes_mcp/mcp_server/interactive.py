@@ -135,5 +135,6 @@ def _stopped() -> types.CallToolResult:
 
 
 def _failed(tool: str, exc: Exception) -> types.CallToolResult:
-    text = f"{tool} failed: {type(exc).__name__}: {exc}"
-    return types.CallToolResult(content=[types.TextContent(type="text", text=text)], is_error=True)
+    from hermes_mcp.mcp_server.mapping import error_result
+
+    return error_result(f"{tool} failed: {type(exc).__name__}: {exc}")

@@ -34,6 +34,7 @@ from hermes_mcp.agent.events import (
     UserMessage,
 )
 from hermes_mcp.agent.jobs import RouteLog
+from hermes_mcp.log import redact
 from tools import Tool, ToolAnnotations, ToolResult
 
 
@@ -81,7 +82,10 @@ def text(value: str) -> list[types.ContentBlock]:
 
 
 def error_result(message: str, structured: dict[str, Any] | None = None) -> types.CallToolResult:
-    return types.CallToolResult(content=text(message), structured_content=structured, is_error=True)
+    """An ``isError`` result; its text is redacted (it may quote an exception)."""
+    return types.CallToolResult(
+        content=text(redact(message)), structured_content=structured, is_error=True
+    )
 
 
 def tool_result(result: ToolResult) -> types.CallToolResult:
