@@ -307,6 +307,28 @@ async def test_an_agent_turn_asks_too(served: Served, fake: FakeProvider) -> Non
     assert body is not None and "from-the-turn" in body["messages"][-1]["content"]
 
 
+async def test_a_background_job_asks_through_its_polls(served: Served, fake: FakeProvider) -> None:
+    """agent_start: in the handshake era the job elicits on the connection; in 2026-07-28
+    the next agent_result answers input_required and its retry carries the answer."""
+    served.elicitations.clear()
+    fake.script(
+        KEY_A,
+        calls(call("write_file", "w1", path="from-job.txt", content="bg\n")),
+        reply("wrote it"),
+    )
+    with anyio.fail_after(40):
+        started = structured(await served.client.call_tool("agent_start", {"prompt": "write"}))
+        while True:
+            polled = await served.client.call_tool(
+                "agent_result", {"job_id": started["job_id"], "wait_s": 5}
+            )
+            if structured(polled)["done"]:
+                break
+    assert structured(polled)["result"]["answer"] == "wrote it"
+    assert len(served.elicitations) == 1 and "from-job.txt" in served.elicitations[0]
+    assert (served.workspace / "from-job.txt").read_text() == "bg\n"
+
+
 async def test_resources(served: Served) -> None:
     client = served.client
     uris = {str(r.uri) for r in (await client.list_resources()).resources}

@@ -142,6 +142,8 @@ async def agent_start(
     edge: Edge, ctx: Ctx, args: AgentRunArgs, roots: tuple[Any, ...]
 ) -> types.CallToolResult:
     job = await _start_turn(edge, ctx, args, roots)
+    if interactive.wanted(ctx):  # its approvals wait for agent_result to carry them
+        interactive.hold_for_polls(edge, job)
     data = {"job_id": job.id, "session_id": job.session_id}
     return mapping.structured_result(f"started job {job.id}", data)
 
@@ -151,15 +153,22 @@ async def agent_status(
 ) -> types.CallToolResult:
     job = _jobs(edge).get(args.job_id)
     status = job.status()
-    return mapping.structured_result(f"{job.id}: {job.state}, {job.activity.text}", status)
+    asks = interactive.polled(edge, job)
+    if asks is not None and asks.asks:
+        titles = "; ".join(a.request.title for a in asks.asks.values())
+        status["activity"] = f"waiting for approval (call agent_result): {titles}"
+    return mapping.structured_result(f"{job.id}: {job.state}, {status['activity']}", status)
 
 
 async def agent_result(
     edge: Edge, ctx: Ctx, args: AgentResultArgs, roots: tuple[Any, ...]
-) -> types.CallToolResult:
+) -> interactive.Result:
     job = _jobs(edge).get(args.job_id)
+    asks = interactive.polled(edge, job) if interactive.wanted(ctx) else None
     if args.wait_s:
-        await job.wait(args.wait_s)
+        await interactive.wait_job(job, asks, args.wait_s)
+    if asks is not None and asks.asks and not job.done:
+        return asks.input_required()  # the client asks the person, then calls again
     data: dict[str, Any] = {
         "job_id": job.id,
         "state": job.state,

@@ -80,6 +80,7 @@ class Edge:
         self.channel: Ctx | None = None  # a legacy-era request's context: elicitation
         self.interactions: dict[str, Interaction] = {}  # 2026-07-28 work, by token
         self.asking: dict[str, Interaction] = {}  # the same, by "call:"/"session:" key
+        self.polled: dict[str, Interaction] = {}  # 2026-07-28 agent_start jobs, by job id
         self._ready = anyio.Event()
         self._wanted = anyio.Event()
         self._stop = anyio.Event()

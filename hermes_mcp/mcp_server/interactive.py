@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 import anyio
 import mcp_types as types
@@ -77,7 +78,8 @@ async def start(
     return await wait(edge, ctx, interaction, job)
 
 
-async def resume(edge: Edge, ctx: Ctx, params: types.CallToolRequestParams) -> Result:
+def answer(edge: Edge, params: types.CallToolRequestParams) -> Interaction:
+    """Hand a retry's answers to the work its ``requestState`` names."""
     token = params.request_state or ""
     interaction = edge.interactions.get(token)
     if interaction is None or interaction.tool != params.name:
@@ -86,7 +88,57 @@ async def resume(edge: Edge, ctx: Ctx, params: types.CallToolRequestParams) -> R
             message="requestState is unknown or expired (or not this tool's): call the tool again",
         )
     interaction.answer(dict(params.input_responses or {}))
+    return interaction
+
+
+async def resume(edge: Edge, ctx: Ctx, params: types.CallToolRequestParams) -> Result:
+    interaction = answer(edge, params)
     return await wait(edge, ctx, interaction, None)
+
+
+# -- background jobs: their approvals reach the person through agent_result ----------------
+
+
+def hold_for_polls(edge: Edge, job: Job) -> Interaction:
+    """A 2026-07-28 client's background job: what it asks waits for the next
+    ``agent_result`` poll, which answers ``input_required``; forgotten when it ends."""
+    interaction = Interaction("agent_result", job.cancel)
+    interaction.job = job
+    key = f"session:{job.session_id}"
+    edge.interactions[interaction.token] = interaction
+    edge.asking[key] = interaction
+    edge.polled[job.id] = interaction
+
+    async def forget() -> None:
+        await job.wait()
+        if edge.asking.get(key) is interaction:
+            del edge.asking[key]
+        edge.interactions.pop(interaction.token, None)
+        edge.polled.pop(job.id, None)
+
+    edge.rt().task_group.start_soon(forget)
+    return interaction
+
+
+def polled(edge: Edge, job: Job) -> Interaction | None:
+    return edge.polled.get(job.id)
+
+
+async def wait_job(job: Job, asks: Interaction | None, timeout_s: float) -> None:
+    """Wait up to ``timeout_s`` for ``job`` to end, or (when polled) to ask."""
+    with anyio.move_on_after(timeout_s):
+        while not job.done and not (asks is not None and _waiting(asks)):
+            if asks is None:
+                await job.wait()
+                return
+            async with anyio.create_task_group() as tg:
+
+                async def either(event: Awaitable[Any]) -> None:
+                    await event
+                    tg.cancel_scope.cancel()
+
+                tg.start_soon(either, job.wait())
+                tg.start_soon(either, asks.changed())
 
 
 async def wait(edge: Edge, ctx: Ctx, interaction: Interaction, job: Job | None) -> Result:

@@ -74,7 +74,9 @@ def build_server(edge: Edge) -> Server[Any]:
         from hermes_mcp.mcp_server.agent_tools import HANDLERS
 
         if params.request_state is not None:  # a 2026-07-28 retry with a person's answers
-            return await interactive.resume(edge, ctx, params)
+            if params.name != "agent_result":
+                return await interactive.resume(edge, ctx, params)
+            interactive.answer(edge, params)  # then agent_result reports as usual
         catalog, name = _catalog(edge), params.name
         agent = catalog.agent_tools.get(name)
         tool = catalog.registry_tools.get(name)
