@@ -4,13 +4,14 @@ fixture-less ``mcp`` 2.3.0 server with one tool (the floor), measured in the sam
 For each server, ``--runs`` times, alternating between the two (medians reported): the
 time from process start to the ``initialize`` response, from process start to the
 ``server/discover`` response (a fresh process each), and the resident memory after
-``tools/list``; then sequential ``tools/call`` round trips per second for ``read_file``
-(the floor's one tool reads a file too), in ``--rounds`` alternating rounds. Raw
+``tools/list`` (and after a first ``tools/call``); then sequential ``tools/call`` round
+trips per second for ``read_file`` (the floor's one tool reads a file too), in
+``--rounds`` alternating rounds. Raw
 JSON-RPC lines over pipes, the same client code for both servers.
 
 Prints one JSON object per server and a last line with the ratios:
-``{"initialize_ratio", "discover_ratio", "rss_extra_mb", "calls_ratio"}`` (targets:
-≤ 1.25, ≤ 1.25, ≤ 20, ≥ 0.7).
+``{"initialize_ratio", "discover_ratio", "rss_extra_mb", "rss_extra_after_call_mb",
+"calls_ratio"}`` (targets: ≤ 1.25, ≤ 1.25, ≤ 20 after ``tools/list``, ≥ 0.7).
 
     python3 -m uv run --frozen python bench/startup.py [--runs 10] [--calls 200] [--rounds 5]
 """
@@ -125,21 +126,27 @@ def handshake(proc: Proc) -> float:
     return elapsed
 
 
-def startup(command: list[str], env: dict[str, str]) -> tuple[float, float, float]:
-    """One fresh process to ``initialize`` (and its RSS after ``tools/list``), one to
-    ``server/discover``."""
+def startup(
+    command: list[str], env: dict[str, str], target: Path
+) -> tuple[float, float, float, float]:
+    """One fresh process to ``initialize`` (its RSS after ``tools/list``, and after a
+    first ``tools/call``), one to ``server/discover``."""
     proc = Proc(command, env)
     init_s = handshake(proc)
     proc.send({"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
     proc.answer(1)
     rss = proc.rss_mb()
+    call = {"name": "read_file", "arguments": {"path": str(target)}}
+    proc.send({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": call})
+    proc.answer(2)
+    rss_called = proc.rss_mb()
     proc.close()
     proc = Proc(command, env)
     proc.send(discover())
     proc.answer(0)
     discover_s = time.perf_counter() - proc.started
     proc.close()
-    return init_s, discover_s, rss
+    return init_s, discover_s, rss, rss_called
 
 
 def calls_per_s(proc: Proc, target: Path, n: int, first_id: int) -> float:
@@ -155,10 +162,10 @@ def measure(
     servers: dict[str, list[str]], env: dict[str, str], target: Path, args: Any
 ) -> dict[str, dict[str, Any]]:
     """Runs alternate between the servers, so the machine's load falls on both alike."""
-    starts: dict[str, list[tuple[float, float, float]]] = {name: [] for name in servers}
+    starts: dict[str, list[tuple[float, float, float, float]]] = {name: [] for name in servers}
     for _ in range(args.runs):
         for name, command in servers.items():
-            starts[name].append(startup(command, env))
+            starts[name].append(startup(command, env, target))
     procs = {name: Proc(command, env) for name, command in servers.items()}
     rates: dict[str, list[float]] = {name: [] for name in servers}
     for proc in procs.values():
@@ -171,12 +178,13 @@ def measure(
         proc.close()
     rows = {}
     for name in servers:
-        init_s, discover_s, rss = zip(*starts[name], strict=True)
+        init_s, discover_s, rss, rss_called = zip(*starts[name], strict=True)
         rows[name] = {
             "server": name,
             "initialize_s": round(statistics.median(init_s), 4),
             "discover_s": round(statistics.median(discover_s), 4),
             "rss_mb": round(statistics.median(rss), 1),
+            "rss_after_call_mb": round(statistics.median(rss_called), 1),
             "calls_per_s": round(statistics.median(rates[name]), 1),
         }
         print(json.dumps(rows[name]), flush=True)
@@ -211,6 +219,9 @@ def main() -> None:
                 "initialize_ratio": round(hermes_row["initialize_s"] / floor["initialize_s"], 3),
                 "discover_ratio": round(hermes_row["discover_s"] / floor["discover_s"], 3),
                 "rss_extra_mb": round(hermes_row["rss_mb"] - floor["rss_mb"], 1),
+                "rss_extra_after_call_mb": round(
+                    hermes_row["rss_after_call_mb"] - floor["rss_after_call_mb"], 1
+                ),
                 "calls_ratio": round(hermes_row["calls_per_s"] / floor["calls_per_s"], 3),
             }
         )

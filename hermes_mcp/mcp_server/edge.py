@@ -1,10 +1,12 @@
-"""What the MCP server holds for its one client (stdio serves one): the runtime, opened
-in the background once ``initialize`` is answered; the workspace; the sessions it keeps
-open; the background jobs; the client's log level; the approver.
+"""What the MCP server holds for its one client (stdio serves one): the runtime; the
+workspace; the sessions it keeps open; the background jobs; the client's log level; the
+approver and the 2026-07-28 interactions.
 
-The runtime and everything only ``tools/call`` needs (the router, its HTTP stack, the
-tools) load after the first answer is on the wire, so the handshake is as fast as the
-SDK allows; a request that needs them waits for them (``await edge.loaded()``).
+Loading comes in two steps so that the handshake is as fast as the SDK allows and a
+host that only lists the tools pays little memory: the tools and the config load in a
+worker thread once the first answer is on the wire (``await edge.listed()``); the
+runtime (the router and its HTTP stack, the database) opens when the first request
+needs it (``await edge.loaded()``).
 """
 
 from __future__ import annotations
@@ -53,13 +55,16 @@ DIRECT_SESSION = "mcp"  # the session id of direct tool calls (no agent turn)
 OPEN_SESSIONS = 32  # sessions kept open (their "always" approvals) before the oldest closes
 
 
-def _import_heavy() -> None:
-    """Everything tools/call needs, imported once (in a worker thread)."""
-    import hermes_mcp.agent.jobs
+def _import_tools() -> None:
+    """What ``tools/list`` needs: the tools and the edge's modules (in a worker thread)."""
     import hermes_mcp.mcp_server.agent_tools
     import hermes_mcp.mcp_server.catalog
-    import hermes_mcp.mcp_server.resources
-    import hermes_mcp.runtime  # noqa: F401  (the router, its HTTP stack, the agent, tools)
+    import hermes_mcp.mcp_server.resources  # noqa: F401
+
+
+def _import_runtime() -> None:
+    """What a call needs on top: the runtime (the router and its HTTP stack)."""
+    import hermes_mcp.runtime  # noqa: F401
 
 
 class Edge:
@@ -81,42 +86,41 @@ class Edge:
         self.interactions: dict[str, Interaction] = {}  # 2026-07-28 work, by token
         self.asking: dict[str, Interaction] = {}  # the same, by "call:"/"session:" key
         self.polled: dict[str, Interaction] = {}  # 2026-07-28 agent_start jobs, by job id
-        self._ready = anyio.Event()
+        self._listed = anyio.Event()  # the catalog is there
+        self._ready = anyio.Event()  # the runtime is there (or cannot be)
         self._wanted = anyio.Event()
+        self._runtime_wanted = anyio.Event()
         self._stop = anyio.Event()
 
     # -- lifetime ----------------------------------------------------------------------------
 
     async def run(self, start: anyio.Event) -> None:
-        """Load once ``start`` is set (the first answer was written) or a request needs
-        what loads (a client may open with ``tools/list``), then hold the runtime open
-        until :meth:`stop`. A failure to load is reported by every call, never a crash."""
-        async with anyio.create_task_group() as tg:
-
-            async def first(event: anyio.Event) -> None:
-                await event.wait()
-                tg.cancel_scope.cancel()
-
-            for event in (start, self._wanted, self._stop):
-                tg.start_soon(first, event)
+        """Load in two steps. The tools and the config, once ``start`` is set (the first
+        answer was written) or a request needs them (a client may open with
+        ``tools/list``). The runtime (router, HTTP stack, database), when the first
+        request needs it (``tools/call``, resources): a host that only lists the tools
+        never pays its memory. Then hold it open until :meth:`stop`. A failure to load
+        is every call's error, never a crash."""
         try:
-            if not self._stop.is_set():
-                await self._load()
+            if await _first(start, self._wanted, stop=self._stop):
+                await self._load_tools()
+            self._listed.set()
+            if self.problem is None and await _first(self._runtime_wanted, stop=self._stop):
+                await self._open_runtime()
         except Exception as exc:  # a bug while loading: every call says so
             _log.error("mcp_load_failed", error=exc)
             self.problem = f"hermes-mcp failed to start: {type(exc).__name__}: {exc}"
         finally:
             self.runtime = None
+            self._listed.set()
             self._ready.set()
 
-    async def _load(self) -> None:
-        await anyio.to_thread.run_sync(_import_heavy)
-        from hermes_mcp.agent.jobs import Jobs
+    async def _load_tools(self) -> None:
+        await anyio.to_thread.run_sync(_import_tools)
         from hermes_mcp.config import load_settings
         from hermes_mcp.errors import HermesError
         from hermes_mcp.mcp_server.approvals import McpApprover
         from hermes_mcp.mcp_server.catalog import Catalog
-        from hermes_mcp.runtime import open_runtime
 
         self.catalog = Catalog.build(None)
         try:
@@ -124,12 +128,18 @@ class Edge:
         except HermesError as exc:
             self.problem = f"hermes-mcp cannot run: {exc}"
             _log.error("mcp_config_error", error=str(exc))
-            self._ready.set()
-            await self._stop.wait()
             return
-        mcp = self.settings.config.mcp
-        self.catalog = Catalog.build(mcp.toolsets)
+        self.catalog = Catalog.build(self.settings.config.mcp.toolsets)
         self.approver = McpApprover(self)
+
+    async def _open_runtime(self) -> None:
+        await anyio.to_thread.run_sync(_import_runtime)
+        from hermes_mcp.agent.jobs import Jobs
+        from hermes_mcp.errors import HermesError
+        from hermes_mcp.runtime import open_runtime
+
+        assert self.settings is not None
+        mcp = self.settings.config.mcp
         try:
             async with open_runtime(self.settings) as rt:
                 self.runtime = rt
@@ -151,8 +161,15 @@ class Edge:
     def stop(self) -> None:
         self._stop.set()
 
-    async def loaded(self) -> None:
+    async def listed(self) -> None:
+        """Wait for what ``tools/list`` needs (the catalog)."""
         self._wanted.set()
+        await self._listed.wait()
+
+    async def loaded(self) -> None:
+        """Wait for the runtime (or for the reason there is none: ``problem``)."""
+        self._wanted.set()
+        self._runtime_wanted.set()
         await self._ready.wait()
 
     def rt(self) -> Runtime:
@@ -310,6 +327,19 @@ class Edge:
                 return
             del self.sessions[idle.id]
             await idle.close()
+
+
+async def _first(*events: anyio.Event, stop: anyio.Event) -> bool:
+    """Wait until one of ``events`` or ``stop`` is set; whether it was not ``stop``."""
+    async with anyio.create_task_group() as tg:
+
+        async def wait(event: anyio.Event) -> None:
+            await event.wait()
+            tg.cancel_scope.cancel()
+
+        for event in (*events, stop):
+            tg.start_soon(wait, event)
+    return not stop.is_set()
 
 
 def _agent_toolsets(toolsets: list[str] | None) -> list[str] | None:

@@ -60,7 +60,7 @@ def build_server(edge: Edge) -> Server[Any]:
     async def list_tools(
         ctx: Ctx, params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
-        await edge.loaded()
+        await edge.listed()
         edge.note_request(ctx)
         return types.ListToolsResult(tools=list(_catalog(edge).listed))
 
@@ -121,6 +121,7 @@ def build_server(edge: Edge) -> Server[Any]:
     async def list_templates(
         ctx: Ctx, params: types.PaginatedRequestParams | None
     ) -> types.ListResourceTemplatesResult:
+        await edge.listed()
         from hermes_mcp.mcp_server import resources
 
         return resources.templates()
