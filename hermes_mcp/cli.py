@@ -88,7 +88,52 @@ def _parser() -> argparse.ArgumentParser:
     add_sessions_parser(sub, _Parser)  # sessions [list|show|search|delete|rename|fork]
     add_install_parsers(sub, _Parser)  # install CLIENT, uninstall CLIENT
     sub.add_parser("setup", help="write a starter config.toml from the API keys that are set")
+    _add_serve_parser(sub)
     return parser
+
+
+def _add_serve_parser(sub: Any) -> None:
+    serve = sub.add_parser("serve", help="the stdio server (MCP or ACP)")
+    serve.add_argument("--protocol", choices=("auto", "mcp", "acp"), default="auto")
+    serve.add_argument(
+        "--workspace",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="DIR",
+        help="a workspace directory (repeatable); default: the client's roots, else cwd",
+    )
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """``serve``: stdout is the protocol wire from here on; logs are JSON on stderr."""
+    for ws in args.workspace:
+        if not ws.expanduser().is_dir():
+            _err(f"hermes-mcp: --workspace {ws}: not a directory")
+            return EXIT_USAGE
+    if args.protocol == "mcp":
+        from hermes_mcp.mcp_server import run_mcp_stdio
+
+        return run_mcp_stdio(args.workspace)
+    if args.protocol == "acp":
+        from acp_adapter import run_acp_stdio  # type: ignore[attr-defined,unused-ignore]
+
+        return int(run_acp_stdio(prefix=b""))
+    from hermes_mcp.serve_auto import serve_auto  # the first line decides
+
+    return serve_auto(args.workspace, run_mcp=_run_mcp, run_acp=_run_acp)
+
+
+def _run_mcp(workspaces: Sequence[Path], prefix: bytes) -> int:
+    from hermes_mcp.mcp_server import run_mcp_stdio
+
+    return run_mcp_stdio(list(workspaces), prefix=prefix)
+
+
+def _run_acp(prefix: bytes) -> int:
+    from acp_adapter import run_acp_stdio
+
+    return int(run_acp_stdio(prefix=prefix))
 
 
 def _out(text: str) -> None:
@@ -295,6 +340,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_install(args, _out, _err)
         if args.command == "setup":
             return cmd_setup(_out)
+        if args.command == "serve":
+            return cmd_serve(args)
     except HermesError as exc:
         _err(f"hermes-mcp: {exc}")
         return EXIT_USAGE

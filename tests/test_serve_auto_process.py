@@ -5,7 +5,6 @@ non-zero exit, and nothing else on stdout."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,9 +17,7 @@ from hermes_mcp.testing import FakeProvider, reply
 from tests.keys import KEY_A, seen
 from tests.routing import HERMES, Home
 
-# Until both edges are on this branch there is no `serve` to start.
-EDGES = importlib.util.find_spec("hermes_mcp.mcp_server") is not None
-pytestmark = [pytest.mark.anyio, pytest.mark.skipif(not EDGES, reason="the edges are not merged")]
+pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
