@@ -11,6 +11,8 @@ Rule syntax — ``<category>:<pattern>``:
 ``fetch:U``    web_fetch of URLs matching ``U`` (``fetch:http://127.0.0.1:*``); a pattern
                without ``://`` matches the host (``fetch:*.internal.example``)
 ``tool:N``     every call of the tool named ``N`` (``tool:web_fetch``)
+``mcp:N``      calls of other MCP servers' tools named ``N`` (``<server>__<tool>``):
+               ``mcp:github__*``; a tool its server annotates read-only is routine
 =============  ==========================================================================
 
 Path globs are gitignore-like: ``*`` and ``?`` stay inside one path segment, ``**``
@@ -57,8 +59,8 @@ from hermes_mcp.errors import ConfigError
 from tools.approval import ApprovalRequest
 from tools.paths import glob_regex, is_within
 
-Category = Literal["read", "write", "path", "terminal", "fetch", "tool"]
-CATEGORIES: tuple[Category, ...] = ("read", "write", "path", "terminal", "fetch", "tool")
+Category = Literal["read", "write", "path", "terminal", "fetch", "tool", "mcp"]
+CATEGORIES: tuple[Category, ...] = ("read", "write", "path", "terminal", "fetch", "tool", "mcp")
 _PATH_CATEGORIES = ("read", "write", "path")
 _OPERATORS = frozenset({";", "&&", "||", "|", "&", ";;", "|&"})
 _PUNCT = set("();<>|&")
@@ -159,6 +161,8 @@ class Rule:
     def matches(self, request: ApprovalRequest, roots: Sequence[Path]) -> bool:
         if self.category == "tool":
             return self.regex.fullmatch(request.tool) is not None
+        if self.category == "mcp":
+            return request.action == "mcp" and self.regex.fullmatch(request.tool) is not None
         if self.category in _PATH_CATEGORIES:
             if request.action not in (
                 ("read", "write") if self.category == "path" else (self.category,)
