@@ -138,6 +138,10 @@ async def _run(settings: Settings, prompt: str, session: str | None, as_json: bo
     from hermes_mcp.runtime import open_runtime
 
     async with open_runtime(settings) as runtime:
+        if settings.config.mcp_servers:  # other MCP servers' tools (imports mcp: only then)
+            from hermes_mcp.mcp_client import install
+
+            install(runtime)
         if session is None:
             opened = await runtime.create_session(Path.cwd(), title=prompt)
         else:

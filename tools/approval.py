@@ -77,7 +77,7 @@ _HINTS: dict[str, str] = {
     "write": "set policy.mode = 'accept_edits' or add an allow rule such as 'write:src/**'",
     "read": "add an allow rule such as 'read:.env.development'",
     "fetch": "add an allow rule such as 'fetch:http://127.0.0.1:*'",
-    "mcp": "add an allow rule such as 'mcp:github__*' or set policy.mode = 'auto'",
+    "mcp": "add an allow rule such as 'mcp:{tool}' or set policy.mode = 'auto'",
 }
 
 
@@ -86,7 +86,8 @@ class NonInteractiveApprover:
 
     async def approve(self, request: ApprovalRequest) -> Decision:
         return Decision.deny(
-            f"needs approval ({request.risk}) and nobody can be asked; {_HINTS[request.action]}"
+            f"needs approval ({request.risk}) and nobody can be asked; "
+            + _HINTS[request.action].format(tool=request.tool)
         )
 
 

@@ -1,0 +1,146 @@
+"""MCP servers for the MCP client's tests, written with the SDK's own server API and run
+as child processes: ``python -m tests.mcp_servers KIND``.
+
+Every kind writes its PID to ``$HERMES_TEST_PID_FILE`` (one line per process) first, so a
+test can check afterwards that no process was left behind.
+
+- ``demo``: a few tools (``add`` read-only with structured output, ``shout`` which
+  records each call in ``$HERMES_TEST_CALLS``, ``picture``, ``big``, ``broken``, ``grow``
+  which adds a tool and announces the change, ``die`` which exits mid-call, ``slow``);
+- ``exit``: says why on stderr and exits at start;
+- ``hang``: answers the handshake, then never answers ``tools/list``;
+- ``garbage``: writes lines that are not JSON-RPC to stdout and never answers;
+- ``http``: ``demo`` over Streamable HTTP on 127.0.0.1 (prints its URL on stdout).
+"""
+
+import base64
+import os
+import sys
+import time
+from typing import Any
+
+import anyio
+
+# No ``from __future__ import annotations`` here: MCPServer reads the tools' annotations.
+# The SDK is imported inside the kinds that use it: ``exit`` and ``garbage`` start fast.
+
+
+def _record_pid() -> None:
+    path = os.environ.get("HERMES_TEST_PID_FILE")
+    if path:
+        with open(path, "a") as out:
+            out.write(f"{os.getpid()}\n")
+
+
+def demo_server() -> Any:
+    from mcp.server.mcpserver import Context, MCPServer
+    from mcp_types import ImageContent, TextContent, ToolAnnotations
+
+    server = MCPServer("demo")
+
+    @server.tool(annotations=ToolAnnotations(readOnlyHint=True, title="Add"))
+    def add(a: int, b: int) -> int:
+        """Add two integers."""
+        return a + b
+
+    @server.tool()
+    def shout(text: str) -> str:
+        """Upper-case the text (and record the call)."""
+        calls = os.environ.get("HERMES_TEST_CALLS")
+        if calls:
+            with open(calls, "a") as out:
+                out.write(text + "\n")
+        return text.upper()
+
+    @server.tool(annotations=ToolAnnotations(readOnlyHint=True))
+    def picture() -> list[TextContent | ImageContent]:
+        """A caption and a tiny image."""
+        png = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 24).decode()
+        return [
+            TextContent(type="text", text="a square"),
+            ImageContent(type="image", data=png, mime_type="image/png"),
+        ]
+
+    @server.tool(annotations=ToolAnnotations(readOnlyHint=True))
+    def big() -> str:
+        """A very long answer."""
+        return "x" * 300_000
+
+    @server.tool()
+    def broken() -> str:
+        """Always fails."""
+        raise ValueError("the database is on fire")
+
+    @server.tool()
+    async def grow(ctx: Context) -> str:
+        """Add the tool 'fresh' and announce it."""
+        server.add_tool(lambda: "fresh!", name="fresh", description="A new tool.")
+        await ctx.notify_tools_changed()
+        return "grown"
+
+    @server.tool()
+    def die() -> str:
+        """Exit in the middle of the call."""
+        os._exit(1)
+
+    @server.tool()
+    async def slow(seconds: float) -> str:
+        """Sleep, then answer."""
+        await anyio.sleep(seconds)
+        return "done"
+
+    return server
+
+
+async def hang_server() -> None:
+    from mcp.server import Server
+    from mcp.server.stdio import stdio_server
+
+    async def never(ctx: Any, params: Any) -> Any:
+        await anyio.sleep_forever()
+
+    server: Server[Any] = Server("hang", on_list_tools=never)
+    async with stdio_server() as (read, write):
+        await server.run(read, write, server.create_initialization_options())
+
+
+def _say(text: str, stream: Any = None) -> None:
+    out = stream or sys.stdout  # a child server's own stdout (the protocol pipe)
+    out.write(text + "\n")
+    out.flush()
+
+
+def main(kind: str) -> None:
+    _record_pid()
+    if kind == "demo":
+        _say("demo server starting", sys.stderr)
+        demo_server().run()
+    elif kind == "exit":
+        _say("cannot start: the token is missing", sys.stderr)
+        sys.exit(3)
+    elif kind == "hang":
+        anyio.run(hang_server)
+    elif kind == "garbage":
+        for i in range(3):
+            _say(f"Welcome to the server! line {i}")
+        while sys.stdin.readline():
+            _say("this is not JSON-RPC either")
+        time.sleep(0.1)
+    elif kind == "http":
+        import socket
+
+        import uvicorn
+
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        app = demo_server().streamable_http_app()
+        _say(f"http://127.0.0.1:{port}/mcp")
+        config = uvicorn.Config(app, log_level="warning")
+        uvicorn.Server(config).run(sockets=[sock])
+    else:
+        raise SystemExit(f"unknown kind {kind!r}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
