@@ -6,7 +6,8 @@ test can check afterwards that no process was left behind.
 
 - ``demo``: a few tools (``add`` read-only with structured output, ``shout`` which
   records each call in ``$HERMES_TEST_CALLS``, ``picture``, ``big``, ``broken``, ``grow``
-  which adds a tool and announces the change, ``die`` which exits mid-call, ``slow``);
+  which adds a tool and announces the change, ``getenv``, ``die`` which exits
+  mid-call, ``slow``);
 - ``exit``: says why on stderr and exits at start;
 - ``hang``: answers the handshake, then never answers ``tools/list``;
 - ``garbage``: writes lines that are not JSON-RPC to stdout and never answers;
@@ -77,6 +78,11 @@ def demo_server() -> Any:
         server.add_tool(lambda: "fresh!", name="fresh", description="A new tool.")
         await ctx.notify_tools_changed()
         return "grown"
+
+    @server.tool(annotations=ToolAnnotations(readOnlyHint=True))
+    def getenv(name: str) -> str:
+        """An environment variable of the server ('' when unset)."""
+        return os.environ.get(name, "")
 
     @server.tool()
     def die() -> str:
