@@ -80,7 +80,7 @@ async def test_results_map_to_tool_results_and_list_changes_refresh_the_tools(
     pid_file = tmp_path / "pids"
     configure(home, fake, server("demo", "demo", pid_file, timeout_s=1))
     with anyio.fail_after(60):
-        async with mcp_runtime(home) as (runtime, _client):
+        async with mcp_runtime(home) as (runtime, client):
             session = await runtime.create_session(ws)
             ctx = session.context.for_call("c1")
 
@@ -108,9 +108,10 @@ async def test_results_map_to_tool_results_and_list_changes_refresh_the_tools(
             assert tool is not None and tool.toolset == "mcp" and tool.annotations.read_only
             assert tool.json_schema()["required"] == ["a", "b"] and tool.output_schema() is not None
 
+            [demo] = client.connections(session)[0].servers
+            refreshed = demo.refreshed
             assert await use("demo__grow") == (False, "grown", {"result": "grown"})
-            while "demo__fresh" not in session.registry:  # bounded by fail_after above
-                await anyio.sleep(0.02)
+            await refreshed.wait()
             assert (await use("demo__fresh"))[1] == "fresh!"
         assert_gone(pid_file, 1)  # the runtime closed the session, and the server with it
 
@@ -122,16 +123,22 @@ async def test_a_server_that_dies_mid_session_is_named_and_its_tools_answer_erro
     home, ws = new_home(tmp_path), new_workspace(tmp_path)
     pid_file = tmp_path / "pids"
     configure(home, fake, server("demo", "demo", pid_file), server("other", "demo", pid_file))
+    stopped = anyio.Event()
+
+    async def notify(message: str) -> None:
+        if message.startswith("MCP server 'demo'") and "stopped" in message:
+            stopped.set()
+
     with anyio.fail_after(60):
         async with mcp_runtime(home) as (runtime, client):
             session = await runtime.create_session(ws)
+            client.watch(session, notify)
             ctx = session.context.for_call("c1")
             result = await session.registry.call("demo__die", {}, ctx)
             assert result.is_error and "went away during die" in result.text
             result = await session.registry.call("demo__add", {"a": 1, "b": 1}, ctx)
             assert result.is_error and "is not running" in result.text
-            while not any("stopped" in p for p in client.problems(session)):
-                await anyio.sleep(0.02)
+            await stopped.wait()
             result = await session.registry.call("other__add", {"a": 1, "b": 1}, ctx)
             assert (result.is_error, result.text) == (False, "2")
             await session.close()

@@ -59,6 +59,7 @@ class ServerConnection:
         self.state: State = "starting"
         self.problem: str | None = None
         self.settled = anyio.Event()
+        self.refreshed = anyio.Event()  # set (and replaced) after each tools/list_changed
         self.listed: list[types.Tool] = []  # the server's tools, after the allow-list
         self.registered: list[str] = []  # our names for them in the session
         self.protocol: str | None = None
@@ -158,6 +159,8 @@ class ServerConnection:
                 self._problem(f"could not list its changed tools: {self._why(exc)}")
             else:
                 log.info("mcp_server_tools_changed", server=self.name, tools=len(self.registered))
+            refreshed, self.refreshed = self.refreshed, anyio.Event()
+            refreshed.set()
 
     # -- tools ---------------------------------------------------------------------------
 
