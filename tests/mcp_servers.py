@@ -6,7 +6,7 @@ test can check afterwards that no process was left behind.
 
 - ``demo``: a few tools (``add`` read-only with structured output, ``shout`` which
   records each call in ``$HERMES_TEST_CALLS``, ``picture``, ``big``, ``broken``, ``grow``
-  which adds a tool and announces the change, ``getenv``, ``die`` which exits
+  which adds a tool and announces the change, ``getenv``, ``header``, ``die`` which exits
   mid-call, ``slow``);
 - ``exit``: says why on stderr and exits at start;
 - ``hang``: answers the handshake, then never answers ``tools/list``;
@@ -83,6 +83,11 @@ def demo_server() -> Any:
     def getenv(name: str) -> str:
         """An environment variable of the server ('' when unset)."""
         return os.environ.get(name, "")
+
+    @server.tool(annotations=ToolAnnotations(readOnlyHint=True))
+    def header(name: str, ctx: Context) -> str:
+        """A header of the HTTP request that carried this call ('' over stdio)."""
+        return (ctx.headers or {}).get(name.lower(), "")
 
     @server.tool()
     def die() -> str:

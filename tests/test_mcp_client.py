@@ -247,3 +247,42 @@ async def test_servers_of_one_session_are_not_offered_to_another(
             await first.close()
             assert_gone(pid_file, 1)
             await second.close()
+
+
+@pytest.mark.anyio
+async def test_a_streamable_http_server_is_connected_with_its_headers(
+    tmp_path: Path, fake: FakeProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    from anyio.streams.text import TextReceiveStream
+
+    home, ws = new_home(tmp_path), new_workspace(tmp_path)
+    monkeypatch.setenv("HERMES_TEST_MCP_TOKEN", FALLBACK_KEY)
+    servers = str(Path(__file__).with_name("mcp_servers.py"))
+    with anyio.fail_after(60):
+        async with await anyio.open_process([sys.executable, servers, "http"]) as proc:
+            assert proc.stdout is not None
+            async for line in TextReceiveStream(proc.stdout):
+                url = line.strip()
+                break
+            section = "\n".join(
+                [
+                    "[mcp_servers.web]",
+                    f'url = "{url}"',
+                    'headers = {Authorization = "env:HERMES_TEST_MCP_TOKEN"}',
+                ]
+            )
+            configure(home, fake, section + "\n")
+            try:
+                async with mcp_runtime(home) as (runtime, client):
+                    session = await runtime.create_session(ws)
+                    assert client.problems(session) == []
+                    ctx = session.context.for_call("c1")
+                    result = await session.registry.call("web__add", {"a": 5, "b": 6}, ctx)
+                    assert (result.is_error, result.text) == (False, "11")
+                    sent = await session.registry.call("web__header", {"name": "Authorization"}, ctx)
+                    assert sent.text == "[REDACTED]"  # it arrived, and it never leaves
+                    await session.close()
+            finally:
+                proc.terminate()
