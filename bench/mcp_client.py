@@ -36,6 +36,8 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 
 import anyio  # noqa: E402
 
+_SELF = str(Path(__file__).resolve())
+
 
 def serve() -> None:
     from mcp.server.mcpserver import MCPServer
@@ -79,14 +81,14 @@ async def main(calls: int, connects: int) -> None:
     from hermes_mcp.runtime import open_runtime
 
     configure_logging("warning")
-    command, args = sys.executable, [str(Path(__file__).resolve()), "--serve"]
+    command, args = sys.executable, [_SELF, "--serve"]
     params = StdioServerParameters(command=command, args=args)
     with tempfile.TemporaryDirectory() as tmp:
         home, ws = Path(tmp) / "home", Path(tmp) / "ws"
         home.mkdir()
         ws.mkdir()
         (home / "config.toml").write_text(
-            "[policy]\nmode = \"ask\"\n[mcp_servers.bench]\n"
+            '[policy]\nmode = "ask"\n[mcp_servers.bench]\n'
             f"command = {json.dumps(command)}\nargs = {json.dumps(args)}\n"
         )
         settings = load_settings(env={"HERMES_MCP_HOME": str(home)})
