@@ -281,7 +281,9 @@ async def test_a_streamable_http_server_is_connected_with_its_headers(
                     ctx = session.context.for_call("c1")
                     result = await session.registry.call("web__add", {"a": 5, "b": 6}, ctx)
                     assert (result.is_error, result.text) == (False, "11")
-                    sent = await session.registry.call("web__header", {"name": "Authorization"}, ctx)
+                    sent = await session.registry.call(
+                        "web__header", {"name": "Authorization"}, ctx
+                    )
                     assert sent.text == "[REDACTED]"  # it arrived, and it never leaves
                     await session.close()
             finally:
