@@ -19,6 +19,7 @@ editor passes (``connect``); ``watch(session, notify)`` covers both.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import anyio
@@ -111,7 +112,10 @@ async def connect_session_servers(
 ) -> McpConnections:
     """Connect ``servers`` for ``session`` (their tools registered as ``<name>__<tool>``)
     in ``task_group``, which must outlive the session (the runtime's); they end when
-    the session closes. Returns once every server is ready or has failed."""
+    the session closes. Returns once every server is ready or has failed. A stdio
+    server without a ``cwd`` starts in the session's workspace."""
+    # A stdio server without a cwd starts in the session's workspace.
+    servers = [s if s.cwd is not None else replace(s, cwd=session.cwd) for s in servers]
     connections = McpConnections(session, servers)
     if notify is not None:
         connections.watch(notify)
