@@ -149,6 +149,7 @@ class McpServerSection(_Strict):
     cwd: str | None = None
     url: str | None = None
     headers: dict[str, str] = Field(default_factory=dict)
+    transport: Literal["http", "sse"] = "http"  # a url server: Streamable HTTP, or old SSE
     enabled: bool = True
     tools: list[str] | None = None  # an allow-list of the server's tool names
     timeout_s: float = Field(default=120.0, gt=0)  # per call
@@ -160,8 +161,8 @@ class McpServerSection(_Strict):
             raise ValueError("set either command (a stdio server) or url (Streamable HTTP)")
         if self.url is not None and (self.args or self.env or self.cwd is not None):
             raise ValueError("args, env and cwd are for a command; a url server takes headers")
-        if self.command is not None and self.headers:
-            raise ValueError("headers are for a url server")
+        if self.command is not None and (self.headers or self.transport != "http"):
+            raise ValueError("headers and transport are for a url server")
         if self.url is not None and not self.url.startswith(("http://", "https://")):
             raise ValueError("url must start with http:// or https://")
         return self

@@ -11,7 +11,7 @@ test can check afterwards that no process was left behind.
 - ``exit``: says why on stderr and exits at start;
 - ``hang``: answers the handshake, then never answers ``tools/list``;
 - ``garbage``: writes lines that are not JSON-RPC to stdout and never answers;
-- ``http``: ``demo`` over Streamable HTTP on 127.0.0.1 (prints its URL on stdout).
+- ``http``, ``sse``: ``demo`` over Streamable HTTP or SSE on 127.0.0.1 (prints its URL).
 """
 
 import base64
@@ -137,7 +137,7 @@ def main(kind: str) -> None:
         while sys.stdin.readline():
             _say("this is not JSON-RPC either")
         time.sleep(0.1)
-    elif kind == "http":
+    elif kind in ("http", "sse"):
         import socket
 
         import uvicorn
@@ -145,8 +145,9 @@ def main(kind: str) -> None:
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-        app = demo_server().streamable_http_app()
-        _say(f"http://127.0.0.1:{port}/mcp")
+        demo = demo_server()
+        app = demo.streamable_http_app() if kind == "http" else demo.sse_app()
+        _say(f"http://127.0.0.1:{port}/{'mcp' if kind == 'http' else 'sse'}")
         config = uvicorn.Config(app, log_level="warning")
         uvicorn.Server(config).run(sockets=[sock])
     else:

@@ -250,8 +250,9 @@ async def test_servers_of_one_session_are_not_offered_to_another(
 
 
 @pytest.mark.anyio
-async def test_a_streamable_http_server_is_connected_with_its_headers(
-    tmp_path: Path, fake: FakeProvider, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("kind", ["http", "sse"])
+async def test_a_streamable_http_or_sse_server_is_connected_with_its_headers(
+    tmp_path: Path, fake: FakeProvider, monkeypatch: pytest.MonkeyPatch, kind: str
 ) -> None:
     import sys
 
@@ -261,7 +262,7 @@ async def test_a_streamable_http_server_is_connected_with_its_headers(
     monkeypatch.setenv("HERMES_TEST_MCP_TOKEN", FALLBACK_KEY)
     servers = str(Path(__file__).with_name("mcp_servers.py"))
     with anyio.fail_after(60):
-        async with await anyio.open_process([sys.executable, servers, "http"]) as proc:
+        async with await anyio.open_process([sys.executable, servers, kind]) as proc:
             assert proc.stdout is not None
             async for line in TextReceiveStream(proc.stdout):
                 url = line.strip()
@@ -270,6 +271,7 @@ async def test_a_streamable_http_server_is_connected_with_its_headers(
                 [
                     "[mcp_servers.web]",
                     f'url = "{url}"',
+                    *([] if kind == "http" else ['transport = "sse"']),
                     'headers = {Authorization = "env:HERMES_TEST_MCP_TOKEN"}',
                 ]
             )

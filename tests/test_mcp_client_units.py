@@ -133,7 +133,7 @@ def _load(tmp_path: Path, text: str) -> Any:
         (
             '[mcp_servers.a]\ncommand = "x"\nheaders = {A = "1"}\n',
             "mcp_servers.a",
-            "headers are for a url",
+            "headers and transport are for a url",
         ),
         ('[mcp_servers.a]\nurl = "ftp://h"\n', "mcp_servers.a", "http:// or https://"),
         (

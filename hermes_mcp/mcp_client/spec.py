@@ -90,7 +90,7 @@ def from_section(
     """The spec of ``[mcp_servers.NAME]``; a relative ``cwd`` starts at ``cwd``."""
     base = ServerSpec(
         name=name,
-        transport="stdio" if section.command is not None else "http",
+        transport="stdio" if section.command is not None else section.transport,
         command=section.command,
         args=tuple(section.args),
         url=section.url,
