@@ -76,6 +76,14 @@ def test_raw_schema_tools_need_an_open_toolset_a_namespaced_name_and_a_valid_sch
         registry.register(raw_tool())
 
 
+@pytest.mark.anyio
+async def test_a_schema_reference_is_never_fetched(tmp_path: Path) -> None:
+    remote = {"type": "object", "properties": {"a": {"$ref": "http://127.0.0.1:9/a.json"}}}
+    registry = ToolRegistry([raw_tool(schema=remote)])
+    result = await registry.call("srv__echo", {"a": 1}, make_ctx(tmp_path))
+    assert result.is_error and "cannot be checked: Unresolvable: http://127.0.0.1:9" in result.text
+
+
 # -- the policy --------------------------------------------------------------------------
 
 

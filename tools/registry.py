@@ -36,6 +36,7 @@ from jsonschema import SchemaError
 from jsonschema.exceptions import ValidationError as SchemaValidationError
 from jsonschema.validators import validator_for
 from pydantic import BaseModel, ConfigDict, ValidationError
+from referencing import Registry
 
 from hermes_mcp.log import get_logger, redact, redact_value
 
@@ -143,7 +144,9 @@ class Tool(Generic[ArgsT]):
             cls.check_schema(self.input_schema)
         except SchemaError as exc:
             raise ValueError(f"tool {self.name!r}: invalid input schema: {exc.message}") from None
-        object.__setattr__(self, "_validator", cls(self.input_schema))
+        # An empty registry: a $ref resolves inside the schema or not at all (jsonschema's
+        # default would fetch remote references, an untrusted server's schema included).
+        object.__setattr__(self, "_validator", cls(self.input_schema, registry=Registry()))
 
     def json_schema(self) -> dict[str, Any]:
         """The argument model's JSON Schema (draft 2020-12, as pydantic writes it), or
@@ -242,7 +245,10 @@ class ToolRegistry:
                 f"got {type(raw_arguments).__name__}"
             )
         if tool._validator is not None:
-            errors = list(tool._validator.iter_errors(raw_arguments))
+            try:
+                errors = list(tool._validator.iter_errors(raw_arguments))
+            except Exception as exc:  # e.g. a $ref that resolves nowhere
+                return ToolResult.error(f"{name}: its input schema cannot be checked: {exc}")
             if errors:
                 return ToolResult.error(_format_schema_errors(name, errors))
         try:
