@@ -196,7 +196,7 @@ class ServerConnection:
                 continue
             try:
                 tools.append(self._tool(name, item))
-            except ValueError as exc:
+            except Exception as exc:  # a schema jsonschema cannot even read
                 self._problem(f"tool {item.name!r} left out: {exc}")
                 continue
             taken.add(name)
