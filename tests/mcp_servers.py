@@ -8,6 +8,7 @@ test can check afterwards that no process was left behind.
   records each call in ``$HERMES_TEST_CALLS``, ``picture``, ``big``, ``broken``, ``grow``
   which adds a tool and announces the change, ``getenv``, ``header``, ``die`` which exits
   mid-call, ``slow``);
+- ``legacy``: a hand-written handshake-era server (``initialize``, no ``server/discover``);
 - ``exit``: says why on stderr and exits at start;
 - ``hang``: answers the handshake, then never answers ``tools/list``;
 - ``garbage``: writes lines that are not JSON-RPC to stdout and never answers;
@@ -115,6 +116,43 @@ async def hang_server() -> None:
         await server.run(read, write, server.create_initialization_options())
 
 
+def legacy_server() -> None:
+    """A handshake-era server written by hand (as older servers in the wild are): no
+    ``server/discover``, ``initialize`` at 2025-11-25, and an unsolicited
+    ``notifications/tools/list_changed`` after ``grow``."""
+    import json
+
+    tools = [
+        {"name": "ping", "description": "Answer pong.", "inputSchema": {"type": "object"}},
+        {"name": "grow", "description": "Add the tool 'fresh'.", "inputSchema": {"type": "object"}},
+    ]
+    for line in sys.stdin:
+        message = json.loads(line)
+        method, ident = message.get("method"), message.get("id")
+        if ident is None:
+            continue  # notifications/initialized and the like
+        if method == "initialize":
+            result: Any = {
+                "protocolVersion": message["params"]["protocolVersion"],
+                "capabilities": {"tools": {"listChanged": True}},
+                "serverInfo": {"name": "legacy", "version": "1.0"},
+            }
+        elif method == "tools/list":
+            result = {"tools": tools}
+        elif method == "tools/call" and message["params"]["name"] == "grow":
+            tools.append({"name": "fresh", "inputSchema": {"type": "object"}})
+            result = {"content": [{"type": "text", "text": "grown"}]}
+        elif method == "tools/call":
+            result = {"content": [{"type": "text", "text": "pong"}]}
+        else:
+            error = {"code": -32601, "message": f"method not found: {method}"}
+            _say(json.dumps({"jsonrpc": "2.0", "id": ident, "error": error}))
+            continue
+        _say(json.dumps({"jsonrpc": "2.0", "id": ident, "result": result}))
+        if method == "tools/call" and message["params"]["name"] == "grow":
+            _say(json.dumps({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"}))
+
+
 def _say(text: str, stream: Any = None) -> None:
     out = stream or sys.stdout  # a child server's own stdout (the protocol pipe)
     out.write(text + "\n")
@@ -129,6 +167,8 @@ def main(kind: str) -> None:
     elif kind == "exit":
         _say("cannot start: the token is missing", sys.stderr)
         sys.exit(3)
+    elif kind == "legacy":
+        legacy_server()
     elif kind == "hang":
         anyio.run(hang_server)
     elif kind == "garbage":

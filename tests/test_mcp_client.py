@@ -290,3 +290,26 @@ async def test_a_streamable_http_or_sse_server_is_connected_with_its_headers(
                     await session.close()
             finally:
                 proc.terminate()
+
+
+@pytest.mark.anyio
+async def test_a_handshake_era_server_works_and_its_list_changes_refresh_the_tools(
+    tmp_path: Path, fake: FakeProvider
+) -> None:
+    home, ws = new_home(tmp_path), new_workspace(tmp_path)
+    pid_file = tmp_path / "pids"
+    configure(home, fake, server("old", "legacy", pid_file))
+    with anyio.fail_after(60):
+        async with mcp_runtime(home) as (runtime, client):
+            session = await runtime.create_session(ws)
+            [old] = client.connections(session)[0].servers
+            assert old.protocol == "2025-11-25"
+            assert old.registered == ["old__ping", "old__grow"]
+            ctx = session.context.for_call("c1")
+            assert (await session.registry.call("old__ping", {}, ctx)).text == "pong"
+            refreshed = old.refreshed
+            assert (await session.registry.call("old__grow", {}, ctx)).text == "grown"
+            await refreshed.wait()
+            assert "old__fresh" in session.registry
+            await session.close()
+        assert_gone(pid_file, 1)
