@@ -30,6 +30,7 @@ from typing import Any
 import anyio
 import anyio.abc
 
+from hermes_mcp.agent.model import ChatModel
 from hermes_mcp.agent.session import (
     Session,
     SessionChoices,
@@ -71,6 +72,8 @@ class Runtime:
         db: Database,
         router: Router,
         task_group: anyio.abc.TaskGroup,
+        *,
+        model: ChatModel | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
@@ -81,7 +84,7 @@ class Runtime:
         self.session_hooks: list[SessionHook] = []
         file = str(settings.source) if settings.source else None
         self._deps = SessionDeps(
-            model=router,
+            model=model if model is not None else router,
             store=self.store,
             config=settings.config,
             config_file=file,
@@ -161,8 +164,11 @@ class Runtime:
             toolsets=None if toolsets is None else tuple(toolsets),
         )
         plan = await self.store.last_plan(session_id)
+        usage, cost = await self.store.totals(session_id)
         roots = (cwd or Path(info.cwd), *extra_roots)
-        return await self._opened(self._open(session_id, roots, choices, backends, plan=plan))
+        session = self._open(session_id, roots, choices, backends, plan=plan)
+        session.totals.add(usage, cost)
+        return await self._opened(session)
 
     async def fork_session(self, session_id: str, *, backends: Backends | None = None) -> Session:
         """A copy of a stored session (its messages and choices), opened."""
@@ -215,9 +221,13 @@ class Runtime:
 
 
 @asynccontextmanager
-async def open_runtime(settings: Settings | None = None) -> AsyncIterator[Runtime]:
+async def open_runtime(
+    settings: Settings | None = None, *, model: ChatModel | None = None
+) -> AsyncIterator[Runtime]:
     """Open the runtime (``settings`` default: ``load_settings(required=False)``).
-    ConfigError for a configuration that cannot be loaded; StateError for the database."""
+    ConfigError for a configuration that cannot be loaded; StateError for the database.
+    ``model`` replaces the router as the sessions' model interface (tests: e.g.
+    ``hermes_mcp.testing.scripted.ScriptedModel``); ``runtime.router`` stays the router."""
     if settings is None:
         settings = load_settings(required=False)
     db = open_database(settings.db_path)
@@ -225,7 +235,7 @@ async def open_runtime(settings: Settings | None = None) -> AsyncIterator[Runtim
         async with Router(settings, CredentialStateStore(db)) as router:
             try:
                 async with anyio.create_task_group() as tg:
-                    runtime = Runtime(settings, db, router, tg)
+                    runtime = Runtime(settings, db, router, tg, model=model)
                     try:
                         yield runtime
                     finally:

@@ -184,6 +184,7 @@ def main(kind: str) -> None:
 
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
+        sock.listen(64)  # connections wait in the backlog until uvicorn accepts them
         port = sock.getsockname()[1]
         demo = demo_server()
         app = demo.streamable_http_app() if kind == "http" else demo.sse_app()

@@ -13,7 +13,7 @@ import pytest
 
 from hermes_mcp.agent import Agent, Budget, TextDelta
 from hermes_mcp.llm.routed_stream import RouterStream
-from hermes_mcp.llm.router import Router
+from hermes_mcp.llm.router import AttemptObserver, Router
 from hermes_mcp.llm.types import Attempt, ChatRequest, Delta, Result, Usage
 from hermes_mcp.testing import (
     FakeProvider,
@@ -85,9 +85,13 @@ class _Priced:
 
     @asynccontextmanager
     async def stream(
-        self, request: ChatRequest, *, model: str | None = None
+        self,
+        request: ChatRequest,
+        *,
+        model: str | None = None,
+        on_attempt: AttemptObserver | None = None,
     ) -> AsyncIterator[_PricedStream]:
-        async with self.router.stream(request, model=model) as inner:
+        async with self.router.stream(request, model=model, on_attempt=on_attempt) as inner:
             yield _PricedStream(inner, self.cost)
 
 

@@ -217,7 +217,7 @@ async def test_a_childs_risky_action_goes_to_the_parents_approver(
     child_end = next(
         u.event for u in events if isinstance(u, ChildUpdate) and isinstance(u.event, ToolCallEnd)
     )
-    assert child_end.status == "failed" and "not approved" in child_end.output
+    assert child_end.status == "denied" and "not approved" in child_end.output
 
 
 @pytest.mark.anyio

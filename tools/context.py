@@ -33,7 +33,7 @@ from tools import paths
 from tools.approval import ApprovalRequest, Approver, Decision, NonInteractiveApprover
 from tools.backends import FileBackend, LocalFiles, LocalTerminal, TerminalBackend
 from tools.policy import Policy
-from tools.registry import ToolError
+from tools.registry import ToolDenied, ToolError
 
 ProgressReporter = Callable[[str], Awaitable[None]]
 
@@ -143,7 +143,7 @@ class ToolContext:
     def check_path_denied(self, action: str, path: Path) -> None:
         rule = self.policy.path_denied(action, path, self.roots)
         if rule is not None:
-            raise ToolError(f"{self.display(path)}: denied by policy (deny rule {rule.text!r})")
+            raise ToolDenied(f"{self.display(path)}: denied by policy (deny rule {rule.text!r})")
 
     async def report(self, text: str) -> None:
         if self.progress is not None:
@@ -153,7 +153,7 @@ class ToolContext:
         """Apply only the deny rules (before work such as a DNS lookup is done)."""
         verdict = self.policy.evaluate(dataclasses.replace(request, risk=None), self.roots)
         if verdict.outcome == "deny":
-            raise ToolError(f"{request.title}: denied by policy ({verdict.reason})")
+            raise ToolDenied(f"{request.title}: denied by policy ({verdict.reason})")
 
     async def authorize(self, request: ApprovalRequest) -> None:
         """Let the action through or raise ToolError: deny rules, then allow rules and the
@@ -170,7 +170,7 @@ class ToolContext:
             log = _log.debug if request.risk is None and verdict.outcome == "allow" else _log.info
             log("tool_policy", tool=request.tool, outcome=verdict.outcome, why=verdict.reason)
             if verdict.outcome == "deny":
-                raise ToolError(f"{request.title}: denied by policy ({verdict.reason})")
+                raise ToolDenied(f"{request.title}: denied by policy ({verdict.reason})")
             return
         if verdict.risk:
             risk = f"{request.risk}; {verdict.risk}" if request.risk else verdict.risk
@@ -185,7 +185,7 @@ class ToolContext:
         _log.info("tool_approval", tool=request.tool, allowed=decision.allowed, risk=request.risk)
         if not decision.allowed:
             why = f": {decision.reason}" if decision.reason else ""
-            raise ToolError(f"{request.title}: not approved{why}. The action was not taken.")
+            raise ToolDenied(f"{request.title}: not approved{why}. The action was not taken.")
 
     async def _ask(self, request: ApprovalRequest) -> Decision:
         """The approver's answer; no answer within ``approval_timeout_s`` is a denial."""

@@ -59,6 +59,10 @@ class ToolError(Exception):
     """A tool's expected failure; its message is what the model reads."""
 
 
+class ToolDenied(ToolError):
+    """The policy or the approver refused the action (``ToolResult.denied``)."""
+
+
 @dataclass(frozen=True)
 class FileDiff:
     """An edit, as the ACP edge shows it: ``old_text`` is ``None`` for a new file."""
@@ -84,6 +88,7 @@ class ToolResult:
     structured: dict[str, Any] | None = None
     diff: FileDiff | None = None
     locations: tuple[Location, ...] = ()
+    denied: bool = False  # an error result because the policy or the approver said no
 
     @classmethod
     def error(cls, text: str) -> ToolResult:
@@ -259,6 +264,8 @@ class ToolRegistry:
             result = await tool.fn(args, ctx)
         except anyio.get_cancelled_exc_class():
             raise
+        except ToolDenied as exc:
+            result = ToolResult(text=str(exc), is_error=True, denied=True)
         except ToolError as exc:
             result = ToolResult.error(str(exc))
         except Exception as exc:

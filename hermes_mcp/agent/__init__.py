@@ -7,9 +7,13 @@ maps each event (``events.py``) to its protocol, and calls ``turn.cancel()`` whe
 client cancels. Risky actions reach the edge through the ``tools.Approver`` it passed
 (delegated children use the same one).
 
-Layout: ``events`` (the event types), ``loop`` (Agent, the turn), ``turn`` (the handle),
-``budget``, ``model`` (the model interface, route → ``model_switch``), ``store``
-(sessions in SQLite), ``delegation`` (``delegate_task``), ``prompts``, ``setup``.
+Layout: ``events`` (the event types), ``event_codec`` (events ↔ JSON, the turn's event
+log), ``loop`` (``Agent``, the public face), ``engine`` (the turn itself, private),
+``turn_state`` (a turn's bookkeeping, session totals), ``turn`` (the handle), ``budget``,
+``model`` (the model interface, attempts → ``model_switch``), ``prompt`` (prompt
+parts), ``session`` (a session's lifetime), ``store`` / ``transcript`` / ``writer`` /
+``replay`` (sessions in SQLite: rows, group commit, replay), ``delegation``
+(``delegate_task``), ``prompts``, ``setup``.
 """
 
 from hermes_mcp.agent.budget import Budget

@@ -5,7 +5,7 @@ The tool is built per parent turn (:func:`delegate_tool`) and registered in the
 below ``delegation.max_depth``. Its arguments and results are ``tools.delegation``'s
 models.
 
-For each task, a child :class:`~hermes_mcp.agent.loop.Agent`:
+For each task, a child agent (``AgentLike.child``, a ``loop.Agent``):
 
 - runs in a task group owned by the parent's tool call, at most
   ``delegation.max_concurrency`` at once; the rest wait their turn (FIFO), however many;
@@ -17,7 +17,9 @@ For each task, a child :class:`~hermes_mcp.agent.loop.Agent`:
 - has its own budget (``[agent]``) and its own deadline (a task's ``timeout_s`` can
   shorten it), inside the parent's;
 - uses the parent call's tool context, so its risky actions go to the parent's approver;
-- reports to the parent as ``child`` events (its text and thought deltas left out).
+- reports to the parent as ``child`` events (its text and thought deltas left out,
+  unless the caller asks for them: ``deltas=True``, for an edge that streams them);
+- counts in the parent's usage: its tokens and cost join the parent turn's and session's.
 
 A child that fails, times out or cannot start fails its task, never the batch. A
 cancelled parent cancels every child with it.
@@ -41,6 +43,7 @@ from hermes_mcp.agent.events import (
     TurnEnd,
 )
 from hermes_mcp.agent.prompts import task_message
+from hermes_mcp.llm.types import Usage
 from hermes_mcp.log import get_logger
 from tools import Tool, ToolContext, ToolResult
 from tools.delegation import (
@@ -57,7 +60,7 @@ from tools.delegation import (
 )
 
 if TYPE_CHECKING:
-    from hermes_mcp.agent.loop import Agent, TurnState
+    from hermes_mcp.agent.turn_state import AgentLike, TurnState
 
 log = get_logger("hermes_mcp.agent")
 
@@ -65,13 +68,15 @@ SUMMARY_MAX_CHARS = 4000
 GOAL_IN_EVENTS = 200
 
 
-def delegate_tool(parent: Agent, st: TurnState) -> Tool[DelegateArgs]:
+def delegate_tool(parent: AgentLike, st: TurnState) -> Tool[DelegateArgs]:
     """The ``delegate_task`` tool of one parent turn."""
 
     async def delegate(args: DelegateArgs, ctx: ToolContext) -> ToolResult:
         results = await run_tasks(parent, args.tasks, ctx, st.session_id, st.emit)
         for result in results:
-            st.budget.add_cost(result.cost_usd)
+            usage = task_usage(result)
+            st.budget.add(usage, result.cost_usd)
+            st.totals.add(usage, result.cost_usd)
         output = DelegationOutput(results=results)
         return ToolResult(text=render(output), structured=output.model_dump())
 
@@ -86,20 +91,30 @@ def delegate_tool(parent: Agent, st: TurnState) -> Tool[DelegateArgs]:
     )
 
 
+def task_usage(result: TaskResult) -> Usage:
+    u = result.usage
+    return Usage(u.input_tokens, u.output_tokens, u.cached_tokens)
+
+
 async def run_tasks(
-    parent: Agent,
+    parent: AgentLike,
     tasks: list[DelegatedTask],
     ctx: ToolContext,
     parent_session: str,
     emit: Emit,
+    *,
+    deltas: bool = False,
 ) -> list[TaskResult]:
-    """Run every task (at most ``max_concurrency`` at once); results in task order."""
+    """Run every task (at most ``max_concurrency`` at once); results in task order.
+    ``deltas``: forward the children's text and thought deltas too."""
     limiter = anyio.CapacityLimiter(parent.config.delegation.max_concurrency)
     results: list[TaskResult | None] = [None] * len(tasks)
 
     async def one(index: int, task: DelegatedTask) -> None:
         async with limiter:
-            results[index] = await _run_child(parent, index, task, ctx, parent_session, emit)
+            results[index] = await _run_child(
+                parent, index, task, ctx, parent_session, emit, deltas
+            )
 
     async with anyio.create_task_group() as tg:
         for index, task in enumerate(tasks):
@@ -108,12 +123,13 @@ async def run_tasks(
 
 
 async def _run_child(
-    parent: Agent,
+    parent: AgentLike,
     index: int,
     task: DelegatedTask,
     ctx: ToolContext,
     parent_session: str,
     emit: Emit,
+    deltas: bool,
 ) -> TaskResult:
     started = time.monotonic()
     goal = task.goal[:GOAL_IN_EVENTS]
@@ -133,7 +149,7 @@ async def _run_child(
         await emit(ChildUpdate(ctx.call_id, index, goal, session_id, "started"))
 
         async def forward(event: Event) -> None:
-            if isinstance(event, TextDelta | ThoughtDelta):
+            if isinstance(event, TextDelta | ThoughtDelta) and not deltas:
                 return
             done = isinstance(event, TurnEnd)
             status: ChildStatus = "done" if done else "progress"

@@ -2,11 +2,15 @@
 
 Every event is a frozen dataclass with a ``type`` (the name ``run --json`` prints) and
 ``to_json()``. In the order a turn emits them: per model call, ``model_switch`` for
-each route the router left before the one that served (rotation, fallback, skip), then
-``thought_delta``/``text_delta`` as the answer streams, then ``usage``; per tool call
-``tool_call_start``, any ``tool_call_progress``, ``tool_call_end`` (and ``plan`` after
-the ``todo`` tool); ``child`` for a delegated task's progress; and last, exactly once,
-``turn_end``.
+each move of the router (rotation, fallback, skip), emitted the moment it moves, before
+the next route answers; then ``thought_delta``/``text_delta`` as the answer streams,
+then ``usage``; per tool call ``tool_call_start``, any ``tool_call_progress``, exactly
+one ``tool_call_end`` (also when the turn is cancelled: status ``cancelled``), then
+``plan`` after the ``todo`` tool; ``child`` for a delegated task's progress; and last,
+exactly once, ``turn_end``. Replay (``SessionStore.replay``) gives back the same events,
+each turn opened by a ``user_message``, consecutive deltas coalesced
+(``event_codec.py``). Text, arguments, outputs and diffs are redacted at the source:
+what an edge sends is what the store keeps.
 """
 
 from __future__ import annotations
@@ -213,7 +217,8 @@ class ChildUpdate:
     """A delegated task's progress, attached to the parent's ``delegate_task`` call.
 
     ``status``: ``started`` (no event), ``progress`` (``event`` is one of the child's own
-    events, text and thought deltas left out), ``done`` (``event`` is its ``turn_end``).
+    events; text and thought deltas only when the caller asked for them, e.g.
+    ``Session.delegate(..., deltas=True)``), ``done`` (``event`` is its ``turn_end``).
     """
 
     call_id: str | None

@@ -7,12 +7,17 @@ every result carries, which becomes ``model_switch`` events.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
 from hermes_mcp.agent.events import ModelSwitch
+from hermes_mcp.config import ModelRef
 from hermes_mcp.llm.types import Attempt, ChatRequest, Delta, Result
+
+#: ``Router.stream``'s ``on_attempt``: each attempt as it is recorded, and the route the
+#: walk moves to next (``None`` when it stops there).
+AttemptObserver = Callable[[Attempt, ModelRef | None], None]
 
 SWITCH_ACTIONS = frozenset({"rotate", "fallback", "skip"})
 
@@ -31,14 +36,32 @@ class ModelStream(Protocol):
 
 class ChatModel(Protocol):
     def stream(
-        self, request: ChatRequest, *, model: str | None = None
+        self,
+        request: ChatRequest,
+        *,
+        model: str | None = None,
+        on_attempt: AttemptObserver | None = None,
     ) -> AbstractAsyncContextManager[ModelStream]:
-        """Open a stream along the route (``model``: ``provider:model`` override)."""
+        """Open a stream along the route (``model``: ``provider:model`` override);
+        ``on_attempt`` hears of each attempt while the walk runs."""
         ...
 
 
+def switch_for(attempt: Attempt, to: ModelRef | None) -> ModelSwitch | None:
+    """The ``model_switch`` for an attempt that moved on to ``to``, if it is a move."""
+    if to is None or attempt.action not in SWITCH_ACTIONS:
+        return None
+    return ModelSwitch(
+        from_=f"{attempt.provider}:{attempt.model}",
+        to=str(to),
+        reason=attempt.error_class or attempt.reason or attempt.action,
+        action=attempt.action,
+    )
+
+
 def model_switches(attempts: tuple[Attempt, ...]) -> list[ModelSwitch]:
-    """One ``model_switch`` per route the router left before the one that served."""
+    """One ``model_switch`` per route the router left before the one that served
+    (after the fact; the loop announces them as they happen through ``on_attempt``)."""
     if not attempts:
         return []
     served = attempts[-1]
@@ -63,12 +86,29 @@ class _Bound:
         self.model = model
 
     def stream(
-        self, request: ChatRequest, *, model: str | None = None
+        self,
+        request: ChatRequest,
+        *,
+        model: str | None = None,
+        on_attempt: AttemptObserver | None = None,
     ) -> AbstractAsyncContextManager[ModelStream]:
-        return self.inner.stream(request, model=model or self.model)
+        return self.inner.stream(request, model=model or self.model, on_attempt=on_attempt)
 
 
 def bind(model: ChatModel, name: str) -> ChatModel:
     """``model`` with ``name`` (``provider:model``) as the head of every request's chain,
     the configured fallbacks after it: what a session with a model override holds."""
     return _Bound(model, name)
+
+
+def reads_images(model: ChatModel, name: str | None = None) -> bool:
+    """Whether a route of ``model``'s chain is known to read images (its profile says
+    vision). A model interface that cannot say (no ``chain``/``profile``) is trusted to."""
+    while isinstance(model, _Bound):
+        name = name or model.model
+        model = model.inner
+    chain = getattr(model, "chain", None)
+    profile = getattr(model, "profile", None)
+    if chain is None or profile is None:
+        return True
+    return any(profile(route).vision is True for route in chain(name))

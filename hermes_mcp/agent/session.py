@@ -33,13 +33,14 @@ from typing import Any, Self
 
 import anyio
 
-from hermes_mcp.agent.delegation import run_tasks
+from hermes_mcp.agent.delegation import run_tasks, task_usage
 from hermes_mcp.agent.events import Emit, Event, TurnEnd
 from hermes_mcp.agent.loop import Agent
 from hermes_mcp.agent.model import ChatModel, bind
 from hermes_mcp.agent.prompt import Prompt
 from hermes_mcp.agent.store import SessionStore
 from hermes_mcp.agent.turn import Turn
+from hermes_mcp.agent.turn_state import SessionTotals
 from hermes_mcp.config import POLICY_MODES, Config, ModelRef, PolicyMode
 from hermes_mcp.errors import UsageError
 from hermes_mcp.log import get_logger
@@ -144,8 +145,10 @@ class Session:
         terminal: TerminalBackend | None = None,
         plan: list[dict[str, Any]] | None = None,
         on_close: Callable[[Session], None] | None = None,
+        totals: SessionTotals | None = None,
     ) -> None:
         self.id = session_id
+        self.totals = totals if totals is not None else SessionTotals()
         self._deps = deps
         self._choices = choices
         self._on_close = on_close
@@ -305,7 +308,7 @@ class Session:
         return True
 
     async def delegate(
-        self, tasks: Sequence[DelegatedTask], *, emit: Emit | None = None
+        self, tasks: Sequence[DelegatedTask], *, emit: Emit | None = None, deltas: bool = False
     ) -> DelegationOutput:
         """Run ``tasks`` as delegated children outside any turn (the MCP edge's
         ``delegate_task``): concurrently up to ``delegation.max_concurrency``, the rest
@@ -313,6 +316,9 @@ class Session:
         router. Progress goes to ``emit`` as ``child`` events (the call id is a fresh
         ``delegate-<hex>``); a child's own call ids are its session's, so an edge that
         shows them next to the parent's must qualify them with ``ChildUpdate.session_id``.
+        ``deltas=True`` forwards the children's text and thought deltas too (as
+        ``child`` progress events), for an edge that streams them. The children's tokens
+        and cost join this session's totals.
         """
         self._check_open()
 
@@ -321,7 +327,11 @@ class Session:
 
         call_id = f"delegate-{uuid.uuid4().hex[:12]}"
         ctx = self.context.for_call(call_id)
-        results = await run_tasks(self._agent, list(tasks), ctx, self.id, emit or discard)
+        results = await run_tasks(
+            self._agent, list(tasks), ctx, self.id, emit or discard, deltas=deltas
+        )
+        for result in results:
+            self.totals.add(task_usage(result), result.cost_usd)
         return DelegationOutput(results=results)
 
     # -- replay and lifetime ---------------------------------------------------------------
@@ -381,6 +391,7 @@ class Session:
             config=config,
             toolsets=toolsets,
             registry=registry,
+            totals=self.totals,
         )
 
     async def _save(self) -> None:

@@ -1,4 +1,4 @@
-"""Session persistence: sessions, turns and messages in the SQLite state (schema v3).
+"""Session persistence: sessions, turns, messages and events in the SQLite state.
 
 Each message is appended the moment it exists: the user's prompt when the turn starts,
 an assistant message when its stream has ended, each tool result when its call returns.
@@ -10,10 +10,12 @@ tool call left without a result (the process died during it) gets a placeholder 
 so the conversation stays one that every provider accepts.
 
 Each assistant message also adds its usage and cost to the session's totals and records
-its route on the turn, in the same transaction. Listing, loading, forking, renaming,
-deleting and searching are the base-level queries of ``hermes_mcp.state.sessions`` and
-``hermes_mcp.state.search`` (shared with the tools and the command line), run here in a
-worker thread.
+its route on the turn, in the same transaction. The turn's events
+(``event_codec.EventLog``) ride along with each of these writes, for
+:meth:`SessionStore.replay`. Listing, loading, forking, renaming, deleting and
+searching are the base-level queries of ``hermes_mcp.state.sessions`` and
+``hermes_mcp.state.search`` (shared with the tools and the command line), run here in
+a worker thread.
 """
 
 from __future__ import annotations
@@ -22,14 +24,27 @@ import json
 import sqlite3
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import anyio
 
-from hermes_mcp.agent.transcript import INTERRUPTED, add_totals, insert_message, repair, tool_calls
+from hermes_mcp.agent.prompt import Prompt, as_parts, describe, prompt_text
+from hermes_mcp.agent.replay import replay_session
+from hermes_mcp.agent.transcript import (
+    INTERRUPTED,
+    add_totals,
+    images_of,
+    insert_events,
+    insert_message,
+    pack_parts,
+    repair,
+    tool_calls,
+)
+from hermes_mcp.agent.writer import GroupWriter
 from hermes_mcp.errors import StateError
 from hermes_mcp.llm.types import Message, Result, Usage
+from hermes_mcp.log import redact
 from hermes_mcp.state import Database
 from hermes_mcp.state.search import SearchHit, search_sessions
 from hermes_mcp.state.sessions import (
@@ -49,6 +64,9 @@ from tools import ToolResult
 
 if TYPE_CHECKING:
     from hermes_mcp.agent.events import Event
+
+#: A turn's events waiting for a write: ``(seq, event JSON)`` (``EventLog.take()``).
+Pending = Sequence[tuple[int, dict[str, Any]]]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -77,6 +95,7 @@ class SessionStore:
         self.db = db
         self._clock = clock
         self._limiter: anyio.CapacityLimiter | None = None
+        self._writer: GroupWriter | None = None
 
     async def _run(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         def call() -> R:
@@ -89,21 +108,29 @@ class SessionStore:
             self._limiter = anyio.CapacityLimiter(STORE_THREADS)
         return await anyio.to_thread.run_sync(call, limiter=self._limiter)
 
+    async def _write(self, fn: Callable[[sqlite3.Connection], R]) -> R:
+        """One write, committed with whatever other writes are waiting (``writer.py``)."""
+        if self._writer is None:
+            self._writer = GroupWriter(self.db, self._run, self._state_error)
+        return await self._writer.write(fn)
+
+    def _state_error(self, exc: sqlite3.Error) -> Exception:
+        return StateError(f"{self.db.path}: {exc}")
+
     # -- sessions --------------------------------------------------------------------------
 
     async def create(self, *, cwd: str, title: str = "", parent_id: str | None = None) -> str:
         session_id = uuid.uuid4().hex
         now = self._clock()
 
-        def insert() -> None:
-            with self.db.write() as conn:
-                conn.execute(
-                    "INSERT INTO sessions (id, parent_id, cwd, title, created_at, updated_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
-                    (session_id, parent_id, cwd, make_title(title), now, now),
-                )
+        def insert(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO sessions (id, parent_id, cwd, title, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (session_id, parent_id, cwd, make_title(title), now, now),
+            )
 
-        await self._run(insert)
+        await self._write(insert)
         return session_id
 
     async def get(self, session_id: str) -> SessionInfo | None:
@@ -168,14 +195,13 @@ class SessionStore:
         """What the session chose (``None``: as the config says), kept across restarts."""
         packed = None if toolsets is None else json.dumps(list(toolsets))
 
-        def update() -> None:
-            with self.db.write() as conn:
-                conn.execute(
-                    "UPDATE sessions SET mode = ?, model_override = ?, toolsets = ? WHERE id = ?",
-                    (mode, model, packed, session_id),
-                )
+        def update(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE sessions SET mode = ?, model_override = ?, toolsets = ? WHERE id = ?",
+                (mode, model, packed, session_id),
+            )
 
-        await self._run(update)
+        await self._write(update)
 
     async def load_settings(
         self, session_id: str
@@ -205,36 +231,74 @@ class SessionStore:
         entries = json.loads(rows[0][0]).get("entries")
         return list(entries) if isinstance(entries, list) else None
 
-    def replay(self, session_id: str) -> AsyncIterator[Event]:
-        """The stored session as the events its live turns emitted."""
-        raise NotImplementedError("replay arrives with the session event log (issue 12)")
+    async def totals(self, session_id: str) -> tuple[Usage, float | None]:
+        """The session's tokens and cost so far, its delegated tasks' (at any depth)
+        included: where a loaded session's ``usage.session_usage`` starts."""
+        rows = await self._run(
+            self.db.read,
+            "WITH RECURSIVE tree(id) AS (SELECT ? UNION ALL"
+            " SELECT s.id FROM sessions s JOIN tree ON s.parent_id = tree.id)"
+            " SELECT COALESCE(SUM(input_tokens), 0), COALESCE(SUM(output_tokens), 0),"
+            " SUM(cost_usd) FROM sessions WHERE id IN (SELECT id FROM tree)",
+            (session_id,),
+        )
+        inp, out, cost = rows[0]
+        return Usage(int(inp), int(out)), cost
+
+    async def replay(self, session_id: str) -> AsyncIterator[Event]:
+        """The stored session as the events its live turns emitted, oldest turn first:
+        per turn a ``user_message`` (the prompt, redacted like live events), then the
+        turn's events field for field, ``turn_end`` last. Consecutive text deltas (and
+        thought deltas) come coalesced into one event each. A turn stored before the
+        event log (or copied by a partial fork) is rebuilt from its messages: text, tool
+        calls with arguments, results, ``turn_end``. SessionNotFound for an unknown id."""
+        if await self.get(session_id) is None:
+            raise SessionNotFound.named(session_id)
+        events = await self._run(replay_session, self.db, session_id)
+        for event in events:
+            yield event
 
     # -- turns -----------------------------------------------------------------------------
 
-    async def begin_turn(self, session_id: str, prompt: str) -> int:
-        """Record a new turn and its user message; returns the turn's number."""
+    async def begin_turn(self, session_id: str, prompt: Prompt) -> int:
+        """Record a new turn and its user message (its text, and its other parts for the
+        history) and the ``user_message`` event replay starts the turn with; returns the
+        turn's number."""
+        turn, _ = await self.start_turn(session_id, prompt, history=False)
+        return turn
+
+    async def start_turn(
+        self, session_id: str, prompt: Prompt, *, history: bool = True
+    ) -> tuple[int, list[Message]]:
+        """``begin_turn`` and ``history`` in one write: the turn's number and the
+        conversation it continues (its new user message last)."""
         now = self._clock()
+        text = prompt_text(prompt)
+        parts = as_parts(prompt)
+        packed = pack_parts(parts)
+        described = [d for d in (describe(p) for p in parts) if d is not None]
+        user_event = {"type": "user_message", "text": redact(text), "parts": described}
 
-        def insert() -> int:
-            with self.db.write() as conn:
-                row = conn.execute(
-                    "SELECT COALESCE(MAX(turn), 0) + 1 FROM turns WHERE session_id = ?",
-                    (session_id,),
-                ).fetchone()
-                turn = int(row[0])
-                conn.execute(
-                    "INSERT INTO turns (session_id, turn, started_at) VALUES (?, ?, ?)",
-                    (session_id, turn, now),
-                )
-                insert_message(conn, session_id, turn, Message.user(prompt), now)
-                conn.execute(
-                    "UPDATE sessions SET updated_at = ?,"
-                    " title = CASE title WHEN '' THEN ? ELSE title END WHERE id = ?",
-                    (now, make_title(prompt), session_id),
-                )
-                return turn
+        def insert(conn: sqlite3.Connection) -> tuple[int, list[Message]]:
+            row = conn.execute(
+                "SELECT COALESCE(MAX(turn), 0) + 1 FROM turns WHERE session_id = ?",
+                (session_id,),
+            ).fetchone()
+            turn = int(row[0])
+            conn.execute(
+                "INSERT INTO turns (session_id, turn, started_at) VALUES (?, ?, ?)",
+                (session_id, turn, now),
+            )
+            insert_message(conn, session_id, turn, Message.user(text), now, {"parts": packed})
+            insert_events(conn, session_id, turn, [(0, user_event)])
+            conn.execute(
+                "UPDATE sessions SET updated_at = ?,"
+                " title = CASE title WHEN '' THEN ? ELSE title END WHERE id = ?",
+                (now, make_title(text), session_id),
+            )
+            return turn, (_messages(conn.execute(HISTORY, (session_id,))) if history else [])
 
-        return await self._run(insert)
+        return await self._write(insert)
 
     async def end_turn(
         self,
@@ -244,34 +308,40 @@ class SessionStore:
         message: str | None,
         usage: Usage,
         cost_usd: float | None,
+        events: Pending = (),
     ) -> None:
         now = self._clock()
 
-        def update() -> None:
-            with self.db.write() as conn:
-                conn.execute(
-                    "UPDATE turns SET ended_at = ?, stop_reason = ?, message = ?,"
-                    " input_tokens = ?, output_tokens = ?, cost_usd = ?"
-                    " WHERE session_id = ? AND turn = ?",
-                    (
-                        now,
-                        stop_reason,
-                        message,
-                        usage.input_tokens,
-                        usage.output_tokens,
-                        cost_usd,
-                        session_id,
-                        turn,
-                    ),
-                )
-                conn.execute("UPDATE sessions SET updated_at = ? WHERE id = ?", (now, session_id))
+        def update(conn: sqlite3.Connection) -> None:
+            insert_events(conn, session_id, turn, events)
+            conn.execute(
+                "UPDATE turns SET ended_at = ?, stop_reason = ?, message = ?,"
+                " input_tokens = ?, output_tokens = ?, cost_usd = ?"
+                " WHERE session_id = ? AND turn = ?",
+                (
+                    now,
+                    stop_reason,
+                    message,
+                    usage.input_tokens,
+                    usage.output_tokens,
+                    cost_usd,
+                    session_id,
+                    turn,
+                ),
+            )
+            conn.execute("UPDATE sessions SET updated_at = ? WHERE id = ?", (now, session_id))
 
-        await self._run(update)
+        await self._write(update)
 
     # -- messages --------------------------------------------------------------------------
 
     async def append_assistant(
-        self, session_id: str, turn: int, message: Message, result: Result
+        self,
+        session_id: str,
+        turn: int,
+        message: Message,
+        result: Result,
+        events: Pending = (),
     ) -> None:
         now = self._clock()
         usage = result.completion.usage
@@ -288,45 +358,65 @@ class SessionStore:
             "credential": result.credential,
         }
 
-        def append() -> None:
-            with self.db.write() as conn:
-                insert_message(conn, session_id, turn, message, now, meta)
-                add_totals(conn, session_id, turn, served, usage, result.cost_usd, now)
+        def append(conn: sqlite3.Connection) -> None:
+            insert_message(conn, session_id, turn, message, now, meta)
+            add_totals(conn, session_id, turn, served, usage, result.cost_usd, now)
+            insert_events(conn, session_id, turn, events)
 
-        await self._run(append)
+        await self._write(append)
 
     async def append_tool(
-        self, session_id: str, turn: int, message: Message, result: ToolResult | None = None
+        self,
+        session_id: str,
+        turn: int,
+        message: Message,
+        result: ToolResult | None = None,
+        events: Pending = (),
     ) -> None:
         meta: dict[str, Any] = {}
         if result is not None:
             meta["is_error"] = int(result.is_error)
             if result.structured is not None:
                 meta["structured"] = json.dumps(result.structured)
-        await self._run(self._append, session_id, turn, message, self._clock(), meta)
+        now = self._clock()
+        pending = list(events)
 
-    def _append(
-        self, session_id: str, turn: int, message: Message, now: float, meta: dict[str, Any]
-    ) -> None:
-        with self.db.write() as conn:
+        def append(conn: sqlite3.Connection) -> None:
             insert_message(conn, session_id, turn, message, now, meta)
+            insert_events(conn, session_id, turn, pending)
+
+        await self._write(append)
+
+    async def append_events(self, session_id: str, turn: int, events: Pending) -> None:
+        """Store events with no message to go with (a cancelled call's end, ...)."""
+
+        def append(conn: sqlite3.Connection) -> None:
+            insert_events(conn, session_id, turn, events)
+
+        if events:
+            await self._write(append)
 
     async def history(self, session_id: str) -> list[Message]:
         """The session's conversation, oldest first, with placeholders for lost results."""
-        rows = await self._run(
-            self.db.read,
-            "SELECT role, content, tool_calls, tool_call_id, name FROM messages"
-            " WHERE session_id = ? ORDER BY id",
-            (session_id,),
+        return _messages(await self._run(self.db.read, HISTORY, (session_id,)))
+
+
+HISTORY = (
+    "SELECT role, content, tool_calls, tool_call_id, name, parts FROM messages"
+    " WHERE session_id = ? ORDER BY id"
+)
+
+
+def _messages(rows: Iterable[sqlite3.Row]) -> list[Message]:
+    messages = [
+        Message(
+            role=row["role"],
+            content=row["content"],
+            tool_calls=tool_calls(row["tool_calls"]),
+            tool_call_id=row["tool_call_id"],
+            name=row["name"],
+            images=images_of(row["parts"]),
         )
-        messages = [
-            Message(
-                role=row["role"],
-                content=row["content"],
-                tool_calls=tool_calls(row["tool_calls"]),
-                tool_call_id=row["tool_call_id"],
-                name=row["name"],
-            )
-            for row in rows
-        ]
-        return repair(messages)
+        for row in rows
+    ]
+    return repair(messages)

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Sequence
 from typing import Any
 
-from hermes_mcp.llm.types import Message, ToolCall, Usage
+from hermes_mcp.agent.prompt import ImagePart, PromptPart, ResourceLink, ResourcePart
+from hermes_mcp.llm.types import Image, Message, ToolCall, Usage
+from hermes_mcp.log import redact, redact_value
 
 INTERRUPTED = "[no result: the turn ended before this call finished]"
 
@@ -24,19 +27,27 @@ def insert_message(
 ) -> None:
     calls = None
     if message.tool_calls:
+        # Stored redacted (as the events show them): a key the model wrote into a call
+        # stays out of the database; the next turn's model sees the redacted form.
         calls = json.dumps(
-            [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in message.tool_calls]
+            [
+                {"id": c.id, "name": c.name, "arguments": redact_value(c.arguments)}
+                for c in message.tool_calls
+            ]
         )
     meta = meta or {}
+    # The model's own text is stored redacted too (tool results already are): a key it
+    # repeats stays out of the database. The user's prompt is stored as given.
+    content = redact(message.content) if message.role == "assistant" else message.content
     conn.execute(
         "INSERT INTO messages (session_id, turn, role, content, tool_calls, tool_call_id, name,"
         " is_error, structured, provider, model, input_tokens, output_tokens, cost_usd,"
-        " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " created_at, parts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             session_id,
             turn,
             message.role,
-            message.content,
+            content,
             calls,
             message.tool_call_id,
             message.name,
@@ -48,7 +59,51 @@ def insert_message(
             meta.get("output_tokens"),
             meta.get("cost_usd"),
             now,
+            meta.get("parts"),
         ),
+    )
+
+
+def insert_events(
+    conn: sqlite3.Connection,
+    session_id: str,
+    turn: int,
+    events: Sequence[tuple[int, dict[str, Any]]],
+) -> None:
+    conn.executemany(
+        "INSERT INTO events (session_id, turn, seq, type, payload) VALUES (?, ?, ?, ?, ?)",
+        [(session_id, turn, seq, data["type"], json.dumps(data)) for seq, data in events],
+    )
+
+
+def pack_parts(parts: Sequence[PromptPart]) -> str | None:
+    """A prompt's parts beyond its text, as ``messages.parts`` stores them (``None``: all
+    text). Images keep their data: the history sends them again."""
+    out: list[dict[str, Any]] = []
+    for part in parts:
+        if isinstance(part, ImagePart):
+            out.append(
+                {"type": "image", "media_type": part.media_type, "data": part.data, "uri": part.uri}
+            )
+        elif isinstance(part, ResourcePart):
+            out.append({"type": "resource", "uri": part.uri, "mime_type": part.mime_type})
+        elif isinstance(part, ResourceLink):
+            out.append(
+                {
+                    "type": "resource_link",
+                    "uri": part.uri,
+                    "name": part.name,
+                    "mime_type": part.mime_type,
+                }
+            )
+    return json.dumps(out) if out else None
+
+
+def images_of(raw: str | None) -> tuple[Image, ...]:
+    if not raw:
+        return ()
+    return tuple(
+        Image(p["media_type"], p["data"]) for p in json.loads(raw) if p.get("type") == "image"
     )
 
 

@@ -105,7 +105,7 @@ def unmet_need(
     is known and could be too small."""
     if request.tools and profile.tools is False:
         return "no tool support"
-    if profile.vision is False and any(m.images for m in request.messages):
+    if profile.vision is not True and any(m.images for m in request.messages):
         return "no image input"
     window = profile.context_window
     if window is not None and _could_overflow(request, window) and tokens() > window:

@@ -81,6 +81,7 @@ class RouterStream:
         self.provider = served.route.provider
         self.model = served.route.model
         self.attempts = tuple(served.attempts)
+        self.profile = served.profile  # the serving model's (context window, vision, ...)
         if self._ended and not self._pending:
             self._finish()
 

@@ -26,7 +26,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 import anyio
 
@@ -40,6 +40,7 @@ from hermes_mcp.errors import (
     UsageError,
     iso_utc,
 )
+from hermes_mcp.llm import catalog
 from hermes_mcp.llm.credential_state import CredentialState, CredentialStateStore
 from hermes_mcp.llm.pool import CredentialPool
 from hermes_mcp.llm.profiles import ModelProfile, estimate_tokens, profile_for, unmet_need
@@ -57,6 +58,11 @@ from hermes_mcp.llm.wires import wire_for
 from hermes_mcp.log import get_logger
 
 log = get_logger("hermes_mcp.router")
+
+#: Told of each attempt the moment it is recorded, with the route the router moves to
+#: next when the attempt moves on (rotate: the same route; fallback, skip: the next one;
+#: ``None`` when the walk stops there). It must not block: it runs inside the walk.
+AttemptObserver = Callable[[Attempt, ModelRef | None], None]
 
 DEFAULT_RATE_LIMIT_COOLDOWN_S = 60.0
 DEFAULT_QUOTA_COOLDOWN_S = 24 * 3600.0
@@ -98,6 +104,8 @@ class _Walk:
     request: ChatRequest | None
     streaming: bool = False
     attempts: list[Attempt] = field(default_factory=list)
+    on_attempt: AttemptObserver | None = None
+    next_route: ModelRef | None = None  # where a fallback or skip of this route goes
     last_error: ProviderError | None = None
     last_provider: str | None = None
     _tokens: int | None = None
@@ -195,13 +203,21 @@ class Router:
 
     @asynccontextmanager
     async def stream(
-        self, request: ChatRequest, *, model: str | None = None
+        self,
+        request: ChatRequest,
+        *,
+        model: str | None = None,
+        on_attempt: AttemptObserver | None = None,
     ) -> AsyncIterator[RouterStream]:
         """Open a stream along the chain. Failures before the first token fail over
         invisibly (DESIGN.md invariant 8); after it, iteration raises ``StreamBroken``.
         Leaving the block closes the HTTP response at once."""
         served = await self.walk(
-            partial(prime, request), model=model, request=request, streaming=True
+            partial(prime, request),
+            model=model,
+            request=request,
+            streaming=True,
+            on_attempt=on_attempt,
         )
         try:
             yield RouterStream(served)
@@ -210,6 +226,29 @@ class Router:
                 await served.value.stream.aclose()
             finally:
                 served.release()
+
+    def models(self, model: str | None = None) -> dict[str, Any]:
+        """The chain and every configured model with its profile (``catalog.py``)."""
+        return catalog.models_report(
+            self.settings, self.providers, lambda: self.chain(model), self.profile
+        )
+
+    def status(self) -> dict[str, Any]:
+        """Credentials, cooldowns and the routes skipped now, with reasons and recovery
+        times (``catalog.py``); fingerprints only."""
+        try:
+            routes = self.chain()
+        except ConfigError:
+            routes = []
+        return catalog.status_report(
+            self.settings,
+            self.store,
+            self.providers,
+            routes,
+            self._skip_until,
+            self._missing_models,
+            self._clock(),
+        )
 
     def profile(self, route: ModelRef) -> ModelProfile:
         """What a route's model can do and costs (built-in table + config overrides)."""
@@ -226,14 +265,17 @@ class Router:
         model: str | None = None,
         request: ChatRequest | None = None,
         streaming: bool = False,
+        on_attempt: AttemptObserver | None = None,
     ) -> Served[T]:
         """Run ``op`` along the chain with the router's rules; the caller must call
         ``release()`` on what it returns. With ``request``, routes whose model cannot serve
-        it (tools, images, context window, streaming) are skipped, and say why."""
+        it (tools, images, context window, streaming) are skipped, and say why.
+        ``on_attempt`` is told of each attempt as it happens (see ``AttemptObserver``)."""
         routes = self.chain(model)
-        walk = _Walk(request, streaming)
+        walk = _Walk(request, streaming, on_attempt=on_attempt)
         for index, route in enumerate(routes):
             has_next = index + 1 < len(routes)
+            walk.next_route = routes[index + 1] if has_next else None
             served = await self._try_route(op, route, walk, has_next)
             if served is not None:
                 return served
@@ -411,6 +453,9 @@ class Router:
             reason=reason,
         )
         walk.attempts.append(attempt)
+        if walk.on_attempt is not None:
+            moves_to = {"rotate": route, "fallback": walk.next_route, "skip": walk.next_route}
+            walk.on_attempt(attempt, moves_to.get(action))
         if action != "served":
             log.info(
                 f"route.{action}",

@@ -173,3 +173,24 @@ MIGRATIONS.append(
         "ALTER TABLE sessions ADD COLUMN toolsets TEXT",
     )
 )
+
+# 5: what replay needs. ``events``: every event a turn emitted, in order, as JSON
+# (redacted like the live events; consecutive text or thought deltas coalesced), the
+# user's prompt as a ``user_message`` first. ``messages.parts``: a user message's parts
+# beyond its text (images with their data, resources, links), JSON, for the history.
+MIGRATIONS.append(
+    (
+        """
+    CREATE TABLE events (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        session_id  TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+        turn        INTEGER NOT NULL,
+        seq         INTEGER NOT NULL,           -- order of emission within the turn
+        type        TEXT NOT NULL,
+        payload     TEXT NOT NULL               -- JSON: the event's to_json(), redacted
+    )
+    """,
+        "CREATE INDEX events_session ON events(session_id, turn, seq)",
+        "ALTER TABLE messages ADD COLUMN parts TEXT",
+    )
+)

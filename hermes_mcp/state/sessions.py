@@ -209,9 +209,10 @@ def fork_session(
         conn.execute(
             "INSERT INTO messages (session_id, turn, role, content, tool_calls, tool_call_id,"
             " name, is_error, structured, provider, model, input_tokens, output_tokens,"
-            " cost_usd, created_at) SELECT ?, turn, role, content, tool_calls, tool_call_id,"
-            " name, is_error, structured, provider, model, input_tokens, output_tokens,"
-            " cost_usd, created_at FROM messages WHERE session_id = ? AND id <= ? ORDER BY id",
+            " cost_usd, created_at, parts) SELECT ?, turn, role, content, tool_calls,"
+            " tool_call_id, name, is_error, structured, provider, model, input_tokens,"
+            " output_tokens, cost_usd, created_at, parts FROM messages"
+            " WHERE session_id = ? AND id <= ? ORDER BY id",
             (new_id, session_id, upto),
         )
         conn.execute(
@@ -221,6 +222,16 @@ def fork_session(
             " route FROM turns WHERE session_id = ? AND turn IN"
             " (SELECT DISTINCT turn FROM messages WHERE session_id = ?)",
             (new_id, session_id, new_id),
+        )
+        # The event log of every turn copied whole (a turn cut by ``upto_message`` replays
+        # from its messages instead).
+        conn.execute(
+            "INSERT INTO events (session_id, turn, seq, type, payload)"
+            " SELECT ?, e.turn, e.seq, e.type, e.payload FROM events e"
+            " WHERE e.session_id = ? AND e.turn IN"
+            " (SELECT turn FROM messages WHERE session_id = ? GROUP BY turn HAVING MAX(id) <= ?)"
+            " ORDER BY e.id",
+            (new_id, session_id, session_id, upto),
         )
         conn.execute(_RETOTAL, (new_id,))
 

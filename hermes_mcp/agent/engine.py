@@ -1,0 +1,388 @@
+"""The run engine: one turn from the user's prompt to ``turn_end`` (private; the public
+face is ``loop.Agent``).
+
+1. records the user's message (and its ``user_message`` event), reloads the session's
+   conversation;
+2. streams a model call; each move of the router (rotation, fallback, skip) is
+   announced as ``model_switch`` the moment it happens (``on_attempt``), before the next
+   route's first token; then the deltas, then ``usage`` (with the serving model's
+   context window and the session's running totals); the assistant message is stored
+   once complete;
+3. runs the tool calls: consecutive read-only calls concurrently, the others one at a
+   time, in the model's order; each result is stored as it returns. Every started call
+   ends with ``tool_call_end``: ``completed``, ``failed``, ``denied`` (the policy or the
+   approver refused) or ``cancelled`` (the turn was cancelled or ran out of time);
+4. repeats until the model answers without a tool call (``end_turn``), its output is
+   cut (``max_tokens``), refused (``refusal``), a budget is reached, a model request
+   fails (``error``, with every attempt of the walk in ``turn_end.error["attempts"]``),
+   or the turn is cancelled.
+
+Every event also goes to the turn's event log, stored with the turn's writes: that is
+what ``SessionStore.replay`` gives back. Images in the prompt reach only a model whose
+profile says vision: when no route of the chain does, the request leaves them out and
+``turn_end.message`` says so. Every log line of a turn carries its ``session_id``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import anyio
+import structlog
+from pydantic import BaseModel
+
+from hermes_mcp.agent.budget import explain
+from hermes_mcp.agent.delegation import delegate_tool
+from hermes_mcp.agent.events import (
+    ModelSwitch,
+    PlanUpdate,
+    TextDelta,
+    ThoughtDelta,
+    ToolCallEnd,
+    ToolCallProgress,
+    ToolCallStart,
+    ToolCallStatus,
+    TurnEnd,
+    UsageUpdate,
+)
+from hermes_mcp.agent.model import reads_images, switch_for
+from hermes_mcp.agent.prompt import Prompt
+from hermes_mcp.agent.prompts import system_prompt
+from hermes_mcp.agent.store import INTERRUPTED
+from hermes_mcp.agent.turn_state import AgentLike, TurnState
+from hermes_mcp.config import ModelRef
+from hermes_mcp.errors import ConfigError, FailureClass, NoRouteError, ProviderError, StateError
+from hermes_mcp.llm import types as llm
+from hermes_mcp.log import get_logger, redact, redact_value
+from tools import ToolRegistry, ToolResult
+
+log = get_logger("hermes_mcp.agent")
+
+CANCELLED_EMIT_S = 5.0
+NO_VISION = "images left out: no model in the chain reads images (vision)"
+
+_SCHEMAS: dict[type[BaseModel], dict[str, Any]] = {}
+
+
+def _schema(args: type[BaseModel]) -> dict[str, Any]:
+    schema = _SCHEMAS.get(args)
+    if schema is None:
+        schema = _SCHEMAS[args] = args.model_json_schema()
+    return schema
+
+
+def tool_defs(registry: ToolRegistry) -> tuple[llm.ToolDef, ...]:
+    return tuple(
+        llm.ToolDef(t.name, t.description, t.input_schema or _schema(t.args)) for t in registry
+    )
+
+
+async def run_turn(
+    agent: AgentLike, prompt: Prompt, st: TurnState, scope: anyio.CancelScope
+) -> TurnEnd:
+    """See ``Agent.run_turn``."""
+    with structlog.contextvars.bound_contextvars(session_id=st.session_id):
+        try:
+            with scope:
+                with anyio.move_on_after(st.budget.max_duration_s) as deadline:
+                    st.turn, st.messages = await agent.store.start_turn(st.session_id, prompt)
+                    await _loop(agent, st)
+                if deadline.cancelled_caught:
+                    st.finish("max_duration", explain("max_duration", st.budget))
+            if scope.cancelled_caught:
+                st.finish("cancelled", "the turn was cancelled")
+        except Exception as exc:
+            log.exception("turn.failed")
+            st.finish("error", redact(f"internal error: {type(exc).__name__}: {exc}"))
+        finally:
+            st.finish("cancelled", "the turn was cancelled")  # cancelled from outside
+            end = st.end()
+            with anyio.CancelScope(shield=True):
+                await _settle(agent, st, end)
+        await st.out(end)
+        return end
+
+
+async def _settle(agent: AgentLike, st: TurnState, end: TurnEnd) -> None:
+    """Store what an interrupted turn leaves behind, and the turn's end."""
+    log.info(
+        "turn.end",
+        depth=agent.depth,
+        stop_reason=st.stop,
+        iterations=st.budget.iterations,
+        duration_s=round(time.monotonic() - st.started, 3),
+    )
+    if not st.turn:
+        return
+    st.log.add(end)
+    try:
+        for call in st.unanswered.values():
+            message = llm.Message.tool(call.id, call.name, f"{INTERRUPTED} ({st.stop})")
+            await agent.store.append_tool(st.session_id, st.turn, message)
+        await agent.store.end_turn(
+            st.session_id,
+            st.turn,
+            st.stop or "error",
+            end.message,
+            st.budget.usage,
+            st.budget.cost_usd,
+            events=st.log.take(),
+        )
+    except StateError as exc:
+        log.error("turn.not_saved", error=str(exc))
+
+
+def _registry_for(agent: AgentLike, st: TurnState) -> ToolRegistry:
+    if not agent.can_delegate:
+        return agent.registry
+    registry = ToolRegistry(agent.registry)
+    registry.register(delegate_tool(agent, st))
+    return registry
+
+
+async def _loop(agent: AgentLike, st: TurnState) -> None:
+    registry = _registry_for(agent, st)
+    tools = tool_defs(registry)
+    system = llm.Message.system(
+        system_prompt(agent.context.cwd, registry.names, delegated=agent.depth > 0)
+    )
+    while True:
+        if not st.budget.next_iteration():
+            st.finish("max_iterations", explain("max_iterations", st.budget))
+            return
+        messages = _visible(agent, st)
+        result = await _complete(agent, st, llm.ChatRequest((system, *messages), tools))
+        if result is None:
+            return
+        completion = result.completion
+        assistant = llm.Message.assistant(completion.text, completion.tool_calls)
+        st.messages.append(assistant)
+        st.unanswered = {call.id: call for call in completion.tool_calls}
+        st.budget.add(completion.usage, result.cost_usd)
+        st.totals.add(completion.usage, result.cost_usd)
+        st.served = f"{result.provider}:{result.model}"
+        await st.emit(
+            UsageUpdate(
+                completion.usage,
+                result.cost_usd,
+                result.provider,
+                result.model,
+                result.credential,
+                context_window=_window(agent, result),
+                session_usage=st.totals.usage,
+                session_cost_usd=st.totals.cost_usd,
+            )
+        )
+        await agent.store.append_assistant(
+            st.session_id, st.turn, assistant, result, events=st.log.take()
+        )
+        if completion.finish_reason == "length":
+            st.text = redact(completion.text)
+            st.finish("max_tokens", "stopped: the answer reached the model's output limit")
+            return
+        if completion.finish_reason == "content_filter":
+            st.finish("refusal", f"{st.served} refused to answer (content filter)")
+            return
+        if not completion.tool_calls:
+            st.text = redact(completion.text)
+            st.finish("end_turn")
+            return
+        if st.budget.over_cost:
+            st.finish("max_cost", explain("max_cost", st.budget))
+            return
+        await _run_tools(agent, st, registry, completion.tool_calls)
+        if st.budget.over_cost:  # delegated children spend too
+            st.finish("max_cost", explain("max_cost", st.budget))
+            return
+
+
+def _visible(agent: AgentLike, st: TurnState) -> list[llm.Message]:
+    """The conversation as this request sends it: images only when a model can read them."""
+    if not any(m.images for m in st.messages):
+        return st.messages
+    try:
+        vision = reads_images(agent.model, agent.model_name)
+    except (ConfigError, ValueError):
+        vision = True  # an unknown override: the router's own error says it
+    if vision:
+        return st.messages
+    if NO_VISION not in st.notes:
+        st.notes.append(NO_VISION)
+        log.info("turn.images_dropped")
+    return [dataclasses.replace(m, images=()) if m.images else m for m in st.messages]
+
+
+def _window(agent: AgentLike, result: llm.Result) -> int | None:
+    profile = getattr(agent.model, "profile", None)
+    if profile is None:
+        return None
+    try:
+        window = profile(ModelRef(result.provider, result.model)).context_window
+    except (KeyError, ValueError):
+        return None
+    return window if isinstance(window, int) else None
+
+
+async def _complete(agent: AgentLike, st: TurnState, request: llm.ChatRequest) -> llm.Result | None:
+    """One streamed model call; ``None`` (the turn ended in error) when it failed.
+
+    The router tells of each attempt as it happens; a move becomes a ``model_switch``
+    at once (a task forwards them, since the router cannot wait on a slow consumer),
+    and all of them are out before the first delta."""
+    send, receive = anyio.create_memory_object_stream[ModelSwitch](math.inf)
+    announced = anyio.Event()
+
+    def observe(attempt: llm.Attempt, to: ModelRef | None) -> None:
+        switch = switch_for(attempt, to)
+        if switch is not None:
+            try:
+                send.send_nowait(switch)
+            except anyio.ClosedResourceError:
+                log.debug("switch.late", to=switch.to)
+
+    async def announce() -> None:
+        with receive:
+            async for switch in receive:
+                await st.emit(switch)
+        announced.set()
+
+    failure: Exception | None = None
+    result: llm.Result | None = None
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(announce)
+        try:
+            async with agent.model.stream(
+                request, model=agent.model_name, on_attempt=observe
+            ) as stream:
+                send.close()
+                await announced.wait()
+                async for delta in stream:
+                    if isinstance(delta, llm.TextDelta) and delta.text:
+                        await st.emit(TextDelta(redact(delta.text)))
+                    elif isinstance(delta, llm.ThinkingDelta) and delta.text:
+                        await st.emit(ThoughtDelta(redact(delta.text)))
+                result = stream.result
+        except (NoRouteError, ProviderError, ConfigError) as exc:
+            failure = exc
+        finally:
+            send.close()
+    if failure is not None:
+        _failed(st, failure)
+        return None
+    if result is None:
+        raise RuntimeError("the model stream ended without a result")
+    return result
+
+
+def _failed(st: TurnState, exc: Exception) -> None:
+    if isinstance(exc, NoRouteError):
+        error = exc.to_json()
+        st.error = {**error["error"], "attempts": error["attempts"]}
+        refused = exc.failure_class is FailureClass.CONTENT_POLICY
+        st.finish("refusal" if refused else "error", redact(exc.message))
+    elif isinstance(exc, ProviderError):  # StreamBroken: after the first token, never replayed
+        cls = exc.failure_class.value
+        message = redact(exc.message)
+        st.error = {"provider": exc.provider, "class": cls, "message": message}
+        st.error.update(retry_at=None, attempts=[])
+        st.finish("error", f"{exc.provider}: {cls}: {message}")
+    else:  # ConfigError: e.g. a model override naming an unknown provider
+        st.error = {"provider": None, "class": "config", "message": str(exc)}
+        st.error.update(retry_at=None, attempts=[])
+        st.finish("error", str(exc))
+
+
+async def _run_tools(
+    agent: AgentLike, st: TurnState, registry: ToolRegistry, calls: Sequence[llm.ToolCall]
+) -> None:
+    for batch in _batches(registry, calls):
+        if len(batch) == 1:
+            await _call(agent, st, registry, batch[0])
+            continue
+        async with anyio.create_task_group() as tg:
+            for call in batch:
+                tg.start_soon(_call, agent, st, registry, call)
+
+
+async def _call(
+    agent: AgentLike, st: TurnState, registry: ToolRegistry, call: llm.ToolCall
+) -> None:
+    tool = registry.get(call.name)
+    kind = tool.annotations.kind if tool is not None else "other"
+    # Events leave the process (the edges, `run --json`): arguments are scrubbed of
+    # key-shaped strings there; the tool itself gets them as the model wrote them.
+    arguments = redact_value(call.arguments)
+    await st.emit(ToolCallStart(call.id, call.name, redact(_title(call)), kind, arguments))
+
+    async def progress(text: str) -> None:
+        await st.emit(ToolCallProgress(call.id, text))
+
+    ctx = dataclasses.replace(st.context, call_id=call.id, progress=progress)
+    try:
+        result = await registry.call(call.name, call.arguments, ctx)
+    except anyio.get_cancelled_exc_class():
+        end = ToolCallEnd(call.id, call.name, "cancelled", INTERRUPTED)
+        st.log.add(end)
+        # Shielded (the call was cancelled), but bounded: a consumer that stopped reading
+        # without closing its end must not hold the cancelled turn.
+        with anyio.move_on_after(CANCELLED_EMIT_S, shield=True):
+            await st.out(end)
+        raise
+    message = llm.Message.tool(call.id, call.name, result.text)
+    st.unanswered.pop(call.id, None)
+    st.messages.append(message)
+    status: ToolCallStatus = (
+        "denied" if result.denied else "failed" if result.is_error else "completed"
+    )
+    await st.emit(
+        ToolCallEnd(
+            call.id,
+            call.name,
+            status,
+            result.text,
+            result.diff,
+            result.locations,
+            result.structured,
+        )
+    )
+    plan = _plan(call.name, result)
+    if plan is not None:
+        await st.emit(plan)
+    await agent.store.append_tool(st.session_id, st.turn, message, result, events=st.log.take())
+
+
+def _batches(registry: ToolRegistry, calls: Sequence[llm.ToolCall]) -> list[list[llm.ToolCall]]:
+    """Runs of consecutive read-only calls (run together), every other call alone."""
+    batches: list[list[llm.ToolCall]] = []
+    previous_read_only = False
+    for call in calls:
+        tool = registry.get(call.name)
+        read_only = tool is not None and tool.annotations.read_only
+        if read_only and previous_read_only:
+            batches[-1].append(call)
+        else:
+            batches.append([call])
+        previous_read_only = read_only
+    return batches
+
+
+def _title(call: llm.ToolCall) -> str:
+    for key in ("command", "path", "url", "pattern", "glob"):
+        value = call.arguments.get(key)
+        if isinstance(value, str) and value:
+            return f"{call.name}: {value[:80]}"
+    tasks = call.arguments.get("tasks")
+    if call.name == "delegate_task" and isinstance(tasks, list):
+        return f"delegate_task: {len(tasks)} task{'s' if len(tasks) != 1 else ''}"
+    return call.name
+
+
+def _plan(name: str, result: ToolResult) -> PlanUpdate | None:
+    if name != "todo" or result.is_error or result.structured is None:
+        return None
+    entries = result.structured.get("entries")
+    return PlanUpdate(tuple(entries)) if isinstance(entries, list) else None

@@ -1,0 +1,131 @@
+"""What the run engine and the ``delegate_task`` tool share: one turn's bookkeeping, the
+session's running totals, and the shape of the agent they both work for (a protocol, so
+neither imports the ``Agent`` façade: the imports point one way)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import anyio
+
+from hermes_mcp.agent.budget import Budget
+from hermes_mcp.agent.event_codec import EventLog
+from hermes_mcp.agent.events import Emit, Event, StopReason, TurnEnd
+from hermes_mcp.agent.model import ChatModel
+from hermes_mcp.agent.prompt import Prompt
+from hermes_mcp.agent.store import SessionStore
+from hermes_mcp.config import Config
+from hermes_mcp.llm import types as llm
+from tools import ToolContext, ToolRegistry
+
+
+@dataclass
+class SessionTotals:
+    """A session's tokens and cost so far, its delegated children's included (what
+    ``usage.session_usage``/``session_cost_usd`` report)."""
+
+    usage: llm.Usage = field(default_factory=llm.Usage)
+    cost_usd: float | None = None
+
+    def add(self, usage: llm.Usage, cost_usd: float | None) -> None:
+        self.usage = _plus(self.usage, usage)
+        if cost_usd is not None:
+            self.cost_usd = (self.cost_usd or 0.0) + cost_usd
+
+
+def _plus(a: llm.Usage, b: llm.Usage) -> llm.Usage:
+    return llm.Usage(
+        a.input_tokens + b.input_tokens,
+        a.output_tokens + b.output_tokens,
+        a.cached_tokens + b.cached_tokens,
+        a.reasoning_tokens + b.reasoning_tokens,
+    )
+
+
+class AgentLike(Protocol):
+    """What the engine and delegation need of an agent (``loop.Agent`` is one)."""
+
+    model: ChatModel
+    store: SessionStore
+    context: ToolContext
+    config: Config
+    registry: ToolRegistry
+    model_name: str | None
+    depth: int
+    totals: SessionTotals
+
+    @property
+    def can_delegate(self) -> bool: ...
+
+    def child(
+        self,
+        *,
+        toolsets: Sequence[str] | None,
+        model: str | None,
+        context: ToolContext,
+        timeout_s: float | None = None,
+    ) -> AgentLike: ...
+
+    async def open_session(
+        self, session_id: str | None = None, *, title: str = "", parent_id: str | None = None
+    ) -> str: ...
+
+    async def run_turn(
+        self,
+        prompt: Prompt,
+        *,
+        session_id: str,
+        emit: Emit,
+        cancel_scope: anyio.CancelScope | None = None,
+    ) -> TurnEnd: ...
+
+
+@dataclass
+class TurnState:
+    """One turn's bookkeeping (shared with the ``delegate_task`` tool of that turn).
+
+    ``emit`` records each event in the turn's event log (for replay) and passes it on.
+    """
+
+    session_id: str
+    out: Emit
+    budget: Budget
+    context: ToolContext
+    totals: SessionTotals = field(default_factory=SessionTotals)
+    started: float = field(default_factory=time.monotonic)
+    turn: int = 0  # 0 until the turn is recorded
+    log: EventLog = field(default_factory=EventLog)
+    messages: list[llm.Message] = field(default_factory=list)
+    unanswered: dict[str, llm.ToolCall] = field(default_factory=dict)
+    text: str = ""
+    notes: list[str] = field(default_factory=list)  # said in turn_end.message
+    stop: StopReason | None = None
+    message: str | None = None
+    error: dict[str, Any] | None = None
+    served: str | None = None
+
+    async def emit(self, event: Event) -> None:
+        self.log.add(event)
+        await self.out(event)
+
+    def finish(self, reason: StopReason, message: str | None = None) -> None:
+        if self.stop is None:
+            self.stop, self.message = reason, message
+
+    def end(self) -> TurnEnd:
+        message = "; ".join([*([self.message] if self.message else []), *self.notes]) or None
+        return TurnEnd(
+            stop_reason=self.stop or "error",
+            session_id=self.session_id,
+            text=self.text,
+            message=message,
+            usage=self.budget.usage,
+            cost_usd=self.budget.cost_usd,
+            iterations=self.budget.iterations,
+            duration_s=time.monotonic() - self.started,
+            model=self.served,
+            error=self.error,
+        )
