@@ -83,18 +83,26 @@ async def test_run_goes_on_when_a_configured_server_cannot_start(
 ) -> None:
     home, ws = new_home(tmp_path), new_workspace(tmp_path)
     pid_file = tmp_path / "pids"
-    configure(home, fake, server("broken", "exit", pid_file))
+    configure(
+        home,
+        fake,
+        server("broken", "exit", pid_file),
+        server("noisy", "garbage", pid_file, startup_timeout_s=3),
+    )
     fake.script(KEY_A, reply("Still here."))
     ran = await hermes(home, ws, "run", "hello")
-    assert (ran.code, ran.stdout) == (0, "Still here.\n")
+    assert (ran.code, ran.stdout) == (0, "Still here.\n")  # no server's stdout on ours
     problems = [
         json.loads(line)["problem"]
         for line in ran.stderr.splitlines()
         if '"mcp_server_problem"' in line
     ]
-    assert len(problems) == 1 and problems[0].startswith("MCP server 'broken'")
-    assert "cannot start: the token is missing" in problems[0]
-    assert_gone(pid_file, 1)
+    broken = [p for p in problems if p.startswith("MCP server 'broken'")]
+    assert len(broken) == 1 and "cannot start: the token is missing" in broken[0]
+    noisy = [p for p in problems if p.startswith("MCP server 'noisy'")]
+    assert len(noisy) == 1 and "did not start within 3 s" in noisy[0]
+    assert "Welcome to the server" not in ran.stdout
+    assert_gone(pid_file, 2)
 
 
 @pytest.mark.anyio

@@ -86,9 +86,13 @@ class ServerConnection:
                 if self.spec.transport == "stdio":
                     self._stderr = StderrPipe(self.name)
                     tg.start_soon(self._stderr.pump)
-                await self._connected_life()
+                try:
+                    await self._connected_life()
+                except Exception as exc:  # anything the SDK or the transport raised
+                    await self._stderr_settled()
+                    self._fail(self._why(exc))
                 tg.cancel_scope.cancel()
-        except Exception as exc:  # anything the SDK or the transport raised: this server only
+        except Exception as exc:  # the stderr pipe itself: this server only, still
             self._fail(self._why(exc))
         finally:
             self._client = None
@@ -135,6 +139,7 @@ class ServerConnection:
                 tg.start_soon(self._listen, client)
             await self._lost.wait()
             self.state = "lost"
+            await self._stderr_settled()
             self._problem(f"stopped{self._stderr_note()}; its tools answer an error from now on")
             tg.cancel_scope.cancel()
 
@@ -307,6 +312,12 @@ class ServerConnection:
         text = str(exc) or type(exc).__name__
         notes = self._garbage_note() + self._stderr_note()
         return f"failed: {type(exc).__name__}: {text[:300]}{notes}"
+
+    async def _stderr_settled(self) -> None:
+        """Give a dying child's last stderr lines a moment to arrive (for the message)."""
+        if self._stderr is not None:
+            with anyio.move_on_after(0.5):
+                await self._stderr.eof.wait()
 
     def _stderr_note(self) -> str:
         return "" if self._stderr is None else self._stderr.describe()

@@ -53,6 +53,7 @@ class StderrPipe:
         self._read_fd = read_fd
         self.write_end = os.fdopen(write_fd, "w")
         self.tail: deque[str] = deque(maxlen=_TAIL_LINES)
+        self.eof = anyio.Event()  # every writer has closed its end
 
     def close_write_end(self) -> None:
         """Once the child has its copy (or failed to start), ours must go: EOF needs it."""
@@ -78,6 +79,7 @@ class StderrPipe:
                 except BlockingIOError:
                     continue
                 if not chunk:
+                    self.eof.set()
                     break
                 *lines, pending = (pending + chunk).split(b"\n")
                 for line in lines:
