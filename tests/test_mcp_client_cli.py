@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,10 +14,10 @@ from typing import Any
 import anyio
 import pytest
 
-from hermes_mcp.testing import FakeProvider, reply
+from hermes_mcp.testing import FakeProvider, hold, reply
 from tests.agent_helpers import call, calls, new_home, new_workspace
 from tests.keys import KEY_A, seen
-from tests.mcp_helpers import assert_gone, configure, server
+from tests.mcp_helpers import alive, assert_gone, configure, pids, server
 from tests.routing import HERMES, Home, Ran
 
 
@@ -172,3 +173,31 @@ async def test_another_hermes_serving_mcp_is_a_server_whose_read_file_is_callabl
     assert end["name"] == "other__read_file" and end["status"] == "completed", ran.stderr
     assert 'print("hello")' in end["output"]
     assert out[-1]["stop_reason"] == "end_turn"
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("how", ["sigint", "sigkill"])
+async def test_no_server_outlives_hermes(tmp_path: Path, fake: FakeProvider, how: str) -> None:
+    """Ctrl-C: the turn is cancelled, the session closes and stops the server. Killed
+    outright: the server sees its stdin close and exits, as MCP servers must."""
+    home, ws = new_home(tmp_path), new_workspace(tmp_path)
+    pid_file = tmp_path / "pids"
+    configure(home, fake, server("demo", "demo", pid_file))
+    fake.script(KEY_A, hold("never"))
+    with anyio.fail_after(40):
+        async with await anyio.open_process(
+            [HERMES, "run", "wait"], env=home.process_env, cwd=ws
+        ) as proc:
+            await fake.wait_in_flight(1, timeout=30)  # servers connect before the turn
+            [child] = pids(pid_file)
+            assert alive(child)
+            proc.send_signal(signal.SIGINT if how == "sigint" else signal.SIGKILL)
+            code = await proc.wait()
+        assert code == (130 if how == "sigint" else -signal.SIGKILL)
+        if how == "sigint":
+            assert not alive(child)  # stopped before hermes exited
+        for _ in range(200):  # killed: the child notices its closed stdin on its own
+            if not alive(child):
+                break
+            await anyio.sleep(0.05)
+        assert not alive(child)
