@@ -118,7 +118,7 @@ async def hang_server() -> None:
 
 def legacy_server() -> None:
     """A handshake-era server written by hand (as older servers in the wild are): no
-    ``server/discover``, ``initialize`` at 2025-11-25, and an unsolicited
+    ``server/discover``, ``initialize`` at 2025-11-25, a log message for each call, and an unsolicited
     ``notifications/tools/list_changed`` after ``grow``."""
     import json
 
@@ -148,6 +148,13 @@ def legacy_server() -> None:
             error = {"code": -32601, "message": f"method not found: {method}"}
             _say(json.dumps({"jsonrpc": "2.0", "id": ident, "error": error}))
             continue
+        if method == "tools/call":
+            note = {
+                "level": "info",
+                "logger": "legacy",
+                "data": f"called {message['params']['name']}",
+            }
+            _say(json.dumps({"jsonrpc": "2.0", "method": "notifications/message", "params": note}))
         _say(json.dumps({"jsonrpc": "2.0", "id": ident, "result": result}))
         if method == "tools/call" and message["params"]["name"] == "grow":
             _say(json.dumps({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"}))

@@ -4,12 +4,15 @@ the fake provider, the session's real policy and approver."""
 
 from __future__ import annotations
 
+import io
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
 import pytest
 
+from hermes_mcp.log import configure_logging
 from hermes_mcp.runtime import Backends
 from hermes_mcp.testing import FakeProvider, reply
 from tests.agent_helpers import call, calls, new_home, new_workspace
@@ -299,17 +302,25 @@ async def test_a_handshake_era_server_works_and_its_list_changes_refresh_the_too
     home, ws = new_home(tmp_path), new_workspace(tmp_path)
     pid_file = tmp_path / "pids"
     configure(home, fake, server("old", "legacy", pid_file))
-    with anyio.fail_after(60):
-        async with mcp_runtime(home) as (runtime, client):
-            session = await runtime.create_session(ws)
-            [old] = client.connections(session)[0].servers
-            assert old.protocol == "2025-11-25"
-            assert old.registered == ["old__ping", "old__grow"]
-            ctx = session.context.for_call("c1")
-            assert (await session.registry.call("old__ping", {}, ctx)).text == "pong"
-            refreshed = old.refreshed
-            assert (await session.registry.call("old__grow", {}, ctx)).text == "grown"
-            await refreshed.wait()
-            assert "old__fresh" in session.registry
-            await session.close()
-        assert_gone(pid_file, 1)
+    logs = io.StringIO()
+    configure_logging(stream=logs)
+    try:
+        with anyio.fail_after(60):
+            async with mcp_runtime(home) as (runtime, client):
+                session = await runtime.create_session(ws)
+                [old] = client.connections(session)[0].servers
+                assert old.protocol == "2025-11-25"
+                assert old.registered == ["old__ping", "old__grow"]
+                ctx = session.context.for_call("c1")
+                assert (await session.registry.call("old__ping", {}, ctx)).text == "pong"
+                refreshed = old.refreshed
+                assert (await session.registry.call("old__grow", {}, ctx)).text == "grown"
+                await refreshed.wait()
+                assert "old__fresh" in session.registry
+                await session.close()
+            assert_gone(pid_file, 1)
+    finally:
+        configure_logging()
+    lines = [json.loads(line) for line in logs.getvalue().splitlines()]
+    server_logs = [(x["server"], x["data"]) for x in lines if x["event"] == "mcp_server_log"]
+    assert server_logs == [("old", "called ping"), ("old", "called grow")]

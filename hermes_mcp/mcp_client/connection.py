@@ -107,6 +107,7 @@ class ServerConnection:
             mode="auto",
             read_timeout_seconds=spec.timeout_s,
             message_handler=self._on_message,
+            logging_callback=self._on_log,
             cache=None,
         )
         with anyio.CancelScope(deadline=anyio.current_time() + spec.startup_timeout_s) as start:
@@ -294,6 +295,17 @@ class ServerConnection:
             self._garbage += 1
             if self._garbage == 1:
                 log.warning("mcp_server_garbage", server=self.name, error=message)
+
+    async def _on_log(self, params: types.LoggingMessageNotificationParams) -> None:
+        """A server's log message (``notifications/message``), into our log."""
+        data = params.data if isinstance(params.data, str) else json.dumps(params.data, default=str)
+        log.info(
+            "mcp_server_log",
+            server=self.name,
+            level=params.level,
+            logger=params.logger,
+            data=data[:2000],
+        )
 
     def _on_eof(self) -> None:
         if self.state == "ready":  # calls from now on answer at once
