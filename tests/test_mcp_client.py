@@ -38,7 +38,7 @@ async def test_failures_are_named_and_the_session_and_other_servers_go_on(
         fake,
         server("demo", "demo", pid_file),
         server("exits", "exit", pid_file),
-        server("hangs", "hang", pid_file, startup_timeout_s=3),
+        server("hangs", "hang", pid_file, startup_timeout_s=8),
         server("noisy", "garbage", pid_file, startup_timeout_s=3),
     )
     fake.script(KEY_A, calls(call("demo__add", "c1", a=20, b=22)), reply("It is 42."))
@@ -64,8 +64,9 @@ async def test_failures_are_named_and_the_session_and_other_servers_go_on(
             problems = client.problems(session)
             for name, why in [
                 ("exits", "cannot start: the token is missing"),  # its stderr, quoted
-                ("hangs", "did not start within 3 s"),
-                ("noisy", "did not start within 3 s"),
+                ("hangs", "did not answer its tools/list within 8 s"),
+                ("noisy", "did not answer its handshake within 3 s"),
+                ("noisy", "line(s) that are not JSON-RPC to stdout"),
             ]:
                 mine = [p for p in problems if p.startswith(f"MCP server {name!r}")]
                 assert len(mine) == 1 and why in mine[0], problems

@@ -101,7 +101,7 @@ async def test_run_goes_on_when_a_configured_server_cannot_start(
     broken = [p for p in problems if p.startswith("MCP server 'broken'")]
     assert len(broken) == 1 and "cannot start: the token is missing" in broken[0]
     noisy = [p for p in problems if p.startswith("MCP server 'noisy'")]
-    assert len(noisy) == 1 and "did not start within 3 s" in noisy[0]
+    assert len(noisy) == 1 and "did not answer its handshake within 3 s" in noisy[0]
     assert "Welcome to the server" not in ran.stdout
     assert_gone(pid_file, 2)
 

@@ -69,6 +69,7 @@ class ServerConnection:
         self._lost = anyio.Event()
         self._changed = anyio.Event()
         self._garbage = 0
+        self._phase = "handshake"  # what a start that timed out was waiting for
 
     @property
     def name(self) -> str:
@@ -114,6 +115,7 @@ class ServerConnection:
             async with client:
                 self._client = client
                 self.protocol = client.protocol_version
+                self._phase = "tools/list"
                 await self._list_and_register(client)
                 start.deadline = math.inf  # started: from here on only calls time out
                 self.state = "ready"
@@ -127,7 +129,7 @@ class ServerConnection:
                 await self._serve(client)
         if start.cancelled_caught and self.state == "starting":
             self._fail(
-                f"did not start within {spec.startup_timeout_s:g} s "
+                f"did not answer its {self._phase} within {spec.startup_timeout_s:g} s "
                 "(startup_timeout_s: process start, handshake and tools/list)"
                 + self._garbage_note()
             )
