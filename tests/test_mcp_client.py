@@ -230,7 +230,7 @@ async def test_servers_of_one_session_are_not_offered_to_another(
 
     home, ws = new_home(tmp_path), new_workspace(tmp_path)
     pid_file = tmp_path / "pids"
-    configure(home, fake)
+    configure(home, fake, server("Editor_Tools", "demo", pid_file))
     editor = McpServerStdio(
         name="Editor Tools",
         command=__import__("sys").executable,
@@ -242,15 +242,17 @@ async def test_servers_of_one_session_are_not_offered_to_another(
             first = await runtime.create_session(ws)
             second = await runtime.create_session(ws)
             connections = await client.connect(first, specs_from_acp([editor]))
-            assert "Editor_Tools__add" in connections.tools
-            assert "Editor_Tools__add" in first.registry
-            assert "Editor_Tools__add" not in second.registry
+            # the configured server of the same name keeps its name; the editor's is -2
+            assert "Editor_Tools-2__add" in connections.tools
+            assert {"Editor_Tools__add", "Editor_Tools-2__add"} <= set(first.registry.names)
+            assert "Editor_Tools-2__add" not in second.registry
+            assert "Editor_Tools__add" in second.registry
             ctx = first.context.for_call("c1")
-            result = await first.registry.call("Editor_Tools__add", {"a": 3, "b": 4}, ctx)
+            result = await first.registry.call("Editor_Tools-2__add", {"a": 3, "b": 4}, ctx)
             assert result.text == "7"
             await first.close()
-            assert_gone(pid_file, 1)
             await second.close()
+            assert_gone(pid_file, 3)
 
 
 @pytest.mark.anyio

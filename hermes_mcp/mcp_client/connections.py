@@ -142,7 +142,18 @@ class McpClient:
             await self.connect(session, specs)
 
     async def connect(self, session: Session, specs: Sequence[ServerSpec]) -> McpConnections:
-        """Connect more servers for ``session`` (an editor's ``mcpServers``)."""
+        """Connect more servers for ``session`` (an editor's ``mcpServers``); a name
+        already connected in this session gets a suffix (``github-2``)."""
+        taken = {s.name for c in self._sessions.get(session.id, ()) for s in c.servers}
+        unique: list[ServerSpec] = []
+        for spec in specs:
+            name, n = spec.name, 1
+            while name in taken:
+                n += 1
+                name = f"{spec.name}-{n}"
+            taken.add(name)
+            unique.append(spec if name == spec.name else replace(spec, name=name))
+        specs = unique
         connections = await connect_session_servers(
             session, specs, task_group=self._runtime.task_group
         )
