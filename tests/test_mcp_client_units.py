@@ -293,3 +293,16 @@ def test_tool_names_annotations_and_results_map_to_ours() -> None:
         types.CallToolResult(content=[types.TextContent(type="text", text="no")], is_error=True)
     )
     assert (failed.is_error, failed.text, failed.structured) == (True, "no", None)
+
+
+def test_huge_structured_content_is_left_out_and_said() -> None:
+    big = {"rows": ["x" * 1000] * 200}
+    mapped = to_result(
+        types.CallToolResult(
+            content=[types.TextContent(type="text", text="rows")], structured_content=big
+        )
+    )
+    assert mapped.structured is None
+    assert mapped.text.startswith("rows\n[structured content of ") and mapped.text.endswith(
+        " characters left out]"
+    )

@@ -8,8 +8,8 @@
   embedded text resources with their URI, images, audio, blobs and resource links as
   one line each (the router's tool messages carry text only, so the model is told
   what arrived rather than shown it), structured content as ``structured`` (and as
-  JSON text when the server sent no text), ``isError`` as an error result. The text is
-  capped like a built-in tool's output.
+  JSON text when the server sent no text; left out past the cap), ``isError`` as an
+  error result. The text is capped like a built-in tool's output.
 """
 
 from __future__ import annotations
@@ -97,8 +97,13 @@ def to_result(result: types.CallToolResult) -> ToolResult:
     redacts every result it hands back)."""
     text = "\n".join(_block(b) for b in result.content)
     structured = result.structured_content
-    if not text and structured is not None:
-        text = json.dumps(structured, ensure_ascii=False, default=str)
+    if structured is not None:
+        as_json = json.dumps(structured, ensure_ascii=False, default=str)
+        if not text:
+            text = as_json
+        if len(as_json) > RESULT_MAX_CHARS:  # kept out of events and the store, like text
+            structured = None
+            text += f"\n[structured content of {len(as_json)} characters left out]"
     if not text:
         text = "(the tool returned no content)"
     return ToolResult(
