@@ -99,9 +99,11 @@ async def test_results_map_to_tool_results_and_list_changes_refresh_the_tools(
             )
             error, text, _ = await use("demo__picture")
             assert not error and text == "a square\n[image: image/png, 32 bytes, not shown]"
-            error, text, _ = await use("demo__big")
-            assert len(text) < 100_100 and text.endswith(
-                "[output cut at 100000 of 300000 characters]"
+            error, text, structured = await use("demo__big")
+            assert len(text) < 100_200 and structured is None
+            assert text.endswith(
+                "[output cut at 100000 of 300000 characters]\n"
+                "[structured content of 300014 characters left out]"
             )
             error, text, _ = await use("demo__broken")
             assert error and "broken" in text

@@ -97,17 +97,18 @@ def to_result(result: types.CallToolResult) -> ToolResult:
     redacts every result it hands back)."""
     text = "\n".join(_block(b) for b in result.content)
     structured = result.structured_content
+    note = ""
     if structured is not None:
         as_json = json.dumps(structured, ensure_ascii=False, default=str)
         if not text:
             text = as_json
         if len(as_json) > RESULT_MAX_CHARS:  # kept out of events and the store, like text
             structured = None
-            text += f"\n[structured content of {len(as_json)} characters left out]"
+            note = f"\n[structured content of {len(as_json)} characters left out]"
     if not text:
         text = "(the tool returned no content)"
     return ToolResult(
-        text=cap(text),
+        text=cap(text) + note,
         is_error=bool(result.is_error),
         structured=None if result.is_error else structured,
     )
