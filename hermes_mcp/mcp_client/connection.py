@@ -75,6 +75,11 @@ class ServerConnection:
     def name(self) -> str:
         return self.spec.name
 
+    @property
+    def client(self) -> Client | None:
+        """The SDK's client while connected (``bench/mcp_client.py`` calls it directly)."""
+        return self._client
+
     # -- lifetime ------------------------------------------------------------------------
 
     async def run(self) -> None:
