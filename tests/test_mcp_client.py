@@ -43,14 +43,19 @@ async def test_failures_are_named_and_the_session_and_other_servers_go_on(
     )
     fake.script(KEY_A, calls(call("demo__add", "c1", a=20, b=22)), reply("It is 42."))
     told: list[str] = []
+    late: list[str] = []
 
     async def notify(message: str) -> None:
         told.append(message)
+
+    async def notify_late(message: str) -> None:
+        late.append(message)
 
     with anyio.fail_after(60):
         async with mcp_runtime(home) as (runtime, client):
             session = await runtime.create_session(ws)
             client.watch(session, notify)
+            client.watch(session, notify_late, past=False)  # an edge that answers first
             assert {n for n in session.registry.names if "__" in n} >= {"demo__add"}
             assert not any(
                 n.startswith(("exits__", "hangs__", "noisy__")) for n in session.registry.names
@@ -71,7 +76,7 @@ async def test_failures_are_named_and_the_session_and_other_servers_go_on(
                 mine = [p for p in problems if p.startswith(f"MCP server {name!r}")]
                 assert len(mine) == 1 and why in mine[0], problems
             await anyio.wait_all_tasks_blocked()
-            assert sorted(told) == sorted(problems)
+            assert sorted(told) == sorted(problems) and late == []
             await session.close()
             assert_gone(pid_file, 4)
 

@@ -37,7 +37,12 @@ from hermes_mcp.mcp_client.spec import (
     specs_from_config,
 )
 
+#: What an ACP agent can say in ``initialize`` (``agentCapabilities.mcpCapabilities``):
+#: stdio is always supported; these are the others this client speaks.
+ACP_MCP_CAPABILITIES = {"http": True, "sse": True}
+
 __all__ = [
+    "ACP_MCP_CAPABILITIES",
     "McpClient",
     "McpConnections",
     "Notify",

@@ -49,10 +49,11 @@ class McpConnections:
         self._tg: anyio.abc.TaskGroup | None = None
         self._done = anyio.Event()
 
-    def watch(self, notify: Notify) -> None:
-        """Call ``notify(message)`` for every problem: those so far, then each new one."""
+    def watch(self, notify: Notify, *, past: bool = True) -> None:
+        """Call ``notify(message)`` for every problem: those so far (unless ``past`` is
+        false), then each new one."""
         self._watchers.append(notify)
-        for problem in self.problems:
+        for problem in self.problems if past else ():
             self._tell(notify, problem)
 
     @property
@@ -181,12 +182,14 @@ class McpClient:
     def problems(self, session: Session) -> list[str]:
         return [p for c in self._sessions.get(session.id, ()) for p in c.problems]
 
-    def watch(self, session: Session, notify: Notify) -> None:
-        """``notify(message)`` for each problem of this session's servers, past and future."""
+    def watch(self, session: Session, notify: Notify, *, past: bool = True) -> None:
+        """``notify(message)`` for each problem of this session's servers: those so far
+        (unless ``past`` is false: an edge that must answer first reads ``problems``),
+        then each new one, servers connected later included."""
         self._track(session)
         self._watchers.setdefault(session.id, []).append(notify)
         for connections in self._sessions.get(session.id, ()):
-            connections.watch(notify)
+            connections.watch(notify, past=past)
 
 
 def install(runtime: Runtime) -> McpClient:
