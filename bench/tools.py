@@ -7,8 +7,10 @@ A temporary tree of 20,000 small source files (200 directories of 100 files, abo
 each to warm the page cache; each is timed ``--rounds`` times and the medians compared
 (``search_vs_grep_ratio`` = search_files / grep). Then a 5 MB file (about 65,000 lines)
 is read with ``read_file`` (first page, and a page near the end) and edited with
-``patch`` (one edit in the middle, alternating back and forth). One JSON line per
-measurement on stdout.
+``patch`` (one edit in the middle, alternating back and forth). The search is also timed
+with path deny rules and a registered secret (``search_with_rules_vs_grep_ratio``), and
+the policy's check of a terminal command (parsed as ``sh`` does) 100 times. One JSON line
+per measurement on stdout.
 
     python3 -m uv run --frozen python bench/tools.py [--files 20000] [--rounds 5]
     (or: python -m bench.tools)
@@ -34,7 +36,8 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 
 import anyio  # noqa: E402
 
-from tools import Policy, ToolContext, default_registry  # noqa: E402
+from hermes_mcp.log import register_secret  # noqa: E402
+from tools import ApprovalRequest, Policy, ToolContext, default_registry  # noqa: E402
 
 PATTERN = r"needle_[0-9]+\("
 REGISTRY = default_registry()
@@ -128,7 +131,28 @@ def main() -> None:
         emit(stats("search_files", search_samples, files=opts.files, matches=search_found))
         ratio = statistics.median(search_samples) / statistics.median(grep_samples)
         emit({"search_vs_grep_ratio": round(ratio, 2), "same_matches": grep_found == search_found})
+        # The same search with path deny rules to check per file and a registered secret
+        # (every file with a match is searched again as read_file shows it, redacted).
+        register_secret("bench-secret-0123456789abcdef")
+        guarded = ToolContext(
+            (root,),
+            policy=Policy("auto", deny=["read:**/*.secret", "read:private/**"]),
+            state_dir=Path(tmp) / "state",
+        )
+        guarded_samples, guarded_found = timed(lambda: search(guarded), opts.rounds)
+        emit(stats("search_files with deny rules", guarded_samples, matches=guarded_found))
+        ratio = statistics.median(guarded_samples) / statistics.median(grep_samples)
+        emit({"search_with_rules_vs_grep_ratio": round(ratio, 2)})
         shutil.rmtree(root)
+
+        policy = Policy("ask", allow=["terminal:git status*"], deny=["read:secrets/**"])
+        command = "git status --short && git diff | wc -l; echo done > /dev/null"
+        request = ApprovalRequest(
+            tool="terminal", kind="execute", action="terminal", title="t",
+            paths=(Path(tmp),), command=command, risk="runs a shell command",
+        )  # fmt: skip
+        checks, _ = timed(lambda: [policy.evaluate(request, (Path(tmp),)) for _ in range(100)], 5)
+        emit(stats("policy terminal check x100", checks, command=command))
 
         work = Path(tmp) / "big"
         work.mkdir()

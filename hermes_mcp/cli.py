@@ -27,6 +27,7 @@ from hermes_mcp.config import Settings, load_settings
 from hermes_mcp.errors import ConfigError, HermesError, NoRouteError, StateError, UsageError
 from hermes_mcp.log import configure_logging, redact
 from hermes_mcp.state import open_database
+from hermes_mcp.terminal_text import strip_controls
 
 # The router (httpx2, aiohttp) and the agent are imported by the commands that use them,
 # not here: `--version`, `sessions` and usage errors start in half the time.
@@ -45,7 +46,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="hermes-mcp", description=__doc__.splitlines()[0])
+    parser = _Parser(
+        prog="hermes-mcp", description="An LLM agent and MCP server over a provider router."
+    )
     parser.add_argument("--version", action="version", version=f"hermes-mcp {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
@@ -72,13 +75,15 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _out(text: str) -> None:
-    """The one place the command line writes to stdout."""
+    """The one place the command line writes to stdout: never a terminal control
+    sequence (model text and tool results are untrusted; JSON is escaped already)."""
+    text = strip_controls(text)
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
     sys.stdout.flush()
 
 
 def _err(text: str) -> None:
-    sys.stderr.write(redact(text).rstrip("\n") + "\n")
+    sys.stderr.write(strip_controls(redact(text)).rstrip("\n") + "\n")
 
 
 def _error_json(cls: str, message: str, provider: str | None = None) -> dict[str, Any]:
@@ -100,6 +105,8 @@ async def _ask(settings: Settings, prompt: str, model: str | None) -> dict[str, 
 def cmd_ask(args: argparse.Namespace) -> int:
     prompt = " ".join(args.prompt)
     try:
+        if not prompt.strip():
+            raise UsageError("the prompt is empty")
         settings = load_settings()
         settings.chain  # noqa: B018  (raises ConfigError when [model] is missing)
         answer = anyio.run(_ask, settings, prompt, args.model)
@@ -135,17 +142,21 @@ async def _cancel_on_sigint(
 
 
 async def _run(settings: Settings, prompt: str, session: str | None, as_json: bool) -> TurnEnd:
-    from hermes_mcp.runtime import open_runtime
+    from hermes_mcp.runtime import Backends, open_runtime
+    from hermes_mcp.tty_approver import approver_for_run
 
     async with open_runtime(settings) as runtime:
         if settings.config.mcp_servers:  # other MCP servers' tools (imports mcp: only then)
             from hermes_mcp.mcp_client import install
 
             install(runtime)
+        cwd = _session_workspace(runtime.db, session) if session else Path.cwd()
+        approver = approver_for_run([cwd])  # asks on a terminal; else refuses, then sums up
+        backends = Backends(approver=approver)
         if session is None:
-            opened = await runtime.create_session(Path.cwd(), title=prompt)
+            opened = await runtime.create_session(cwd, title=prompt, backends=backends)
         else:
-            opened = await runtime.load_session(session)
+            opened = await runtime.load_session(session, cwd=cwd, backends=backends)
         async with (
             opened,
             opened.turn(prompt) as turn,
@@ -158,7 +169,26 @@ async def _run(settings: Settings, prompt: str, session: str | None, as_json: bo
             tg.cancel_scope.cancel()
         if turn.outcome is None:
             raise RuntimeError("the turn ended without a turn_end event")
+        refusals = approver.summary()
+        if refusals:
+            _err(refusals)
         return turn.outcome
+
+
+def _session_workspace(db: Any, session: str) -> Path:
+    """A continued session works where it started: its stored cwd, said on stderr when
+    that is not the current directory (tools would otherwise act on another tree)."""
+    from hermes_mcp.state.sessions import get_session
+
+    info = get_session(db, session)
+    here = Path.cwd()
+    if info is None or not info.cwd or Path(info.cwd) == here.resolve():
+        return here  # an unknown session is reported by the turn itself
+    workspace = Path(info.cwd)
+    if not workspace.is_dir():
+        raise UsageError(f"session {session} works in {workspace}, which no longer exists")
+    _err(f"hermes-mcp: session {session} works in {workspace}; continuing there")
+    return workspace
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -167,6 +197,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     configuration or state errors; ``--json`` always ends with a ``turn_end`` line."""
     prompt = " ".join(args.prompt)
     try:
+        if not prompt.strip():
+            raise UsageError("the prompt is empty")
         settings = load_settings()
         settings.chain  # noqa: B018  (raises ConfigError when [model] is missing)
         end = anyio.run(_run, settings, prompt, args.session, args.json)
@@ -201,6 +233,7 @@ def cmd_providers(args: argparse.Namespace) -> int:
     try:
         store = CredentialStateStore(db)
         if args.reset:
+            args.reset = args.reset.strip().lower()  # fingerprints are lower-case hex
             cleared = store.reset(args.reset)
             known = any(
                 c.fingerprint == args.reset

@@ -125,7 +125,8 @@ def _act(db: Database, args: argparse.Namespace) -> tuple[dict[str, Any], str]:
             f"{f'{h.name} result' if h.role == 'tool' and h.name else h.role}: {h.snippet}"
             for h in hits
         ]
-        return {"query": query, "hits": [h.to_json() for h in hits]}, "\n".join(blocks)
+        text = "\n".join(blocks) if blocks else f"no matches for {query!r}"
+        return {"query": query, "hits": [h.to_json() for h in hits]}, text
     if action == "show":
         record = load_session(db, args.id)
         if record is None:
@@ -136,7 +137,10 @@ def _act(db: Database, args: argparse.Namespace) -> tuple[dict[str, Any], str]:
         more = f" (and {count - 1} delegated task session(s))" if count > 1 else ""
         return {"deleted": args.id, "sessions": count}, f"deleted session {args.id}{more}"
     if action == "rename":
-        rename_session(db, args.id, " ".join(args.title), time.time())
+        title = " ".join(args.title).strip()
+        if not title:
+            raise UsageError("sessions rename: the title is empty")
+        rename_session(db, args.id, title, time.time())
         return _info(db, args.id)
     new_id = uuid.uuid4().hex
     fork_session(db, args.id, new_id, time.time(), title=args.title)
@@ -157,7 +161,8 @@ def _when(epoch: float | None) -> str:
 def _line(info: SessionInfo, *, with_cwd: bool) -> str:
     turns = f"{info.turn_count} turn{'' if info.turn_count == 1 else 's'}"
     where = f"  ({info.cwd})" if with_cwd else ""
-    return f"{info.id}  {_when(info.updated_at)}  {turns:>9}  {info.title}{where}"
+    child = f"  [delegated by {info.parent_id}]" if info.parent_id else ""
+    return f"{info.id}  {_when(info.updated_at)}  {turns:>9}  {info.title}{child}{where}"
 
 
 def _transcript(record: SessionRecord) -> str:

@@ -8,18 +8,23 @@ here, not at the first request.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import tomllib
+import types
+import typing
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from hermes_mcp.credentials import Credential, CredentialRefError, dedupe, resolve
 from hermes_mcp.errors import ConfigError
+from hermes_mcp.log import get_logger
 
 PROVIDER_NAME = re.compile(r"^[a-z0-9_-]+$")
 
@@ -81,9 +86,20 @@ class ModelSettings(_Strict):
     tools: bool | None = None
     vision: bool | None = None
     streaming: bool | None = None
-    input_per_mtok: float | None = Field(default=None, ge=0)  # USD per million tokens
-    output_per_mtok: float | None = Field(default=None, ge=0)
-    cached_per_mtok: float | None = Field(default=None, ge=0)  # default: the input price
+    # USD per million tokens
+    input_per_mtok: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    output_per_mtok: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    # default: the input price
+    cached_per_mtok: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+
+
+# A timeout must be a finite number of seconds, and one a clock can add to now.
+MAX_TIMEOUT_S = 7 * 24 * 3600.0
+MAX_CONFIG_BYTES = 1024 * 1024
+
+
+def _timeout(default: float) -> Any:
+    return Field(default=default, gt=0, le=MAX_TIMEOUT_S, allow_inf_nan=False)
 
 
 class ProviderSection(_Strict):
@@ -94,25 +110,41 @@ class ProviderSection(_Strict):
     project: str | None = None
     location: str | None = None
     token_url: str | None = None
-    connect_timeout_s: float = Field(default=10.0, gt=0)
-    read_timeout_s: float = Field(default=300.0, gt=0)
-    first_token_timeout_s: float = Field(default=60.0, gt=0)
-    idle_timeout_s: float = Field(default=60.0, gt=0)
-    total_timeout_s: float = Field(default=900.0, gt=0)
+    connect_timeout_s: float = _timeout(10.0)
+    read_timeout_s: float = _timeout(300.0)
+    first_token_timeout_s: float = _timeout(60.0)
+    idle_timeout_s: float = _timeout(60.0)
+    total_timeout_s: float = _timeout(900.0)
+    # The largest non-streamed answer read (bytes); an error body is read up to 64 KiB.
+    max_body_bytes: int = Field(default=16 * 1024 * 1024, gt=0)
     models: dict[str, ModelSettings] = Field(default_factory=dict)
 
     @field_validator("base_url")
     @classmethod
     def _url(cls, value: str) -> str:
+        # Messages never repeat the value: it may hold a password.
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018  (raises ValueError for a port that is not one)
+        except ValueError as exc:
+            raise ValueError(f"not a valid URL ({exc})") from None
+        if "@" in parts.netloc:
+            raise ValueError(
+                "must not hold a user name or password (user:pass@); put the secret in credentials"
+            )
+        if not parts.hostname:
+            raise ValueError("has no host")
+        if any(c.isspace() for c in value):
+            raise ValueError("must not contain spaces")
         return value.rstrip("/")
 
 
 class AgentSection(_Strict):
     max_iterations: int = Field(default=50, ge=1)
-    max_duration_s: float = Field(default=900.0, gt=0)
-    max_cost_usd: float = Field(default=5.0, ge=0)
+    max_duration_s: float = _timeout(900.0)
+    max_cost_usd: float = Field(default=5.0, ge=0, allow_inf_nan=False)
     toolsets: list[str] = Field(
         default_factory=lambda: ["files", "terminal", "web", "memory", "planning", "delegation"]
     )
@@ -186,6 +218,8 @@ class Settings:
     source: Path | None
     home: Path
     credentials: dict[str, list[Credential]]
+    # Problems that stop nothing: credentials of providers no model chain uses.
+    warnings: tuple[str, ...] = ()
 
     @property
     def chain(self) -> list[ModelRef]:
@@ -225,28 +259,67 @@ def _dotted(loc: tuple[int | str, ...]) -> str:
     return out
 
 
+def _fields_at(loc: tuple[int | str, ...]) -> list[str]:
+    """The valid key names of the section holding ``loc``'s last part (for suggestions)."""
+    kind: Any = Config
+    for part in loc[:-1]:
+        if isinstance(kind, type) and issubclass(kind, BaseModel):
+            field = kind.model_fields.get(str(part))
+            if field is None:
+                return []
+            kind = field.annotation
+        elif typing.get_origin(kind) in (dict, list):
+            kind = typing.get_args(kind)[-1]
+        else:
+            return []
+        while typing.get_origin(kind) in (typing.Union, types.UnionType):  # X | None
+            kind = next(a for a in typing.get_args(kind) if a is not type(None))
+    if isinstance(kind, type) and issubclass(kind, BaseModel):
+        return list(kind.model_fields)
+    return []
+
+
+def _problem(error: Any) -> tuple[str, str]:
+    """(dotted key, what is wrong) of one pydantic error, never echoing the value."""
+    loc = tuple(error["loc"])
+    message = str(error["msg"])
+    if error["type"] == "extra_forbidden":
+        message = "unknown key"
+        near = difflib.get_close_matches(str(loc[-1]), _fields_at(loc), n=1, cutoff=0.6)
+        if near:
+            message += f" (did you mean {near[0]!r}?)"
+    elif error["type"] == "literal_error":
+        message = f"{message} (got {error.get('input')!r})"
+    elif error["type"] == "finite_number":
+        message = "must be a finite number"
+    return _dotted(loc), message.removeprefix("Value error, ")
+
+
+def _raise_all(problems: list[tuple[str, str]], file: str | None) -> None:
+    """One ConfigError listing every problem (unknown keys first: a misspelt key also
+    makes its real name look missing)."""
+    if not problems:
+        return
+    problems.sort(key=lambda p: not p[1].startswith("unknown key"))
+    key, message = problems[0]
+    for other_key, other in problems[1:]:
+        message += f"; {other_key}: {other}"
+    err = ConfigError(message, file=file, key=key)
+    err.problems = problems
+    raise err
+
+
 def parse_config(data: dict[str, Any], file: str | None) -> Config:
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = tuple(first["loc"])
-        message = first["msg"]
-        if first["type"] == "extra_forbidden":
-            message = "unknown key"
-        elif first["type"] == "literal_error":
-            message = f"{message} (got {first.get('input')!r})"
-        message = message.removeprefix("Value error, ")
-        extra = len(exc.errors()) - 1
-        if extra:
-            message += f" (and {extra} more problem{'s' if extra > 1 else ''})"
-        raise ConfigError(message, file=file, key=_dotted(loc)) from None
+        _raise_all([_problem(e) for e in exc.errors()], file)
+        raise AssertionError("unreachable") from None  # pragma: no cover
+    problems: list[tuple[str, str]] = []
     for name in config.providers:
         if not PROVIDER_NAME.match(name):
-            raise ConfigError(
-                f"provider name must match {PROVIDER_NAME.pattern}",
-                file=file,
-                key=f"providers.{name}",
+            problems.append(
+                (f"providers.{name}", f"provider name must match {PROVIDER_NAME.pattern}")
             )
     for name in config.mcp_servers:
         if not MCP_SERVER_NAME.match(name) or "__" in name:
@@ -262,39 +335,72 @@ def parse_config(data: dict[str, Any], file: str | None) -> Config:
         for key, text in refs:
             ref = ModelRef.parse(text)
             if ref.provider not in config.providers:
-                raise ConfigError(
-                    f"names provider {ref.provider!r}, which has no [providers.{ref.provider}]",
-                    file=file,
-                    key=key,
+                near = difflib.get_close_matches(ref.provider, list(config.providers), 1, 0.5)
+                hint = f" (did you mean {near[0]!r}?)" if near else ""
+                problems.append(
+                    (
+                        key,
+                        f"names provider {ref.provider!r}, which has no "
+                        f"[providers.{ref.provider}]{hint}",
+                    )
                 )
     for name, section in config.providers.items():
         if section.wire == "vertex" and not (section.project and section.location):
-            raise ConfigError(
-                "a vertex provider needs project and location", file=file, key=f"providers.{name}"
-            )
+            problems.append((f"providers.{name}", "a vertex provider needs project and location"))
         for i, cred_ref in enumerate(section.credentials):
             if cred_ref.startswith(("sa:", "oauth:")) and section.wire != "vertex":
-                raise ConfigError(
-                    'sa: and oauth: credentials are for wire = "vertex"',
-                    file=file,
-                    key=f"providers.{name}.credentials[{i}]",
+                problems.append(
+                    (
+                        f"providers.{name}.credentials[{i}]",
+                        'sa: and oauth: credentials are for wire = "vertex"',
+                    )
                 )
+    _raise_all(problems, file)
     return config
 
 
-def resolve_credentials(config: Config, file: str | None) -> dict[str, list[Credential]]:
+def resolve_credentials(
+    config: Config, file: str | None, warnings: list[str] | None = None
+) -> dict[str, list[Credential]]:
+    """Each provider's resolved credentials. A reference that cannot be resolved is an
+    error for a provider the model chain uses; for any other provider (given
+    ``warnings``) it is a warning, and that credential is left out."""
+    used = {ref.provider for ref in config.model.chain} if config.model else set()
     out: dict[str, list[Credential]] = {}
+    problems: list[tuple[str, str]] = []
     for name, section in config.providers.items():
         creds: list[Credential] = []
         for i, ref in enumerate(section.credentials):
+            key = f"providers.{name}.credentials[{i}]"
             try:
                 creds.append(resolve(ref))
             except CredentialRefError as exc:
-                raise ConfigError(
-                    str(exc), file=file, key=f"providers.{name}.credentials[{i}]"
-                ) from None
+                if warnings is not None and name not in used:
+                    where = f"{file}: " if file else ""
+                    warnings.append(f"{where}{key}: {exc} (no model chain uses {name!r})")
+                else:
+                    problems.append((key, str(exc)))
         out[name] = dedupe(creds)
+    _raise_all(problems, file)
     return out
+
+
+def _read_config(source: Path, file: str) -> dict[str, Any]:
+    try:
+        with source.open("rb") as handle:
+            raw = handle.read(MAX_CONFIG_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror}", file=file) from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"larger than {MAX_CONFIG_BYTES // 1024} KiB", file=file)
+    try:
+        return tomllib.loads(raw.decode())
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not UTF-8 text (byte {exc.start})", file=file) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"not valid TOML: {exc}", file=file) from None
+    except RecursionError:
+        raise ConfigError("not valid TOML: nested too deeply", file=file) from None
 
 
 def load_settings(
@@ -312,13 +418,9 @@ def load_settings(
             )
         return Settings(Config(), None, home, {})
     file = str(source)
-    try:
-        data = tomllib.loads(source.read_text())
-    except OSError as exc:
-        raise ConfigError(f"cannot read: {exc.strerror}", file=file) from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"not UTF-8 text (byte {exc.start})", file=file) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"not valid TOML: {exc}", file=file) from None
-    config = parse_config(data, file)
-    return Settings(config, source, home, resolve_credentials(config, file))
+    config = parse_config(_read_config(source, file), file)
+    warnings: list[str] = []
+    credentials = resolve_credentials(config, file, warnings)
+    for warning in warnings:  # ask and run go on; doctor reports each as a failed check
+        get_logger("hermes_mcp.config").warning("config.credential_unusable", detail=warning)
+    return Settings(config, source, home, credentials, tuple(warnings))

@@ -49,12 +49,31 @@ class Credential:
         return self.kind in ("sa", "oauth")
 
 
-def _read_json(path: Path, what: str) -> dict[str, str]:
+# A secret or key file is small; reading stops past this (``file:/dev/zero`` ends at once).
+MAX_SECRET_FILE_BYTES = 64 * 1024
+
+
+def _read_text(path: Path, what: str) -> str:
     try:
-        data = json.loads(path.read_text())
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_SECRET_FILE_BYTES + 1)
     except OSError as exc:
         raise CredentialRefError(f"cannot read {what} file {path}: {exc.strerror}") from exc
-    except ValueError as exc:
+    if len(raw) > MAX_SECRET_FILE_BYTES:
+        raise CredentialRefError(
+            f"{what} file {path} is larger than {MAX_SECRET_FILE_BYTES // 1024} KiB"
+        )
+    try:
+        return raw.decode()
+    except UnicodeDecodeError as exc:
+        raise CredentialRefError(f"{what} file {path} is not UTF-8 text") from exc
+
+
+def _read_json(path: Path, what: str) -> dict[str, str]:
+    text = _read_text(path, what)
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError) as exc:
         raise CredentialRefError(f"{what} file {path} is not valid JSON") from exc
     if not isinstance(data, dict):
         raise CredentialRefError(f"{what} file {path} does not hold a JSON object")
@@ -69,16 +88,15 @@ def resolve(ref: str) -> Credential:
     kind, sep, rest = ref.partition(":")
     if sep and kind == "env":
         value = os.environ.get(rest)
-        if not value:
+        if value is None:
             raise CredentialRefError(f"environment variable {rest} is not set")
+        if not value.strip():
+            raise CredentialRefError(f"environment variable {rest} is empty")
         register_secret(value)
         return Credential(ref, fingerprint(value), "env", SecretStr(value))
     if sep and kind == "file":
         path = Path(rest).expanduser()
-        try:
-            value = path.read_text().strip()
-        except OSError as exc:
-            raise CredentialRefError(f"cannot read secret file {path}: {exc.strerror}") from exc
+        value = _read_text(path, "secret").strip()
         if not value:
             raise CredentialRefError(f"secret file {path} is empty")
         register_secret(value)

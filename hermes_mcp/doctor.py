@@ -13,16 +13,18 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from hermes_mcp.config import Settings, load_settings
 from hermes_mcp.errors import ConfigError, HermesError, ProviderError, StateError
 from hermes_mcp.llm.credential_state import CredentialStateStore
-from hermes_mcp.llm.router import Router
+from hermes_mcp.llm.prices import no_price_reason
 from hermes_mcp.llm.status import credential_report
 from hermes_mcp.llm.types import ChatRequest, Message
 from hermes_mcp.log import redact
 from hermes_mcp.mcp_client.doctor import check_servers
+from hermes_mcp.runtime import open_runtime
 from hermes_mcp.state import open_database
 
 PROBE = ChatRequest((Message.user("Reply with the single word: ok"),), max_tokens=1)
@@ -49,7 +51,12 @@ def _state_checks(settings: Settings) -> list[Check]:
             conn.execute("CREATE TEMP TABLE IF NOT EXISTS doctor_probe (x)")
             conn.execute("INSERT INTO doctor_probe VALUES (1)")
         ok = mode.lower() == "wal"
-        return [Check("state", ok, f"{settings.db_path} (journal_mode={mode})")]
+        checks = [Check("state", ok, f"{settings.db_path} (journal_mode={mode})")]
+        found = db.problems()  # PRAGMA quick_check and the schema's tables
+        detail = "; ".join(found[:5]) if found else "quick_check ok, schema complete"
+        if found:
+            detail += "; move the file aside and a new one is created"
+        return [*checks, Check("state integrity", not found, f"{settings.db_path}: {detail}")]
     except Exception as exc:  # any SQLite failure is the finding itself
         return [Check("state", False, f"{settings.db_path}: {exc}")]
     finally:
@@ -76,26 +83,44 @@ def _credential_checks(settings: Settings) -> list[Check]:
 
 async def _probe(settings: Settings) -> list[Check]:
     checks: list[Check] = []
-    db = open_database(settings.db_path)
-    try:
-        async with Router(settings, CredentialStateStore(db)) as router:
-            routes = [] if settings.config.model is None else settings.chain
-            for route in routes:
-                provider = router.providers[route.provider]
-                for cred in provider.pool.credentials:
-                    name = f"probe {route.provider}:{route.model}"
-                    started = time.perf_counter()
-                    try:
-                        await provider.send(PROBE, route.model, cred)
-                    except ProviderError as err:
-                        detail = f"{cred.label}: {err.failure_class.value} ({err.status}): "
-                        checks.append(Check(name, False, detail + err.message[:200]))
-                        continue
-                    ms = (time.perf_counter() - started) * 1000
-                    checks.append(Check(name, True, f"{cred.label}: answered in {ms:.0f} ms"))
-    finally:
-        db.close()
+    async with open_runtime(settings) as runtime:
+        routes = [] if settings.config.model is None else settings.chain
+        for route in routes:
+            provider = runtime.router.providers[route.provider]
+            for cred in provider.pool.credentials:
+                name = f"probe {route.provider}:{route.model}"
+                started = time.perf_counter()
+                try:
+                    await provider.send(PROBE, route.model, cred)
+                except ProviderError as err:
+                    detail = f"{cred.label}: {err.failure_class.value} ({err.status}): "
+                    checks.append(Check(name, False, detail + err.message[:200]))
+                    continue
+                ms = (time.perf_counter() - started) * 1000
+                checks.append(Check(name, True, f"{cred.label}: answered in {ms:.0f} ms"))
     return checks
+
+
+async def _agent_check(settings: Settings) -> list[Check]:
+    """Build what ``run`` builds (runtime: router, tools, policy, agent) without running a
+    turn: a config ``run`` rejects (a rule, a toolset, a provider) raises ConfigError
+    here. Returns what is known of each chain model's price (a budget counts only those)."""
+    from hermes_mcp.agent import build_agent
+
+    async with open_runtime(settings) as runtime:
+        build_agent(settings, runtime.router, runtime.db, cwd=Path.cwd())
+        checks = []
+        for route in settings.chain:
+            profile = runtime.router.profile(route)
+            if profile.input_per_mtok is None or profile.output_per_mtok is None:
+                detail = f"warning: {no_price_reason(route)}"
+            else:
+                detail = (
+                    f"${profile.input_per_mtok:g} in / ${profile.output_per_mtok:g} out "
+                    "per million tokens"
+                )
+            checks.append(Check(f"price {route}", True, detail))
+        return checks
 
 
 async def run_doctor(probe: bool) -> tuple[list[Check], int]:
@@ -104,17 +129,20 @@ async def run_doctor(probe: bool) -> tuple[list[Check], int]:
         settings = load_settings()
     except ConfigError as exc:
         return [Check("config", False, str(exc))], 2
-    checks = [Check("config", True, str(settings.source))]
     if settings.config.model is None:
-        checks.append(Check("config", False, f"{settings.source}: model: no [model] section"))
+        return [Check("config", False, f"{settings.source}: model: no [model] section")], 2
+    checks = [Check("config", True, str(settings.source))]
+    checks += [Check("config", False, warning) for warning in settings.warnings]
     checks += _state_checks(settings)
-    if not checks[-1].ok:
+    if not all(c.ok for c in checks if c.name.startswith("state")):
         return checks, 1
     try:
-        Router(settings, CredentialStateStore(None))
+        prices = await _agent_check(settings)
     except ConfigError as exc:
-        checks.append(Check("providers", False, str(exc)))
+        checks.append(Check("agent", False, str(exc)))
         return checks, 2
+    checks.append(Check("agent", True, f"toolsets {', '.join(settings.config.agent.toolsets)}"))
+    checks += prices
     for name, creds in settings.credentials.items():
         section = settings.config.providers[name]
         checks.append(

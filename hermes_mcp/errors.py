@@ -72,6 +72,8 @@ class ConfigError(HermesError):
         self.file = file
         self.key = key
         self.problem = message
+        # Every problem found, as (dotted key, what is wrong); the message lists them all.
+        self.problems: list[tuple[str, str]] = [(key or "", message)]
         where = ": ".join(part for part in (file, key) if part)
         super().__init__(f"{where}: {message}" if where else message)
 

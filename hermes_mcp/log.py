@@ -54,6 +54,30 @@ def register_secret(secret: str) -> None:
         _secret_pattern = re.compile("|".join(re.escape(s) for s in ordered))
 
 
+def contains_secret(text: str) -> bool:
+    """Whether ``text`` holds a registered secret (see :func:`register_secret`)."""
+    pattern = _secret_pattern
+    return pattern is not None and pattern.search(text) is not None
+
+
+def longest_secret() -> int:
+    """The length of the longest registered secret (0 when none)."""
+    with _lock:
+        return max((len(s) for s in _secrets), default=0)
+
+
+def secret_spans(text: str) -> list[tuple[int, int]]:
+    """Where :func:`redact` would replace text: the spans of registered secrets and
+    key-shaped strings, in order of their start."""
+    spans: list[tuple[int, int]] = []
+    pattern = _secret_pattern
+    if pattern is not None:
+        spans.extend(m.span() for m in pattern.finditer(text))
+    if any(marker in text for marker in _SHAPE_MARKERS):
+        spans.extend(m.span() for m in _KEY_SHAPES.finditer(text))
+    return sorted(spans)
+
+
 # Every key shape above starts with one of these; scanning for them first is several
 # times faster than running the shape regex over large texts (diffs of big files).
 _SHAPE_MARKERS = (

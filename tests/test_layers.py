@@ -5,7 +5,7 @@
         → agent/
           → runtime.py
             → the edges (mcp_server/, acp_adapter/, mcp_client/)
-              → the entry points (cli, cli_sessions, doctor)
+              → the entry points (cli, cli_sessions, doctor, tty_approver)
 
 Besides: production code never imports ``hermes_mcp.testing``; nothing below the entry
 points imports an edge (an edge may use the MCP client, which is a client library);
@@ -20,7 +20,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 BASE, LOWER, AGENT, RUNTIME, EDGE, ENTRY = range(6)
 EDGES = ("hermes_mcp.mcp_server", "acp_adapter", "hermes_mcp.mcp_client")
-ENTRY_POINTS = ("hermes_mcp.cli", "hermes_mcp.cli_sessions", "hermes_mcp.doctor")
+ENTRY_POINTS = (
+    "hermes_mcp.cli",
+    "hermes_mcp.cli_sessions",
+    "hermes_mcp.doctor",
+    "hermes_mcp.tty_approver",  # the command line's approver (run on a terminal)
+)
 SDKS = ("mcp", "acp")
 
 

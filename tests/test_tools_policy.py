@@ -84,9 +84,8 @@ def test_split_command() -> None:
         "ls > out",
         "echo $(id)",
         "echo `id`",
-        "ls\nrm -rf x",
         "(cd x; ls)",
-        'echo "$(touch PWNED)"',  # shlex drops the quotes; the raw text is what counts
+        'echo "$(touch PWNED)"',
         'echo "`id`"',
         "echo $HOME",
         "echo ${x}",
@@ -95,9 +94,11 @@ def test_split_command() -> None:
     ]:
         assert split_command(complex_command)[1] is False, complex_command
     assert split_command("echo 'a; rm -rf /'") == ([["echo", "a; rm -rf /"]], True)
+    # a line break separates commands as ';' does: both are seen
+    assert split_command("ls\nrm -rf x") == ([["ls"], ["rm", "-rf", "x"]], True)
 
 
-def test_command_paths_resolve_words_options_and_globs(tmp_path: Path) -> None:
+def test_command_paths_resolve_words_options_globs_and_redirections(tmp_path: Path) -> None:
     (tmp_path / "secrets").mkdir()
     (tmp_path / "secrets" / "k.txt").write_text("k")
     found = command_paths("cat --file=secrets/k.txt s*/k.txt > out", tmp_path)
@@ -279,8 +280,8 @@ async def test_unverifiable_commands_go_to_the_approver_when_paths_are_denied(
     ctx = make_ctx(root, mode="auto", deny=deny, approver=approver, terminal_env=env)
     await call(ctx, "terminal", command=commands[0])
     assert approver.requests[0].risk == (
-        "runs a shell command (not sandboxed); the command's paths cannot be checked against "
-        "deny rules: it uses $, backticks, process substitution or a line break"
+        "runs a shell command (not sandboxed); the command cannot be checked against "
+        "deny rules: it uses parameter expansion ($HOME)"
     )
     direct = await call(ctx, "terminal", command=f"sh -c 'cat {home}/.aws/credentials'")
     assert direct.is_error and "covered by deny rule" in direct.text

@@ -8,8 +8,11 @@ registries, so a caller may register more tools without touching anyone else's.
 
 Layout: ``registry`` (Tool, ToolResult, ToolRegistry), ``context`` (ToolContext,
 Limits), ``approval`` (ApprovalRequest, Decision, Approver), ``policy`` (rules and
-modes), ``paths`` (confinement, sensitive files), ``backends`` (file and terminal
-back-ends), then one module per tool or small group.
+modes), ``shell`` (commands parsed as ``sh`` does), ``urls`` (fetch rules on parsed
+URLs), ``paths`` (confinement, sensitive files, no-follow opening), ``linear_re``
+(RE2 for model-supplied patterns), ``environment`` (the scrubbed command environment),
+``backends/`` (file and terminal back-ends: ``base``, ``local_files``,
+``local_terminal``), then one module per tool or small group.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from tools.backends import (
     LocalFiles,
     LocalTerminal,
     TerminalBackend,
+    TerminalStarted,
 )
 from tools.context import Limits, ProgressReporter, ToolContext
 from tools.files import FILE_TOOLS
@@ -96,6 +100,7 @@ __all__ = [
     "Rule",
     "StaticApprover",
     "TerminalBackend",
+    "TerminalStarted",
     "Tool",
     "ToolAnnotations",
     "ToolContext",

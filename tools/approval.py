@@ -43,6 +43,7 @@ class ApprovalRequest:
     session_id: str | None = None
     parent_session_id: str | None = None
     parent_call_id: str | None = None
+    addresses: tuple[str, ...] = ()  # for a fetch: what the host resolved to
 
     @property
     def memo_key(self) -> tuple[str, str]:

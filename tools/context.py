@@ -26,7 +26,7 @@ from typing import Any
 
 import anyio
 
-from hermes_mcp.config import Config, home_dir
+from hermes_mcp.config import Config, config_path, home_dir
 from hermes_mcp.log import get_logger
 from hermes_mcp.state import Database
 from tools import paths
@@ -71,7 +71,8 @@ class ToolContext:
     extra_paths: tuple[Path, ...] = ()
     allow_private_network: bool = False
     state_dir: Path | None = field(default_factory=home_dir)
-    terminal_env: Mapping[str, str] | None = None  # None: this process's environment
+    config_file: Path | None = field(default_factory=config_path)  # sensitive wherever it is
+    terminal_env: Mapping[str, str] | None = None  # merged (scrubbed) over the back-end's
     limits: Limits = field(default_factory=Limits)
     plans: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     remembered: dict[tuple[str, str], bool] = field(default_factory=dict)
@@ -133,6 +134,12 @@ class ToolContext:
             and rule.matches_path(path, self.roots)
             for rule in self.policy.allow
         )
+
+    def sensitive(self) -> paths.SensitiveFiles:
+        return paths.SensitiveFiles(self.state_dir, self.config_file)
+
+    def sensitive_reason(self, path: Path) -> str | None:
+        return self.sensitive().reason(path)
 
     def inside_workspace(self, path: Path) -> bool:
         return any(paths.is_within(path, root) for root in self.roots)

@@ -7,7 +7,8 @@ budget with a note saying where to continue. It refuses files over the size limi
 binary or non-UTF-8 files. A sensitive file needs approval and its text says so.
 
 ``write_file`` creates or replaces a whole file (parents created) and returns the diff.
-Sensitive files are refused outright; every write is an edit the policy decides on. The
+Sensitive files are refused outright, and so are files a ``read`` deny rule covers (the
+diff would show their content); every write is an edit the policy decides on. The
 path is resolved again right before writing (after any approval wait) and the write is
 refused if it now leads elsewhere. FIFOs, devices and sockets are never read or replaced.
 
@@ -29,7 +30,7 @@ from tools.approval import ApprovalRequest
 from tools.context import ToolContext
 from tools.diffs import diff_stats, make_diff, shown
 from tools.ignore import IgnoreRules, skip_dir
-from tools.paths import SpecialFileError, looks_like_private_key, sensitive_reason
+from tools.paths import SpecialFileError, hard_links, looks_like_private_key
 from tools.registry import FileDiff, Location, Tool, ToolAnnotations, ToolError, ToolResult
 
 
@@ -57,9 +58,11 @@ async def read_file(args: ReadFileArgs, ctx: ToolContext) -> ToolResult:
         raise ToolError(f"{name} is a directory; use list_dir") from None
     except SpecialFileError as exc:
         raise ToolError(f"{name} is a {exc.kind}, not a regular file; not read") from None
-    reason = sensitive_reason(path, ctx.state_dir)
+    reason = ctx.sensitive_reason(path)
     if reason is None and looks_like_private_key(text[:4096].encode()):
         reason = "contains a private key"
+    if reason is None and (links := hard_links(path)) > 1:
+        reason = f"it has {links} hard links; another name for it may be outside the workspace"
     await ctx.authorize(
         ApprovalRequest(
             tool="read_file",
@@ -139,10 +142,11 @@ async def approve_and_write(
 async def write_file(args: WriteFileArgs, ctx: ToolContext) -> ToolResult:
     path = ctx.resolve(args.path, "write")
     name = ctx.display(path)
-    reason = sensitive_reason(path, ctx.state_dir)
+    reason = ctx.sensitive_reason(path)
     if reason:
         raise ToolError(f"refusing to write {name}: {reason}")
     ctx.check_path_denied("write", path)
+    ctx.check_path_denied("read", path)  # the diff would show the old content
     if len(args.content.encode()) > ctx.limits.write_max_bytes:
         raise ToolError(f"content is over the {ctx.limits.write_max_bytes:,}-byte write limit")
     old: str | None

@@ -5,16 +5,18 @@ The ``.gitignore`` support covers what projects actually write: comments, blank 
 ``!`` negation (the last matching pattern wins), a trailing ``/`` for directories only,
 a leading or inner ``/`` anchoring the pattern to the file's directory, and ``*``,
 ``?``, ``**``. A pattern without ``/`` matches a name at any depth below its file.
-Global excludes and ``.git/info/exclude`` are not read, nor a ``.gitignore`` that is not
+Patterns compile to linear-time RE2 regexes, so a hostile line such as
+``*a*a*a*a*a*a*a*a*b`` costs no more than a plain one. Global excludes and
+``.git/info/exclude`` are not read, nor a ``.gitignore`` that is not
 a regular file (a FIFO would block the walk).
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from tools.linear_re import LinearPattern
 from tools.paths import glob_regex, read_regular
 from tools.registry import ToolError
 
@@ -44,7 +46,7 @@ SKIP_DIRS = frozenset(
 @dataclass(frozen=True)
 class _Pattern:
     base: str  # directory of the .gitignore, relative to the walk root ("" at the root)
-    regex: re.Pattern[str]
+    regex: LinearPattern
     anchored: bool
     dir_only: bool
     negate: bool

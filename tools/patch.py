@@ -6,7 +6,9 @@ result of the previous one; if any fails — text absent, text ambiguous, nothin
 change — the file is left untouched and the message says which edit failed and why
 (for an ambiguous one, on which lines it occurs; for an absent one, whether it exists
 with different whitespace). The result carries the unified diff. Like ``write_file``, the
-path is resolved again right before writing, and FIFOs and devices are refused.
+path is resolved again right before writing, and FIFOs and devices are refused. A file a
+``read`` deny rule covers is refused before it is read: the diff and the error messages
+would otherwise show (or, edit by edit, reveal) its content.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from tools.context import ToolContext
 from tools.diffs import make_diff, shown
 from tools.files import approve_and_write
-from tools.paths import SpecialFileError, sensitive_reason
+from tools.paths import SpecialFileError
 from tools.registry import Location, Tool, ToolAnnotations, ToolError, ToolResult
 
 
@@ -91,10 +93,12 @@ def apply_edits(text: str, edits: list[Edit], name: str) -> tuple[str, int]:
 async def patch(args: PatchArgs, ctx: ToolContext) -> ToolResult:
     path = ctx.resolve(args.path, "write")
     name = ctx.display(path)
-    reason = sensitive_reason(path, ctx.state_dir)
+    reason = ctx.sensitive_reason(path)
     if reason:
         raise ToolError(f"refusing to edit {name}: {reason}")
     ctx.check_path_denied("write", path)
+    # The diff and the "not found" / "appears 2 times" errors show what the file holds.
+    ctx.check_path_denied("read", path)
     try:
         old = await ctx.files.read_text(path, max_bytes=ctx.limits.read_max_bytes)
     except FileNotFoundError:

@@ -8,74 +8,72 @@ Rule syntax — ``<category>:<pattern>``:
 ``path:G``     both of the above
 ``terminal:C`` terminal commands matching the command glob ``C`` (``*`` is any text,
                spaces included): ``terminal:git status*``, ``terminal:pytest *``
-``fetch:U``    web_fetch of URLs matching ``U`` (``fetch:http://127.0.0.1:*``); a pattern
-               without ``://`` matches the host (``fetch:*.internal.example``)
+``fetch:U``    web_fetch of URLs matching ``U`` (``fetch:http://127.0.0.1:*``), part by
+               part on the parsed URL (``tools/urls.py``); a pattern without ``://``
+               matches the host (``fetch:*.internal.example``)
 ``tool:N``     every call of the tool named ``N`` (``tool:web_fetch``)
 ``mcp:N``      calls of other MCP servers' tools named ``N`` (``<server>__<tool>``):
                ``mcp:github__*``; a tool its server annotates read-only is routine
 =============  ==========================================================================
 
-Path globs are gitignore-like: ``*`` and ``?`` stay inside one path segment, ``**``
-crosses them, a pattern starting with ``/`` or ``~`` is absolute, other patterns are
-relative to a workspace root, and a pattern without ``/`` matches a name at any depth
-(``.env*``, ``node_modules``). A path matches when it or any of its parent directories
-does, so ``read:secrets`` covers everything below ``secrets/``.
+Path globs are gitignore-like and case-insensitive: ``*`` and ``?`` stay inside one
+path segment, ``**`` crosses them, a pattern starting with ``/`` or ``~`` is absolute,
+other patterns are relative to a workspace root, and a pattern without ``/`` matches a
+name at any depth (``.env*``, ``node_modules``). A path matches when it or any of its
+parent directories does, so ``read:secrets`` covers everything below ``secrets/``.
 
-Deciding a request, in order:
+Commands are analysed as ``sh`` parses them (``tools/shell.py``). Deciding a request, in
+order:
 
-1. a matching **deny** rule refuses it, whatever the mode; for a terminal command, a
-   read/write/path deny rule also refuses it when the command names a path the rule
-   covers (best effort: tokens, ``--opt=value`` values and shell globs are checked; this
-   guards against mistakes, it is not a sandbox);
-2. a routine action (``risk is None``: reading inside the workspace, a public fetch) is
+1. a matching **deny** rule refuses it, whatever the mode. For a terminal command a
+   terminal rule is matched against every simple command, as written and unwrapped
+   (``/bin/rm``, ``env rm``, ``x=1 rm``, ``sh -c 'rm …'``), and a read/write/path rule
+   refuses it when it names a path the rule covers (words, ``--opt=value`` values,
+   assignments, redirection targets, globs expanded within a budget);
+2. when deny rules exist, a terminal command the analysis cannot fully account for
+   (expansions, substitutions, here-documents, ``eval``/``xargs``/``find -exec``...,
+   a parse error) goes to the approver in every mode, ``auto`` included; with path
+   deny rules, so does one that changes directory or whose globs are too large to
+   expand;
+3. a routine action (``risk is None``: reading inside the workspace, a public fetch) is
    allowed;
-3. when a read/write/path deny rule exists, a terminal command whose paths cannot be
-   checked — one whose raw text has ``$``, a backtick, ``<(``, ``>(`` or a line break,
-   or that changes directory (``cd``, ``pushd``, ``popd``) — goes to the approver in
-   every mode, ``auto`` included (redirection targets are words, and are checked);
-4. a matching **allow** rule allows it. A terminal allow rule only matches a plain
-   command: one whose raw text has no ``$`` (variables, ``$(...)``), backtick, process
-   substitution (``<(``, ``>(``) or newline, and without redirection or subshells; a
-   pipeline or ``&&``/``;`` list matches when every part matches a rule;
+4. a matching **allow** rule allows it. A terminal allow rule only matches a command
+   fully accounted for, without redirection or compound statements, whose every simple
+   command (prefix assignments included) matches a rule;
 5. mode ``auto`` allows everything else; ``accept_edits`` allows writes inside the
    workspace; everything left — every command in ``ask`` and ``accept_edits`` — goes
    to the approver.
+
+Terminal rules guard against mistakes and the commands they name; what a program does
+with its arguments (``python -c``) is beyond any reading of the command text.
 """
 
 from __future__ import annotations
 
-import glob
 import os
 import re
-import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urlsplit, urlunsplit
 
 from hermes_mcp.config import PolicySection
 from hermes_mcp.errors import ConfigError
 from tools.approval import ApprovalRequest
+from tools.linear_re import LinearPattern
 from tools.paths import glob_regex, is_within
+from tools.shell import Analysis, analyse, bounded_glob, changes_directory, split_command  # noqa: F401 (re-exported)
+from tools.urls import ParsedUrl, UrlPattern, canonical_host
 
 Category = Literal["read", "write", "path", "terminal", "fetch", "tool", "mcp"]
 CATEGORIES: tuple[Category, ...] = ("read", "write", "path", "terminal", "fetch", "tool", "mcp")
 _PATH_CATEGORIES = ("read", "write", "path")
-_OPERATORS = frozenset({";", "&&", "||", "|", "&", ";;", "|&"})
-_PUNCT = set("();<>|&")
-# Text that makes a command's words differ from what the shell runs: expansions and
-# substitutions (``$``, backticks, ``<(``/``>(``) and line breaks. Checked on the raw
-# text, since shlex drops the quotes that would tell ``"$(x)"`` from ``'$(x)'``.
-_NOT_PLAIN = ("$", "`", "<(", ">(", "\n", "\r")
-_CHDIR = frozenset({"cd", "pushd", "popd"})
-# Words that may precede the command word of a simple command.
-_PREFIX_WORDS = frozenset(
-    {"command", "builtin", "exec", "time", "nohup", "{", "!", "if", "then", "else", "elif"}
-    | {"do", "while", "until"}
-)
-_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
-_NESTED_DEPTH = 2  # how deep words that are commands themselves (sh -c '...') are parsed
+
+
+@lru_cache(maxsize=256)
+def _url_pattern(pattern: str) -> UrlPattern:
+    return UrlPattern.parse(pattern)
 
 
 def _text_regex(pattern: str, flags: int = 0) -> re.Pattern[str]:
@@ -88,10 +86,9 @@ def _normalize(command: str) -> str:
 
 
 def normalize_host(host: str) -> str:
-    """A host as rules and address checks see it: lower-case, one trailing dot removed
-    (``LOCALHOST.`` is ``localhost``)."""
-    host = host.lower()
-    return host[:-1] if host.endswith(".") else host
+    """A host as rules and address checks see it (:func:`tools.urls.canonical_host`):
+    lower-case, one trailing dot removed, IP addresses in canonical form."""
+    return canonical_host(host)
 
 
 @dataclass(frozen=True)
@@ -99,7 +96,7 @@ class Rule:
     category: Category
     pattern: str
     text: str
-    regex: re.Pattern[str]
+    regex: re.Pattern[str] | LinearPattern
 
     @classmethod
     def parse(cls, text: str) -> Rule:
@@ -116,12 +113,15 @@ class Rule:
             pattern = os.path.expanduser(pattern.strip()).rstrip("/") or "/"
             if pattern.startswith("./"):
                 pattern = pattern[2:]
-            regex = glob_regex(pattern)
+            # case-insensitive, as macOS's file system; the config's own glob, so ``re``
+            regex = glob_regex(pattern, re.IGNORECASE, linear=False)
         elif cat == "terminal":
             pattern = _normalize(pattern)
             regex = _text_regex(pattern)
         elif cat == "fetch":
-            regex = _text_regex(pattern.strip(), re.IGNORECASE)
+            pattern = pattern.strip()
+            UrlPattern.parse(pattern)  # raises ValueError on a malformed pattern
+            regex = _text_regex(pattern, re.IGNORECASE)
         else:
             regex = _text_regex(pattern.strip())
         return cls(cat, pattern, text, regex)
@@ -144,19 +144,12 @@ class Rule:
     def matches_command(self, command: str) -> bool:
         return self.regex.fullmatch(_normalize(command)) is not None
 
-    def matches_url(self, url: str) -> bool:
-        """Whether the URL, or the URL with its host normalised (:func:`normalize_host`),
-        matches; a pattern without ``://`` is matched against the host and netloc."""
-        parts = urlsplit(url)
-        host = normalize_host(parts.hostname or "")
-        hostport = parts.netloc.rpartition("@")[2]
-        port = hostport.rpartition(":")[2] if not hostport.endswith("]") else ""
-        port = f":{port}" if port.isdigit() else ""
-        netloc = ("[" + host + "]" if ":" in host else host) + port
-        if "://" in self.pattern:  # the normal form also drops user:password@
-            normal = urlunsplit(parts._replace(netloc=netloc))
-            return any(self.regex.fullmatch(u) for u in (url, normal))
-        return any(self.regex.fullmatch(h) for h in (host, netloc, hostport, parts.netloc))
+    def matches_url(self, url: str, addresses: Sequence[str] = ()) -> bool:
+        """Whether the parsed, normalised URL matches (see ``tools/urls.py``): scheme,
+        host, port and path each on their own; or, given the addresses the host resolves
+        to, whether one of them matches the host pattern."""
+        parsed = ParsedUrl.parse(url)
+        return parsed is not None and _url_pattern(self.pattern).matches(parsed, addresses)
 
     def matches(self, request: ApprovalRequest, roots: Sequence[Path]) -> bool:
         if self.category == "tool":
@@ -171,85 +164,36 @@ class Rule:
             return any(self.matches_path(p, roots) for p in request.paths)
         if self.category == "terminal":
             return request.action == "terminal" and self.matches_command(request.command or "")
-        return request.action == "fetch" and self.matches_url(request.url or "")
-
-
-def expands(command: str) -> bool:
-    """Whether the shell may run other words than the command's text shows: ``$``,
-    backticks, process substitution or a line break anywhere in the raw text."""
-    return any(text in command for text in _NOT_PLAIN)
-
-
-def split_command(command: str) -> tuple[list[list[str]], bool]:
-    """The command's simple commands (as token lists) and whether it is plain: no
-    ``$``, backtick, ``<(``, ``>(`` or line break in its raw text, no redirection or
-    subshell. Unparseable commands are not plain."""
-    plain = not expands(command)
-    try:
-        lexer = shlex.shlex(command.replace("\n", " ; "), posix=True, punctuation_chars=True)
-        lexer.whitespace_split = True
-        tokens = list(lexer)
-    except ValueError:
-        return [command.split()], False
-    segments: list[list[str]] = [[]]
-    for token in tokens:
-        if token and set(token) <= _PUNCT:
-            if token in _OPERATORS:
-                segments.append([])
-                continue
-            plain = False  # redirection or subshell
-        segments[-1].append(token)
-    return [s for s in segments if s], plain
-
-
-def _nested(word: str, depth: int) -> list[list[str]]:
-    """A word that looks like a command itself (``sh -c 'cd ~; cat x'``), split."""
-    if depth >= _NESTED_DEPTH or not any(c.isspace() or c in _PUNCT for c in word):
-        return []
-    return split_command(word)[0]
-
-
-def _changes_directory(segments: list[list[str]], depth: int) -> bool:
-    for segment in segments:
-        leading = True
-        for word in segment:
-            if leading:
-                if set(word) <= _PUNCT or word in _PREFIX_WORDS or _ASSIGNMENT.match(word):
-                    continue
-                if word in _CHDIR:
-                    return True
-                leading = False
-            if _changes_directory(_nested(word, depth), depth + 1):
-                return True
-    return False
-
-
-def changes_directory(command: str) -> bool:
-    """Whether ``cd``, ``pushd`` or ``popd`` is the command word of a simple command
-    (nested command strings included), so later relative paths start elsewhere."""
-    return _changes_directory(split_command(command)[0], 0)
-
-
-def _segment_paths(segments: list[list[str]], cwd: Path, depth: int) -> list[Path]:
-    out: list[Path] = []
-    for segment in segments:
-        for word in segment:
-            if set(word) <= _PUNCT:
-                continue
-            out.extend(_segment_paths(_nested(word, depth), cwd, depth + 1))
-            value = word.split("=", 1)[1] if "=" in word else word
-            if not value or value.startswith("-"):
-                continue
-            candidate = os.path.join(cwd, os.path.expanduser(value))
-            matches = glob.glob(candidate)[:100] if glob.has_magic(candidate) else [candidate]
-            out.extend(Path(os.path.realpath(m)) for m in matches)
-    return out
+        return request.action == "fetch" and self.matches_url(request.url or "", request.addresses)
 
 
 def command_paths(command: str, cwd: Path) -> list[Path]:
-    """Paths a command names: its words (and ``--opt=value`` values), ``~`` and shell
-    globs expanded, and the words of nested command strings (``sh -c '...'``)."""
-    return _segment_paths(split_command(command)[0], cwd, 0)
+    """Paths a command names: its words (and ``--opt=value`` values), redirection
+    targets, assignment values and the words of nested ``sh -c`` commands, ``~``
+    expanded, resolved from ``cwd``; a glob is expanded within a budget (see
+    ``tools/shell.py``), one over budget is left out."""
+    return _paths(analyse(command), cwd)[0]
+
+
+def _paths(found: Analysis, cwd: Path) -> tuple[list[Path], list[str]]:
+    """The resolved paths of an analysed command, and the globbed words that could not
+    be expanded within the budget (or are brace expansions)."""
+    globbed = set(found.globbed)
+    out: list[Path] = []
+    unchecked: list[str] = []
+    for value in found.paths:
+        if not value:
+            continue
+        joined = os.path.join(cwd, os.path.expanduser(value))
+        if value in globbed:
+            matches = None if "{" in value else bounded_glob(joined)
+            if matches is None:
+                unchecked.append(value)
+                continue
+            out.extend(Path(os.path.realpath(m)) for m in matches)
+        else:
+            out.append(Path(os.path.realpath(joined)))
+    return out, unchecked
 
 
 @dataclass(frozen=True)
@@ -288,58 +232,67 @@ class Policy:
                 return rule
         return None
 
-    def _command_denied(self, request: ApprovalRequest, roots: Sequence[Path]) -> str | None:
+    def _command_verdict(self, request: ApprovalRequest, roots: Sequence[Path]) -> Verdict | None:
+        """The deny rules on a command: refused when a terminal rule matches one of its
+        simple commands (as written, or unwrapped: ``/bin/rm``, ``env rm``,
+        ``sh -c 'rm'``) or when it names a path a path rule covers; sent to the approver
+        when deny rules exist and the command cannot be fully checked."""
+        if not self.deny:
+            return None
         command = request.command or ""
-        segments, _ = split_command(command)
-        texts = [command, *(" ".join(s) for s in segments)]
+        found = analyse(command)
+        texts = [command]
+        for simple in found.commands:
+            texts += [" ".join(simple.words), " ".join(simple.effective)]
+            if simple.assignments:
+                texts.append(" ".join((*simple.assignments, *simple.words)))
         for rule in self.deny:
             if rule.category == "terminal" and any(rule.matches_command(t) for t in texts):
-                return f"deny rule {rule.text!r}"
-        if not any(r.category in _PATH_CATEGORIES for r in self.deny):
+                return Verdict("deny", f"deny rule {rule.text!r}")
+        path_rules = [r for r in self.deny if r.category in _PATH_CATEGORIES]
+        unchecked: list[str] = []
+        if path_rules:
+            cwd = request.paths[0] if request.paths else Path.cwd()
+            paths, globs = _paths(found, cwd)
+            for path in paths:
+                for rule in path_rules:
+                    if rule.matches_path(path, roots):
+                        reason = f"the command names {path}, covered by deny rule {rule.text!r}"
+                        return Verdict("deny", reason)
+            if found.changes_directory:
+                unchecked.append("it changes directory")
+            if globs:
+                unchecked.append(
+                    "it uses globs too large to check or braces (" + ", ".join(globs[:3]) + ")"
+                )
+        if not found.accounted:
+            unchecked.insert(0, "it uses " + "; ".join(found.unaccounted[:3]))
+        if not unchecked:
             return None
-        cwd = request.paths[0] if request.paths else Path.cwd()
-        for path in command_paths(command, cwd):
-            for rule in self.deny:
-                if rule.category in _PATH_CATEGORIES and rule.matches_path(path, roots):
-                    return f"the command names {path}, covered by deny rule {rule.text!r}"
-        return None
-
-    def _command_unchecked(self, command: str) -> str | None:
-        """Why a command's paths cannot be checked against the path deny rules, when
-        there are any: it expands something, or it changes directory."""
-        if not any(r.category in _PATH_CATEGORIES for r in self.deny):
-            return None
-        if expands(command):
-            why = "it uses $, backticks, process substitution or a line break"
-        elif changes_directory(command):
-            why = "it changes directory"
-        else:
-            return None
-        return f"the command's paths cannot be checked against deny rules: {why}"
+        why = f"the command cannot be checked against deny rules: {unchecked[0]}"
+        return Verdict("ask", why, risk=why)
 
     def _command_allowed(self, command: str) -> Rule | None:
-        segments, plain = split_command(command)
+        found = analyse(command)
         rules = [r for r in self.allow if r.category == "terminal"]
-        if not plain or not segments or not rules:
+        if not found.plain or not found.accounted or not found.commands or not rules:
             return None
-        found: Rule | None = None
-        for segment in segments:
-            found = next((r for r in rules if r.matches_command(" ".join(segment))), None)
-            if found is None:
+        matched: Rule | None = None
+        for simple in found.commands:
+            text = " ".join((*simple.assignments, *simple.words))
+            matched = next((r for r in rules if r.matches_command(text)), None)
+            if matched is None:
                 return None
-        return found
+        return matched
 
     def evaluate(self, request: ApprovalRequest, roots: Sequence[Path]) -> Verdict:
         for rule in self.deny:
             if rule.category != "terminal" and rule.matches(request, roots):
                 return Verdict("deny", f"deny rule {rule.text!r}")
         if request.action == "terminal":
-            reason = self._command_denied(request, roots)
-            if reason:
-                return Verdict("deny", reason)
-            unchecked = self._command_unchecked(request.command or "")
-            if unchecked:
-                return Verdict("ask", unchecked, risk=unchecked)
+            verdict = self._command_verdict(request, roots)
+            if verdict is not None:
+                return verdict
         if request.risk is None:
             return Verdict("allow", "routine")
         for rule in self.allow:

@@ -13,6 +13,12 @@ Results are capped (``max_results``) and the text says when the cap cut them.
 The glob follows the policy's path globs: without ``/`` it matches file names at any
 depth (``*.py``), with ``/`` it matches the path relative to ``path`` (``src/**/*.ts``).
 
+The pattern is RE2 syntax (``tools/linear_re.py``): matching is linear in the text, so
+no pattern can hang the search. A file is matched as ``read_file`` shows it: one with a
+match is searched again with its secrets redacted, so a search cannot rebuild a
+redacted key prefix by prefix. Files are opened without following a link in any
+component, and a file with several hard links is not searched (counted as sensitive).
+
 The walk and the matching run in a worker thread in batches of files, so a cancelled
 search stops at the next batch and never blocks the event loop.
 """
@@ -20,7 +26,6 @@ search stops at the next batch and never blocks the event loop.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,13 +33,15 @@ from typing import Any
 import anyio
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from hermes_mcp.log import redact
 from tools.context import Limits, ToolContext
 from tools.ignore import IgnoreRules, skip_dir
+from tools.linear_re import LinearPattern, PatternError, compile_pattern
 from tools.paths import (
-    SensitiveFiles,
     glob_regex,
     is_within,
     looks_like_private_key,
+    open_directory,
     open_regular,
     read_at_most,
     realpath,
@@ -47,7 +54,9 @@ BATCH = 400
 class SearchArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    pattern: str | None = Field(default=None, description="Python regex to find in contents")
+    pattern: str | None = Field(
+        default=None, description="Regex (RE2 syntax: no backreferences) to find in contents"
+    )
     glob: str | None = Field(default=None, description="File name glob, e.g. *.py or src/**/*.ts")
     path: str = Field(default=".", description="Directory to search")
     case_sensitive: bool = True
@@ -73,7 +82,7 @@ class SearchOutput(BaseModel):
 
 
 def _files(
-    ctx: ToolContext, top: Path, glob: re.Pattern[str] | None, by_name: bool
+    ctx: ToolContext, top: Path, glob: LinearPattern | None, by_name: bool
 ) -> Iterator[tuple[str, str, str]]:
     """(absolute path, path relative to ``top``, resolved path) of every file to search,
     in name order: a directory's files, then its subdirectories. Strings, not Paths: this
@@ -117,18 +126,48 @@ def _files(
         stack.extend(reversed(subdirs))
 
 
+class _Opener:
+    """:func:`tools.paths.open_beneath` with the last directory's descriptor kept: the
+    walk yields a directory's files together, so each directory is reached from ``/``
+    (no link followed in any component) once, not once per file."""
+
+    def __init__(self) -> None:
+        self.directory: str | None = None
+        self.fd = -1
+
+    def open(self, path: str) -> int:
+        directory, _, name = path.rpartition("/")
+        if directory != self.directory:
+            self.close()
+            self.fd = open_directory(Path(directory or "/"))
+            self.directory = directory
+        return open_regular(name, follow_symlinks=False, dir_fd=self.fd)
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+        self.fd, self.directory = -1, None
+
+
 def _grep(
-    regex: re.Pattern[str], path: str, shown: str, room: int, limits: Limits
+    regex: LinearPattern, path: str, shown: str, room: int, limits: Limits, opener: _Opener
 ) -> list[Match] | None:
     """The matches in the regular file at the resolved ``path``; ``None`` when it holds a
-    private key (not searched, like a sensitive file)."""
+    private key or has several hard links (not searched, like a sensitive file).
+
+    The regex runs on the file's bytes; a file with a match is searched again as
+    ``read_file`` would show it — secrets redacted — so a search can never find (one
+    prefix at a time) what reading the file hides."""
     try:
-        fd = open_regular(path, follow_symlinks=False)
+        fd = opener.open(path)
     except (OSError, ToolError):
         return []
     try:
-        if os.fstat(fd).st_size > limits.search_file_max_bytes:
+        info = os.fstat(fd)
+        if info.st_size > limits.search_file_max_bytes:
             return []
+        if info.st_nlink > 1:
+            return None
         data = read_at_most(fd, limits.search_file_max_bytes + 1)
     except OSError:
         return []
@@ -138,22 +177,25 @@ def _grep(
         return []
     if looks_like_private_key(data[:4096]):
         return None
-    if b"\0" in data[:8192]:
+    if b"\0" in data[:8192] or regex.search(data) is None:
         return []
     text = data.decode("utf-8", errors="replace")
+    shown_text = redact(text)
+    if shown_text != text:
+        data = shown_text.encode("utf-8")
     found: list[Match] = []
     last_line_end = -1
     line, pos = 1, 0
-    for m in regex.finditer(text):
+    for m in regex.finditer(data):
         if m.start() <= last_line_end:
             continue  # one match per line
-        line += text.count("\n", pos, m.start())
+        line += data.count(b"\n", pos, m.start())
         pos = m.start()
-        begin = text.rfind("\n", 0, pos) + 1
-        end = text.find("\n", pos)
-        end = len(text) if end < 0 else end
+        begin = data.rfind(b"\n", 0, pos) + 1
+        end = data.find(b"\n", pos)
+        end = len(data) if end < 0 else end
         last_line_end = end
-        snippet = text[begin:end].rstrip("\r")
+        snippet = data[begin:end].decode("utf-8", errors="replace").rstrip("\r")
         found.append(Match(path=shown, line=line, text=snippet[: limits.line_max_chars]))
         if len(found) >= room:
             break
@@ -162,17 +204,18 @@ def _grep(
 
 def _batch(
     files: Iterator[tuple[str, str, str]],
-    regex: re.Pattern[str] | None,
+    regex: LinearPattern | None,
     room: int,
     prefix: str,
     ctx: ToolContext,
+    opener: _Opener,
 ) -> tuple[list[Match], bool, int]:
     """Up to BATCH files' matches, whether the walk is finished, and how many sensitive
     files were not searched: by name, or by what a symlink resolves to, or holding a
     private key. Their contents are never searched."""
     out: list[Match] = []
     skipped = 0
-    sensitive = SensitiveFiles(ctx.state_dir)
+    sensitive = ctx.sensitive()
     for _ in range(BATCH):
         entry = next(files, None)
         if entry is None:
@@ -183,7 +226,7 @@ def _batch(
         elif sensitive.reason(path) is not None or sensitive.reason(real) is not None:
             skipped += 1
         else:
-            found = _grep(regex, real, prefix + rel, room - len(out), ctx.limits)
+            found = _grep(regex, real, prefix + rel, room - len(out), ctx.limits, opener)
             if found is None:
                 skipped += 1
             else:
@@ -201,10 +244,11 @@ async def search_files(args: SearchArgs, ctx: ToolContext) -> ToolResult:
         raise ToolError(f"{name} is not a directory")
     regex = None
     if args.pattern:
-        flags = re.MULTILINE | (0 if args.case_sensitive else re.IGNORECASE)
         try:
-            regex = re.compile(args.pattern, flags)
-        except re.error as exc:
+            regex = compile_pattern(
+                args.pattern, case_sensitive=args.case_sensitive, multiline=True, binary=True
+            )
+        except PatternError as exc:
             raise ToolError(f"invalid regex {args.pattern!r}: {exc}") from None
     glob = args.glob.strip().removeprefix("./") if args.glob else None
     by_name = glob is not None and "/" not in glob
@@ -214,11 +258,17 @@ async def search_files(args: SearchArgs, ctx: ToolContext) -> ToolResult:
     cap = args.max_results
     done = False
     skipped = 0
-    while not done and len(matches) <= cap:
-        room = cap + 1 - len(matches)
-        batch, done, more = await anyio.to_thread.run_sync(_batch, files, regex, room, prefix, ctx)
-        matches.extend(batch)
-        skipped += more
+    opener = _Opener()
+    try:
+        while not done and len(matches) <= cap:
+            room = cap + 1 - len(matches)
+            batch, done, more = await anyio.to_thread.run_sync(
+                _batch, files, regex, room, prefix, ctx, opener
+            )
+            matches.extend(batch)
+            skipped += more
+    finally:
+        opener.close()
     truncated = len(matches) > cap
     matches = matches[:cap]
     lines = [f"{m.path}:{m.line}: {m.text}" if m.line is not None else m.path for m in matches]

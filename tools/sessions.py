@@ -1,8 +1,11 @@
 """``session_search``: full-text search over past sessions (the ``memory`` toolset).
 
-Searches every stored session's messages and tool results (FTS5, ranked by bm25; see
+Searches the stored sessions' messages and tool results (FTS5, ranked by bm25; see
 ``hermes_mcp.state.search``) except the session asking, whose own tool call would
-otherwise match itself. ``workspace_only`` keeps sessions started in this workspace.
+otherwise match itself. By default only sessions started in this workspace (in or below
+one of its roots) are searched: another workspace's sessions hold what that workspace's
+policy let through, which this one's may deny. ``workspace_only=false`` searches every
+session and is a risky read that goes to the approver (``ask`` and ``accept_edits``).
 Each hit names its session (id, title, when) and carries a snippet with the matches
 between ``**``. Database calls run in a worker thread.
 """
@@ -16,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hermes_mcp.errors import HermesError, iso_utc
 from hermes_mcp.state.search import search_sessions
+from tools.approval import ApprovalRequest
 from tools.context import ToolContext
 from tools.registry import Tool, ToolAnnotations, ToolError, ToolResult
 
@@ -30,7 +34,8 @@ class SessionSearchArgs(BaseModel):
     )
     limit: int = Field(default=5, ge=1, le=20, description="At most this many hits")
     workspace_only: bool = Field(
-        default=False, description="Only sessions started in this workspace"
+        default=True,
+        description="Only sessions started in this workspace (false needs the user's approval)",
     )
 
 
@@ -53,12 +58,23 @@ async def session_search(args: SessionSearchArgs, ctx: ToolContext) -> ToolResul
     db = ctx.db
     if db is None:
         raise ToolError("session_search is unavailable: no state database in this session")
+    if not args.workspace_only:
+        await ctx.authorize(
+            ApprovalRequest(
+                tool="session_search",
+                kind="search",
+                action="read",
+                title=f"Search every workspace's sessions for {args.query!r}",
+                risk="reads sessions of other workspaces, whose policies may differ",
+            )
+        )
+    within = [str(root) for root in ctx.roots] if args.workspace_only else None
     try:
         hits = await anyio.to_thread.run_sync(
             lambda: search_sessions(
                 db,
                 args.query,
-                cwd=str(ctx.cwd) if args.workspace_only else None,
+                within=within,
                 exclude_session=ctx.session_id,
                 limit=args.limit,
             )

@@ -1,6 +1,7 @@
 """``terminal``: one shell command, with a timeout and an output cap.
 
-**Not a sandbox.** The command runs with the user's rights and environment; what keeps
+**Not a sandbox.** The command runs with the user's rights and environment — less every
+credential variable and every registered secret (``tools/environment.py``); what keeps
 it in check is the policy (deny rules, allow rules, the approver in ``ask`` and
 ``accept_edits`` modes) — see ``tools/policy.py``. The working directory must be inside
 the workspace; the command itself can reach anything the user can.
@@ -11,20 +12,23 @@ the exit code (a non-zero exit is a result, not a tool error; a timeout is an er
 the output — first and last parts kept when over the cap, with the gap marked — and is
 redacted like every tool result. Output is also streamed to the progress reporter, one
 complete line at a time, each line redacted (so a secret split across two reads of the
-pipe is redacted whole); the unfinished last line is sent when the command ends.
+pipe is redacted whole); the unfinished last line is sent when the command ends. A line
+longer than ``PARTIAL_LINE_MAX`` that has not ended is sent in pieces, each cut where no
+secret (registered, or key-shaped) spans the cut, and held back far enough that a
+secret still arriving is never split between two progress events.
 """
 
 from __future__ import annotations
 
-import os
 import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hermes_mcp.log import redact
+from hermes_mcp.log import longest_secret, redact, secret_spans
 from tools.approval import ApprovalRequest
 from tools.context import ToolContext
+from tools.environment import scrubbed_environment
 from tools.registry import Tool, ToolAnnotations, ToolError, ToolResult
 
 # Keep commands from waiting on a pager or a credential prompt that nobody will answer.
@@ -33,14 +37,27 @@ _QUIET_ENV = {"PAGER": "cat", "GIT_PAGER": "cat", "GIT_TERMINAL_PROMPT": "0", "T
 
 _PEM_BEGIN = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")
 _PEM_END = re.compile(r"-----END [A-Z ]*PRIVATE KEY-----")
-PARTIAL_LINE_MAX = 16 * 1024  # a longer unfinished line is sent up to its last blank
+PARTIAL_LINE_MAX = 16 * 1024  # a longer unfinished line is sent in pieces
+_HOLD_BACK = 1024  # at least this much of an unfinished line waits for more text
+
+
+def safe_cut(text: str) -> int:
+    """Where an unfinished line may be cut for sending: at least ``_HOLD_BACK`` (or the
+    longest registered secret) before its end, and not inside a redacted span; 0 when
+    no such place exists (all of it waits)."""
+    cut = len(text) - max(_HOLD_BACK, longest_secret() + 1)
+    for start, end in secret_spans(text):
+        if start < cut < end or (start < cut and end == len(text)):
+            cut = start
+    return max(cut, 0)
 
 
 class ProgressLines:
     """Output chunks to progress text, redacted one complete line at a time: a secret
     split across two chunks is whole when it is redacted. The unfinished last line
     waits for its end (or :meth:`flush`); a very long one is sent up to its last
-    whitespace. The lines of a PEM private key block are dropped up to its END line."""
+    place no secret spans (:func:`safe_cut`). The lines of a PEM private key block are
+    dropped up to its END line."""
 
     def __init__(self) -> None:
         self.partial = ""
@@ -50,8 +67,7 @@ class ProgressLines:
         text = self.partial + chunk
         cut = text.rfind("\n") + 1
         if not cut and len(text) > PARTIAL_LINE_MAX:
-            blank = max(text.rfind(c) for c in " \t\r")
-            cut = blank + 1 if blank >= 0 else len(text)
+            cut = safe_cut(text)
         self.partial = text[cut:]
         *done, last = text[:cut].split("\n")
         return "".join([*(self._line(line + "\n") for line in done), self._line(last)])
@@ -86,6 +102,7 @@ class TerminalArgs(BaseModel):
 
 class TerminalOutput(BaseModel):
     exit_code: int | None
+    signal: str | None = None
     timed_out: bool
     omitted_bytes: int
     output: str
@@ -106,7 +123,9 @@ async def terminal(args: TerminalArgs, ctx: ToolContext) -> ToolResult:
             risk="runs a shell command (not sandboxed)",
         )
     )
-    env = dict(os.environ if ctx.terminal_env is None else ctx.terminal_env)
+    # Overrides for the back-end's (scrubbed) environment; a context's own base
+    # environment is scrubbed the same way before it is passed.
+    env = {} if ctx.terminal_env is None else scrubbed_environment(ctx.terminal_env)
     env.update(_QUIET_ENV)
 
     lines = ProgressLines()
@@ -129,6 +148,8 @@ async def terminal(args: TerminalArgs, ctx: ToolContext) -> ToolResult:
         await ctx.report(rest)
     if outcome.timed_out:
         status = f"[timed out after {timeout:g} s: the command and its children were killed]"
+    elif outcome.signal is not None:
+        status = f"[killed by signal {outcome.signal}]"
     elif outcome.exit_code is not None and outcome.exit_code < 0:
         status = f"[killed by signal {-outcome.exit_code}]"
     else:
@@ -136,6 +157,7 @@ async def terminal(args: TerminalArgs, ctx: ToolContext) -> ToolResult:
     output = outcome.output.rstrip("\n")
     structured = TerminalOutput(
         exit_code=outcome.exit_code,
+        signal=outcome.signal,
         timed_out=outcome.timed_out,
         omitted_bytes=outcome.omitted_bytes,
         output=outcome.output,

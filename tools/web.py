@@ -6,15 +6,16 @@ longer body is cut and the text says so. Only http and
 https. Binary content types are refused.
 
 Before each request — the first and every redirect hop, which is followed by hand — the
-host is normalised (lower-case, one trailing dot dropped: ``localhost.`` is ``localhost``
-for the rules and this check) and resolved: when any of its addresses is loopback,
-private (RFC 1918, CGNAT, IPv6 unique-local), link-local (cloud metadata lives there),
-multicast, reserved or unspecified, the fetch is a risky action that goes to the
-approver unless ``ctx.allow_private_network`` or a ``fetch:`` allow rule lets it
-through. The check resolves the name separately from the HTTP client's own connection,
-so a DNS server that answers differently the second time (rebinding) is not caught;
-deny rules and the approver are the guard, not a network sandbox.
-"""
+host is normalised (``tools/urls.py``: lower-case, one trailing dot dropped, IP
+addresses in canonical form, so ``0x7f000002`` is ``127.0.0.2``) and resolved; deny
+rules are checked on the URL and again on every address it resolves to; then when any of
+its addresses is loopback, private (RFC 1918, CGNAT, IPv6 unique-local), link-local
+(cloud metadata lives there), multicast, reserved or unspecified, the fetch is a risky
+action that goes to the approver unless ``ctx.allow_private_network`` or a ``fetch:``
+allow rule lets it through. The check resolves the name separately from the HTTP
+client's own connection, so a DNS server that answers differently the second time
+(rebinding) is not caught; deny rules and the approver are the guard, not a network
+sandbox."""
 
 from __future__ import annotations
 
@@ -68,21 +69,23 @@ def _is_private(address: str) -> bool:
     )
 
 
-async def private_address(host: str, port: int) -> str | None:
-    """The first loopback/private/link-local address ``host`` resolves to, if any."""
+async def resolve_host(host: str, port: int) -> tuple[str, ...]:
+    """The addresses ``host`` (canonical, see ``tools/urls.py``) resolves to."""
     try:
-        return host if _is_private(host) else None
+        ipaddress.ip_address(host)
+        return (host,)
     except ValueError:
         pass  # a name, not an address
     try:
         infos = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except OSError as exc:
         raise ToolError(f"cannot resolve {host}: {exc}") from None
-    for info in infos:
-        address = str(info[4][0])
-        if _is_private(address):
-            return address
-    return None
+    return tuple(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+async def private_address(host: str, port: int) -> str | None:
+    """The first loopback/private/link-local address ``host`` resolves to, if any."""
+    return next((a for a in await resolve_host(host, port) if _is_private(a)), None)
 
 
 async def _check(url: httpx2.URL, ctx: ToolContext) -> None:
@@ -92,8 +95,11 @@ async def _check(url: httpx2.URL, ctx: ToolContext) -> None:
     request = ApprovalRequest(
         tool="web_fetch", kind="fetch", action="fetch", title=f"Fetch {url}", url=str(url)
     )
-    ctx.refuse_if_denied(request)
-    private = await private_address(normalize_host(url.host), port)
+    ctx.refuse_if_denied(request)  # the URL as written, before any DNS lookup
+    addresses = await resolve_host(normalize_host(url.host), port)
+    request = dataclasses.replace(request, addresses=addresses)
+    ctx.refuse_if_denied(request)  # and every address it resolves to
+    private = next((a for a in addresses if _is_private(a)), None)
     risky = private is not None and not ctx.allow_private_network
     risk = f"private network address {private}" if risky else None
     await ctx.authorize(dataclasses.replace(request, risk=risk))
@@ -154,7 +160,9 @@ async def web_fetch(args: WebFetchArgs, ctx: ToolContext) -> ToolResult:
     except httpx2.HTTPError as exc:
         raise ToolError(f"fetching {args.url} failed: {type(exc).__name__}: {exc}") from None
     cut = len(body) > limits.fetch_max_bytes
-    text = _decode(body[: limits.fetch_max_bytes], content_type, charset, str(url), args.raw)
+    text = await anyio.to_thread.run_sync(
+        _decode, body[: limits.fetch_max_bytes], content_type, charset, str(url), args.raw
+    )
     if len(text) > limits.fetch_max_chars:
         text, cut = text[: limits.fetch_max_chars], True
     note = "\n[... content truncated at the size limit]" if cut else ""

@@ -41,8 +41,8 @@ from hermes_mcp.agent.prompt import Prompt
 from hermes_mcp.agent.store import SessionStore
 from hermes_mcp.agent.turn import Turn
 from hermes_mcp.agent.turn_state import SessionTotals
-from hermes_mcp.config import POLICY_MODES, Config, ModelRef, PolicyMode
-from hermes_mcp.errors import UsageError
+from hermes_mcp.config import POLICY_MODES, Config, ModelRef, PolicyMode, config_path
+from hermes_mcp.errors import ConfigError, UsageError
 from hermes_mcp.log import get_logger
 from hermes_mcp.state import Database
 from tools import (
@@ -170,6 +170,7 @@ class Session:
             plans={session_id: list(plan or [])},
             remembered={},
             approval_timeout_s=deps.config.policy.approval_timeout_s,
+            config_file=config_path() if deps.config_file is None else Path(deps.config_file),
         )
         self._agent = self._build_agent()
 
@@ -377,7 +378,11 @@ class Session:
         config = self._deps.config
         toolsets = self._choices.toolsets
         if toolsets is None:
-            toolsets = tuple(config.agent.toolsets)
+            try:
+                toolsets = check_toolsets(config.agent.toolsets)
+            except UsageError as exc:
+                key = "agent.toolsets"
+                raise ConfigError(str(exc), file=self._deps.config_file, key=key) from None
         registry = build_registry(t for t in toolsets if t != "delegation")
         for tool in self._live.extra_tools:
             registry.register(tool)

@@ -26,6 +26,12 @@ log = get_logger("hermes_mcp.state")
 
 StateName = Literal["cooling", "dead"]
 
+# The message of a mark that stands for a half-open probe in flight: when a cooldown
+# ends, one request (across every process) claims the credential by extending its mark
+# by a short lease with this message; the others treat it as still cooling until the
+# probe answers (the lease ends early then) or the lease runs out (a prober that died).
+PROBE_PREFIX = "half-open probe in flight; "
+
 
 @dataclass(frozen=True)
 class StateKey:
@@ -43,6 +49,11 @@ class CredentialState:
     last_error_at: float
     message: str = ""
 
+    @property
+    def probing(self) -> bool:
+        """Whether this mark is a half-open probe's lease (see ``PROBE_PREFIX``)."""
+        return self.state == "cooling" and self.message.startswith(PROBE_PREFIX)
+
     def blocks(self, now: float) -> bool:
         """Whether this mark keeps the credential out of rotation at ``now``."""
         if self.state == "dead":
@@ -52,8 +63,8 @@ class CredentialState:
 
 def _outlasts(current: CredentialState, new: CredentialState) -> bool:
     """Whether ``current`` (still in force when ``new`` happened) is the stronger mark."""
-    if not current.blocks(new.last_error_at):
-        return False
+    if not current.blocks(new.last_error_at) or current.probing:
+        return False  # a probe's lease gives way to what the probe found
     if current.state == "dead":
         return True
     return new.state == "cooling" and (current.cooldown_until or 0.0) >= (new.cooldown_until or 0.0)
@@ -141,8 +152,10 @@ class CredentialStateStore:
                 "state = excluded.state, cooldown_until = excluded.cooldown_until, "
                 "last_class = excluded.last_class, last_error_at = excluded.last_error_at, "
                 "message = excluded.message "
-                # Another process may hold a stronger mark: never weaken it (see mark()).
-                "WHERE NOT ((credential_state.state = 'dead' AND excluded.state != 'dead') "
+                # Another process may hold a stronger mark: never weaken it (see mark()),
+                # unless it is a probe's lease, which gives way to the probe's answer.
+                f"WHERE credential_state.message LIKE '{PROBE_PREFIX}%' OR NOT ("
+                "(credential_state.state = 'dead' AND excluded.state != 'dead') "
                 "OR (credential_state.state = 'cooling' AND excluded.state = 'cooling' "
                 "AND credential_state.cooldown_until > excluded.cooldown_until "
                 "AND credential_state.cooldown_until > excluded.last_error_at))",
@@ -159,6 +172,82 @@ class CredentialStateStore:
                 ),
             )
         # Our own commit changes the token too; the next read reloads, harmlessly.
+
+    async def claim_probe(self, key: StateKey, seen: CredentialState, until: float) -> bool:
+        """Claim the half-open probe of a credential whose cooldown ``seen`` has ended:
+        True for exactly one claimant across processes (a compare-and-set on the row),
+        which then holds a lease until ``until``; False when another got there first."""
+        current = self.snapshot_view().get(key)
+        if current != seen:
+            return False  # changed since the caller looked: someone else moved first
+        lease = CredentialState(
+            "cooling", until, seen.last_class, seen.last_error_at, PROBE_PREFIX + seen.message
+        )
+        self._cache[key] = lease
+        if self._db is None:
+            return True
+        self._pending[key] = lease
+        try:
+            won = await anyio.to_thread.run_sync(self._claim, key, seen, lease)
+        except sqlite3.Error as exc:  # cannot coordinate: probe anyway (at worst, twice)
+            log.warning("state.write_failed", provider=key.provider, error=str(exc))
+            won = True
+        finally:
+            if self._pending.get(key) is lease:
+                del self._pending[key]
+        if not won:
+            self._cache.pop(key, None)
+            self._version = None  # read what the winner wrote
+        return won
+
+    def _claim(self, key: StateKey, seen: CredentialState, lease: CredentialState) -> bool:
+        assert self._db is not None
+        with self._db.write() as conn:
+            cursor = conn.execute(
+                "UPDATE credential_state SET cooldown_until = ?, message = ? "
+                "WHERE provider = ? AND endpoint = ? AND credential = ? AND model = ? "
+                "AND state = 'cooling' AND cooldown_until = ?",
+                (
+                    lease.cooldown_until,
+                    lease.message,
+                    key.provider,
+                    key.endpoint,
+                    key.credential,
+                    key.model,
+                    seen.cooldown_until,
+                ),
+            )
+            return cursor.rowcount == 1
+
+    async def end_probe(self, key: StateKey, lease_until: float) -> None:
+        """The probe answered without a new mark (served, or a failure that does not cool
+        the credential): the credential is back in rotation. A mark the probe's failure
+        wrote instead of the lease is left alone."""
+        current = self._cache.get(key)
+        if current is not None and current.probing and current.cooldown_until == lease_until:
+            del self._cache[key]
+        if self._db is None:
+            return
+        try:
+            await anyio.to_thread.run_sync(self._end_probe, key, lease_until)
+        except sqlite3.Error as exc:  # the lease runs out by itself
+            log.warning("state.write_failed", provider=key.provider, error=str(exc))
+
+    def _end_probe(self, key: StateKey, lease_until: float) -> None:
+        assert self._db is not None
+        with self._db.write() as conn:
+            conn.execute(
+                "DELETE FROM credential_state WHERE provider = ? AND endpoint = ? "
+                "AND credential = ? AND model = ? AND cooldown_until = ? AND message LIKE ?",
+                (
+                    key.provider,
+                    key.endpoint,
+                    key.credential,
+                    key.model,
+                    lease_until,
+                    PROBE_PREFIX + "%",
+                ),
+            )
 
     def reset(self, fingerprint: str) -> int:
         """Clear every cooldown and dead mark of a credential; returns how many."""

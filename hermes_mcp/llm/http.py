@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import ssl
 
 import aiohttp
+import httpcore2  # noqa: F401  (httpx2.create_ssl_context imports it on first call: pay it here)
 import httpx2
 from httpx_aiohttp.httpx2 import AiohttpTransport
 
@@ -23,20 +25,43 @@ from hermes_mcp.log import redact
 
 DEFAULT_LIMITS = httpx2.Limits(max_connections=200, max_keepalive_connections=100)
 
+_verifying: ssl.SSLContext | None = None
+
+
+def tls_context(base_url: str | None) -> ssl.SSLContext:
+    """The TLS context for a provider's client. Loading the system's CA certificates
+    costs 20-160 ms, so it happens once per process (every https provider shares one
+    context) and never for a plain-HTTP endpoint, whose context is never used (a
+    process's first failover to a second provider then builds no certificate store)."""
+    global _verifying
+    if base_url is not None and base_url.lower().startswith("http://"):
+        return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # empty: no certificates loaded
+    if _verifying is None:
+        _verifying = httpx2.create_ssl_context(trust_env=True)
+    return _verifying
+
 
 def make_client(
-    *, connect_timeout_s: float, read_timeout_s: float, transport_name: str | None = None
+    *,
+    connect_timeout_s: float,
+    read_timeout_s: float,
+    transport_name: str | None = None,
+    base_url: str | None = None,
 ) -> httpx2.AsyncClient:
-    """One client per provider: connection reuse, bounded timeouts, no retries."""
+    """One client per provider: connection reuse, bounded timeouts, no retries.
+    ``base_url``: the endpoint, so that a plain-HTTP one loads no certificates."""
     timeout = httpx2.Timeout(
         connect=connect_timeout_s, read=read_timeout_s, write=30.0, pool=connect_timeout_s
     )
     transport: httpx2.AsyncBaseTransport
     name = transport_name or os.environ.get("HERMES_MCP_HTTP_TRANSPORT", "aiohttp")
+    context = tls_context(base_url)
     if name == "httpx":
-        transport = httpx2.AsyncHTTPTransport(retries=0, limits=DEFAULT_LIMITS)
+        transport = httpx2.AsyncHTTPTransport(retries=0, limits=DEFAULT_LIMITS, verify=context)
     else:
-        transport = AiohttpTransport(retries=0, limits=DEFAULT_LIMITS, trust_env=True)
+        transport = AiohttpTransport(
+            retries=0, limits=DEFAULT_LIMITS, trust_env=True, verify=context
+        )
     return httpx2.AsyncClient(transport=transport, timeout=timeout, follow_redirects=False)
 
 

@@ -95,6 +95,34 @@ class CredentialPool:
             if cred.fingerprint not in exclude and self._blocking(marks, cred, model, now) is None
         ]
 
+    def ended(self, credential: Credential, model: str) -> list[tuple[StateKey, CredentialState]]:
+        """The cooling marks of ``credential`` (key-wide and for ``model``) whose cooldown
+        has ended: the credential is half-open, and one request must probe it first."""
+        marks = self._store.snapshot_view()
+        if not marks:
+            return []
+        now = self._clock()
+        found: list[tuple[StateKey, CredentialState]] = []
+        for key in dict.fromkeys((self.key(credential), self.key(credential, model))):
+            mark = marks.get(key)
+            if mark is not None and mark.state == "cooling" and not mark.blocks(now):
+                found.append((key, mark))
+        return found
+
+    def probe_in_flight(self, model: str) -> float | None:
+        """When the earliest probe lease of this pool ends, if every blocked credential
+        is blocked only by one (a probe elsewhere will settle it soon)."""
+        now = self._clock()
+        marks = self._store.snapshot_view()
+        leases = []
+        for cred in self.credentials:
+            mark = self._blocking(marks, cred, model, now)
+            if mark is None:
+                return None  # one is free: nothing to wait for
+            if mark.probing and mark.cooldown_until is not None:
+                leases.append(mark.cooldown_until)
+        return min(leases) if leases else None
+
     def acquire(self, model: str, exclude: Collection[str] = ()) -> Credential | None:
         """Lease the next credential, or ``None`` when none is available."""
         candidates = self.available(model, exclude)

@@ -13,11 +13,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import anyio
 import httpx2
 
 from hermes_mcp.config import ProviderSection
 from hermes_mcp.credentials import Credential
 from hermes_mcp.errors import FailureClass, ProviderError
+from hermes_mcp.llm.body import ERROR_BODY_BYTES, cut, read_capped
 from hermes_mcp.llm.classify import classify_http
 from hermes_mcp.llm.http import make_client, transport_failure
 from hermes_mcp.llm.pool import CredentialPool
@@ -25,7 +27,7 @@ from hermes_mcp.llm.streaming import ProviderStream, StreamTimeouts
 from hermes_mcp.llm.tokens import TokenSource
 from hermes_mcp.llm.types import ChatRequest, Completion
 from hermes_mcp.llm.wires import Wire
-from hermes_mcp.llm.wires.common import SHAPE_ERRORS, guarded
+from hermes_mcp.llm.wires.common import JSON_ERRORS, SHAPE_ERRORS, guarded
 from hermes_mcp.log import redact
 
 
@@ -55,6 +57,7 @@ class Provider:
             self._client = make_client(
                 connect_timeout_s=self.section.connect_timeout_s,
                 read_timeout_s=self.section.read_timeout_s,
+                base_url=self.endpoint,
             )
         return self._client
 
@@ -124,20 +127,32 @@ class Provider:
         kind = response.headers.get("content-type", "").partition(";")[0].strip().lower()
         if response.status_code == 200 and kind == "text/event-stream":
             return ProviderStream(
-                response, self.wire.stream_decoder(), timeouts, started, self._clock
+                response,
+                self.wire.stream_decoder(),
+                timeouts,
+                started,
+                self._clock,
+                max_bytes=self.section.max_body_bytes,
             )
-        try:
-            body = await response.aread()
-        except httpx2.TransportError as exc:
-            raise transport_failure(exc) from exc
-        finally:
-            await response.aclose()
+        with anyio.move_on_after(timeouts.first_token_s) as deadline:
+            try:
+                body, _ = await read_capped(response, ERROR_BODY_BYTES)
+            except httpx2.TransportError as exc:
+                raise transport_failure(exc) from exc
+            finally:
+                await response.aclose()
+        if deadline.cancelled_caught:
+            raise ProviderError(
+                FailureClass.TIMEOUT,
+                f"no whole error body within first_token_timeout_s = {timeouts.first_token_s:g} s",
+                status="timeout",
+            )
         lowered = _lowered(response)
         if response.status_code != 200:
             raise self._failure(response.status_code, lowered, body, generation)
         try:
             data: Any = json.loads(body)
-        except ValueError:
+        except JSON_ERRORS:
             data = None
         if data is not None and self.wire.is_error(data):
             raise self._failure(200, lowered, body, generation)
@@ -148,22 +163,47 @@ class Provider:
         )
 
     async def send(self, request: ChatRequest, model: str, credential: Credential) -> Completion:
+        """One non-streamed request. ``read_timeout_s`` bounds the whole answer (sending
+        the request to the answer's last byte), not only the gap between two reads."""
         headers, generation = await self._headers(credential, "application/json")
         payload = json.dumps(self.wire.body(request, model)).encode()
         url = self.wire.url(self.endpoint, model)
-        try:
-            response = await self._http().post(url, content=payload, headers=headers)
-        except httpx2.TransportError as exc:
-            raise transport_failure(exc) from exc
-        body = response.content
+        client = self._http()
+        limit = self.section.read_timeout_s
+        with anyio.move_on_after(limit) as deadline:
+            try:
+                response = await client.send(
+                    client.build_request("POST", url, content=payload, headers=headers),
+                    stream=True,
+                )
+                try:
+                    ok = response.status_code == 200
+                    cap = self.section.max_body_bytes if ok else ERROR_BODY_BYTES
+                    body, over = await read_capped(response, cap)
+                finally:
+                    await response.aclose()
+            except httpx2.TransportError as exc:
+                raise transport_failure(exc) from exc
+        if deadline.cancelled_caught:
+            raise ProviderError(
+                FailureClass.TIMEOUT,
+                f"no whole answer within read_timeout_s = {limit:g} s",
+                status="timeout",
+            )
         if response.status_code != 200:
             raise self._failure(response.status_code, _lowered(response), body, generation)
-        try:
-            data: Any = json.loads(body)
-        except ValueError as exc:
+        if over:
             raise ProviderError(
                 FailureClass.SERVER_ERROR,
-                "malformed response: the body is not JSON",
+                f"malformed response: the answer is larger than max_body_bytes = {cap}",
+                status="malformed",
+            )
+        try:
+            data: Any = json.loads(body)
+        except JSON_ERRORS as exc:
+            raise ProviderError(
+                FailureClass.SERVER_ERROR,
+                "malformed response: the body is not JSON (or is nested too deeply)",
                 status="malformed",
             ) from exc
         if self.wire.is_error(data):
@@ -179,8 +219,20 @@ class Provider:
         except SHAPE_ERRORS:  # an error body of an unexpected shape: the status decides
             err = classify_http(status, message=f"HTTP {status}", headers=headers, now=now)
         err.token_generation = generation
-        err.message = redact(err.message)
+        if status == 404 and _is_html(headers, body):
+            # Not an API's answer: a web server's page. The path is wrong, not the model.
+            err.message = (
+                f"HTTP 404 with an HTML page, not an API error: base_url "
+                f"{self.endpoint} is probably wrong (a missing /v1?)"
+            )
+        err.message = cut(redact(err.message))  # redact first: a cut may split a secret
         return err
+
+
+def _is_html(headers: dict[str, str], body: bytes) -> bool:
+    kind = headers.get("content-type", "").partition(";")[0].strip().lower()
+    start = body[:200].lstrip().lower()
+    return kind == "text/html" or start.startswith((b"<!doctype html", b"<html"))
 
 
 def _lowered(response: httpx2.Response) -> dict[str, str]:

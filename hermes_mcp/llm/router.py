@@ -41,8 +41,9 @@ from hermes_mcp.errors import (
     iso_utc,
 )
 from hermes_mcp.llm import catalog
-from hermes_mcp.llm.credential_state import CredentialState, CredentialStateStore
+from hermes_mcp.llm.credential_state import CredentialState, CredentialStateStore, StateKey
 from hermes_mcp.llm.pool import CredentialPool
+from hermes_mcp.llm.prices import no_price_reason, prices, unpriced_remote, with_prices
 from hermes_mcp.llm.profiles import ModelProfile, estimate_tokens, profile_for, unmet_need
 from hermes_mcp.llm.provider import Provider
 from hermes_mcp.llm.routed_stream import RouterStream, prime
@@ -70,6 +71,10 @@ DEFAULT_BILLING_COOLDOWN_S = 24 * 3600.0
 MAX_RETRY_JITTER_S = 0.5
 FAILING_PROVIDER_SKIP_S = 30.0
 
+
+# A half-open probe's lease: at most this long (a prober that died frees it then).
+MAX_PROBE_LEASE_S = 120.0
+PROBE_POLL_S = 0.05  # how often a request waiting on a probe elsewhere looks again
 
 MAX_COOLDOWN_S = 31 * 24 * 3600.0  # no hint, however large, cools a key for longer
 
@@ -161,7 +166,17 @@ class Router:
         self._skip_until: dict[ModelRef, float] = {}
 
     async def __aenter__(self) -> Self:
+        await self.warm_prices()
         return self
+
+    async def warm_prices(self) -> None:
+        """Look up the chain's unpriced models in a worker thread, before any request:
+        the first genai-prices lookup of a machine costs most of a second, which must
+        not stall the event loop on the request path. Local endpoints need nothing."""
+        todo = unpriced_remote(self.settings)
+        if todo:
+            home = self.settings.home
+            await anyio.to_thread.run_sync(lambda: [prices(home, *t) for t in todo])
 
     async def __aexit__(
         self,
@@ -255,7 +270,21 @@ class Router:
         found = self._profiles.get(route)
         if found is None:
             section = self.providers[route.provider].section
-            found = self._profiles[route] = profile_for(route.model, section.models)
+            found = profile_for(route.model, section.models)
+            if found.input_per_mtok is None or found.output_per_mtok is None:
+                found = self._priced(route, found)
+            self._profiles[route] = found
+        return found
+
+    def _priced(self, route: ModelRef, profile: ModelProfile) -> ModelProfile:
+        """The profile with genai-prices' prices where the config sets none; says once
+        (per route and process) when no price is known: no budget can count its cost."""
+        section = self.providers[route.provider].section
+        found = with_prices(profile, self.settings.home, section.wire, section.base_url, route)
+        if found is None:
+            reason = no_price_reason(route)
+            log.warning("cost.unknown", provider=route.provider, model=route.model, reason=reason)
+            return profile
         return found
 
     async def walk(
@@ -299,10 +328,18 @@ class Router:
             self._record(walk, route, None, None, None, "skip", 0.0, unfit)
             return None
         tried: set[str] = set()
+        waited = False
+        claims = 0
         while True:
             credential = provider.pool.acquire(model, exclude=tried)
             if credential is None:
                 if not tried:
+                    if not has_next and not waited:
+                        # Nothing after this route: rather than fail, wait for a probe
+                        # in flight elsewhere to settle the credential, then try again.
+                        waited = await self._await_probe(provider, model)
+                        if waited:
+                            continue
                     recovery = provider.pool.recovery(model)
                     why = "no credential available"
                     if recovery is not None:
@@ -310,11 +347,27 @@ class Router:
                         why = f"every credential {recovery.failure_class} until {when}"
                     self._record(walk, route, None, None, None, "skip", 0.0, why)
                 return None
+            leases: list[tuple[StateKey, float]] = []
+            ended = provider.pool.ended(credential, model)
+            if ended:  # half-open: only the request that claims the probe may send
+                claimed = await self._claim_probe(provider, route, ended, walk)
+                if claimed is None:
+                    provider.pool.release(credential)
+                    claims += 1
+                    if claims > 3:  # the state will not settle: leave this one out
+                        tried.add(credential.fingerprint)
+                    continue  # another request probes: it now counts as cooling
+                leases = claimed
             try:
                 outcome = await self._attempt(op, provider, route, credential, walk, onward)
             except BaseException:
                 provider.pool.release(credential)
                 raise
+            finally:
+                if leases:
+                    with anyio.CancelScope(shield=True):  # a cancelled probe frees it too
+                        for key, lease_end in leases:
+                            await self.store.end_probe(key, lease_end)
             if isinstance(outcome, Served):
                 return outcome
             provider.pool.release(credential)
@@ -322,6 +375,50 @@ class Router:
                 tried.add(credential.fingerprint)
                 continue
             return None
+
+    def _probe_lease_s(self, provider: Provider, streaming: bool) -> float:
+        """How long a probe may take before another request may probe instead."""
+        section = provider.section
+        answer = section.first_token_timeout_s if streaming else section.read_timeout_s
+        return min(section.connect_timeout_s + answer, MAX_PROBE_LEASE_S)
+
+    async def _claim_probe(
+        self,
+        provider: Provider,
+        route: ModelRef,
+        ended: list[tuple[StateKey, CredentialState]],
+        walk: _Walk,
+    ) -> list[tuple[StateKey, float]] | None:
+        """Claim the probe of each ended mark; None (and nothing held) if another request
+        holds any of them."""
+        until = self._clock() + self._probe_lease_s(provider, walk.streaming)
+        held: list[tuple[StateKey, float]] = []
+        for key, mark in ended:
+            if not await self.store.claim_probe(key, mark, until):
+                for done_key, done_until in held:
+                    await self.store.end_probe(done_key, done_until)
+                return None
+            held.append((key, until))
+        log.info(
+            "route.probe",
+            provider=route.provider,
+            model=route.model,
+            credential=ended[0][0].credential,
+            error_class=ended[0][1].last_class,
+        )
+        return held
+
+    async def _await_probe(self, provider: Provider, model: str) -> bool:
+        """Wait (polling the shared state) while a probe elsewhere holds every credential
+        of this pool, until it answers or its lease ends; False if there was none."""
+        lease_end = provider.pool.probe_in_flight(model)
+        if lease_end is None:
+            return False
+        with anyio.move_on_after(max(lease_end - self._clock(), 0.0) + PROBE_POLL_S):
+            # Another process's answer arrives only through the database: poll it.
+            while provider.pool.probe_in_flight(model) is not None:  # noqa: ASYNC110
+                await anyio.sleep(PROBE_POLL_S)
+        return True
 
     async def _attempt(
         self,

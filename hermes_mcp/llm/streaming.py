@@ -50,8 +50,11 @@ class ProviderStream:
         timeouts: StreamTimeouts,
         started: float,
         clock: Callable[[], float] = time.time,
+        max_bytes: int | None = None,
     ) -> None:
         self.response = response
+        self._max_bytes = max_bytes  # the events' data, in all: past it, a broken stream
+        self._received = 0
         self.decoder = decoder
         self.timeouts = timeouts
         self.started = started  # monotonic
@@ -90,6 +93,15 @@ class ProviderStream:
                 f"stream {which} timeout: nothing within {seconds:g}s",
                 status="timeout",
             )
+        if self._max_bytes is not None:
+            self._received += len(event.data)
+            if self._received > self._max_bytes:
+                raise ProviderError(
+                    FailureClass.SERVER_ERROR,
+                    f"malformed response: the stream is larger than max_body_bytes = "
+                    f"{self._max_bytes}",
+                    status="malformed",
+                )
         return guarded(
             "an unreadable stream event", self.decoder.feed, event.event, event.data, self._clock()
         )

@@ -9,9 +9,10 @@ another process's writes before each request without re-reading tables (see
 
 from __future__ import annotations
 
-import mmap
 import os
+import re
 import sqlite3
+import stat
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -21,18 +22,40 @@ from typing import Any
 from hermes_mcp.errors import StateError
 from hermes_mcp.state.schema import MIGRATIONS
 
+_CREATED = re.compile(
+    r"CREATE\s+(?:VIRTUAL\s+)?(TABLE|INDEX|TRIGGER)\s+(?:IF\s+NOT\s+EXISTS\s+)?(\w+)", re.I
+)
+_DROPPED = re.compile(r"DROP\s+(TABLE|INDEX|TRIGGER)\s+(?:IF\s+EXISTS\s+)?(\w+)", re.I)
+
+
+def schema_objects() -> list[tuple[str, str]]:
+    """(kind, name) of every table, index and trigger the migrations leave in place."""
+    objects: dict[str, str] = {}
+    for statements in MIGRATIONS:
+        for statement in statements:
+            for kind, name in _CREATED.findall(statement):
+                objects[name] = kind.upper()
+            for _kind, name in _DROPPED.findall(statement):
+                objects.pop(name, None)
+    return [(kind, name) for name, kind in objects.items()]
+
+
 BUSY_TIMEOUT_MS = 5000
 
 
 class _ShmWatch:
-    """A read-only view of the WAL-index header in ``<db>-shm``.
+    """The WAL-index header in ``<db>-shm``, read with ``pread``.
 
     Every commit in WAL mode rewrites this header (its change counter, last frame and
     salts: https://www.sqlite.org/walformat.html, "The WAL-Index Header"), and every
-    process using the database maps the same file. Comparing its first 48 bytes tells
-    "nothing committed since" in about 0.1 µs, where ``PRAGMA data_version`` opens a
-    read transaction (about 14 µs with cold caches, measured in bench/router_overhead.py).
-    A torn read can only look like a change, which costs one needless reload.
+    process using the database shares the same file. Comparing its first 48 bytes tells
+    "nothing committed since" in about a microsecond, where ``PRAGMA data_version`` opens
+    a read transaction (about 14 µs with cold caches, measured in bench/router_overhead.py).
+    A torn or short read can only look like a change, which costs one needless reload.
+
+    Not ``mmap``: SQLite truncates the ``-shm`` file when a process opens the database
+    first after a crash, and touching a mapped page past the end of a truncated file
+    kills the process with SIGBUS (seen with concurrent ``sessions`` commands).
     """
 
     HEADER = 48
@@ -42,15 +65,16 @@ class _ShmWatch:
         try:
             if os.fstat(fd).st_size < 2 * self.HEADER:
                 raise OSError("wal-index not initialised")
-            self._map = mmap.mmap(fd, 2 * self.HEADER, prot=mmap.PROT_READ)
-        finally:
+        except BaseException:
             os.close(fd)
+            raise
+        self._fd = fd
 
     def token(self) -> bytes:
-        return self._map[: self.HEADER]
+        return os.pread(self._fd, self.HEADER, 0)
 
     def close(self) -> None:
-        self._map.close()
+        os.close(self._fd)
 
 
 class Database:
@@ -103,6 +127,17 @@ class Database:
             return self._shm.token()
         return self.data_version().to_bytes(8, "little")
 
+    def problems(self) -> list[str]:
+        """What ``PRAGMA quick_check`` finds (corrupt pages, broken indexes) and every
+        table, index or trigger of the schema that is missing (e.g. a dropped FTS table);
+        empty when the database is sound."""
+        found = [str(r[0]) for r in self.query("PRAGMA quick_check") if str(r[0]) != "ok"]
+        present = {str(r[0]) for r in self.query("SELECT name FROM sqlite_master")}
+        for kind, name in schema_objects():
+            if name not in present:
+                found.append(f"{kind.lower()} {name} is missing")
+        return found
+
     def journal_mode(self) -> str:
         return str(self.query("PRAGMA journal_mode")[0][0])
 
@@ -134,10 +169,33 @@ def _migrate(conn: sqlite3.Connection) -> None:
     conn.execute("COMMIT")
 
 
+def _private(path: Path) -> None:
+    """The state holds transcripts, file contents and command output: a directory we
+    create is 0700, and the database file is 0600 (SQLite gives its -wal and -shm files
+    the database file's mode). An existing directory is left as it is (it may be one the
+    user chose for other things too); an existing database file of ours is tightened."""
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        info = os.fstat(fd)
+        if stat.S_IMODE(info.st_mode) & 0o077 and info.st_uid == os.getuid():
+            os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+    for suffix in ("-wal", "-shm"):
+        side = Path(f"{path}{suffix}")
+        try:
+            if stat.S_IMODE(side.stat().st_mode) & 0o077 and side.stat().st_uid == os.getuid():
+                side.chmod(0o600)
+        except OSError:
+            continue  # not there yet: SQLite creates it with the database file's mode
+
+
 def open_database(path: Path) -> Database:
     """Open (creating and migrating) the database at ``path``; errors become StateError."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        _private(path)
         conn = sqlite3.connect(
             path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
         )

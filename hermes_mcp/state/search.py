@@ -14,6 +14,7 @@ Hits are ranked by ``bm25`` (tool-call arguments weigh half as much as text), at
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,13 +74,15 @@ def search_sessions(
     text: str,
     *,
     cwd: str | None = None,
+    within: Sequence[str] | None = None,
     exclude_session: str | None = None,
     limit: int = 10,
     per_session: int = 3,
     markers: tuple[str, str] = ("**", "**"),
 ) -> list[SearchHit]:
     """The best ``limit`` matching messages, best first; ``cwd`` keeps one workspace's
-    sessions, ``exclude_session`` leaves one out (the session asking)."""
+    sessions, ``within`` the sessions started in or below any of these directories
+    (an empty sequence matches none), ``exclude_session`` leaves one out."""
     if limit < 1 or per_session < 1:
         raise UsageError("limit and per_session must be at least 1")
     where = ["messages_fts MATCH ?"]
@@ -87,6 +90,13 @@ def search_sessions(
     if cwd is not None:
         where.append("s.cwd = ?")
         params.append(cwd)
+    if within is not None:
+        places = [p.rstrip("/") or "/" for p in within]
+        tests = ["s.cwd = ? OR substr(s.cwd, 1, ?) = ?" for _ in places] or ["0"]
+        where.append("(" + " OR ".join(tests) + ")")
+        for place in places:
+            below = place if place.endswith("/") else place + "/"
+            params.extend([place, len(below), below])
     if exclude_session is not None:
         where.append("m.session_id <> ?")
         params.append(exclude_session)

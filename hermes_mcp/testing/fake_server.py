@@ -25,6 +25,7 @@ from .fake_steps import (
     Failure,
     Hold,
     Malformed,
+    Raw,
     Reply,
     Slow,
     Step,
@@ -385,6 +386,8 @@ class FakeProvider(ProviderState, TokenEndpoint):
             else:
                 await self._gate(step.gate).wait()
             step = step.then if step.then is not None else self._default_for(req.key)
+        if isinstance(step, Raw):
+            return await self._raw(request, step, req)
         if isinstance(step, Reply):
             if req.stream:
                 return await self._stream(request, Stream(step), dialect, req, state)
@@ -454,6 +457,28 @@ class FakeProvider(ProviderState, TokenEndpoint):
                 await resp.write(encode(plan.done))
             await resp.write_eof()
         except ConnectionResetError:  # the client went away between two writes
+            if not self._stopping:
+                self._record_disconnect(req.key, req.path)
+        return resp
+
+    async def _raw(self, request: web.Request, step: Raw, req: RequestInfo) -> web.StreamResponse:
+        resp = web.StreamResponse(status=step.status, headers={"Content-Type": step.content_type})
+        resp.enable_chunked_encoding()
+        await resp.prepare(request)
+        chunk = step.chunk.encode()
+        try:
+            if step.prefix:
+                await resp.write(step.prefix.encode())
+            sent = 0
+            while step.repeat is None or sent < step.repeat:
+                if step.delay_s > 0:
+                    await asyncio.sleep(step.delay_s)
+                await resp.write(chunk)
+                sent += 1
+            if step.suffix:
+                await resp.write(step.suffix.encode())
+            await resp.write_eof()
+        except ConnectionResetError:  # the client stopped reading and went away
             if not self._stopping:
                 self._record_disconnect(req.key, req.path)
         return resp

@@ -128,7 +128,22 @@ class ErrorIn200:
     metadata: Mapping[str, Any] | None = None
 
 
-Step: TypeAlias = Reply | Stream | Failure | Slow | Hold | Malformed | ErrorIn200
+@dataclass(frozen=True, slots=True)
+class Raw:
+    """A body written chunk by chunk without ``Content-Length``: ``prefix``, then ``chunk``
+    ``repeat`` times (None: until the client goes away) ``delay_s`` apart, then
+    ``suffix``. For hostile providers: a drip, a body that never ends, a huge error page."""
+
+    status: int = 200
+    chunk: str = " "
+    repeat: int | None = None
+    delay_s: float = 0.0
+    prefix: str = ""
+    suffix: str = ""
+    content_type: str = "application/json"
+
+
+Step: TypeAlias = Reply | Stream | Failure | Slow | Hold | Malformed | ErrorIn200 | Raw
 
 UsageLike: TypeAlias = Usage | tuple[int, int] | tuple[int, int, int] | Sequence[int]
 ToolCallLike: TypeAlias = ToolCall | Mapping[str, Any] | tuple[str, Any]
@@ -299,7 +314,22 @@ def error_in_200(
     return ErrorIn200(message, code, metadata)
 
 
+def raw_body(
+    status: int = 200,
+    chunk: str = " ",
+    repeat: int | None = None,
+    delay_s: float = 0.0,
+    prefix: str = "",
+    suffix: str = "",
+    content_type: str = "application/json",
+) -> Raw:
+    """A body sent in chunks (see ``Raw``): ``raw_body(chunk="x", delay_s=1)`` drips one
+    byte a second forever; ``raw_body(500, "x" * 65536, repeat=1600)`` is a 100 MB error."""
+    return Raw(status, chunk, repeat, delay_s, prefix, suffix, content_type)
+
+
 _FROM_DICT: dict[str, Callable[..., Step]] = {
+    "raw_body": raw_body,
     "reply": reply,
     "stream": stream,
     "rate_limited": rate_limited,

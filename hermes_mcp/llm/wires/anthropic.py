@@ -268,7 +268,7 @@ class AnthropicStreamDecoder:
             raw = "".join(call["args"]) or "{}"
             try:
                 arguments = json.loads(raw)
-            except ValueError as exc:
+            except (ValueError, RecursionError) as exc:
                 raise broken(f"tool call {index} has unreadable arguments") from exc
             calls.append(tool_call(call["id"], call["name"], arguments))
         return Completion(

@@ -21,7 +21,13 @@ from hermes_mcp.llm.types import (
     ToolCallDelta,
     Usage,
 )
-from hermes_mcp.llm.wires.common import broken, error_body, loads_object
+from hermes_mcp.llm.wires.common import (
+    MAX_ARGUMENT_DEPTH,
+    broken,
+    error_body,
+    loads_object,
+    too_deep,
+)
 
 
 def _message(msg: Message) -> dict[str, Any]:
@@ -56,9 +62,11 @@ def _tool_call(raw: Any) -> ToolCall:
         parsed = json.loads(arguments) if isinstance(arguments, str) else arguments
         if not isinstance(parsed, dict):
             raise TypeError("arguments are not an object")
+        if too_deep(parsed):
+            raise TypeError(f"arguments nested deeper than {MAX_ARGUMENT_DEPTH}")
         return ToolCall(id=str(raw.get("id") or ""), name=str(function["name"]), arguments=parsed)
-    except (KeyError, TypeError, AttributeError, ValueError) as exc:
-        raise broken(f"unreadable tool call ({exc})") from exc
+    except (KeyError, TypeError, AttributeError, ValueError, RecursionError) as exc:
+        raise broken(f"unreadable tool call ({type(exc).__name__}: {str(exc)[:100]})") from exc
 
 
 def _usage(raw: Any) -> Usage:
