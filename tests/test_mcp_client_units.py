@@ -306,3 +306,17 @@ def test_huge_structured_content_is_left_out_and_said() -> None:
     assert mapped.text.startswith("rows\n[structured content of ") and mapped.text.endswith(
         " characters left out]"
     )
+
+
+def test_the_readme_example_is_a_valid_config() -> None:
+    import re
+    import tomllib
+
+    from hermes_mcp.config import parse_config
+
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    [block] = [b for b in re.findall(r"```toml\n(.*?)```", text, re.S) if "[mcp_servers." in b]
+    config = parse_config(tomllib.loads(block), "README.md")
+    github, search = config.mcp_servers.values()
+    assert (github.command, github.tools, github.timeout_s) == ("npx", ["get_issue", "create_issue"], 120)
+    assert (search.url, search.transport, search.startup_timeout_s) == ("https://mcp.example.com/mcp", "http", 30)
