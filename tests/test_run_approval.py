@@ -69,7 +69,7 @@ async def test_without_a_terminal_the_refusals_are_summed_up_with_exact_rules(
     configure(home, fake)
     script(fake)
     _code, events, err = await run(home, ws)
-    assert statuses(events) == {"write_file": "failed", "terminal": "failed"}
+    assert statuses(events) == {"write_file": "denied", "terminal": "denied"}
     summary = [line for line in err.splitlines() if line.startswith("hermes-mcp: refused")]
     assert len(summary) == 1
     assert "refused 2 action(s)" in summary[0]
@@ -95,7 +95,7 @@ async def test_on_a_terminal_the_person_is_asked(tmp_path: Path, fake: FakeProvi
     finally:
         os.close(leader)
         os.close(follower)
-    assert statuses(events) == {"write_file": "completed", "terminal": "failed"}
+    assert statuses(events) == {"write_file": "completed", "terminal": "denied"}
     assert err.count("allow? [y]es / [n]o / [a]lways") == 2
     assert "hermes-mcp: refused" not in err
     assert (ws / "hello.py").read_text() == 'print("hi")\n'

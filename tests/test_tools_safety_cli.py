@@ -77,7 +77,7 @@ async def test_a_hash_inside_a_word_does_not_hide_commands_from_an_allow_rule(
     )
     ran = await run(home, ws, "--json", "go")
     ends = tool_ends(ran)
-    assert ends[0]["status"] == "failed" and "not approved" in ends[0]["output"]
+    assert ends[0]["status"] == "denied" and "not approved" in ends[0]["output"]
     assert not (ws / "pwned.txt").exists()
     assert ends[1]["status"] == "completed"  # the rule still lets the plain command through
 
@@ -117,9 +117,9 @@ async def test_edits_to_git_config_and_hooks_are_refused(
     )
     ran = await run(home, ws, "--json", "go")
     patched, hooked, upper, status = tool_ends(ran)
-    assert patched["status"] == "failed" and "inside a .git directory" in patched["output"]
-    assert hooked["status"] == "failed" and "inside a .git directory" in hooked["output"]
-    assert upper["status"] == "failed"
+    assert patched["status"] == "denied" and "inside a .git directory" in patched["output"]
+    assert hooked["status"] == "denied" and "inside a .git directory" in hooked["output"]
+    assert upper["status"] == "denied"
     assert status["status"] == "completed"
     assert "fsmonitor" not in (ws / ".git" / "config").read_text()
     assert hook.read_text() == "#!/bin/sh\nexit 0\n"
@@ -194,10 +194,10 @@ async def test_the_config_file_inside_the_workspace_cannot_be_edited(
     )
     ran = await run(home, ws, "--json", "go", env={"HERMES_MCP_CONFIG": str(inside)})
     patched, written = tool_ends(ran)
-    assert patched["status"] == "failed" and "hermes config file" in patched["output"]
+    assert patched["status"] == "denied" and "hermes config file" in patched["output"]
     assert 'mode = "accept_edits"' in inside.read_text()
     # names compare case-insensitively, as macOS's file system would open the same file
-    assert written["status"] == "failed" and "hermes config file" in written["output"]
+    assert written["status"] == "denied" and "hermes config file" in written["output"]
 
 
 @pytest.mark.anyio
@@ -251,7 +251,7 @@ async def test_hostile_patterns_end_quickly_and_ctrl_c_still_exits_130(
     searched, listed, globbed = tool_ends(ran)
     assert searched["status"] == listed["status"] == "completed"
     # the glob is not walked: over its budget, the command goes to the approver (none here)
-    assert globbed["status"] == "failed" and "globs too large to check" in globbed["output"]
+    assert globbed["status"] == "denied" and "globs too large to check" in globbed["output"]
     fake.script(KEY_A, calls(call("terminal", "t2", command="sleep 600")), reply("never"))
     with anyio.fail_after(30):
         async with await anyio.open_process(

@@ -31,7 +31,15 @@ from tools.context import ToolContext
 from tools.diffs import diff_stats, make_diff, shown
 from tools.ignore import IgnoreRules, skip_dir
 from tools.paths import SpecialFileError, hard_links, looks_like_private_key
-from tools.registry import FileDiff, Location, Tool, ToolAnnotations, ToolError, ToolResult
+from tools.registry import (
+    FileDiff,
+    Location,
+    Tool,
+    ToolAnnotations,
+    ToolDenied,
+    ToolError,
+    ToolResult,
+)
 
 
 class _Args(BaseModel):
@@ -144,7 +152,7 @@ async def write_file(args: WriteFileArgs, ctx: ToolContext) -> ToolResult:
     name = ctx.display(path)
     reason = ctx.sensitive_reason(path)
     if reason:
-        raise ToolError(f"refusing to write {name}: {reason}")
+        raise ToolDenied(f"refusing to write {name}: {reason}")
     ctx.check_path_denied("write", path)
     ctx.check_path_denied("read", path)  # the diff would show the old content
     if len(args.content.encode()) > ctx.limits.write_max_bytes:

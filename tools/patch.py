@@ -21,7 +21,7 @@ from tools.context import ToolContext
 from tools.diffs import make_diff, shown
 from tools.files import approve_and_write
 from tools.paths import SpecialFileError
-from tools.registry import Location, Tool, ToolAnnotations, ToolError, ToolResult
+from tools.registry import Location, Tool, ToolAnnotations, ToolDenied, ToolError, ToolResult
 
 
 class Edit(BaseModel):
@@ -95,7 +95,7 @@ async def patch(args: PatchArgs, ctx: ToolContext) -> ToolResult:
     name = ctx.display(path)
     reason = ctx.sensitive_reason(path)
     if reason:
-        raise ToolError(f"refusing to edit {name}: {reason}")
+        raise ToolDenied(f"refusing to edit {name}: {reason}")
     ctx.check_path_denied("write", path)
     # The diff and the "not found" / "appears 2 times" errors show what the file holds.
     ctx.check_path_denied("read", path)
