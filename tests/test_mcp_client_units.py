@@ -318,5 +318,13 @@ def test_the_readme_example_is_a_valid_config() -> None:
     [block] = [b for b in re.findall(r"```toml\n(.*?)```", text, re.S) if "[mcp_servers." in b]
     config = parse_config(tomllib.loads(block), "README.md")
     github, search = config.mcp_servers.values()
-    assert (github.command, github.tools, github.timeout_s) == ("npx", ["get_issue", "create_issue"], 120)
-    assert (search.url, search.transport, search.startup_timeout_s) == ("https://mcp.example.com/mcp", "http", 30)
+    assert (github.command, github.tools, github.timeout_s) == (
+        "npx",
+        ["get_issue", "create_issue"],
+        120,
+    )
+    assert (search.url, search.transport, search.startup_timeout_s) == (
+        "https://mcp.example.com/mcp",
+        "http",
+        30,
+    )
