@@ -120,17 +120,19 @@ class Runtime:
         model: str | None = None,
         toolsets: Iterable[str] | None = None,
         title: str = "",
+        session_id: str | None = None,
     ) -> Session:
         """A new stored session working in ``cwd`` (plus ``extra_roots``). ``mode``,
         ``model`` and ``toolsets`` override the config for this session (UsageError when
-        one is unknown); no network is touched."""
+        one is unknown); no network is touched. ``session_id``: an id the caller already
+        gave out (the ACP edge answers ``session/new`` before the runtime is open)."""
         choices = SessionChoices(
             mode=None if mode is None else check_mode(mode),
             model=None if model is None else check_model(model, self.settings.config),
             toolsets=None if toolsets is None else check_toolsets(toolsets),
         )
         roots = (cwd, *extra_roots)
-        session_id = await self.store.create(cwd=str(roots[0]), title=title)
+        session_id = await self.store.create(cwd=str(roots[0]), title=title, session_id=session_id)
         if choices != SessionChoices():
             await self.store.save_settings(
                 session_id,

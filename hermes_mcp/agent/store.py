@@ -119,8 +119,17 @@ class SessionStore:
 
     # -- sessions --------------------------------------------------------------------------
 
-    async def create(self, *, cwd: str, title: str = "", parent_id: str | None = None) -> str:
-        session_id = uuid.uuid4().hex
+    async def create(
+        self,
+        *,
+        cwd: str,
+        title: str = "",
+        parent_id: str | None = None,
+        session_id: str | None = None,
+    ) -> str:
+        """A new session; ``session_id`` is a fresh uuid hex unless the caller chose one
+        (an edge that answered with the id before the store was open)."""
+        session_id = session_id or uuid.uuid4().hex
         now = self._clock()
 
         def insert(conn: sqlite3.Connection) -> None:
