@@ -41,6 +41,7 @@ COMMANDS: tuple[tuple[str, str, str | None], ...] = (
     ("fallback", "The fallback chain with each credential's cooldown and recovery time", None),
     ("cost", "Tokens and cost of this session so far", None),
     ("providers", "Every configured credential: state, cooldown, last failure", None),
+    ("reset", "Start a fresh context: the model forgets this session's conversation", None),
 )
 
 

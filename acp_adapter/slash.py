@@ -2,7 +2,9 @@
 
 ``/model`` (show the model and its fallbacks, or switch: ``/model provider:model``),
 ``/fallback`` (the chain, each route's credentials with cooldowns and recovery times),
-``/cost`` (the session's tokens and cost), ``/providers`` (every credential). Their
+``/cost`` (the session's tokens and cost), ``/providers`` (every credential),
+``/reset`` (a fresh context: the model forgets the conversation so far; the transcript
+the editor shows, and ``session/load``, keep it). Their
 answer is one agent message; they are not part of the conversation the model sees.
 """
 
@@ -20,7 +22,7 @@ if TYPE_CHECKING:
     from acp_adapter.live import Live
     from hermes_mcp.agent.session import Session
 
-NAMES = ("model", "fallback", "cost", "providers")
+NAMES = ("model", "fallback", "cost", "providers", "reset")
 
 
 def split(command: str) -> tuple[str, str]:
@@ -41,6 +43,9 @@ async def run(live: Live, edge: EdgeSession, session: Session, command: str) -> 
             return _fallback(live, session)
         if name == "cost":
             return await _cost(live, session)
+        if name == "reset":
+            await session.reset_context()
+            return "Started a fresh context: the model no longer sees this session's earlier turns."
         return "```\n" + format_report(live.rt.router.status()["credentials"]) + "\n```"
     except HermesError as exc:
         return f"/{name}: {exc}"

@@ -71,7 +71,39 @@ def _parser() -> argparse.ArgumentParser:
     doctor.add_argument("--json", action="store_true", help="print a JSON list of checks")
 
     add_sessions_parser(sub, _Parser)  # sessions [list|show|search|delete|rename|fork]
+    _add_serve_parser(sub)
     return parser
+
+
+def _add_serve_parser(sub: Any) -> None:
+    serve = sub.add_parser("serve", help="the stdio server (MCP or ACP)")
+    serve.add_argument("--protocol", choices=("auto", "mcp", "acp"), default="auto")
+    serve.add_argument(
+        "--workspace",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="DIR",
+        help="a workspace directory (repeatable); default: the client's roots, else cwd",
+    )
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """``serve``: stdout is the protocol wire from here on; logs are JSON on stderr."""
+    for ws in args.workspace:
+        if not ws.expanduser().is_dir():
+            _err(f"hermes-mcp: --workspace {ws}: not a directory")
+            return EXIT_USAGE
+    if args.protocol == "mcp":
+        from hermes_mcp.mcp_server import run_mcp_stdio
+
+        return run_mcp_stdio(args.workspace)
+    if args.protocol == "acp":
+        from acp_adapter import run_acp_stdio  # type: ignore[attr-defined,unused-ignore]
+
+        return int(run_acp_stdio(prefix=b""))
+    _err("hermes-mcp: serve --protocol auto is not available yet: use --protocol mcp or acp")
+    return EXIT_USAGE
 
 
 def _out(text: str) -> None:
@@ -276,6 +308,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_doctor(args)
         if args.command == "sessions":
             return cmd_sessions(args, _out, _err)
+        if args.command == "serve":
+            return cmd_serve(args)
     except HermesError as exc:
         _err(f"hermes-mcp: {exc}")
         return EXIT_USAGE

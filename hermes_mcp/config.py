@@ -166,6 +166,29 @@ class PolicySection(_Strict):
     approval_timeout_s: float = Field(default=300.0, gt=0, le=86_400)
 
 
+MCP_TOOLSETS: tuple[str, ...] = ("files", "terminal", "web", "memory", "planning", "agent")
+
+
+class McpSection(_Strict):
+    """``serve --protocol mcp``: which tools the MCP server offers, and its jobs."""
+
+    toolsets: list[str] = Field(default_factory=lambda: list(MCP_TOOLSETS))
+    job_retention_s: float = Field(default=3600.0, gt=0)  # finished agent_start jobs kept
+    job_log_events: int = Field(default=500, ge=1)  # events kept per job
+    max_jobs: int = Field(default=16, ge=1)  # background jobs running at once
+    progress_interval_s: float = Field(default=4.0, gt=0, le=5.0)
+
+    @field_validator("toolsets")
+    @classmethod
+    def _known_toolsets(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value).difference(MCP_TOOLSETS))
+        if unknown:
+            raise ValueError(
+                f"unknown toolset(s) {', '.join(unknown)}: choose from {', '.join(MCP_TOOLSETS)}"
+            )
+        return value
+
+
 # -- [mcp_servers.NAME]: other MCP servers whose tools the agent may use (mcp_client/) ---
 MCP_SERVER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
@@ -206,6 +229,7 @@ class Config(_Strict):
     agent: AgentSection = Field(default_factory=AgentSection)
     delegation: DelegationSection = Field(default_factory=DelegationSection)
     policy: PolicySection = Field(default_factory=PolicySection)
+    mcp: McpSection = Field(default_factory=McpSection)
     mcp_servers: dict[str, McpServerSection] = Field(default_factory=dict)
 
 

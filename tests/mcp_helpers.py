@@ -1,74 +1,106 @@
-"""Helpers for the MCP client's tests: ``[mcp_servers]`` sections for the servers of
-``tests/mcp_servers.py``, a runtime with the MCP client installed, and PID checks."""
+"""Driving ``hermes-mcp serve --protocol mcp`` as a real subprocess over real stdio with
+``mcp.Client``, against the loopback fake provider."""
 
 from __future__ import annotations
 
 import json
-import os
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
-from hermes_mcp.mcp_client import McpClient, install
-from hermes_mcp.runtime import Runtime, open_runtime
+import mcp_types as types
+from mcp import Client, StdioServerParameters
+from mcp.client.stdio import stdio_client
+
 from hermes_mcp.testing import FakeProvider
-from tests.keys import KEY_A
-from tests.routing import Home
-
-SERVERS = str(Path(__file__).with_name("mcp_servers.py"))
+from tests.keys import FALLBACK_KEY, KEY_A, seen
+from tests.routing import HERMES, Home
 
 
-def server(name: str, kind: str, pid_file: Path, **extra: Any) -> str:
-    """A ``[mcp_servers.NAME]`` section running ``tests/mcp_servers.py KIND``."""
-    env = {"HERMES_TEST_PID_FILE": str(pid_file), **extra.pop("env", {})}
-    lines = [
-        f"[mcp_servers.{name}]",
-        f"command = {json.dumps(sys.executable)}",
-        f"args = {json.dumps([SERVERS, kind])}",
-        "env = {" + ", ".join(f"{k} = {json.dumps(v)}" for k, v in env.items()) + "}",
-    ]
-    lines += [f"{key} = {json.dumps(value)}" for key, value in extra.items()]
-    return "\n".join(lines) + "\n"
+@dataclass
+class Served:
+    client: Client
+    home: Home
+    workspace: Path
+    stderr: Path
+    elicitations: list[str] = field(default_factory=list)
+    elicit_answer: str = "allow"
+    stray: list[Exception] = field(default_factory=list)  # non-protocol lines on stdout
+    logs: list[Any] = field(default_factory=list)
+
+    def stderr_text(self) -> str:
+        return seen(self.stderr.read_text())
 
 
 def configure(
-    home: Home, fake: FakeProvider, *sections: str, mode: str = "auto", policy: str = ""
+    home: Home, fake: FakeProvider, *, fallback: bool = False, policy: str = "auto"
 ) -> None:
-    home.write({"primary": {"url": fake.openai_base_url, "keys": [KEY_A]}}, "primary:gpt-4o")
+    providers: dict[str, dict[str, Any]] = {
+        "primary": {"url": fake.openai_base_url, "keys": [KEY_A]}
+    }
+    fallbacks: tuple[str, ...] = ()
+    if fallback:
+        providers["backup"] = {"url": fake.openai_base_url, "keys": [FALLBACK_KEY]}
+        fallbacks = ("backup:gpt-4o-mini",)
+    home.write(providers, "primary:gpt-4o", fallbacks)
     config = home.path / "config.toml"
-    text = config.read_text() + f'[policy]\nmode = "{mode}"\n{policy}\n'
-    config.write_text(text + "".join(sections))
+    config.write_text(
+        config.read_text() + f'[policy]\nmode = "{policy}"\n[mcp]\nprogress_interval_s = 0.5\n'
+    )
+
+
+def server_params(home: Home, *args: str) -> StdioServerParameters:
+    return StdioServerParameters(
+        command=HERMES, args=["serve", "--protocol", "mcp", *args], env=home.process_env
+    )
 
 
 @asynccontextmanager
-async def mcp_runtime(home: Home) -> AsyncIterator[tuple[Runtime, McpClient]]:
-    async with open_runtime(home.settings()) as runtime:
-        yield runtime, install(runtime)
+async def serve(
+    home: Home, workspace: Path, mode: str, log: TextIO, stderr: Path
+) -> AsyncIterator[Served]:
+    served: Served | None = None
+
+    async def on_message(message: Any) -> None:
+        if isinstance(message, Exception) and served is not None:
+            served.stray.append(message)
+
+    async def on_elicit(context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
+        assert served is not None
+        served.elicitations.append(params.message)
+        return types.ElicitResult(action="accept", content={"decision": served.elicit_answer})
+
+    async def on_log(params: types.LoggingMessageNotificationParams) -> None:
+        assert served is not None
+        served.logs.append(params.data)
+
+    transport = stdio_client(server_params(home, "--workspace", str(workspace)), errlog=log)
+    client = Client(
+        transport,
+        mode=mode,  # type: ignore[arg-type]
+        message_handler=on_message,
+        elicitation_callback=on_elicit,
+        logging_callback=on_log,
+        log_level="info",
+        read_timeout_seconds=60,
+    )
+    async with client:
+        served = Served(client, home, workspace, stderr)
+        yield served
 
 
-def pids(pid_file: Path) -> list[int]:
-    if not pid_file.exists():
-        return []
-    return [int(line) for line in pid_file.read_text().split()]
+def structured(result: types.CallToolResult) -> dict[str, Any]:
+    assert isinstance(result.structured_content, dict), result
+    return result.structured_content
 
 
-def alive(pid: int) -> bool:
-    """Whether the process runs (a zombie, dead but not reaped, does not)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in ("Z", "X")
+def first_text(result: types.CallToolResult) -> str:
+    block = result.content[0]
+    assert isinstance(block, types.TextContent)
+    return block.text
 
 
-def assert_gone(pid_file: Path, expected: int) -> None:
-    """``expected`` server processes were started, and none of them runs any more."""
-    started = pids(pid_file)
-    assert len(started) == expected, started
-    assert [p for p in started if alive(p)] == []
+def json_lines(text: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]

@@ -3,6 +3,7 @@ the loopback fake provider: the issue's "Must show" list."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -316,6 +317,16 @@ async def test_a_rate_limited_primary_falls_back_once_and_the_editor_is_told(
         await conn.prompt(session_id=sid, prompt=text("/cost"))
         assert "input tokens" in editor.text(sid)
         assert fake.count(key=KEY_A) == 1 and fake.count(key=FALLBACK_KEY) == 1
+
+        # /reset: the model's next request holds none of the earlier conversation.
+        await conn.prompt(session_id=sid, prompt=text("/reset"))
+        assert "fresh context" in editor.text(sid)
+        fake.script(FALLBACK_KEY, reply("Fresh."))
+        with anyio.fail_after(30):
+            again = await conn.prompt(session_id=sid, prompt=text("a new question"))
+        assert again.stop_reason == "end_turn"
+        sent = json.dumps(fake.requests[-1].body)
+        assert "a new question" in sent and "hello" not in sent and "From the fallback" not in sent
 
 
 @pytest.mark.anyio

@@ -17,7 +17,7 @@ from hermes_mcp.runtime import Backends
 from hermes_mcp.testing import FakeProvider, reply
 from tests.agent_helpers import call, calls, new_home, new_workspace
 from tests.keys import FALLBACK_KEY, KEY_A
-from tests.mcp_helpers import assert_gone, configure, mcp_runtime, server
+from tests.mcp_client_helpers import assert_gone, configure, mcp_runtime, server
 from tests.tools_helpers import RecordingApprover
 
 

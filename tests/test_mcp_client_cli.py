@@ -17,7 +17,7 @@ import pytest
 from hermes_mcp.testing import FakeProvider, hold, reply
 from tests.agent_helpers import call, calls, new_home, new_workspace
 from tests.keys import KEY_A, seen
-from tests.mcp_helpers import alive, assert_gone, configure, pids, server
+from tests.mcp_client_helpers import alive, assert_gone, configure, pids, server
 from tests.routing import HERMES, Home, Ran
 
 

@@ -301,6 +301,15 @@ class Session:
             raise RuntimeError("the turn ended without a turn_end event")
         return handle.outcome
 
+    async def reset_context(self) -> None:
+        """A fresh conversation in the same session (``/reset``): the model's next turn
+        sees none of what came before; the transcript and replay keep it all.
+        SessionBusy while a turn runs."""
+        self._check_open()
+        if self._live.turn is not None:
+            raise SessionBusy(f"session {self.id} is running a turn: cancel it first")
+        await self._deps.store.reset_context(self.id)
+
     def cancel(self) -> bool:
         """Cancel the running turn (if any); whether there was one."""
         if self._live.turn is None:

@@ -305,7 +305,8 @@ class SessionStore:
                 " title = CASE title WHEN '' THEN ? ELSE title END WHERE id = ?",
                 (now, make_title(text), session_id),
             )
-            return turn, (_messages(conn.execute(HISTORY, (session_id,))) if history else [])
+            history_rows = conn.execute(HISTORY, (session_id, session_id)) if history else []
+            return turn, _messages(history_rows)
 
         return await self._write(insert)
 
@@ -407,12 +408,27 @@ class SessionStore:
 
     async def history(self, session_id: str) -> list[Message]:
         """The session's conversation, oldest first, with placeholders for lost results."""
-        return _messages(await self._run(self.db.read, HISTORY, (session_id,)))
+        return _messages(await self._run(self.db.read, HISTORY, (session_id, session_id)))
+
+    async def reset_context(self, session_id: str) -> None:
+        """Start a fresh conversation for the model: the next turn's history holds only
+        what comes after this point. The transcript (and replay) keeps everything."""
+
+        def update(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE sessions SET context_from ="
+                " (SELECT COALESCE(MAX(id), 0) FROM messages WHERE session_id = ?)"
+                " WHERE id = ?",
+                (session_id, session_id),
+            )
+
+        await self._write(update)
 
 
 HISTORY = (
     "SELECT role, content, tool_calls, tool_call_id, name, parts FROM messages"
-    " WHERE session_id = ? ORDER BY id"
+    " WHERE session_id = ? AND id > (SELECT context_from FROM sessions WHERE id = ?)"
+    " ORDER BY id"
 )
 
 

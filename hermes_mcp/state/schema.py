@@ -194,3 +194,8 @@ MIGRATIONS.append(
         "ALTER TABLE messages ADD COLUMN parts TEXT",
     )
 )
+
+# 6: a context boundary: ``/reset`` starts a fresh conversation for the model in the
+# same session (its history begins after message ``context_from``) while the stored
+# transcript, and so replay, keeps everything.
+MIGRATIONS.append(("ALTER TABLE sessions ADD COLUMN context_from INTEGER NOT NULL DEFAULT 0",))

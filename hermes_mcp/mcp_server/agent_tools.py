@@ -1,0 +1,286 @@
+"""The agent tools' handlers: each translates its arguments into one runtime call and
+its outcome into a result (``mapping``). The runtime and the jobs decide everything.
+
+``agent_run`` and ``delegate_task`` run as jobs too (so both follow one path) but are
+waited for inside the call: progress goes out at least every ``[mcp]
+progress_interval_s`` while they run (when the request carries a progress token), a
+fallback as it happens; ``notifications/cancelled`` cancels the job and the call waits
+(briefly) for the turn to wind down, so the session is free for the next call.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import anyio
+import mcp_types as types
+
+from hermes_mcp.agent.events import Event, ModelSwitch
+from hermes_mcp.agent.jobs import Job, Jobs
+from hermes_mcp.mcp_server import interactive, mapping
+from hermes_mcp.mcp_server.catalog import (
+    AgentResultArgs,
+    AgentRunArgs,
+    JobArgs,
+    SessionReadArgs,
+    SessionsListArgs,
+)
+from hermes_mcp.mcp_server.edge import Ctx, Edge
+from tools.delegation import DelegateArgs
+
+Handler = Callable[
+    [Edge, Ctx, Any, tuple[Any, ...]],
+    Awaitable[types.CallToolResult | types.InputRequiredResult],
+]
+WIND_DOWN_S = 15.0  # how long a cancelled call waits for its turn to end
+
+
+def _jobs(edge: Edge) -> Jobs:
+    edge.rt()
+    assert edge.jobs is not None
+    return edge.jobs
+
+
+async def _start_turn(edge: Edge, ctx: Ctx, args: AgentRunArgs, roots: tuple[Any, ...]) -> Job:
+    session = await edge.session(
+        ctx,
+        roots,
+        session_id=args.session_id,
+        model=args.model,
+        toolsets=args.toolsets,
+        title=args.prompt,
+    )
+    return _jobs(edge).start_turn(session, args.prompt)
+
+
+async def progress(edge: Edge, ctx: Ctx, job: Job) -> None:
+    """Send progress for ``job`` until it ends: what each notable event says as it
+    happens (a fallback, a tool, a child), the current activity at least every
+    ``[mcp] progress_interval_s`` otherwise; route switches also as log messages."""
+    assert edge.settings is not None
+    interval = edge.settings.config.mcp.progress_interval_s
+    notes: list[str] = []
+    switches: list[ModelSwitch] = []
+
+    def note(event: Event) -> None:
+        text = mapping.progress_text(event)
+        if text is not None:
+            notes.append(text)
+        if isinstance(event, ModelSwitch):
+            switches.append(event)
+
+    job.watchers.append(note)
+    step, last = 0, 0.0
+    try:
+        while True:
+            ended = job.done
+            now = time.monotonic()
+            messages = list(notes)
+            notes.clear()
+            if not messages and (now - last >= interval or ended):
+                messages = [f"{job.activity.text} ({job.elapsed_s:.0f} s)"]
+            for text in messages:
+                step += 1
+                await ctx.session.report_progress(step, None, text)
+                last = now
+            for switch in switches:
+                await edge.log(ctx, "warning", {"event": "model_switch", **switch.to_json()})
+            switches.clear()
+            if ended:
+                return
+            await job.changed(max(0.05, interval - (time.monotonic() - last)))
+    finally:
+        job.watchers.remove(note)
+
+
+async def follow(edge: Edge, ctx: Ctx, job: Job) -> None:
+    """Wait for ``job`` with progress; cancelling the call cancels the job (and waits,
+    briefly, for its turn to wind down, so the session is free for the next call)."""
+    try:
+        await progress(edge, ctx, job)
+    except anyio.get_cancelled_exc_class():
+        job.cancel()
+        with anyio.move_on_after(WIND_DOWN_S, shield=True):
+            await job.wait()
+        raise
+
+
+def _turn_result(job: Job) -> types.CallToolResult:
+    end = job.turn_end
+    if end is None:
+        return mapping.error_result(f"the turn did not finish: {job.error or job.state}")
+    return mapping.turn_result(end, job.route)
+
+
+async def _wait(
+    edge: Edge, ctx: Ctx, tool: str, job: Job, result: Callable[[], types.CallToolResult]
+) -> interactive.Result:
+    """Wait for ``job`` in this call; in 2026-07-28, where a person can only be asked
+    through ``input_required``, as an interaction (``interactive``)."""
+    if not interactive.wanted(ctx):
+        await follow(edge, ctx, job)
+        return result()
+
+    async def work() -> types.CallToolResult:
+        await job.wait()
+        return result()
+
+    keys = [f"session:{job.session_id}"]
+    return await interactive.start(edge, ctx, tool, keys, work, cancel=job.cancel, job=job)
+
+
+async def agent_run(
+    edge: Edge, ctx: Ctx, args: AgentRunArgs, roots: tuple[Any, ...]
+) -> interactive.Result:
+    job = await _start_turn(edge, ctx, args, roots)
+    return await _wait(edge, ctx, "agent_run", job, lambda: _turn_result(job))
+
+
+async def agent_start(
+    edge: Edge, ctx: Ctx, args: AgentRunArgs, roots: tuple[Any, ...]
+) -> types.CallToolResult:
+    job = await _start_turn(edge, ctx, args, roots)
+    if interactive.wanted(ctx):  # its approvals wait for agent_result to carry them
+        interactive.hold_for_polls(edge, job)
+    data = {"job_id": job.id, "session_id": job.session_id}
+    return mapping.structured_result(f"started job {job.id}", data)
+
+
+async def agent_status(
+    edge: Edge, ctx: Ctx, args: JobArgs, roots: tuple[Any, ...]
+) -> types.CallToolResult:
+    job = _jobs(edge).get(args.job_id)
+    status = job.status()
+    asks = interactive.polled(edge, job)
+    if asks is not None and asks.asks:
+        titles = "; ".join(a.request.title for a in asks.asks.values())
+        status["activity"] = f"waiting for approval (call agent_result): {titles}"
+    return mapping.structured_result(f"{job.id}: {job.state}, {status['activity']}", status)
+
+
+async def agent_result(
+    edge: Edge, ctx: Ctx, args: AgentResultArgs, roots: tuple[Any, ...]
+) -> interactive.Result:
+    job = _jobs(edge).get(args.job_id)
+    asks = interactive.polled(edge, job) if interactive.wanted(ctx) else None
+    if args.wait_s:
+        await interactive.wait_job(job, asks, args.wait_s)
+    if asks is not None and asks.asks and not job.done:
+        return asks.input_required()  # the client asks the person, then calls again
+    data: dict[str, Any] = {
+        "job_id": job.id,
+        "state": job.state,
+        "done": job.done,
+        "status": job.status(),
+        "result": None,
+        "delegation": None,
+        "error": job.error,
+    }
+    if not job.done:
+        return mapping.structured_result(f"{job.id} is still running: {job.activity.text}", data)
+    if job.turn_end is not None:
+        data["result"] = mapping.turn_structured(job.turn_end, job.route)
+        turn = _turn_result(job)
+        first = turn.content[0]
+        summary = first.text if isinstance(first, types.TextContent) else ""
+        return types.CallToolResult(
+            content=mapping.text(summary), structured_content=data, is_error=turn.is_error
+        )
+    if job.delegation is not None:
+        data["delegation"] = job.delegation.model_dump(mode="json")
+        return mapping.structured_result(f"{job.id}: {len(job.delegation.results)} task(s)", data)
+    return types.CallToolResult(
+        content=mapping.text(f"{job.id} ended {job.state}: {job.error}"),
+        structured_content=data,
+        is_error=True,
+    )
+
+
+async def agent_cancel(
+    edge: Edge, ctx: Ctx, args: JobArgs, roots: tuple[Any, ...]
+) -> types.CallToolResult:
+    job = _jobs(edge).get(args.job_id)
+    cancelled = job.cancel()
+    if cancelled:
+        await job.wait(WIND_DOWN_S)
+    data = {"job_id": job.id, "cancelled": cancelled, "state": job.state}
+    what = "cancelled" if cancelled else f"was not running ({job.state})"
+    return mapping.structured_result(f"{job.id} {what}", data)
+
+
+async def delegate_task(
+    edge: Edge, ctx: Ctx, args: DelegateArgs, roots: tuple[Any, ...]
+) -> interactive.Result:
+    goals = "; ".join(t.goal for t in args.tasks)
+    session = await edge.session(
+        ctx, roots, session_id=None, model=None, toolsets=None, title=f"delegate_task: {goals}"
+    )
+    job = _jobs(edge).start_delegation(session, args.tasks)
+
+    def result() -> types.CallToolResult:
+        if job.delegation is None:
+            return mapping.error_result(f"delegate_task did not finish: {job.error or job.state}")
+        out = job.delegation
+        done = sum(1 for r in out.results if r.status == "completed")
+        summary = f"{done} of {len(out.results)} task(s) completed"
+        return mapping.structured_result(summary, out.model_dump(mode="json"))
+
+    return await _wait(edge, ctx, "delegate_task", job, result)
+
+
+async def sessions_list(
+    edge: Edge, ctx: Ctx, args: SessionsListArgs, roots: tuple[Any, ...]
+) -> types.CallToolResult:
+    rt = edge.rt()
+    cwd = str(roots[0]) if args.workspace_only and roots else None
+    page = await rt.store.list_sessions(cwd=cwd, limit=args.limit, cursor=args.cursor)
+    data = {
+        "sessions": [s.to_json() for s in page.sessions],
+        "next_cursor": page.next_cursor,
+    }
+    return mapping.structured_result(f"{len(page.sessions)} session(s)", data)
+
+
+async def session_read(
+    edge: Edge, ctx: Ctx, args: SessionReadArgs, roots: tuple[Any, ...]
+) -> types.CallToolResult:
+    from hermes_mcp.agent.store import SessionNotFound
+
+    rt = edge.rt()
+    record = await rt.store.load(args.session_id)
+    if record is None:
+        raise SessionNotFound.named(args.session_id)
+    data = record.to_json()
+    title = data.get("session", {}).get("title", "")
+    return mapping.structured_result(f"session {args.session_id}: {title}", data)
+
+
+async def providers_status(
+    edge: Edge, ctx: Ctx, args: Any, roots: tuple[Any, ...]
+) -> types.CallToolResult:
+    rt = edge.rt()
+    status = rt.router.status()
+    report = status["credentials"]
+    chain: list[str] = []
+    if rt.problem is None:
+        chain = [str(ref) for ref in rt.settings.chain]
+    data = {"credentials": report, "skips": status["skips"], "chain": chain, "problem": rt.problem}
+    usable = sum(1 for r in report if r.get("state") == "available")
+    return mapping.structured_result(f"{usable} of {len(report)} credential(s) available", data)
+
+
+HANDLERS: dict[str, Handler] = {
+    "agent_run": agent_run,
+    "agent_start": agent_start,
+    "agent_status": agent_status,
+    "agent_result": agent_result,
+    "agent_cancel": agent_cancel,
+    "delegate_task": delegate_task,
+    "sessions_list": sessions_list,
+    "session_read": session_read,
+    "providers_status": providers_status,
+}
+
+__all__ = ["HANDLERS", "follow", "progress"]
