@@ -208,6 +208,10 @@ async def _run(settings: Settings, prompt: str, session: str | None, as_json: bo
     from hermes_mcp.tty_approver import approver_for_run
 
     async with open_runtime(settings) as runtime:
+        if settings.config.mcp_servers:  # other MCP servers' tools (imports mcp: only then)
+            from hermes_mcp.mcp_client import install
+
+            install(runtime)
         cwd = _session_workspace(runtime.db, session) if session else Path.cwd()
         approver = approver_for_run([cwd])  # asks on a terminal; else refuses, then sums up
         backends = Backends(approver=approver)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from hermes_mcp.credentials import Credential, CredentialRefError, dedupe, resolve
 from hermes_mcp.errors import ConfigError
@@ -189,6 +189,40 @@ class McpSection(_Strict):
         return value
 
 
+# -- [mcp_servers.NAME]: other MCP servers whose tools the agent may use (mcp_client/) ---
+MCP_SERVER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+
+
+class McpServerSection(_Strict):
+    """One MCP server: a command (stdio) or a URL (Streamable HTTP). Values of ``env`` and
+    ``headers`` may be ``env:NAME`` references, resolved when the server is connected and
+    redacted from every output like credentials."""
+
+    command: str | None = None
+    args: list[str] = Field(default_factory=list)
+    env: dict[str, str] = Field(default_factory=dict)
+    cwd: str | None = None
+    url: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    transport: Literal["http", "sse"] = "http"  # a url server: Streamable HTTP, or old SSE
+    enabled: bool = True
+    tools: list[str] | None = None  # an allow-list of the server's tool names
+    timeout_s: float = Field(default=120.0, gt=0)  # per call
+    startup_timeout_s: float = Field(default=30.0, gt=0)  # start, handshake, tools/list
+
+    @model_validator(mode="after")
+    def _one_transport(self) -> McpServerSection:
+        if (self.command is None) == (self.url is None):
+            raise ValueError("set either command (a stdio server) or url (Streamable HTTP)")
+        if self.url is not None and (self.args or self.env or self.cwd is not None):
+            raise ValueError("args, env and cwd are for a command; a url server takes headers")
+        if self.command is not None and (self.headers or self.transport != "http"):
+            raise ValueError("headers and transport are for a url server")
+        if self.url is not None and not self.url.startswith(("http://", "https://")):
+            raise ValueError("url must start with http:// or https://")
+        return self
+
+
 class Config(_Strict):
     model: ModelSection | None = None
     providers: dict[str, ProviderSection] = Field(default_factory=dict)
@@ -196,6 +230,7 @@ class Config(_Strict):
     delegation: DelegationSection = Field(default_factory=DelegationSection)
     policy: PolicySection = Field(default_factory=PolicySection)
     mcp: McpSection = Field(default_factory=McpSection)
+    mcp_servers: dict[str, McpServerSection] = Field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -309,6 +344,13 @@ def parse_config(data: dict[str, Any], file: str | None) -> Config:
         if not PROVIDER_NAME.match(name):
             problems.append(
                 (f"providers.{name}", f"provider name must match {PROVIDER_NAME.pattern}")
+            )
+    for name in config.mcp_servers:
+        if not MCP_SERVER_NAME.match(name) or "__" in name:
+            raise ConfigError(
+                f"server name must match {MCP_SERVER_NAME.pattern} without '__'",
+                file=file,
+                key=f"mcp_servers.{name}",
             )
     if config.model is not None:
         refs = [("model.default", config.model.default)] + [

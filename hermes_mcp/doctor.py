@@ -5,7 +5,8 @@ its SQLite database (WAL works there, a write transaction commits), and each pro
 (its wire is available, its credentials resolve, which are cooling or dead). With
 ``--probe`` it also sends one cheap request (``max_tokens = 1``) per credential of each
 provider in the model chain, straight to the provider: no rotation, no fallback, and no
-change to any credential's state.
+change to any credential's state. Each ``[mcp_servers]`` entry is connected, and its
+tools or its problem listed (``hermes_mcp/mcp_client/doctor.py``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from hermes_mcp.llm.prices import no_price_reason
 from hermes_mcp.llm.status import credential_report
 from hermes_mcp.llm.types import ChatRequest, Message
 from hermes_mcp.log import redact
+from hermes_mcp.mcp_client.doctor import check_servers
 from hermes_mcp.runtime import open_runtime
 from hermes_mcp.state import open_database
 from hermes_mcp.zero_config import describe
@@ -152,6 +154,7 @@ async def run_doctor(probe: bool) -> tuple[list[Check], int]:
             )
         )
     checks += _credential_checks(settings)
+    checks += [Check(*row) for row in await check_servers(settings)]  # [mcp_servers]
     if probe:
         try:
             checks += await _probe(settings)

@@ -21,7 +21,7 @@ configuration problem named (``settings.problem`` says it up front).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +50,11 @@ from tools import Approver, FileBackend, TerminalBackend
 
 log = get_logger("hermes_mcp.runtime")
 
+#: Called with each session the runtime opens (created, loaded or forked), before it is
+#: handed out: an edge's MCP client connects the configured servers there. A hook that
+#: raises is logged; the session still opens.
+SessionHook = Callable[["Runtime", Session], Awaitable[None]]
+
 
 @dataclass(frozen=True)
 class Backends:
@@ -76,6 +81,7 @@ class Runtime:
         self.store = SessionStore(db)
         self.task_group = task_group
         self._sessions: dict[str, Session] = {}
+        self.session_hooks: list[SessionHook] = []
         file = str(settings.source) if settings.source else None
         self._deps = SessionDeps(
             model=model if model is not None else router,
@@ -134,7 +140,7 @@ class Runtime:
                 model=choices.model,
                 toolsets=None if choices.toolsets is None else list(choices.toolsets),
             )
-        return self._open(session_id, roots, choices, backends, plan=None)
+        return await self._opened(self._open(session_id, roots, choices, backends, plan=None))
 
     async def load_session(
         self,
@@ -164,7 +170,7 @@ class Runtime:
         roots = (cwd or Path(info.cwd), *extra_roots)
         session = self._open(session_id, roots, choices, backends, plan=plan)
         session.totals.add(usage, cost)
-        return session
+        return await self._opened(session)
 
     async def fork_session(self, session_id: str, *, backends: Backends | None = None) -> Session:
         """A copy of a stored session (its messages and choices), opened."""
@@ -201,6 +207,14 @@ class Runtime:
             on_close=self._forget,
         )
         self._sessions[session_id] = session
+        return session
+
+    async def _opened(self, session: Session) -> Session:
+        for hook in self.session_hooks:
+            try:
+                await hook(self, session)
+            except Exception as exc:
+                log.error("session_hook_failed", session_id=session.id, error=exc)
         return session
 
     def _forget(self, session: Session) -> None:

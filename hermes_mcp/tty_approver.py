@@ -36,6 +36,8 @@ def exact_rules(request: ApprovalRequest, roots: Sequence[Path]) -> list[str]:
         candidates.append(f"terminal:{' '.join(request.command.split())}")
     elif request.action == "fetch" and request.url:
         candidates.append(f"fetch:{request.url}")
+    elif request.action == "mcp":  # another MCP server's tool, by its namespaced name
+        candidates.append(f"mcp:{request.tool}")
     rules = []
     for text in candidates:
         if any(c in text.partition(":")[2] for c in "*?["):

@@ -1,7 +1,7 @@
 """Approval: what a tool asks before a risky action, and who answers.
 
 An :class:`ApprovalRequest` describes one action: the tool, its ACP kind, the rule
-category it falls under (``read``, ``write``, ``terminal``, ``fetch``), a title, the
+category it falls under (``read``, ``write``, ``terminal``, ``fetch``, ``mcp``), a title, the
 paths, command or URL involved, the diff of an edit, and ``risk`` — why it needs a
 human (``None`` for routine actions, which only deny rules can stop).
 
@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 if TYPE_CHECKING:
     from tools.registry import FileDiff, ToolKind
 
-Action = Literal["read", "write", "terminal", "fetch"]
+Action = Literal["read", "write", "terminal", "fetch", "mcp"]
 
 
 @dataclass(frozen=True)
@@ -78,6 +78,7 @@ _HINTS: dict[str, str] = {
     "write": "set policy.mode = 'accept_edits' or add an allow rule such as 'write:src/**'",
     "read": "add an allow rule such as 'read:.env.development'",
     "fetch": "add an allow rule such as 'fetch:http://127.0.0.1:*'",
+    "mcp": "add an allow rule such as 'mcp:{tool}' or set policy.mode = 'auto'",
 }
 
 
@@ -86,7 +87,8 @@ class NonInteractiveApprover:
 
     async def approve(self, request: ApprovalRequest) -> Decision:
         return Decision.deny(
-            f"needs approval ({request.risk}) and nobody can be asked; {_HINTS[request.action]}"
+            f"needs approval ({request.risk}) and nobody can be asked; "
+            + _HINTS[request.action].format(tool=request.tool)
         )
 
 

@@ -12,6 +12,8 @@ Rule syntax — ``<category>:<pattern>``:
                part on the parsed URL (``tools/urls.py``); a pattern without ``://``
                matches the host (``fetch:*.internal.example``)
 ``tool:N``     every call of the tool named ``N`` (``tool:web_fetch``)
+``mcp:N``      calls of other MCP servers' tools named ``N`` (``<server>__<tool>``):
+               ``mcp:github__*``; a tool its server annotates read-only is routine
 =============  ==========================================================================
 
 Path globs are gitignore-like and case-insensitive: ``*`` and ``?`` stay inside one
@@ -64,8 +66,8 @@ from tools.paths import glob_regex, is_within
 from tools.shell import Analysis, analyse, bounded_glob, changes_directory, split_command  # noqa: F401 (re-exported)
 from tools.urls import ParsedUrl, UrlPattern, canonical_host
 
-Category = Literal["read", "write", "path", "terminal", "fetch", "tool"]
-CATEGORIES: tuple[Category, ...] = ("read", "write", "path", "terminal", "fetch", "tool")
+Category = Literal["read", "write", "path", "terminal", "fetch", "tool", "mcp"]
+CATEGORIES: tuple[Category, ...] = ("read", "write", "path", "terminal", "fetch", "tool", "mcp")
 _PATH_CATEGORIES = ("read", "write", "path")
 
 
@@ -152,6 +154,8 @@ class Rule:
     def matches(self, request: ApprovalRequest, roots: Sequence[Path]) -> bool:
         if self.category == "tool":
             return self.regex.fullmatch(request.tool) is not None
+        if self.category == "mcp":
+            return request.action == "mcp" and self.regex.fullmatch(request.tool) is not None
         if self.category in _PATH_CATEGORIES:
             if request.action not in (
                 ("read", "write") if self.category == "path" else (self.category,)

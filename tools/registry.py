@@ -15,6 +15,13 @@ Every result leaves ``call`` redacted: registered secrets and key-shaped strings
 scrubbed from its text, its structured content and its diff (``log.redact``). A tool
 with an output model must return structured content that validates against it (MCP
 requires it when an output schema is advertised); one that does not gets an error.
+
+Tools from outside (other MCP servers, ``hermes_mcp/mcp_client/``) are described by a
+raw JSON Schema instead of a pydantic model: ``Tool.input_schema`` is offered to the
+model as is, arguments are checked against it with ``jsonschema`` (the error names
+each bad field) and the function receives them as :class:`RawArguments`. Such tools
+live in an open toolset (:data:`OPEN_TOOLSETS`) under a namespaced name
+(``<server>__<tool>``), so they can never shadow a built-in tool.
 """
 
 from __future__ import annotations
@@ -25,7 +32,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 import anyio
-from pydantic import BaseModel, ValidationError
+from jsonschema import SchemaError
+from jsonschema.exceptions import ValidationError as SchemaValidationError
+from jsonschema.validators import validator_for
+from pydantic import BaseModel, ConfigDict, ValidationError
+from referencing import Registry
 
 from hermes_mcp.log import get_logger, redact, redact_value
 
@@ -36,6 +47,8 @@ ToolKind = Literal["read", "edit", "delete", "move", "search", "execute", "think
 
 #: Every toolset name the project knows. ``delegation`` is filled by the agent (issue 8).
 TOOLSETS: tuple[str, ...] = ("files", "terminal", "web", "memory", "planning", "delegation")
+#: Toolsets filled from outside, per session (other MCP servers' tools, ``server__tool``).
+OPEN_TOOLSETS: tuple[str, ...] = ("mcp",)
 
 ArgsT = TypeVar("ArgsT", bound=BaseModel)
 
@@ -118,13 +131,58 @@ class Tool(Generic[ArgsT]):
     toolset: str
     annotations: ToolAnnotations = field(default_factory=ToolAnnotations)
     output: type[BaseModel] | None = None
+    # A tool from outside: its raw JSON Schemas (``args`` is then RawArguments).
+    input_schema: dict[str, Any] | None = None
+    output_json_schema: dict[str, Any] | None = None
+    _validator: Any = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.input_schema is None:
+            return
+        if self.toolset not in OPEN_TOOLSETS or "__" not in self.name:
+            raise ValueError(
+                f"tool {self.name!r}: a raw JSON Schema tool needs an open toolset "
+                f"({', '.join(OPEN_TOOLSETS)}) and a '<server>__<tool>' name"
+            )
+        cls = validator_for(self.input_schema)
+        try:
+            cls.check_schema(self.input_schema)
+        except SchemaError as exc:
+            raise ValueError(f"tool {self.name!r}: invalid input schema: {exc.message}") from None
+        # An empty registry: a $ref resolves inside the schema or not at all (jsonschema's
+        # default would fetch remote references, an untrusted server's schema included).
+        object.__setattr__(self, "_validator", cls(self.input_schema, registry=Registry()))
 
     def json_schema(self) -> dict[str, Any]:
-        """The argument model's JSON Schema (draft 2020-12, as pydantic writes it)."""
+        """The argument model's JSON Schema (draft 2020-12, as pydantic writes it), or
+        the raw schema of a tool from outside."""
+        if self.input_schema is not None:
+            return self.input_schema
         return self.args.model_json_schema()
 
     def output_schema(self) -> dict[str, Any] | None:
+        if self.output_json_schema is not None:
+            return self.output_json_schema
         return None if self.output is None else self.output.model_json_schema()
+
+
+class RawArguments(BaseModel):
+    """The arguments of a tool described by a raw JSON Schema, as given (already
+    checked against the schema by the registry)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    def values(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+def _format_schema_errors(name: str, errors: Iterable[SchemaValidationError]) -> str:
+    problems = []
+    for err in sorted(errors, key=lambda e: [str(p) for p in e.absolute_path])[:5]:
+        where = ".".join(str(part) for part in err.absolute_path) or "(arguments)"
+        message = err.message if len(err.message) <= 200 else err.message[:200] + "…"
+        problems.append(f"{where}: {message}")
+    return f"invalid arguments for {name}: " + "; ".join(problems)
 
 
 def _format_validation(name: str, exc: ValidationError) -> str:
@@ -146,7 +204,7 @@ class ToolRegistry:
     def register(self, tool: Tool[Any]) -> None:
         if tool.name in self._tools:
             raise ValueError(f"tool {tool.name!r} is already registered")
-        if tool.toolset not in TOOLSETS:
+        if tool.toolset not in TOOLSETS + OPEN_TOOLSETS:
             raise ValueError(f"tool {tool.name!r}: unknown toolset {tool.toolset!r}")
         self._tools[tool.name] = tool
 
@@ -169,7 +227,7 @@ class ToolRegistry:
     def by_toolsets(self, toolsets: Iterable[str]) -> ToolRegistry:
         """A registry holding only the tools of the named toolsets (unknown names are errors)."""
         wanted = set(toolsets)
-        unknown = wanted.difference(TOOLSETS)
+        unknown = wanted.difference(TOOLSETS + OPEN_TOOLSETS)
         if unknown:
             raise ValueError(f"unknown toolset(s): {', '.join(sorted(unknown))}")
         return ToolRegistry(t for t in self._tools.values() if t.toolset in wanted)
@@ -191,6 +249,13 @@ class ToolRegistry:
                 f"invalid arguments for {name}: expected a JSON object, "
                 f"got {type(raw_arguments).__name__}"
             )
+        if tool._validator is not None:
+            try:
+                errors = list(tool._validator.iter_errors(raw_arguments))
+            except Exception as exc:  # e.g. a $ref that resolves nowhere
+                return ToolResult.error(f"{name}: its input schema cannot be checked: {exc}")
+            if errors:
+                return ToolResult.error(_format_schema_errors(name, errors))
         try:
             args = tool.args.model_validate(raw_arguments)
         except ValidationError as exc:

@@ -76,7 +76,9 @@ def _schema(args: type[BaseModel]) -> dict[str, Any]:
 
 
 def tool_defs(registry: ToolRegistry) -> tuple[llm.ToolDef, ...]:
-    return tuple(llm.ToolDef(t.name, t.description, _schema(t.args)) for t in registry)
+    return tuple(
+        llm.ToolDef(t.name, t.description, t.input_schema or _schema(t.args)) for t in registry
+    )
 
 
 async def run_turn(

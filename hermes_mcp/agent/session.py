@@ -14,7 +14,8 @@ process-wide dict:
   (rebuilt from the last ``todo`` result on load);
 - the one-turn-at-a-time rule: a second turn while one runs is refused at once
   (:class:`SessionBusy`), never queued behind it;
-- tools from outside (other MCP servers), registered for this session only.
+- tools from outside (other MCP servers), registered for this session only, and what
+  must end with the session (``add_closer``: their connections and processes).
 
 A session is opened by the runtime and must be closed (``await session.close()`` or
 ``async with``): closing cancels a running turn and releases the session's memory.
@@ -23,12 +24,14 @@ A session is opened by the runtime and must be closed (``await session.close()``
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
+
+import anyio
 
 from hermes_mcp.agent.delegation import run_tasks, task_usage
 from hermes_mcp.agent.events import Emit, Event, TurnEnd
@@ -40,6 +43,7 @@ from hermes_mcp.agent.turn import Turn
 from hermes_mcp.agent.turn_state import SessionTotals
 from hermes_mcp.config import POLICY_MODES, Config, ModelRef, PolicyMode, config_path
 from hermes_mcp.errors import ConfigError, UsageError
+from hermes_mcp.log import get_logger
 from hermes_mcp.state import Database
 from tools import (
     TOOLSETS,
@@ -150,6 +154,7 @@ class Session:
         self._on_close = on_close
         self._closed = False
         self._live = _Live()
+        self._closers: list[Callable[[], Awaitable[None]]] = []
         policy = Policy.from_section(deps.config.policy, deps.config_file)
         policy.mode = choices.mode or deps.config.policy.mode
         self.policy = policy
@@ -246,14 +251,25 @@ class Session:
 
     def add_tools(self, tools: Iterable[Tool[Any]]) -> None:
         """Offer more tools in this session's turns (e.g. another MCP server's, in an
-        open toolset with namespaced names). Raises ValueError for a name taken."""
-        self._live.extra_tools.extend(tools)
-        self._agent = self._build_agent()
+        open toolset with namespaced names). Raises ValueError for a name taken, and
+        then adds none of them."""
+        previous = self._live.extra_tools
+        self._live.extra_tools = [*previous, *tools]
+        try:
+            self._agent = self._build_agent()
+        except ValueError:
+            self._live.extra_tools = previous
+            raise
 
     def remove_tools(self, names: Iterable[str]) -> None:
         gone = set(names)
         self._live.extra_tools = [t for t in self._live.extra_tools if t.name not in gone]
         self._agent = self._build_agent()
+
+    def add_closer(self, closer: Callable[[], Awaitable[None]]) -> None:
+        """Await ``closer`` when the session closes (after its turn is cancelled; the
+        last added runs first): the MCP client ends its server connections there."""
+        self._closers.append(closer)
 
     # -- turns ---------------------------------------------------------------------------
 
@@ -340,6 +356,13 @@ class Session:
             return
         self._closed = True
         self.cancel()
+        closers, self._closers = self._closers, []
+        for closer in reversed(closers):
+            with anyio.CancelScope(shield=True):
+                try:
+                    await closer()
+                except Exception as exc:  # one failing closer must not keep the others
+                    get_logger("hermes_mcp.session").error("session_closer_failed", error=exc)
         if self._on_close is not None:
             self._on_close(self)
 
