@@ -42,6 +42,7 @@ from hermes_mcp.agent.session import Session, SessionBusy
 from hermes_mcp.agent.store import SessionNotFound
 from hermes_mcp.errors import UsageError
 from hermes_mcp.log import get_logger
+from hermes_mcp.mcp_client import install
 from hermes_mcp.runtime import Backends, Runtime
 
 log = get_logger("acp_adapter.live")
@@ -62,6 +63,7 @@ class Live:
     def __init__(self, runtime: Runtime, conn: Client, caps: ClientCapabilities) -> None:
         self.rt = runtime
         self.conn = conn
+        self.mcp = install(runtime)  # [mcp_servers] for every session of this runtime
         fs = caps.fs
         self._read = bool(fs and fs.read_text_file)
         self._write = bool(fs and fs.write_text_file)
@@ -91,11 +93,12 @@ class Live:
             backends=self._backends(edge.id, mapper, links),
             session_id=edge.id,
         )
+        # The editor's servers are connected before a prompt can reach the session.
+        await attach_mcp_servers(self.mcp, self.conn, session, servers)
         edge.opened(session, mapper, links)
         if edge.closed:  # session/close came while it was being created
             await session.close()
             return
-        await attach_mcp_servers(session, servers)
         await self._commands(edge.id)
 
     async def reopen(self, edge: EdgeSession) -> None:
@@ -119,6 +122,7 @@ class Live:
             raise invalid(f"no stored session {session_id!r}", sessionId=session_id)
         edge = EdgeSession(session_id, cwd)
         mapper, links = UpdateMapper(cwd), TerminalLinks()
+        already_open = self.rt.get(session_id) is not None  # its servers are connected
         try:
             session = await self.rt.load_session(
                 session_id,
@@ -130,7 +134,7 @@ class Live:
             raise invalid(str(exc), sessionId=session_id) from None
         edge.opened(session, mapper, links)
         edge.titled = bool(info.title)
-        await attach_mcp_servers(session, servers)
+        await attach_mcp_servers(self.mcp, self.conn, session, [] if already_open else servers)
         await self._commands(session_id)
         return edge
 
