@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from acp import RequestError
 from acp.interfaces import Client
@@ -42,8 +42,10 @@ from hermes_mcp.agent.session import Session, SessionBusy
 from hermes_mcp.agent.store import SessionNotFound
 from hermes_mcp.errors import UsageError
 from hermes_mcp.log import get_logger
-from hermes_mcp.mcp_client import install
 from hermes_mcp.runtime import Backends, Runtime
+
+if TYPE_CHECKING:
+    from hermes_mcp.mcp_client import McpClient
 
 log = get_logger("acp_adapter.live")
 
@@ -63,11 +65,26 @@ class Live:
     def __init__(self, runtime: Runtime, conn: Client, caps: ClientCapabilities) -> None:
         self.rt = runtime
         self.conn = conn
-        self.mcp = install(runtime)  # [mcp_servers] for every session of this runtime
+        # The MCP client (it loads the mcp SDK, ~15 MB): at once for [mcp_servers], which
+        # every session of this runtime gets; else when an editor first passes servers.
+        self._mcp: McpClient | None = None
+        if runtime.settings.config.mcp_servers:
+            self._mcp_client()
         fs = caps.fs
         self._read = bool(fs and fs.read_text_file)
         self._write = bool(fs and fs.write_text_file)
         self._terminal = bool(caps.terminal)
+
+    def _mcp_client(self) -> McpClient:
+        if self._mcp is None:
+            from hermes_mcp.mcp_client import install
+
+            self._mcp = install(self.rt)
+        return self._mcp
+
+    async def _attach(self, session: Session, servers: list[Any]) -> None:
+        if servers or self._mcp is not None:
+            await attach_mcp_servers(self._mcp_client(), self.conn, session, servers)
 
     # -- opening -----------------------------------------------------------------------------
 
@@ -94,7 +111,7 @@ class Live:
             session_id=edge.id,
         )
         # The editor's servers are connected before a prompt can reach the session.
-        await attach_mcp_servers(self.mcp, self.conn, session, servers)
+        await self._attach(session, servers)
         edge.opened(session, mapper, links)
         if edge.closed:  # session/close came while it was being created
             await session.close()
@@ -134,7 +151,7 @@ class Live:
             raise invalid(str(exc), sessionId=session_id) from None
         edge.opened(session, mapper, links)
         edge.titled = bool(info.title)
-        await attach_mcp_servers(self.mcp, self.conn, session, [] if already_open else servers)
+        await self._attach(session, [] if already_open else servers)
         await self._commands(session_id)
         return edge
 

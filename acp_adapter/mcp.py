@@ -4,20 +4,24 @@ Connecting to them and offering their tools to the model is the MCP client's job
 (``hermes_mcp/mcp_client/``): the servers of one request are connected for that session
 only (stdio, http and sse, as ``initialize`` advertises) and end when it closes. The
 ``[mcp_servers]`` of the config are connected for every session by the client's runtime
-hook (``install``, done once per runtime in ``Live``). A server that fails is named to
-the editor in one agent message, now or whenever it happens later; the session goes on.
+hook (``install``, done once per runtime in ``Live``: at once when the config has
+servers, else when an editor first passes some, so the mcp SDK loads only when used).
+A server that fails is named to the editor in one agent message, now or whenever it
+happens later; the session goes on.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from acp.helpers import update_agent_message_text
 from acp.interfaces import Client
 
 from hermes_mcp.agent.session import Session
-from hermes_mcp.mcp_client import McpClient, specs_from_acp
+
+if TYPE_CHECKING:
+    from hermes_mcp.mcp_client import McpClient
 
 
 async def attach_mcp_servers(
@@ -28,6 +32,8 @@ async def attach_mcp_servers(
 
     async def say(problem: str) -> None:
         await conn.session_update(session.id, update_agent_message_text(problem))
+
+    from hermes_mcp.mcp_client import specs_from_acp
 
     if servers:
         await client.connect(session, specs_from_acp(list(servers)))
