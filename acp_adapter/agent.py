@@ -37,6 +37,7 @@ from acp.schema import (
     InitializeResponse,
     ListSessionsResponse,
     LoadSessionResponse,
+    McpCapabilities,
     McpServerStdio,
     NewSessionResponse,
     PromptCapabilities,
@@ -134,6 +135,9 @@ class HermesAgent:
             agent_info=Implementation(name="hermes", title="Hermes", version=__version__),
             agent_capabilities=AgentCapabilities(
                 load_session=True,
+                # stdio always; what hermes_mcp.mcp_client speaks besides (its
+                # ACP_MCP_CAPABILITIES; not imported here: it loads the mcp SDK).
+                mcp_capabilities=McpCapabilities(http=True, sse=True),
                 prompt_capabilities=PromptCapabilities(image=True, embedded_context=True),
                 session_capabilities=SessionCapabilities(
                     list=SessionListCapabilities(),

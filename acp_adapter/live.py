@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from acp import RequestError
 from acp.interfaces import Client
@@ -44,6 +44,9 @@ from hermes_mcp.errors import UsageError
 from hermes_mcp.log import get_logger
 from hermes_mcp.runtime import Backends, Runtime
 
+if TYPE_CHECKING:
+    from hermes_mcp.mcp_client import McpClient
+
 log = get_logger("acp_adapter.live")
 
 SESSION_BUSY = -32003
@@ -62,10 +65,26 @@ class Live:
     def __init__(self, runtime: Runtime, conn: Client, caps: ClientCapabilities) -> None:
         self.rt = runtime
         self.conn = conn
+        # The MCP client (it loads the mcp SDK, ~15 MB): at once for [mcp_servers], which
+        # every session of this runtime gets; else when an editor first passes servers.
+        self._mcp: McpClient | None = None
+        if runtime.settings.config.mcp_servers:
+            self._mcp_client()
         fs = caps.fs
         self._read = bool(fs and fs.read_text_file)
         self._write = bool(fs and fs.write_text_file)
         self._terminal = bool(caps.terminal)
+
+    def _mcp_client(self) -> McpClient:
+        if self._mcp is None:
+            from hermes_mcp.mcp_client import install
+
+            self._mcp = install(self.rt)
+        return self._mcp
+
+    async def _attach(self, session: Session, servers: list[Any]) -> None:
+        if servers or self._mcp is not None:
+            await attach_mcp_servers(self._mcp_client(), self.conn, session, servers)
 
     # -- opening -----------------------------------------------------------------------------
 
@@ -91,11 +110,12 @@ class Live:
             backends=self._backends(edge.id, mapper, links),
             session_id=edge.id,
         )
+        # The editor's servers are connected before a prompt can reach the session.
+        await self._attach(session, servers)
         edge.opened(session, mapper, links)
         if edge.closed:  # session/close came while it was being created
             await session.close()
             return
-        await attach_mcp_servers(session, servers)
         await self._commands(edge.id)
 
     async def reopen(self, edge: EdgeSession) -> None:
@@ -119,6 +139,7 @@ class Live:
             raise invalid(f"no stored session {session_id!r}", sessionId=session_id)
         edge = EdgeSession(session_id, cwd)
         mapper, links = UpdateMapper(cwd), TerminalLinks()
+        already_open = self.rt.get(session_id) is not None  # its servers are connected
         try:
             session = await self.rt.load_session(
                 session_id,
@@ -130,7 +151,7 @@ class Live:
             raise invalid(str(exc), sessionId=session_id) from None
         edge.opened(session, mapper, links)
         edge.titled = bool(info.title)
-        await attach_mcp_servers(session, servers)
+        await self._attach(session, [] if already_open else servers)
         await self._commands(session_id)
         return edge
 

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from hermes_mcp.agent.jobs import Jobs
     from hermes_mcp.agent.session import Session
     from hermes_mcp.config import Settings
+    from hermes_mcp.mcp_client import McpClient
     from hermes_mcp.mcp_server.approvals import Interaction, McpApprover
     from hermes_mcp.mcp_server.catalog import Catalog
     from hermes_mcp.runtime import Runtime
@@ -64,6 +65,7 @@ def _import_tools() -> None:
 
 def _import_runtime() -> None:
     """What a call needs on top: the runtime (the router and its HTTP stack)."""
+    import hermes_mcp.mcp_client
     import hermes_mcp.runtime  # noqa: F401
 
 
@@ -71,6 +73,7 @@ class Edge:
     def __init__(self, workspaces: list[Path]) -> None:
         self.explicit = [p.expanduser().resolve() for p in workspaces]
         self.client_roots: list[Path] | None = None
+        self.mcp_client: McpClient | None = None
         self.log_level: types.LoggingLevel = "info"
         self.settings: Settings | None = None
         self.runtime: Runtime | None = None
@@ -136,6 +139,7 @@ class Edge:
         await anyio.to_thread.run_sync(_import_runtime)
         from hermes_mcp.agent.jobs import Jobs
         from hermes_mcp.errors import HermesError
+        from hermes_mcp.mcp_client import install
         from hermes_mcp.runtime import open_runtime
 
         assert self.settings is not None
@@ -143,6 +147,7 @@ class Edge:
         try:
             async with open_runtime(self.settings) as rt:
                 self.runtime = rt
+                self.mcp_client = install(rt)  # [mcp_servers] for every session
                 self.jobs = Jobs(
                     rt.task_group,
                     retention_s=mcp.job_retention_s,
@@ -315,6 +320,10 @@ class Edge:
                 await session.set_model(model)
             if toolsets is not None:
                 await session.set_toolsets(_agent_toolsets(toolsets))
+        if session.id not in self.sessions and self.mcp_client is not None:
+            # [mcp_servers] that failed for this session: named to the host once.
+            for problem in self.mcp_client.problems(session):
+                await self.log(ctx, "warning", problem)
         self.sessions[session.id] = session
         self.sessions.move_to_end(session.id)
         await self._trim()
