@@ -2,9 +2,9 @@
 temporary uv tool directory; then every command the project declares works from another
 directory, with its bytecode compiled (issue 18's Must show).
 
-uv resolves the project's dependencies against the package index here, as the ``uv
-sync`` before the suite does (its cache makes it a few seconds); nothing else leaves
-127.0.0.1. Deselect with ``-m "not package_index"``.
+uv resolves the project's dependencies against the package index here (its cache makes
+it a few seconds), so this test leaves 127.0.0.1: the suite deselects it by default
+(``pyproject.toml``); ``./scripts/test -m package_index`` runs it.
 """
 
 from __future__ import annotations
