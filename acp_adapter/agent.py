@@ -216,13 +216,7 @@ class HermesAgent:
         additional_directories: list[str] | None = None,
         **kwargs: Any,
     ) -> LoadSessionResponse | None:
-        root = absolute(cwd)
-        extra = [absolute(d, "additionalDirectories") for d in additional_directories or []]
-        live = await self._live()
-        edge = self._sessions.get(session_id)
-        if edge is None:
-            edge = await live.open(session_id, root, extra, list(mcp_servers or []))
-            self._sessions[session_id] = edge
+        live, edge = await self._attached(session_id, cwd, additional_directories, mcp_servers)
         await live.replay(edge)
         modes, config = live.announced(edge)
         return LoadSessionResponse(modes=modes, config_options=config)
@@ -235,6 +229,20 @@ class HermesAgent:
         mcp_servers: list[McpServer] | None = None,
         **kwargs: Any,
     ) -> ResumeSessionResponse:
+        live, edge = await self._attached(session_id, cwd, additional_directories, mcp_servers)
+        await edge.wait()
+        modes, config = live.announced(edge)
+        return ResumeSessionResponse(modes=modes, config_options=config)
+
+    async def _attached(
+        self,
+        session_id: str,
+        cwd: str,
+        additional_directories: list[str] | None,
+        mcp_servers: list[McpServer] | None,
+    ) -> tuple[Live, EdgeSession]:
+        """A stored session attached to this connection (``load`` and ``resume``): the
+        one already attached, or opened now with this editor's directories and servers."""
         root = absolute(cwd)
         extra = [absolute(d, "additionalDirectories") for d in additional_directories or []]
         live = await self._live()
@@ -242,9 +250,7 @@ class HermesAgent:
         if edge is None:
             edge = await live.open(session_id, root, extra, list(mcp_servers or []))
             self._sessions[session_id] = edge
-        await edge.wait()
-        modes, config = live.announced(edge)
-        return ResumeSessionResponse(modes=modes, config_options=config)
+        return live, edge
 
     async def fork_session(
         self,

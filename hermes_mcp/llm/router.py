@@ -23,7 +23,6 @@ import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from functools import partial
 from types import TracebackType
 from typing import Any, Self
@@ -35,7 +34,6 @@ from hermes_mcp.credentials import Credential
 from hermes_mcp.errors import (
     ConfigError,
     FailureClass,
-    NoRouteError,
     ProviderError,
     UsageError,
     iso_utc,
@@ -44,7 +42,7 @@ from hermes_mcp.llm import catalog
 from hermes_mcp.llm.credential_state import CredentialState, CredentialStateStore, StateKey
 from hermes_mcp.llm.pool import CredentialPool
 from hermes_mcp.llm.prices import no_price_reason, prices, unpriced_remote, with_prices
-from hermes_mcp.llm.profiles import ModelProfile, estimate_tokens, profile_for, unmet_need
+from hermes_mcp.llm.profiles import ModelProfile, profile_for, unmet_need
 from hermes_mcp.llm.provider import Provider
 from hermes_mcp.llm.routed_stream import RouterStream, prime
 from hermes_mcp.llm.served import Op, Served, T
@@ -55,6 +53,7 @@ from hermes_mcp.llm.types import (
     Completion,
     Result,
 )
+from hermes_mcp.llm.walk import AttemptObserver, Walk, no_route, surface
 from hermes_mcp.llm.wires import wire_for
 from hermes_mcp.log import get_logger
 
@@ -63,7 +62,6 @@ log = get_logger("hermes_mcp.router")
 #: Told of each attempt the moment it is recorded, with the route the router moves to
 #: next when the attempt moves on (rotate: the same route; fallback, skip: the next one;
 #: ``None`` when the walk stops there). It must not block: it runs inside the walk.
-AttemptObserver = Callable[[Attempt, ModelRef | None], None]
 
 DEFAULT_RATE_LIMIT_COOLDOWN_S = 60.0
 DEFAULT_QUOTA_COOLDOWN_S = 24 * 3600.0
@@ -100,29 +98,6 @@ def cooldown_until(err: ProviderError, now: float) -> CredentialState:
     else:  # billing
         wait = retry_after if retry_after is not None else DEFAULT_BILLING_COOLDOWN_S
     return CredentialState("cooling", now + wait, cls.value, now, err.message[:300])
-
-
-@dataclass(slots=True)
-class _Walk:
-    """The bookkeeping of one request's walk along the chain."""
-
-    request: ChatRequest | None
-    streaming: bool = False
-    attempts: list[Attempt] = field(default_factory=list)
-    on_attempt: AttemptObserver | None = None
-    next_route: ModelRef | None = None  # where a fallback or skip of this route goes
-    last_error: ProviderError | None = None
-    last_provider: str | None = None
-    _tokens: int | None = None
-
-    @property
-    def tokens(self) -> int:
-        """The request's estimated prompt tokens, computed on first need."""
-        if self._tokens is None:
-            self._tokens = estimate_tokens(self.request) if self.request else 0
-        return self._tokens
-
-    min_window: int | None = None  # after a context overflow: later routes need more
 
 
 class Router:
@@ -301,17 +276,17 @@ class Router:
         it (tools, images, context window, streaming) are skipped, and say why.
         ``on_attempt`` is told of each attempt as it happens (see ``AttemptObserver``)."""
         routes = self.chain(model)
-        walk = _Walk(request, streaming, on_attempt=on_attempt)
+        walk = Walk(request, streaming, on_attempt=on_attempt)
         for index, route in enumerate(routes):
             has_next = index + 1 < len(routes)
             walk.next_route = routes[index + 1] if has_next else None
             served = await self._try_route(op, route, walk, has_next)
             if served is not None:
                 return served
-        raise self._no_route(routes, walk)
+        raise no_route(self.providers, routes, walk)
 
     async def _try_route(
-        self, op: Op[T], route: ModelRef, walk: _Walk, has_next: bool
+        self, op: Op[T], route: ModelRef, walk: Walk, has_next: bool
     ) -> Served[T] | None:
         provider = self.providers[route.provider]
         model = route.model
@@ -387,7 +362,7 @@ class Router:
         provider: Provider,
         route: ModelRef,
         ended: list[tuple[StateKey, CredentialState]],
-        walk: _Walk,
+        walk: Walk,
     ) -> list[tuple[StateKey, float]] | None:
         """Claim the probe of each ended mark; None (and nothing held) if another request
         holds any of them."""
@@ -426,7 +401,7 @@ class Router:
         provider: Provider,
         route: ModelRef,
         credential: Credential,
-        walk: _Walk,
+        walk: Walk,
         onward: Action,
     ) -> Served[T] | str:
         """One credential's turn: a request; one retry if the failure is transient; one
@@ -489,7 +464,7 @@ class Router:
                     return "next_route"
                 # context overflow, bad request, content policy: the caller must see it.
                 self._record(walk, route, credential, err.status, cls, "surface", elapsed)
-                raise self._surface(err, walk) from err
+                raise surface(err, walk) from err
             elapsed = (time.perf_counter() - started) * 1000
             self._record(walk, route, credential, 200, None, "served", elapsed)
             return Served(value, route, provider, credential, walk.attempts, self.profile(route))
@@ -500,7 +475,7 @@ class Router:
         provider: Provider,
         route: ModelRef,
         credential: Credential,
-        walk: _Walk,
+        walk: Walk,
         onward: Action,
         elapsed: float,
     ) -> str:
@@ -514,7 +489,7 @@ class Router:
         self._record(walk, route, credential, err.status, cls, action, elapsed)
         return "next_credential" if sibling else "next_route"
 
-    def _unfit(self, route: ModelRef, walk: _Walk) -> str | None:
+    def _unfit(self, route: ModelRef, walk: Walk) -> str | None:
         """Why this route's model cannot serve the request, if a known limit says so."""
         if walk.request is None:
             return None
@@ -530,7 +505,7 @@ class Router:
 
     def _record(
         self,
-        walk: _Walk,
+        walk: Walk,
         route: ModelRef,
         credential: Credential | None,
         status: int | str | None,
@@ -564,66 +539,6 @@ class Router:
                 error_class=attempt.error_class,
                 reason=reason,
             )
-
-    def _surface(self, err: ProviderError, walk: _Walk) -> NoRouteError:
-        return NoRouteError(
-            f"{err.provider}: {err.failure_class.value}: {err.message}",
-            provider=err.provider or "",
-            failure_class=err.failure_class,
-            retry_at=None,
-            attempts=[a.to_json() for a in walk.attempts],
-        )
-
-    def _no_route(self, routes: list[ModelRef], walk: _Walk) -> NoRouteError:
-        """Nothing answered. Name the route that recovers first when credentials are
-        cooling, else the last failure, else why the last route was skipped."""
-        attempts = [a.to_json() for a in walk.attempts]
-        err = walk.last_error
-        overflow = err is not None and err.failure_class is FailureClass.CONTEXT_OVERFLOW
-        best: tuple[float, str, str] | None = None
-        dead: tuple[str, str] | None = None  # (provider, class) of a credential marked dead
-        for route in routes if not overflow else ():
-            recovery = self.providers[route.provider].pool.recovery(route.model)
-            if recovery is None:
-                continue
-            at = recovery.at
-            if at is None:
-                dead = dead or (route.provider, recovery.failure_class)
-            elif best is None or at < best[0]:
-                best = (at, route.provider, recovery.failure_class)
-        if best is not None:
-            at, provider, cls = best
-            return NoRouteError(
-                f"no route could answer; {provider} recovers first, at {iso_utc(at)} ({cls})",
-                provider=provider,
-                failure_class=FailureClass(cls),
-                retry_at=at,
-                attempts=attempts,
-            )
-        if err is None and dead is not None:
-            provider, cls = dead
-            return NoRouteError(
-                f"no route could answer; {provider}'s credentials are dead ({cls}); "
-                "fix them, then `hermes-mcp providers --reset FINGERPRINT`",
-                provider=provider,
-                failure_class=FailureClass(cls),
-                retry_at=None,
-                attempts=attempts,
-            )
-        if err is not None:
-            provider = walk.last_provider or routes[0].provider
-            why = f"{err.failure_class.value}: {err.message}"
-        else:
-            skipped = walk.attempts[-1] if walk.attempts else None
-            provider = skipped.provider if skipped else routes[0].provider
-            why = f"skipped: {skipped.reason}" if skipped and skipped.reason else "no route"
-        return NoRouteError(
-            f"no route could answer; last: {provider}: {why}",
-            provider=provider,
-            failure_class=err.failure_class if err else None,
-            retry_at=None,
-            attempts=attempts,
-        )
 
 
 def _file(settings: Settings) -> str | None:
