@@ -49,6 +49,7 @@ from hermes_mcp.config import AgentSection, DelegationSection, load_settings  # 
 from hermes_mcp.llm.credential_state import CredentialStateStore  # noqa: E402
 from hermes_mcp.llm.router import Router  # noqa: E402
 from hermes_mcp.llm.types import ChatRequest  # noqa: E402
+from hermes_mcp.llm.walk import AttemptObserver  # noqa: E402
 from hermes_mcp.state import open_database  # noqa: E402
 from tools import Policy, ToolContext  # noqa: E402
 
@@ -118,10 +119,14 @@ class Recording:
 
     @asynccontextmanager
     async def stream(
-        self, request: ChatRequest, *, model: str | None = None
+        self,
+        request: ChatRequest,
+        *,
+        model: str | None = None,
+        on_attempt: AttemptObserver | None = None,
     ) -> AsyncIterator[ModelStream]:
         self.requests.append(request)
-        async with self.router.stream(request, model=model) as events:
+        async with self.router.stream(request, model=model, on_attempt=on_attempt) as events:
             yield events
 
 
