@@ -65,6 +65,7 @@ from hermes_mcp.agent.events import (
 from hermes_mcp.agent.events import ToolCallProgress as Progress
 from hermes_mcp.agent.events import ToolCallStart as Start
 from hermes_mcp.agent.events import UsageUpdate as Usage
+from tools import FileDiff
 
 SessionUpdate = (
     AgentMessageChunk
@@ -94,6 +95,13 @@ def _content(text: str) -> ContentToolCallContent:
 
 def message(text: str) -> AgentMessageChunk:
     return AgentMessageChunk(session_update="agent_message_chunk", content=_text(text))
+
+
+def diff_content(diff: FileDiff) -> FileEditToolCallContent:
+    """An edit as ACP shows it (a tool call's result, or a permission request's)."""
+    return FileEditToolCallContent(
+        type="diff", path=str(diff.path), old_text=diff.old_text, new_text=diff.new_text
+    )
 
 
 def capped(text: str, cap: int = OUTPUT_CAP) -> str:
@@ -212,14 +220,7 @@ class UpdateMapper:
         if call is not None and call.terminal is not None:
             content.append(TerminalToolCallContent(type="terminal", terminal_id=call.terminal))
         if event.diff is not None:
-            content.append(
-                FileEditToolCallContent(
-                    type="diff",
-                    path=str(event.diff.path),
-                    old_text=event.diff.old_text,
-                    new_text=event.diff.new_text,
-                )
-            )
+            content.append(diff_content(event.diff))
         if event.output:
             text = capped(event.output, self.output_cap)
             if event.status in ("denied", "cancelled"):

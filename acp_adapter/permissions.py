@@ -22,6 +22,7 @@ from acp.schema import (
     ToolCallUpdate,
 )
 
+from acp_adapter.mapping import diff_content
 from tools import ApprovalRequest, Decision
 
 ALLOW_ONCE, ALLOW_ALWAYS = "allow_once", "allow_always"
@@ -57,14 +58,7 @@ def options(request: ApprovalRequest) -> list[PermissionOption]:
 def tool_call(request: ApprovalRequest) -> ToolCallUpdate:
     content: list[ContentToolCallContent | FileEditToolCallContent] = []
     if request.diff is not None:
-        content.append(
-            FileEditToolCallContent(
-                type="diff",
-                path=str(request.diff.path),
-                old_text=request.diff.old_text,
-                new_text=request.diff.new_text,
-            )
-        )
+        content.append(diff_content(request.diff))
     detail = request.command or request.url
     lines = [f"$ {detail}" if request.command else detail or ""]
     if request.risk:

@@ -13,8 +13,9 @@ import pytest
 
 from hermes_mcp.agent import Agent, Budget, TextDelta
 from hermes_mcp.llm.routed_stream import RouterStream
-from hermes_mcp.llm.router import AttemptObserver, Router
+from hermes_mcp.llm.router import Router
 from hermes_mcp.llm.types import Attempt, ChatRequest, Delta, Result, Usage
+from hermes_mcp.llm.walk import AttemptObserver
 from hermes_mcp.testing import (
     FakeProvider,
     fail,

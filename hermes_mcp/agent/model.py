@@ -7,17 +7,14 @@ every result carries, which becomes ``model_switch`` events.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
 from hermes_mcp.agent.events import ModelSwitch
 from hermes_mcp.config import ModelRef
 from hermes_mcp.llm.types import Attempt, ChatRequest, Delta, Result
-
-#: ``Router.stream``'s ``on_attempt``: each attempt as it is recorded, and the route the
-#: walk moves to next (``None`` when it stops there).
-AttemptObserver = Callable[[Attempt, ModelRef | None], None]
+from hermes_mcp.llm.walk import AttemptObserver  # Router.stream's on_attempt
 
 SWITCH_ACTIONS = frozenset({"rotate", "fallback", "skip"})
 
@@ -57,25 +54,6 @@ def switch_for(attempt: Attempt, to: ModelRef | None) -> ModelSwitch | None:
         reason=attempt.error_class or attempt.reason or attempt.action,
         action=attempt.action,
     )
-
-
-def model_switches(attempts: tuple[Attempt, ...]) -> list[ModelSwitch]:
-    """One ``model_switch`` per route the router left before the one that served
-    (after the fact; the loop announces them as they happen through ``on_attempt``)."""
-    if not attempts:
-        return []
-    served = attempts[-1]
-    to = f"{served.provider}:{served.model}"
-    return [
-        ModelSwitch(
-            from_=f"{a.provider}:{a.model}",
-            to=to,
-            reason=a.error_class or a.reason or a.action,
-            action=a.action,
-        )
-        for a in attempts[:-1]
-        if a.action in SWITCH_ACTIONS
-    ]
 
 
 class _Bound:
