@@ -3,8 +3,10 @@ processes' commits before each request."""
 
 from __future__ import annotations
 
+import multiprocessing
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -118,3 +120,29 @@ def test_reads_do_not_wait_for_a_writer_stuck_in_busy_timeout(tmp_path: Path) ->
         blocker.close()
         writer.join(10)
         db.close()
+
+
+def _open_and_report(path: str, results: Any) -> None:
+    try:
+        open_database(Path(path)).close()
+        results.put("ok")
+    except StateError as exc:
+        results.put(str(exc))
+
+
+def test_processes_opening_a_new_database_together_all_succeed(tmp_path: Path) -> None:
+    """Hosts start several servers at once on a fresh state directory: every process
+    turns the new database into WAL and migrates it, and SQLite refuses some of those
+    steps at once ("database is locked") instead of waiting; each must still open."""
+    ctx = multiprocessing.get_context("fork")
+    failures: list[str] = []
+    for round_ in range(150):
+        path = str(tmp_path / f"state-{round_}.db")
+        results = ctx.Queue()
+        procs = [ctx.Process(target=_open_and_report, args=(path, results)) for _ in range(5)]
+        for proc in procs:
+            proc.start()
+        for proc in procs:
+            proc.join(timeout=30)
+        failures += [r for r in (results.get(timeout=5) for _ in procs) if r != "ok"]
+    assert failures == []

@@ -14,7 +14,8 @@ import re
 import sqlite3
 import stat
 import threading
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -192,6 +193,35 @@ def _private(path: Path) -> None:
             continue  # not there yet: SQLite creates it with the database file's mode
 
 
+def _set_up(conn: sqlite3.Connection, path: Path) -> None:
+    mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    if str(mode).lower() != "wal":
+        raise StateError(f"{path}: SQLite cannot use WAL here (journal_mode={mode})")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    _migrate(conn)
+
+
+def _retry_while_busy(step: Callable[[], None]) -> None:
+    """Run ``step``, again while another process holds the database busy. Processes
+    opening a new database at the same moment race to turn it into WAL and migrate it,
+    and SQLite answers some of those steps "database is locked" at once, without waiting
+    ``busy_timeout`` (seen with processes starting together). Bounded by the same
+    timeout."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    pause = 0.005
+    while True:
+        try:
+            step()
+            return
+        except sqlite3.OperationalError as exc:
+            busy = "locked" in str(exc) or "busy" in str(exc)
+            if not busy or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.1)
+
+
 def open_database(path: Path) -> Database:
     """Open (creating and migrating) the database at ``path``; errors become StateError."""
     try:
@@ -206,12 +236,7 @@ def open_database(path: Path) -> Database:
     try:
         conn.row_factory = sqlite3.Row
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-        if str(mode).lower() != "wal":
-            raise StateError(f"{path}: SQLite cannot use WAL here (journal_mode={mode})")
-        conn.execute("PRAGMA synchronous = NORMAL")
-        conn.execute("PRAGMA foreign_keys = ON")
-        _migrate(conn)
+        _retry_while_busy(lambda: _set_up(conn, path))
     except BaseException as exc:
         conn.close()
         if isinstance(exc, sqlite3.Error):
