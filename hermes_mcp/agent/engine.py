@@ -1,5 +1,6 @@
-"""The run engine: one turn from the user's prompt to ``turn_end`` (private; the public
-face is ``loop.Agent``).
+"""The run engine: one turn of a :class:`~hermes_mcp.agent.session.Session` from the
+user's prompt to ``turn_end`` (private: edges call ``session.turn()``, which the runtime
+wires to :func:`run_turn`).
 
 1. records the user's message (and its ``user_message`` event), reloads the session's
    conversation;
@@ -16,6 +17,12 @@ face is ``loop.Agent``).
    cut (``max_tokens``), refused (``refusal``), a budget is reached, a model request
    fails (``error``, with every attempt of the walk in ``turn_end.error["attempts"]``),
    or the turn is cancelled.
+
+Cancellation is an anyio cancel scope around the whole turn (``Turn.cancel()``); the
+wall-time budget is a deadline inside it. Tool calls and delegated children run in task
+groups inside that scope, so nothing of a cancelled turn outlives it. A tool call cut
+short ends with status ``cancelled`` and gets a placeholder result in the session, so
+the next turn's conversation stays valid.
 
 Every event also goes to the turn's event log, stored with the turn's writes: that is
 what ``SessionStore.replay`` gives back. Images in the prompt reach only a model whose
@@ -35,9 +42,10 @@ import anyio
 import structlog
 from pydantic import BaseModel
 
-from hermes_mcp.agent.budget import explain
+from hermes_mcp.agent.budget import Budget, explain
 from hermes_mcp.agent.delegation import delegate_tool
 from hermes_mcp.agent.events import (
+    Emit,
     ModelSwitch,
     PlanUpdate,
     TextDelta,
@@ -52,8 +60,9 @@ from hermes_mcp.agent.events import (
 from hermes_mcp.agent.model import reads_images, switch_for
 from hermes_mcp.agent.prompt import Prompt
 from hermes_mcp.agent.prompts import system_prompt
+from hermes_mcp.agent.session import Session
 from hermes_mcp.agent.store import INTERRUPTED
-from hermes_mcp.agent.turn_state import AgentLike, TurnState
+from hermes_mcp.agent.turn_state import TurnState
 from hermes_mcp.config import ModelRef
 from hermes_mcp.errors import ConfigError, FailureClass, NoRouteError, ProviderError, StateError
 from hermes_mcp.llm import types as llm
@@ -82,15 +91,18 @@ def tool_defs(registry: ToolRegistry) -> tuple[llm.ToolDef, ...]:
 
 
 async def run_turn(
-    agent: AgentLike, prompt: Prompt, st: TurnState, scope: anyio.CancelScope
+    session: Session, prompt: Prompt, emit: Emit, scope: anyio.CancelScope
 ) -> TurnEnd:
-    """See ``Agent.run_turn``."""
+    """One turn of ``session`` (see ``Session.run_turn``; the session has checked that no
+    other turn runs)."""
+    budget = Budget.from_section(session.config.agent)
+    st = TurnState(session.id, emit, budget, session.context, totals=session.totals)
     with structlog.contextvars.bound_contextvars(session_id=st.session_id):
         try:
             with scope:
                 with anyio.move_on_after(st.budget.max_duration_s) as deadline:
-                    st.turn, st.messages = await agent.store.start_turn(st.session_id, prompt)
-                    await _loop(agent, st)
+                    st.turn, st.messages = await session.store.start_turn(st.session_id, prompt)
+                    await _loop(session, st)
                 if deadline.cancelled_caught:
                     st.finish("max_duration", explain("max_duration", st.budget))
             if scope.cancelled_caught:
@@ -102,16 +114,16 @@ async def run_turn(
             st.finish("cancelled", "the turn was cancelled")  # cancelled from outside
             end = st.end()
             with anyio.CancelScope(shield=True):
-                await _settle(agent, st, end)
+                await _settle(session, st, end)
         await st.out(end)
         return end
 
 
-async def _settle(agent: AgentLike, st: TurnState, end: TurnEnd) -> None:
+async def _settle(session: Session, st: TurnState, end: TurnEnd) -> None:
     """Store what an interrupted turn leaves behind, and the turn's end."""
     log.info(
         "turn.end",
-        depth=agent.depth,
+        depth=session.depth,
         stop_reason=st.stop,
         iterations=st.budget.iterations,
         duration_s=round(time.monotonic() - st.started, 3),
@@ -122,8 +134,8 @@ async def _settle(agent: AgentLike, st: TurnState, end: TurnEnd) -> None:
     try:
         for call in st.unanswered.values():
             message = llm.Message.tool(call.id, call.name, f"{INTERRUPTED} ({st.stop})")
-            await agent.store.append_tool(st.session_id, st.turn, message)
-        await agent.store.end_turn(
+            await session.store.append_tool(st.session_id, st.turn, message)
+        await session.store.end_turn(
             st.session_id,
             st.turn,
             st.stop or "error",
@@ -136,26 +148,26 @@ async def _settle(agent: AgentLike, st: TurnState, end: TurnEnd) -> None:
         log.error("turn.not_saved", error=str(exc))
 
 
-def _registry_for(agent: AgentLike, st: TurnState) -> ToolRegistry:
-    if not agent.can_delegate:
-        return agent.registry
-    registry = ToolRegistry(agent.registry)
-    registry.register(delegate_tool(agent, st))
+def _registry_for(session: Session, st: TurnState) -> ToolRegistry:
+    if not session.can_delegate:
+        return session.registry
+    registry = ToolRegistry(session.registry)
+    registry.register(delegate_tool(session, st))
     return registry
 
 
-async def _loop(agent: AgentLike, st: TurnState) -> None:
-    registry = _registry_for(agent, st)
+async def _loop(session: Session, st: TurnState) -> None:
+    registry = _registry_for(session, st)
     tools = tool_defs(registry)
     system = llm.Message.system(
-        system_prompt(agent.context.cwd, registry.names, delegated=agent.depth > 0)
+        system_prompt(session.cwd, registry.names, delegated=session.depth > 0)
     )
     while True:
         if not st.budget.next_iteration():
             st.finish("max_iterations", explain("max_iterations", st.budget))
             return
-        messages = _visible(agent, st)
-        result = await _complete(agent, st, llm.ChatRequest((system, *messages), tools))
+        messages = _visible(session, st)
+        result = await _complete(session, st, llm.ChatRequest((system, *messages), tools))
         if result is None:
             return
         completion = result.completion
@@ -172,12 +184,12 @@ async def _loop(agent: AgentLike, st: TurnState) -> None:
                 result.provider,
                 result.model,
                 result.credential,
-                context_window=_window(agent, result),
+                context_window=_window(session, result),
                 session_usage=st.totals.usage,
                 session_cost_usd=st.totals.cost_usd,
             )
         )
-        await agent.store.append_assistant(
+        await session.store.append_assistant(
             st.session_id, st.turn, assistant, result, events=st.log.take()
         )
         if completion.finish_reason == "length":
@@ -194,18 +206,18 @@ async def _loop(agent: AgentLike, st: TurnState) -> None:
         if st.budget.over_cost:
             st.finish("max_cost", explain("max_cost", st.budget))
             return
-        await _run_tools(agent, st, registry, completion.tool_calls)
+        await _run_tools(session, st, registry, completion.tool_calls)
         if st.budget.over_cost:  # delegated children spend too
             st.finish("max_cost", explain("max_cost", st.budget))
             return
 
 
-def _visible(agent: AgentLike, st: TurnState) -> list[llm.Message]:
+def _visible(session: Session, st: TurnState) -> list[llm.Message]:
     """The conversation as this request sends it: images only when a model can read them."""
     if not any(m.images for m in st.messages):
         return st.messages
     try:
-        vision = reads_images(agent.model, agent.model_name)
+        vision = reads_images(session.chat_model, session.model)
     except (ConfigError, ValueError):
         vision = True  # an unknown override: the router's own error says it
     if vision:
@@ -216,8 +228,8 @@ def _visible(agent: AgentLike, st: TurnState) -> list[llm.Message]:
     return [dataclasses.replace(m, images=()) if m.images else m for m in st.messages]
 
 
-def _window(agent: AgentLike, result: llm.Result) -> int | None:
-    profile = getattr(agent.model, "profile", None)
+def _window(session: Session, result: llm.Result) -> int | None:
+    profile = getattr(session.chat_model, "profile", None)
     if profile is None:
         return None
     try:
@@ -227,7 +239,7 @@ def _window(agent: AgentLike, result: llm.Result) -> int | None:
     return window if isinstance(window, int) else None
 
 
-async def _complete(agent: AgentLike, st: TurnState, request: llm.ChatRequest) -> llm.Result | None:
+async def _complete(session: Session, st: TurnState, request: llm.ChatRequest) -> llm.Result | None:
     """One streamed model call; ``None`` (the turn ended in error) when it failed.
 
     The router tells of each attempt as it happens; a move becomes a ``model_switch``
@@ -255,8 +267,8 @@ async def _complete(agent: AgentLike, st: TurnState, request: llm.ChatRequest) -
     async with anyio.create_task_group() as tg:
         tg.start_soon(announce)
         try:
-            async with agent.model.stream(
-                request, model=agent.model_name, on_attempt=observe
+            async with session.chat_model.stream(
+                request, model=session.model, on_attempt=observe
             ) as stream:
                 send.close()
                 await announced.wait()
@@ -297,19 +309,19 @@ def _failed(st: TurnState, exc: Exception) -> None:
 
 
 async def _run_tools(
-    agent: AgentLike, st: TurnState, registry: ToolRegistry, calls: Sequence[llm.ToolCall]
+    session: Session, st: TurnState, registry: ToolRegistry, calls: Sequence[llm.ToolCall]
 ) -> None:
     for batch in _batches(registry, calls):
         if len(batch) == 1:
-            await _call(agent, st, registry, batch[0])
+            await _call(session, st, registry, batch[0])
             continue
         async with anyio.create_task_group() as tg:
             for call in batch:
-                tg.start_soon(_call, agent, st, registry, call)
+                tg.start_soon(_call, session, st, registry, call)
 
 
 async def _call(
-    agent: AgentLike, st: TurnState, registry: ToolRegistry, call: llm.ToolCall
+    session: Session, st: TurnState, registry: ToolRegistry, call: llm.ToolCall
 ) -> None:
     tool = registry.get(call.name)
     kind = tool.annotations.kind if tool is not None else "other"
@@ -352,7 +364,7 @@ async def _call(
     plan = _plan(call.name, result)
     if plan is not None:
         await st.emit(plan)
-    await agent.store.append_tool(st.session_id, st.turn, message, result, events=st.log.take())
+    await session.store.append_tool(st.session_id, st.turn, message, result, events=st.log.take())
 
 
 def _batches(registry: ToolRegistry, calls: Sequence[llm.ToolCall]) -> list[list[llm.ToolCall]]:
