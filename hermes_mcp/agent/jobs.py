@@ -41,6 +41,7 @@ from hermes_mcp.agent.events import (
     UsageUpdate,
 )
 from hermes_mcp.errors import UsageError
+from hermes_mcp.llm.types import Attempt
 from hermes_mcp.log import get_logger
 
 if TYPE_CHECKING:
@@ -72,42 +73,48 @@ class Activity:
     def update(self, event: Event) -> str | None:
         """Fold one event in; the new description when it changed (``None`` otherwise)."""
         before = self.text
-        if isinstance(event, UsageUpdate):
-            self.iterations += 1
-            self.model = f"{event.provider}:{event.model}"
-            self.text = f"{self.model} answered (model call {self.iterations})"
-        elif isinstance(event, TextDelta | ThoughtDelta):
-            if self.model is not None and not self.text.startswith(self.model + " writing"):
-                self.text = f"{self.model} writing the answer"
-        elif isinstance(event, ToolCallStart):
-            self.tools_running[event.call_id] = event.name
-            self.text = f"running {event.title or event.name}"
-        elif isinstance(event, ToolCallEnd):
-            self.tools_running.pop(event.call_id, None)
-            self.text = f"{event.name} {event.status}; waiting for the model"
-        elif isinstance(event, ModelSwitch):
-            self.text = f"{event.action} {event.from_} → {event.to} ({event.reason})"
-        elif isinstance(event, ChildUpdate):
-            self._child(event)
-        elif isinstance(event, TurnEnd):
-            self.text = f"finished: {event.stop_reason}"
-            self.iterations = max(self.iterations, event.iterations)
-            self.model = event.model or self.model
+        match event:
+            case UsageUpdate():
+                self.iterations += 1
+                self.model = f"{event.provider}:{event.model}"
+                self.text = f"{self.model} answered (model call {self.iterations})"
+            case TextDelta() | ThoughtDelta():
+                if self.model is not None and not self.text.startswith(self.model + " writing"):
+                    self.text = f"{self.model} writing the answer"
+            case ToolCallStart():
+                self.tools_running[event.call_id] = event.name
+                self.text = f"running {event.title or event.name}"
+            case ToolCallEnd():
+                self.tools_running.pop(event.call_id, None)
+                self.text = f"{event.name} {event.status}; waiting for the model"
+            case ModelSwitch():
+                self.text = f"{event.action} {event.from_} → {event.to} ({event.reason})"
+            case ChildUpdate():
+                self._child(event)
+            case TurnEnd():
+                self.text = f"finished: {event.stop_reason}"
+                self.iterations = max(self.iterations, event.iterations)
+                self.model = event.model or self.model
+            case _:
+                pass  # a user message, a tool's progress, a plan: no new activity
         return self.text if self.text != before else None
 
     def _child(self, event: ChildUpdate) -> None:
         self.children[event.task] = event.status
         self.children_total = max(self.children_total, event.task + 1, len(self.children))
         n, m = event.task + 1, self.children_total
-        if event.status == "started":
-            self.text = f"child {n} of {m} started: {event.goal[:80]}"
-        elif event.status == "done":
-            done = sum(1 for s in self.children.values() if s == "done")
-            self.text = f"child {n} of {m} done ({done} of {m} finished)"
-        elif isinstance(event.event, ToolCallStart):
-            self.text = f"child {n} of {m}: running {event.event.title or event.event.name}"
-        elif isinstance(event.event, UsageUpdate):
-            self.text = f"child {n} of {m}: {event.event.provider}:{event.event.model} answered"
+        match event.status, event.event:
+            case "started", _:
+                self.text = f"child {n} of {m} started: {event.goal[:80]}"
+            case "done", _:
+                done = sum(1 for s in self.children.values() if s == "done")
+                self.text = f"child {n} of {m} done ({done} of {m} finished)"
+            case _, ToolCallStart(title=title, name=name):
+                self.text = f"child {n} of {m}: running {title or name}"
+            case _, UsageUpdate(provider=provider, model=model):
+                self.text = f"child {n} of {m}: {provider}:{model} answered"
+            case _:
+                pass
 
 
 @dataclass
@@ -121,29 +128,31 @@ class RouteLog:
     credential: str | None = None  # fingerprint
 
     def add(self, event: Event) -> None:
-        if isinstance(event, ModelSwitch):
-            provider, _, model = event.from_.partition(":")
-            self.attempts.append(
-                {
-                    "provider": provider,
-                    "model": model,
-                    "action": event.action,
-                    "error_class": event.reason,
-                    "to": event.to,
-                }
-            )
-        elif isinstance(event, UsageUpdate):
-            self.provider, self.model = event.provider, event.model
-            self.credential = event.credential
-            self.attempts.append(
-                {
-                    "provider": event.provider,
-                    "model": event.model,
-                    "credential": event.credential,
-                    "action": "served",
-                    "error_class": None,
-                }
-            )
+        match event:
+            case ModelSwitch(attempt=Attempt(provider=provider, model=model)):
+                self.attempts.append(
+                    {
+                        "provider": provider,
+                        "model": model,
+                        "action": event.action,
+                        "error_class": event.reason,
+                        "to": event.to,
+                    }
+                )
+            case UsageUpdate():
+                self.provider, self.model = event.provider, event.model
+                self.credential = event.credential
+                self.attempts.append(
+                    {
+                        "provider": event.provider,
+                        "model": event.model,
+                        "credential": event.credential,
+                        "action": "served",
+                        "error_class": None,
+                    }
+                )
+            case _:
+                pass  # only moves of the router and served calls are the route
 
 
 @dataclass

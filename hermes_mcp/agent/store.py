@@ -11,7 +11,7 @@ so the conversation stays one that every provider accepts.
 
 Each assistant message also adds its usage and cost to the session's totals and records
 its route on the turn, in the same transaction. The turn's events
-(``event_codec.EventLog``) ride along with each of these writes, for
+(``event_log.EventLog``) ride along with each of these writes, for
 :meth:`SessionStore.replay`. Listing, loading, forking, renaming, deleting and
 searching are the base-level queries of ``hermes_mcp.state.sessions`` and
 ``hermes_mcp.state.search`` (shared with the tools and the command line), run here in
