@@ -65,7 +65,9 @@ def test_tool_results() -> None:
 def test_a_served_turn_shows_its_whole_route() -> None:
     route = RouteLog()
     moved = Attempt("primary", "big", "3f2a0000", 429, "quota_exhausted", "fallback", 8.0)
-    route.add(switch_for(moved, ModelRef("backup", "mini")))  # type: ignore[arg-type]
+    switch = switch_for(moved, ModelRef("backup", "mini"))
+    assert switch is not None
+    route.add(switch)
     route.add(_served())
     end = TurnEnd("end_turn", "s1", text="hi", usage=Usage(input_tokens=9, output_tokens=3))
     result = mapping.turn_result(end, route)

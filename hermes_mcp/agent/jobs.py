@@ -7,9 +7,8 @@ stop them; only :meth:`Job.cancel` (or the runtime closing) does.
 
 A job knows, while it runs: its state, when it started, what it is doing now (the
 model answering, the tool running, child *n* of *m*), its iterations so far, the model
-that served the last call, and a capped log of its events (as ``to_json()`` dicts, each
-with a sequence number, so a poller can ask for what is new). When it ends it holds its
-result: the ``TurnEnd`` of a turn, or the ``DelegationOutput`` of a delegation.
+that served the last call, and how many events it has recorded. When it ends it holds
+its result: the ``TurnEnd`` of a turn, or the ``DelegationOutput`` of a delegation.
 
 Finished jobs are kept for ``retention_s`` (``[mcp] job_retention_s``) so that a late
 poll still finds the result, then forgotten: the table never only grows. Nothing here
@@ -20,7 +19,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -163,7 +161,6 @@ class Job:
     kind: JobKind
     session_id: str
     started_at: float  # wall clock (time.time)
-    log_cap: int
     state: JobState = "running"
     finished_at: float | None = None
     activity: Activity = field(default_factory=Activity)
@@ -172,9 +169,7 @@ class Job:
     turn_end: TurnEnd | None = None
     delegation: DelegationOutput | None = None
     error: str | None = None
-    seq: int = 0
-    log: deque[tuple[int, dict[str, Any]]] = field(default_factory=deque)
-    dropped: int = 0  # events that fell out of the capped log
+    seq: int = 0  # events recorded
     _started_mono: float = field(default_factory=time.monotonic)
     _ended_mono: float | None = None
     _done: anyio.Event = field(default_factory=anyio.Event)
@@ -198,15 +193,7 @@ class Job:
         for watch in list(self.watchers):
             watch(event)
         self.seq += 1
-        self.log.append((self.seq, event.to_json()))
-        while len(self.log) > self.log_cap:
-            self.log.popleft()
-            self.dropped += 1
         self._poke()
-
-    def events_after(self, seq: int) -> list[tuple[int, dict[str, Any]]]:
-        """The logged events with a sequence number above ``seq`` (oldest first)."""
-        return [(n, e) for n, e in self.log if n > seq]
 
     async def changed(self, timeout_s: float) -> None:
         """Return when something was recorded or the job ended, or after ``timeout_s``."""
@@ -269,12 +256,10 @@ class Jobs:
         task_group: anyio.abc.TaskGroup,
         *,
         retention_s: float = 3600.0,
-        log_cap: int = 500,
         max_running: int = 16,
     ) -> None:
         self._tg = task_group
         self.retention_s = retention_s
-        self.log_cap = log_cap
         self.max_running = max_running
         self._jobs: dict[str, Job] = {}
 
@@ -366,7 +351,6 @@ class Jobs:
             kind=kind,
             session_id=session_id,
             started_at=time.time(),
-            log_cap=self.log_cap,
         )
         self._jobs[job.id] = job
         self._tg.start_soon(self._run, job, runner, name=f"job {job.id}")

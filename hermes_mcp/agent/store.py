@@ -397,15 +397,6 @@ class SessionStore:
 
         await self._write(append)
 
-    async def append_events(self, session_id: str, turn: int, events: Pending) -> None:
-        """Store events with no message to go with (a cancelled call's end, ...)."""
-
-        def append(conn: sqlite3.Connection) -> None:
-            insert_events(conn, session_id, turn, events)
-
-        if events:
-            await self._write(append)
-
     async def history(self, session_id: str) -> list[Message]:
         """The session's conversation, oldest first, with placeholders for lost results."""
         return _messages(await self._run(self.db.read, HISTORY, (session_id, session_id)))
