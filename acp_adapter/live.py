@@ -263,7 +263,15 @@ class Live:
         session = await edge.wait()
         command = command_text(blocks)
         if command is not None and slash.known(command):
-            text = await slash.run(self, edge, session, command)
+
+            async def switch_model(value: str) -> None:
+                await self.set_model(session, value)
+                update = ConfigOptionUpdate(
+                    session_update="config_option_update", config_options=self._options(session)
+                )
+                await self.conn.session_update(edge.id, update)
+
+            text = await slash.run(self.rt, session, command, switch_model=switch_model)
             await self.conn.session_update(edge.id, message(text))
             return PromptResponse(stop_reason="end_turn")
         problem = self.rt.problem
