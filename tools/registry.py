@@ -46,7 +46,15 @@ if TYPE_CHECKING:
 ToolKind = Literal["read", "edit", "delete", "move", "search", "execute", "think", "fetch", "other"]
 
 #: Every toolset name the project knows. ``delegation`` is filled by the agent (issue 8).
-TOOLSETS: tuple[str, ...] = ("files", "terminal", "web", "memory", "planning", "delegation")
+TOOLSETS: tuple[str, ...] = (
+    "files",
+    "terminal",
+    "web",
+    "memory",
+    "planning",
+    "skills",
+    "delegation",
+)
 #: Toolsets filled from outside, per session (other MCP servers' tools, ``server__tool``).
 OPEN_TOOLSETS: tuple[str, ...] = ("mcp",)
 
