@@ -35,6 +35,7 @@ import anyio
 import structlog
 from pydantic import BaseModel
 
+from hermes_mcp.agent import learning
 from hermes_mcp.agent.budget import explain
 from hermes_mcp.agent.delegation import delegate_tool
 from hermes_mcp.agent.events import (
@@ -51,7 +52,7 @@ from hermes_mcp.agent.events import (
 )
 from hermes_mcp.agent.model import reads_images, switch_for
 from hermes_mcp.agent.prompt import Prompt
-from hermes_mcp.agent.prompts import system_prompt
+from hermes_mcp.agent.prompts import offered_skills, system_prompt
 from hermes_mcp.agent.store import INTERRUPTED
 from hermes_mcp.agent.turn_state import AgentLike, TurnState
 from hermes_mcp.config import ModelRef
@@ -147,21 +148,26 @@ def _registry_for(agent: AgentLike, st: TurnState) -> ToolRegistry:
 async def _loop(agent: AgentLike, st: TurnState) -> None:
     registry = _registry_for(agent, st)
     tools = tool_defs(registry)
+    skills = await offered_skills(agent.context, registry.names)
     system = llm.Message.system(
-        system_prompt(agent.context.cwd, registry.names, delegated=agent.depth > 0)
+        system_prompt(agent.context.cwd, registry.names, delegated=agent.depth > 0, skills=skills)
     )
+    learn_after = agent.config.skills.learn_after_tool_calls
     while True:
         if not st.budget.next_iteration():
             st.finish("max_iterations", explain("max_iterations", st.budget))
             return
         messages = _visible(agent, st)
-        result = await _complete(agent, st, llm.ChatRequest((system, *messages), tools))
+        nudge = learning.reminder(st.tool_calls, learn_after, registry.names, depth=agent.depth)
+        request = llm.ChatRequest((system, *messages, *nudge), tools)
+        result = await _complete(agent, st, request)
         if result is None:
             return
         completion = result.completion
         assistant = llm.Message.assistant(completion.text, completion.tool_calls)
         st.messages.append(assistant)
         st.unanswered = {call.id: call for call in completion.tool_calls}
+        st.tool_calls.extend(call.name for call in completion.tool_calls)
         st.budget.add(completion.usage, result.cost_usd)
         st.totals.add(completion.usage, result.cost_usd)
         st.served = f"{result.provider}:{result.model}"
