@@ -47,20 +47,13 @@ def prompt(skill: Skill) -> types.Prompt:
     )
 
 
-def instructions(skill: Skill, body: str, files: list[str]) -> str:
-    """A skill's instructions as the first message of its prompt (and of an ACP
-    ``/name`` turn): which skill, then its body, then the files it has."""
-    text = f'Use the skill "{skill.name}" ({skill.description})\n\n{body}'
-    if files:
-        text += "\n\n[files in this skill, readable with skill_view: " + ", ".join(files) + "]"
-    return text
-
-
 def messages(skill: Skill, body: str, files: list[str], args: str | None) -> types.GetPromptResult:
+    from tools.skills.files import invocation
+
     out = [
         types.PromptMessage(
             role="user",
-            content=types.TextContent(type="text", text=instructions(skill, body, files)),
+            content=types.TextContent(type="text", text=invocation(skill, body, files)),
         )
     ]
     if args and args.strip():

@@ -138,3 +138,12 @@ def _walk(fd: int, prefix: str, depth: int, out: list[str]) -> None:
                 _walk(child, f"{prefix}{name}/", depth + 1, out)
             finally:
                 os.close(child)
+
+
+def invocation(skill: Skill, body: str, files: list[str]) -> str:
+    """A skill's instructions as a user message (an MCP prompt, an ACP ``/name`` turn):
+    which skill, its body, then the files it has."""
+    text = f'Use the skill "{skill.name}" ({skill.description})\n\n{body}'
+    if files:
+        text += "\n\n[files in this skill, readable with skill_view: " + ", ".join(files) + "]"
+    return text
