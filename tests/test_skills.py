@@ -55,7 +55,8 @@ def test_the_front_matter_is_checked_field_by_field() -> None:
         ("---\nname: a\ndescription: x\nmetadata: [1]\n---\n", "metadata must be a map"),
         ("---\nname: a\ndescription: x\nmetadata: {k: {n: 1}}\n---\n", "metadata must be a map"),
         ("---\nname: a\ndescription: x\nallowed-tools: {a: 1}\n---\n", "allowed-tools must"),
-        ("---\nname: a\ndescription: !!python/object:os.system x\n---\n", "not valid YAML"),
+        ("---\nname: a\ndescription: !!python/object:os.system x\n---\n", "must be a string"),
+        ("---\nname: a\ndescription: yes\n---\n", "description must be a string, not bool"),
     ],
 )
 def test_a_bad_skill_file_is_named_precisely(text: str, problem: str) -> None:

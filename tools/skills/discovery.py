@@ -194,22 +194,21 @@ def _scan(root: Root) -> Iterator[Skill | Problem]:
         if fd is None:
             return
         try:
-            names = sorted(os.listdir(fd))
+            with os.scandir(fd) as listing:  # the entries' types without a stat each
+                entries = sorted(
+                    (e.name, e.is_symlink(), e.is_dir(follow_symlinks=False)) for e in listing
+                )
         except OSError as exc:
             yield Problem(base, f"cannot list: {exc.strerror}")
             return
         looked = 0
-        for name in names:
+        for name, link, folder in entries:
             if name.startswith("."):
                 continue
-            try:
-                info = os.stat(name, dir_fd=fd, follow_symlinks=False)
-            except OSError:
-                continue
-            if stat.S_ISLNK(info.st_mode):
+            if link:
                 yield Problem(base / name, "a symlink: skills are not followed through links")
                 continue
-            if not stat.S_ISDIR(info.st_mode):
+            if not folder:
                 continue  # a README beside the skills
             looked += 1
             if looked > MAX_SKILLS_PER_ROOT:

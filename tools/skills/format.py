@@ -13,8 +13,9 @@ Code's ``argument-hint`` is kept as the hint of the skill's command and prompt).
 A skill file is untrusted input (a cloned repository brings its own): the YAML is read
 by PyYAML's safe loader (no Python objects), the front matter is capped at
 :data:`MAX_FRONT_MATTER` bytes and the whole file at :data:`MAX_SKILL_BYTES`, and values
-are type-checked before anything uses them (an alias-built structure never gets past a
-field that must be a string).
+are checked on YAML's node graph before anything uses them: no Python object is built
+from the file, so an alias-built structure never gets past a field that must be a
+string, and a key nobody reads is never walked.
 """
 
 from __future__ import annotations
@@ -67,28 +68,33 @@ def name_problem(name: str) -> str | None:
     return None
 
 
+_OPEN = re.compile(r"---[ \t]*\r?\n")
+_CLOSE = re.compile(r"^---[ \t]*\r?$", re.MULTILINE)
+_STR = "tag:yaml.org,2002:str"
+_NULL = "tag:yaml.org,2002:null"
+
+
 def split(text: str) -> tuple[str, str]:
     """``(front matter, body)``; SkillFormatError when there is no front matter."""
     if text.startswith("\ufeff"):
         text = text[1:]
-    lines = text.splitlines(keepends=True)
-    if not lines or lines[0].rstrip("\r\n") != "---":
+    opened = _OPEN.match(text)
+    if opened is None:
         raise SkillFormatError("no front matter: the file must start with a '---' line")
-    size = 0
-    for i, line in enumerate(lines[1:], 1):
-        if line.rstrip("\r\n").rstrip() == "---":
-            return "".join(lines[1:i]), "".join(lines[i + 1 :])
-        size += len(line)
-        if size > MAX_FRONT_MATTER:
-            break
-    if size > MAX_FRONT_MATTER:
-        raise SkillFormatError(f"front matter is longer than {MAX_FRONT_MATTER} bytes")
-    raise SkillFormatError("front matter is not closed by a '---' line")
+    closed = _CLOSE.search(text, opened.end(), opened.end() + MAX_FRONT_MATTER + 8)
+    if closed is None:
+        if len(text) - opened.end() > MAX_FRONT_MATTER:
+            raise SkillFormatError(f"front matter is longer than {MAX_FRONT_MATTER} bytes")
+        raise SkillFormatError("front matter is not closed by a '---' line")
+    return text[opened.end() : closed.start()], text[closed.end() :].lstrip("\r\n")
 
 
-def _load(front: str) -> dict[str, Any]:
+def _load(front: str) -> dict[str, yaml.Node]:
+    """The top-level mapping as ``key -> node``. Only YAML's composer runs (a safe
+    loader's, in C when available): no object is built, so an alias-built structure
+    under a key nobody reads costs nothing, and the known keys are checked node by node."""
     try:
-        data = yaml.load(front, Loader=_Loader)  # a safe loader (CSafeLoader or SafeLoader)
+        node = yaml.compose(front, Loader=_Loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 2})" if mark is not None else ""
@@ -96,20 +102,32 @@ def _load(front: str) -> dict[str, Any]:
         raise SkillFormatError(f"front matter is not valid YAML{where}: {problem}") from None
     except RecursionError:
         raise SkillFormatError("front matter is nested too deeply") from None
-    if not isinstance(data, dict):
+    if not isinstance(node, yaml.MappingNode):
         raise SkillFormatError("front matter must be a YAML mapping (name: ..., description: ...)")
+    data: dict[str, yaml.Node] = {}
+    for key, value in node.value:
+        if isinstance(key, yaml.ScalarNode):
+            data[key.value] = value  # a repeated key: the last one, as YAML loaders do
     return data
 
 
-def _text(data: dict[str, Any], key: str, limit: int | None, *, required: bool) -> str | None:
-    value = data.get(key)
-    if value is None:
+def _kind(node: yaml.Node) -> str:
+    if isinstance(node, yaml.MappingNode):
+        return "a mapping"
+    if isinstance(node, yaml.SequenceNode):
+        return "a list"
+    return node.tag.rsplit(":", 1)[-1]
+
+
+def _text(data: dict[str, yaml.Node], key: str, limit: int | None, *, required: bool) -> str | None:
+    node = data.get(key)
+    if node is None or (isinstance(node, yaml.ScalarNode) and node.tag == _NULL):
         if required:
             raise SkillFormatError(f"{key} is missing")
         return None
-    if not isinstance(value, str):
-        raise SkillFormatError(f"{key} must be a string, not {type(value).__name__}")
-    value = value.strip()
+    if not isinstance(node, yaml.ScalarNode) or node.tag != _STR:
+        raise SkillFormatError(f"{key} must be a string, not {_kind(node)}")
+    value = str(node.value).strip()
     if not value:
         raise SkillFormatError(f"{key} is empty")
     if limit is not None and len(value) > limit:
@@ -117,26 +135,30 @@ def _text(data: dict[str, Any], key: str, limit: int | None, *, required: bool) 
     return value
 
 
-def _metadata(value: Any) -> dict[str, str]:
-    if value is None:
+def _metadata(node: yaml.Node | None) -> dict[str, str]:
+    """String keys to scalar values, each kept as written (``version: 1.10`` is "1.10")."""
+    if node is None or (isinstance(node, yaml.ScalarNode) and node.tag == _NULL):
         return {}
-    if not isinstance(value, dict):
-        raise SkillFormatError("metadata must be a map of string keys to string values")
+    problem = SkillFormatError("metadata must be a map of string keys to string values")
+    if not isinstance(node, yaml.MappingNode):
+        raise problem
     out: dict[str, str] = {}
-    for key, item in value.items():
-        if not isinstance(key, str) or not isinstance(item, str | int | float | bool):
-            raise SkillFormatError("metadata must be a map of string keys to string values")
-        out[key] = str(item)
+    for key, value in node.value:
+        if not isinstance(key, yaml.ScalarNode) or not isinstance(value, yaml.ScalarNode):
+            raise problem
+        out[str(key.value)] = str(value.value)
     return out
 
 
-def _tools(value: Any) -> tuple[str, ...]:
-    if value is None:
+def _tools(node: yaml.Node | None) -> tuple[str, ...]:
+    if node is None or (isinstance(node, yaml.ScalarNode) and node.tag == _NULL):
         return ()
-    if isinstance(value, str):
-        return tuple(value.replace(",", " ").split())
-    if isinstance(value, list) and all(isinstance(item, str) for item in value):
-        return tuple(item.strip() for item in value if item.strip())
+    if isinstance(node, yaml.ScalarNode) and node.tag == _STR:
+        return tuple(str(node.value).replace(",", " ").split())
+    if isinstance(node, yaml.SequenceNode) and all(
+        isinstance(item, yaml.ScalarNode) and item.tag == _STR for item in node.value
+    ):
+        return tuple(str(item.value).strip() for item in node.value if str(item.value).strip())
     raise SkillFormatError("allowed-tools must be a space-separated string or a list of strings")
 
 
@@ -144,7 +166,7 @@ def parse(text: str, folder: str | None = None) -> tuple[Front, str]:
     """Parse and check one ``SKILL.md``: its front matter and its body; ``folder`` is its
     folder's name, which ``name`` must equal. Raises SkillFormatError. The body may be
     cut short (discovery reads only the head of each file)."""
-    if len(text.encode("utf-8", "surrogatepass")) > MAX_SKILL_BYTES:
+    if len(text) > MAX_SKILL_BYTES or len(text.encode("utf-8", "surrogatepass")) > MAX_SKILL_BYTES:
         raise SkillFormatError(f"SKILL.md is larger than {MAX_SKILL_BYTES} bytes")
     raw, body = split(text)
     data = _load(raw)
