@@ -158,3 +158,11 @@ def test_reading_a_skill_stays_inside_its_folder(tmp_path: Path) -> None:
     ):
         with pytest.raises(ToolError, match=why):
             read_text(skill, relative_parts(raw))
+
+
+def test_a_root_that_cannot_be_read_is_a_problem_not_a_failure(tmp_path: Path) -> None:
+    (tmp_path / "h").mkdir()
+    (tmp_path / "h" / "skills").write_text("a file where the root should be\n")
+    write_skill(tmp_path / "ws" / ".agents" / "skills", "kept", "Still found.")
+    found = discover(skill_roots(tmp_path / "h", [tmp_path / "ws"], user_home=tmp_path))
+    assert found.names == ("kept",)

@@ -146,13 +146,16 @@ def discover(roots: Sequence[Root]) -> SkillSet:
     shadowed: list[Skill] = []
     problems: list[Problem] = []
     for root in roots:
-        for found in _scan(root):
-            if isinstance(found, Problem):
-                problems.append(found)
-            elif found.name in winners:
-                shadowed.append(found)
-            else:
-                winners[found.name] = found
+        try:
+            for found in _scan(root):
+                if isinstance(found, Problem):
+                    problems.append(found)
+                elif found.name in winners:
+                    shadowed.append(found)
+                else:
+                    winners[found.name] = found
+        except OSError as exc:  # a root we may not read: reported, never fatal
+            problems.append(Problem(paths.realpath(root.path), f"cannot read: {exc}"))
     skills = tuple(sorted(winners.values(), key=lambda s: s.name))
     return SkillSet(skills, tuple(shadowed), tuple(problems))
 
