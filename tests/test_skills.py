@@ -166,3 +166,14 @@ def test_a_root_that_cannot_be_read_is_a_problem_not_a_failure(tmp_path: Path) -
     write_skill(tmp_path / "ws" / ".agents" / "skills", "kept", "Still found.")
     found = discover(skill_roots(tmp_path / "h", [tmp_path / "ws"], user_home=tmp_path))
     assert found.names == ("kept",)
+
+
+def test_a_key_in_a_skill_never_leaves_in_its_instructions(tmp_path: Path) -> None:
+    from tests.keys import KEY_A
+    from tools.skills.files import invocation
+
+    write_skill(tmp_path / "h" / "skills", "deploy", "Deploy.", f"export TOKEN={KEY_A}")
+    skill = discover(skill_roots(tmp_path / "h", [], user_home=tmp_path)).get("deploy")
+    assert skill is not None
+    text = invocation(skill, body(skill), [])
+    assert KEY_A not in text and "export TOKEN=" in text

@@ -15,6 +15,7 @@ import os
 import stat
 from pathlib import Path, PurePosixPath
 
+from hermes_mcp.log import redact
 from tools import paths
 from tools.registry import ToolError
 from tools.skills.discovery import SKILL_FILE, Skill, decode, open_folder, open_root
@@ -142,8 +143,9 @@ def _walk(fd: int, prefix: str, depth: int, out: list[str]) -> None:
 
 def invocation(skill: Skill, body: str, files: list[str]) -> str:
     """A skill's instructions as a user message (an MCP prompt, an ACP ``/name`` turn):
-    which skill, its body, then the files it has."""
+    which skill, its body, then the files it has; key-shaped strings redacted, as in
+    every tool result (``skill_view`` shows the same text)."""
     text = f'Use the skill "{skill.name}" ({skill.description})\n\n{body}'
     if files:
         text += "\n\n[files in this skill, readable with skill_view: " + ", ".join(files) + "]"
-    return text
+    return redact(text)
