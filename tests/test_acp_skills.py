@@ -17,8 +17,11 @@ from acp.schema import AvailableCommandsUpdate, ClientCapabilities, TextContentB
 from acp_adapter.edge import EdgeSession
 from acp_adapter.live import Live
 from hermes_mcp.runtime import open_runtime
+from hermes_mcp.testing import FakeProvider, reply
 from hermes_mcp.testing.scripted import Say, ScriptedModel
+from tests.acp_client import Editor, connect, text
 from tests.agent_helpers import new_home, new_workspace
+from tests.keys import KEY_A
 from tests.routing import Home
 from tests.skills_helpers import write_skill
 
@@ -106,3 +109,26 @@ async def test_an_unknown_slash_command_is_an_ordinary_prompt(
             await live.prompt(edge, [TextContentBlock(type="text", text="/nothing here")])
         assert model.requests[0].messages[-1].content == "/nothing here"
         await edge.close()
+
+
+@pytest.mark.anyio
+async def test_the_editor_sees_skill_commands_and_runs_one_over_acp(tmp_path: Path) -> None:
+    """End to end through the ACP SDK's client and a real ``hermes-acp``: the session's
+    commands hold the skill, and ``/release v2`` reaches the model with its instructions."""
+    home, ws = new_home(tmp_path), new_workspace(tmp_path)
+    write_skill(ws / ".agents" / "skills", "release", "Cut a release.", "1. Tag.\n2. Push.")
+    with FakeProvider() as fake:
+        home.write({"primary": {"url": fake.openai_base_url, "keys": [KEY_A]}}, "primary:gpt-4o")
+        fake.script(KEY_A, reply("Released v2."))
+        editor = Editor()
+        env = {**home.process_env, "HOME": str(tmp_path / "user")}
+        async with connect(editor, env, ws) as conn:
+            sid = (await conn.new_session(cwd=str(ws), mcp_servers=[])).session_id
+            with anyio.fail_after(30):
+                done = await conn.prompt(session_id=sid, prompt=text("/release v2"))
+            assert done.stop_reason == "end_turn" and editor.text(sid) == "Released v2."
+            (update, *_) = editor.of("available_commands_update", sid)
+            assert "release" in [c.name for c in update.available_commands]
+        sent = str(fake.requests[-1].body)
+        assert 'Use the skill \\"release\\"' in sent or 'Use the skill "release"' in sent
+        assert "1. Tag." in sent and "v2" in sent

@@ -131,3 +131,33 @@ async def test_a_removed_skill_is_announced_to_a_2026_listener(setup: tuple[Home
                 event = await subscription.__anext__()
         assert isinstance(event, PromptsListChanged)
         assert [p.name for p in (await client.list_prompts()).prompts] == ["review"]
+
+
+@pytest.mark.anyio
+async def test_the_watch_announces_a_change_by_itself(setup: tuple[Home, Path]) -> None:
+    """The loop ``run_mcp_stdio`` starts beside the server: it looks at the skills every
+    ``[skills] watch_interval_s`` once the prompts were listed."""
+    home, ws = setup
+    config = home.path / "config.toml"
+    config.write_text(config.read_text() + "[skills]\nwatch_interval_s = 0.05\n")
+    changed = anyio.Event()
+
+    async def on_message(message: Any) -> None:
+        if isinstance(message, types.PromptListChangedNotification):
+            changed.set()
+
+    async with (
+        served(ws) as (server, prompts),
+        Client(server, mode="legacy", message_handler=on_message) as client,
+        anyio.create_task_group() as tg,
+    ):
+        tg.start_soon(prompts.watch)
+        with anyio.fail_after(30):
+            await client.list_prompts()
+        assert prompts.interval_s == 0.05
+        (home.path / "skills" / "release" / "SKILL.md").write_text(
+            "---\nname: release\ndescription: Cut a release, signed.\n---\n\nSign it.\n"
+        )
+        with anyio.fail_after(10):
+            await changed.wait()
+        prompts.stop()
