@@ -16,7 +16,7 @@ from tests.agent_helpers import new_home, new_workspace
 from tests.routing import Home
 from tests.skills_helpers import write_skill
 from tests.tools_helpers import REGISTRY, RecordingApprover, make_ctx
-from tools import NonInteractiveApprover, ToolContext, ToolResult
+from tools import Decision, NonInteractiveApprover, ToolContext, ToolResult
 
 BODY = "1. Run the tests.\n2. Tag the release."
 
@@ -213,3 +213,29 @@ async def test_a_prompt_injection_cannot_plant_a_skill_in_ask_mode(
         ("skill_manage", "denied"),
     ]
     assert not (home.path / "skills").exists()
+
+
+class EditingApprover:
+    """Says yes, but the skill changes on disk while it is being asked."""
+
+    def __init__(self, file: Path) -> None:
+        self.file = file
+
+    async def approve(self, request: object) -> Decision:
+        self.file.write_text(self.file.read_text().replace("b", "edited by hand"))
+        return Decision(True)
+
+
+@pytest.mark.anyio
+async def test_a_skill_changed_during_the_approval_is_not_overwritten(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    ctx = make_ctx(ws)
+    await call(ctx, "skill_manage", action="create", name="deploy", description="d", body="b")
+    file = user_skills(ctx) / "deploy" / "SKILL.md"
+    asking = make_ctx(ws, mode="ask", approver=EditingApprover(file))
+    result = await call(
+        asking, "skill_manage", action="patch", name="deploy", old_text="b", new_text="c"
+    )
+    assert result.is_error and "changed on disk meanwhile" in result.text
+    assert "edited by hand" in file.read_text()

@@ -127,9 +127,12 @@ def patched(text: str, old: str, new: str, name: str) -> str:
     return result
 
 
-def write(root: Path, name: str, text: str) -> None:
-    """Replace the ``SKILL.md`` of the user's existing skill ``name``."""
+def write(root: Path, name: str, text: str, *, expected: str) -> None:
+    """Replace the ``SKILL.md`` of the user's existing skill ``name``, which must still
+    read ``expected`` (what the change was made from, before an approval wait)."""
     check(text, name)
+    if current(root, name) != expected:
+        raise ToolError(f"skill {name!r} changed on disk meanwhile; nothing was written")
     with _root(root, create=False) as fd:
         folder = open_folder(fd, name)
         try:
@@ -138,9 +141,11 @@ def write(root: Path, name: str, text: str) -> None:
             os.close(folder)
 
 
-def delete(root: Path, name: str) -> None:
+def delete(root: Path, name: str, *, expected: str) -> None:
     """Remove the user's skill folder ``name`` and everything in it (links inside are
-    removed, never followed)."""
+    removed, never followed), when its ``SKILL.md`` still reads ``expected``."""
+    if current(root, name) != expected:
+        raise ToolError(f"skill {name!r} changed on disk meanwhile; nothing was deleted")
     try:
         with _root(root, create=False) as fd:
             info = os.stat(name, dir_fd=fd, follow_symlinks=False)

@@ -13,6 +13,7 @@ diff in the request.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Literal
 
 import anyio
@@ -23,7 +24,7 @@ from tools.context import ToolContext
 from tools.diffs import make_diff
 from tools.registry import Tool, ToolAnnotations, ToolError, ToolResult
 from tools.skills import files, manage
-from tools.skills.discovery import SkillSet, discover, skill_roots, user_root
+from tools.skills.discovery import Skill, SkillSet, discover, skill_roots, user_root
 from tools.skills.format import MAX_DESCRIPTION, Front, name_problem, render
 
 WRITE_RISK = (
@@ -107,7 +108,7 @@ async def found(ctx: ToolContext) -> SkillSet:
     return await anyio.to_thread.run_sync(discover, roots)
 
 
-def info(skill: Any) -> SkillInfo:
+def info(skill: Skill) -> SkillInfo:
     return SkillInfo(
         name=skill.name,
         description=skill.description,
@@ -188,10 +189,14 @@ async def skill_manage(args: SkillManageArgs, ctx: ToolContext) -> ToolResult:
         await anyio.to_thread.run_sync(manage.create, root, args.name, new)
         done = f"Created the skill {args.name!r} ({target})"
     elif args.action == "patch":
-        await anyio.to_thread.run_sync(manage.write, root, args.name, new)
+        assert old is not None
+        write = functools.partial(manage.write, expected=old)
+        await anyio.to_thread.run_sync(write, root, args.name, new)
         done = f"Patched the skill {args.name!r} ({target})"
     else:
-        await anyio.to_thread.run_sync(manage.delete, root, args.name)
+        assert old is not None
+        delete = functools.partial(manage.delete, expected=old)
+        await anyio.to_thread.run_sync(delete, root, args.name)
         done = f"Deleted the skill {args.name!r} ({root / args.name})"
     output = SkillManageOutput(action=args.action, name=args.name, path=str(target))
     return ToolResult(text=done, structured=output.model_dump(), diff=diff)
