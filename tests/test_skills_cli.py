@@ -51,3 +51,17 @@ def test_show_and_an_unknown_name(roots: Path, capsys: pytest.CaptureFixture[str
     assert main(["skills", "show", "nope", "--json"]) == 2
     error = json.loads(capsys.readouterr().out)["error"]
     assert error == {"class": "usage", "message": "no skill 'nope'; skills: release"}
+
+
+def test_doctor_names_each_skipped_and_shadowed_skill(
+    roots: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hermes_mcp.config import load_settings
+    from hermes_mcp.doctor import _skill_checks
+
+    monkeypatch.chdir(roots)
+    checks = _skill_checks(load_settings(required=False))
+    assert [(c.name, c.ok) for c in checks] == [("skills", True), ("skill", False), ("skill", True)]
+    assert checks[0].detail == "2 found: lint, release"
+    assert "broken" in checks[1].detail and "description is missing" in checks[1].detail
+    assert checks[2].detail.startswith("warning: ") and "shadowed" in checks[2].detail
