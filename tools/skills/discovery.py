@@ -66,7 +66,11 @@ class Root:
 class Skill:
     front: Front
     root: Root
-    folder: Path  # the root resolved, then the skill's name
+    base: Path  # the root, resolved
+
+    @property
+    def folder(self) -> Path:
+        return self.base / self.front.name
 
     @property
     def name(self) -> str:
@@ -221,21 +225,18 @@ def _scan(root: Root) -> Iterator[Skill | Problem]:
 
 
 def _load(root: Root, base: Path, dir_fd: int, name: str) -> Skill | Problem:
-    folder = base / name
     problem = name_problem(name)
     if problem is not None:
-        return Problem(folder, f"folder {problem}")
+        return Problem(base / name, f"folder {problem}")
     try:
         front = read_front(dir_fd, name)
     except FileNotFoundError:
-        return Problem(folder, f"no {SKILL_FILE}")
-    except SkillFormatError as exc:
-        return Problem(folder / SKILL_FILE, str(exc))
-    except (paths.SpecialFileError, NotADirectoryError) as exc:
-        return Problem(folder / SKILL_FILE, str(exc))
+        return Problem(base / name, f"no {SKILL_FILE}")
+    except (SkillFormatError, paths.SpecialFileError, NotADirectoryError) as exc:
+        return Problem(base / name / SKILL_FILE, str(exc))
     except OSError as exc:
-        return Problem(folder / SKILL_FILE, f"cannot read: {exc.strerror or exc}")
-    return Skill(front, root, folder)
+        return Problem(base / name / SKILL_FILE, f"cannot read: {exc.strerror or exc}")
+    return Skill(front, root, base)
 
 
 _CACHE: OrderedDict[tuple[int, ...], Front | SkillFormatError] = OrderedDict()
