@@ -177,3 +177,26 @@ def test_a_key_in_a_skill_never_leaves_in_its_instructions(tmp_path: Path) -> No
     assert skill is not None
     text = invocation(skill, body(skill), [])
     assert KEY_A not in text and "export TOKEN=" in text
+
+
+def test_symlinked_skill_folders_are_followed_where_they_cannot_escape(tmp_path: Path) -> None:
+    """As skill installers lay them out: one folder, linked into each agent's root."""
+    user, ws = tmp_path / "user", tmp_path / "ws"
+    store = write_skill(tmp_path / "store", "pdf", "Fill PDF forms.", "Use pdftk.")
+    (store / "forms.md").write_text("the forms\n")
+    (user / ".claude" / "skills").mkdir(parents=True)
+    (user / ".claude" / "skills" / "pdf").symlink_to(store)
+    shared = write_skill(ws / ".agents" / "skills", "lint", "Lint it.")
+    (ws / ".claude" / "skills").mkdir(parents=True)
+    (ws / ".claude" / "skills" / "lint").symlink_to(shared)  # inside the workspace
+    (ws / ".claude" / "skills" / "away").symlink_to(store)  # out of it
+    (ws / ".claude" / "skills" / "file").symlink_to(shared / "SKILL.md")
+    found = discover(skill_roots(None, [ws], user_home=user))
+    assert found.names == ("lint", "pdf") and found.shadowed == ()  # the same lint, once
+    pdf = found.get("pdf")
+    assert pdf is not None and pdf.folder == store.resolve()
+    assert body(pdf) == "Use pdftk." and listing(pdf) == ["forms.md"]
+    assert read_text(pdf, relative_parts("forms.md")) == "the forms\n"
+    problems = {p.path.name: p.message for p in found.problems}
+    assert "out of the workspace" in problems["away"]
+    assert "not a folder" in problems["file"]

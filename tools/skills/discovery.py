@@ -13,13 +13,16 @@ When two roots hold a skill of the same name, the earlier root's wins and the ot
 *shadowed* (``doctor`` and ``skills list --json`` name both). A skill that breaks the
 format, or that cannot be read, is a :class:`Problem`: reported, skipped, never fatal.
 
-Skill folders are untrusted input: a root itself may be a symlink (resolved once), but
-below it nothing is followed: a skill folder that is a symlink, a ``SKILL.md`` that is a
-symlink, a FIFO or a device, is a problem, not a skill (``tools/paths.py``'s no-follow
-opening, one component at a time). Only the head of each ``SKILL.md`` is read here (the
-front matter); parsed front matters are cached by file identity (device, inode, size,
-modification and change times), so listing again costs one ``open`` and ``fstat`` per
-skill.
+Skill folders are untrusted input. A root itself may be a symlink (resolved once). A
+skill folder that is a symlink (skill installers link one folder into each agent's root)
+is followed in the user's roots, and in a project's only to a folder inside its
+workspace; elsewhere it is a problem. Below a skill's folder nothing is followed: a
+``SKILL.md`` that is a symlink, a FIFO or a device is a problem, not a skill
+(``tools/paths.py``'s no-follow opening, one component at a time).
+
+Only the head of each ``SKILL.md`` is read here (the front matter); parsed front
+matters are cached by file identity (device, inode, size, modification and change
+times), so listing again costs one ``open`` and ``fstat`` per skill.
 """
 
 from __future__ import annotations
@@ -54,12 +57,15 @@ Scope = Literal["user", "project"]
 
 @dataclass(frozen=True)
 class Root:
-    """One place skills live: ``path`` as configured (it may not exist)."""
+    """One place skills live: ``path`` as configured (it may not exist). A skill folder
+    that is a symlink is followed only to a folder inside ``within`` (a project's root:
+    its workspace); ``None`` (the user's roots) follows it anywhere."""
 
     path: Path
     scope: Scope
     label: str  # "hermes", "claude", "agents (project)", "claude (project)"
     writable: bool = False
+    within: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -67,10 +73,11 @@ class Skill:
     front: Front
     root: Root
     base: Path  # the root, resolved
+    linked: Path | None = None  # the folder a symlinked skill folder leads to (resolved)
 
     @property
     def folder(self) -> Path:
-        return self.base / self.front.name
+        return self.linked if self.linked is not None else self.base / self.front.name
 
     @property
     def name(self) -> str:
@@ -132,8 +139,9 @@ def skill_roots(
     mine = user_home if user_home is not None else Path(os.path.expanduser("~"))
     out.append(Root(mine / ".claude" / "skills", "user", "claude"))
     for workspace in workspaces:
-        out.append(Root(workspace / ".agents" / "skills", "project", "agents (project)"))
-        out.append(Root(workspace / ".claude" / "skills", "project", "claude (project)"))
+        agents, claude = workspace / ".agents" / "skills", workspace / ".claude" / "skills"
+        out.append(Root(agents, "project", "agents (project)", within=workspace))
+        out.append(Root(claude, "project", "claude (project)", within=workspace))
     seen: set[Path] = set()
     unique: list[Root] = []
     for root in out:  # a workspace that is the home directory lists ~/.claude once
@@ -154,10 +162,10 @@ def discover(roots: Sequence[Root]) -> SkillSet:
             for found in _scan(root):
                 if isinstance(found, Problem):
                     problems.append(found)
-                elif found.name in winners:
-                    shadowed.append(found)
-                else:
+                elif found.name not in winners:
                     winners[found.name] = found
+                elif winners[found.name].folder != found.folder:  # not a link to the same
+                    shadowed.append(found)
         except OSError as exc:  # a root we may not read: reported, never fatal
             problems.append(Problem(paths.realpath(root.path), f"cannot read: {exc}"))
     skills = tuple(sorted(winners.values(), key=lambda s: s.name))
@@ -182,6 +190,21 @@ def open_root(root: Path) -> Iterator[int | None]:
         yield fd
     finally:
         os.close(fd)
+
+
+def open_skill(skill: Skill) -> int:
+    """A readable descriptor on the skill's folder: below its root without following a
+    link, or the resolved folder a followed symlink leads to (no link on the way)."""
+    if skill.linked is None:
+        with open_root(skill.root.path) as root:
+            if root is None:
+                raise FileNotFoundError(skill.folder)
+            return open_folder(root, skill.name)
+    handle = paths.open_directory(skill.linked)
+    try:
+        return os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=handle)
+    finally:
+        os.close(handle)
 
 
 def open_folder(dir_fd: int, name: str) -> int:
@@ -210,26 +233,47 @@ def _scan(root: Root) -> Iterator[Skill | Problem]:
             return
         looked = 0
         for name, link, folder in entries:
-            if name.startswith("."):
-                continue
-            if link:
-                yield Problem(base / name, "a symlink: skills are not followed through links")
-                continue
-            if not folder:
+            if name.startswith(".") or not (folder or link):
                 continue  # a README beside the skills
             looked += 1
             if looked > MAX_SKILLS_PER_ROOT:
                 yield Problem(base, f"more than {MAX_SKILLS_PER_ROOT} folders; the rest skipped")
                 return
-            yield _load(root, base, fd, name)
+            yield _linked(root, base, name) if link else _load(root, base, fd, name)
 
 
-def _load(root: Root, base: Path, dir_fd: int, name: str) -> Skill | Problem:
-    problem = name_problem(name)
-    if problem is not None:
-        return Problem(base / name, f"folder {problem}")
+def _linked(root: Root, base: Path, name: str) -> Skill | Problem:
+    """A skill folder that is a symlink: followed to a folder inside ``root.within``
+    (anywhere for the user's roots), then read like any other."""
+    target = paths.realpath(base / name)
+    if root.within is not None and not paths.is_within(target, paths.realpath(root.within)):
+        return Problem(base / name, f"a symlink out of the workspace (to {target}); not followed")
+    if not os.path.isdir(target):
+        return Problem(base / name, f"a symlink to {target}, which is not a folder")
     try:
-        front = read_front(dir_fd, name)
+        handle = paths.open_directory(target.parent)
+    except (OSError, paths.PathChangedError) as exc:
+        return Problem(base / name, f"a symlink to {target}: {exc}")
+    try:
+        skill = _load(root, target.parent, handle, target.name, expected=name)
+    finally:
+        os.close(handle)
+    if isinstance(skill, Skill):
+        return Skill(skill.front, root, base, linked=target)
+    return skill
+
+
+def _load(
+    root: Root, base: Path, dir_fd: int, name: str, *, expected: str | None = None
+) -> Skill | Problem:
+    """The skill in folder ``name`` below ``dir_fd``; its front matter's name must be
+    ``expected`` (a symlink's own name) or else the folder's."""
+    wanted = expected or name
+    problem = name_problem(wanted)
+    if problem is not None:
+        return Problem(base / wanted, f"folder {problem}")
+    try:
+        front = read_front(dir_fd, name, wanted)
     except FileNotFoundError:
         return Problem(base / name, f"no {SKILL_FILE}")
     except (SkillFormatError, paths.SpecialFileError, NotADirectoryError) as exc:
@@ -243,8 +287,10 @@ _CACHE: OrderedDict[tuple[int, ...], Front | SkillFormatError] = OrderedDict()
 _CACHE_SIZE = 4096
 
 
-def read_front(dir_fd: int, name: str) -> Front:
-    """The checked front matter of ``<dir_fd>/<name>/SKILL.md`` (no symlink followed)."""
+def read_front(dir_fd: int, name: str, expected: str | None = None) -> Front:
+    """The checked front matter of ``<dir_fd>/<name>/SKILL.md`` (no symlink followed),
+    whose name must be ``expected`` (default: the folder's name)."""
+    expected = expected or name
     folder = open_folder(dir_fd, name)
     try:
         fd = paths.open_regular(SKILL_FILE, follow_symlinks=False, dir_fd=folder)
@@ -269,8 +315,8 @@ def read_front(dir_fd: int, name: str) -> Front:
         os.close(fd)
     if isinstance(cached, SkillFormatError):
         raise cached
-    if cached.name != name:  # the same file seen through another folder name (a hard link)
-        raise SkillFormatError(f"name {cached.name!r} differs from its folder's name {name!r}")
+    if cached.name != expected:
+        raise SkillFormatError(f"name {cached.name!r} differs from its folder's name {expected!r}")
     return cached
 
 

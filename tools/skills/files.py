@@ -18,7 +18,7 @@ from pathlib import Path, PurePosixPath
 from hermes_mcp.log import redact
 from tools import paths
 from tools.registry import ToolError
-from tools.skills.discovery import SKILL_FILE, Skill, decode, open_folder, open_root
+from tools.skills.discovery import SKILL_FILE, Skill, decode, open_skill
 from tools.skills.format import MAX_SKILL_BYTES, SkillFormatError, parse
 
 MAX_FILE_BYTES = 256 * 1024
@@ -42,10 +42,7 @@ def relative_parts(raw: str) -> tuple[str, ...]:
 
 def _open_in(skill: Skill, parts: tuple[str, ...]) -> int:
     """A descriptor on the regular file ``parts`` below the skill's folder."""
-    with open_root(skill.root.path) as root:
-        if root is None:
-            raise FileNotFoundError(skill.folder)
-        fd = open_folder(root, skill.name)
+    fd = open_skill(skill)
     try:
         for part in parts[:-1]:
             child = os.open(part, _DIR, dir_fd=fd)
@@ -107,10 +104,7 @@ def listing(skill: Skill) -> list[str]:
     :data:`MAX_LISTED`; symlinks, dot files and deep folders left out)."""
     out: list[str] = []
     try:
-        with open_root(skill.root.path) as root:
-            if root is None:
-                return out
-            fd = open_folder(root, skill.name)
+        fd = open_skill(skill)
         try:
             _walk(fd, "", 0, out)
         finally:
