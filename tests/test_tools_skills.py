@@ -239,3 +239,15 @@ async def test_a_skill_changed_during_the_approval_is_not_overwritten(tmp_path: 
     )
     assert result.is_error and "changed on disk meanwhile" in result.text
     assert "edited by hand" in file.read_text()
+
+
+@pytest.mark.anyio
+async def test_a_read_deny_rule_covers_skill_files(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    folder = write_skill(ws / ".agents" / "skills", "ops", "Ops.", "Steps.")
+    (folder / "secrets.md").write_text("hunter2\n")
+    ctx = make_ctx(ws, deny=("read:**/secrets.md",))
+    refused = await call(ctx, "skill_view", name="ops", path="secrets.md")
+    assert refused.denied and "hunter2" not in refused.text
+    whole = make_ctx(ws, deny=("read:.agents/skills/ops",))
+    assert (await call(whole, "skill_view", name="ops")).denied

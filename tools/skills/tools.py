@@ -137,6 +137,7 @@ async def skill_view(args: SkillViewArgs, ctx: ToolContext) -> ToolResult:
         known = ", ".join(found_set.names) or "none"
         raise ToolError(f"no skill named {args.name!r}; skills: {known}")
     if args.path is None or args.path in ("SKILL.md", "./SKILL.md"):
+        ctx.check_path_denied("read", skill.file)  # a read: deny rule covers skills too
         content = await anyio.to_thread.run_sync(files.body, skill)
         listed = await anyio.to_thread.run_sync(files.listing, skill)
         shown = "SKILL.md"
@@ -145,6 +146,7 @@ async def skill_view(args: SkillViewArgs, ctx: ToolContext) -> ToolResult:
             text += "\n\n[files in this skill: " + ", ".join(listed) + "]"
     else:
         parts = files.relative_parts(args.path)
+        ctx.check_path_denied("read", skill.folder.joinpath(*parts))
         content = await anyio.to_thread.run_sync(files.read_text, skill, parts)
         listed, shown, text = [], "/".join(parts), content
     output = SkillViewOutput(name=skill.name, path=shown, content=content, files=listed)
