@@ -251,3 +251,21 @@ async def test_a_read_deny_rule_covers_skill_files(tmp_path: Path) -> None:
     assert refused.denied and "hunter2" not in refused.text
     whole = make_ctx(ws, deny=("read:.agents/skills/ops",))
     assert (await call(whole, "skill_view", name="ops")).denied
+
+
+@pytest.mark.anyio
+async def test_a_key_is_never_written_into_a_skill(tmp_path: Path) -> None:
+    from tests.keys import KEY_A
+
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    ctx = make_ctx(ws)
+    body = f"Call the API with {KEY_A}."
+    made = await call(ctx, "skill_manage", action="create", name="api", description="d", body=body)
+    assert not made.is_error
+    patched = await call(
+        ctx, "skill_manage", action="patch", name="api", old_text="Call", new_text=KEY_A
+    )
+    assert not patched.is_error, patched.text
+    text = (user_skills(ctx) / "api" / "SKILL.md").read_text()
+    assert KEY_A not in text and "the API with" in text

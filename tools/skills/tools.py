@@ -8,7 +8,7 @@ risky action whatever the policy mode says about the workspace: it goes to the a
 in ``ask`` and ``accept_edits`` (refused when nobody can be asked, which is what stops a
 prompt injection from planting one), and through in ``auto`` or with an allow rule
 (``tool:skill_manage``, ``write:~/.hermes-mcp/skills/**``). The change is shown as a
-diff in the request.
+diff in the request. What is written is redacted first (key shapes, registered secrets).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Any, Literal
 import anyio
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from hermes_mcp.log import redact
 from tools.approval import ApprovalRequest
 from tools.context import ToolContext
 from tools.diffs import make_diff
@@ -164,13 +165,15 @@ async def skill_manage(args: SkillManageArgs, ctx: ToolContext) -> ToolResult:
     old: str | None = None
     if args.action == "create":
         assert args.description is not None and args.body is not None
-        front = Front(name=args.name, description=args.description.strip())
-        new = render(front, args.body)
+        # Redacted before anything is written, as memory notes are: a key the model saw
+        # never lands in a file every later session reads.
+        front = Front(name=args.name, description=redact(args.description.strip()))
+        new = render(front, redact(args.body))
         manage.check(new, args.name)
     elif args.action == "patch":
         assert args.old_text is not None and args.new_text is not None
         old = await anyio.to_thread.run_sync(manage.current, root, args.name)
-        new = manage.patched(old, args.old_text, args.new_text, args.name)
+        new = manage.patched(old, args.old_text, redact(args.new_text), args.name)
     else:
         old = await anyio.to_thread.run_sync(manage.current, root, args.name)
         new = ""
