@@ -148,7 +148,15 @@ class AgentSection(_Strict):
     max_duration_s: float = _timeout(900.0)
     max_cost_usd: float = Field(default=5.0, ge=0, allow_inf_nan=False)
     toolsets: list[str] = Field(
-        default_factory=lambda: ["files", "terminal", "web", "memory", "planning", "delegation"]
+        default_factory=lambda: [
+            "files",
+            "terminal",
+            "web",
+            "memory",
+            "planning",
+            "skills",
+            "delegation",
+        ]
     )
 
 
@@ -168,7 +176,15 @@ class PolicySection(_Strict):
     approval_timeout_s: float = Field(default=300.0, gt=0, le=86_400)
 
 
-MCP_TOOLSETS: tuple[str, ...] = ("files", "terminal", "web", "memory", "planning", "agent")
+MCP_TOOLSETS: tuple[str, ...] = (
+    "files",
+    "terminal",
+    "web",
+    "memory",
+    "planning",
+    "skills",
+    "agent",
+)
 
 
 class McpSection(_Strict):
@@ -190,6 +206,16 @@ class McpSection(_Strict):
                 f"unknown toolset(s) {', '.join(unknown)}: choose from {', '.join(MCP_TOOLSETS)}"
             )
         return value
+
+
+class SkillsSection(_Strict):
+    """``[skills]``: the learning nudge and how often the skill folders are looked at."""
+
+    # After this many tool calls in one turn the model is reminded that it may save what
+    # it learned as a skill (or improve the one it followed); 0 never reminds.
+    learn_after_tool_calls: int = Field(default=12, ge=0)
+    # How often the MCP and ACP edges look for changed skills (list_changed, commands).
+    watch_interval_s: float = Field(default=2.0, gt=0, le=3600)
 
 
 # -- [mcp_servers.NAME]: other MCP servers whose tools the agent may use (mcp_client/) ---
@@ -233,6 +259,7 @@ class Config(_Strict):
     delegation: DelegationSection = Field(default_factory=DelegationSection)
     policy: PolicySection = Field(default_factory=PolicySection)
     mcp: McpSection = Field(default_factory=McpSection)
+    skills: SkillsSection = Field(default_factory=SkillsSection)
     mcp_servers: dict[str, McpServerSection] = Field(default_factory=dict)
 
 

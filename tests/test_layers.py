@@ -24,6 +24,7 @@ EDGES = ("hermes_mcp.mcp_server", "acp_adapter", "hermes_mcp.mcp_client")
 ENTRY_POINTS = (
     "hermes_mcp.cli",
     "hermes_mcp.cli_sessions",
+    "hermes_mcp.cli_skills",
     "hermes_mcp.doctor",
     "hermes_mcp.tty_approver",  # the command line's approver (run on a terminal)
 )

@@ -172,6 +172,7 @@ def test_the_mcp_config_section() -> None:
         "web",
         "memory",
         "planning",
+        "skills",
         "agent",
     ]
     with pytest.raises(ConfigError, match=r"mcp\.toolsets.*unknown toolset\(s\) delegation"):

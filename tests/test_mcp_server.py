@@ -70,7 +70,7 @@ async def test_identity_capabilities_and_tools(served: Served) -> None:
     assert client.instructions and "agent_run" in client.instructions
     caps = client.server_capabilities
     assert caps.tools is not None and caps.resources is not None and caps.logging is not None
-    assert caps.prompts is None  # there are none, so none are advertised
+    assert caps.prompts is not None  # the skills (tests/test_mcp_prompts.py)
     listed = {t.name: t for t in (await client.list_tools()).tools}
     for name in (
         "read_file",

@@ -49,7 +49,15 @@ if TYPE_CHECKING:
 
 
 #: Every toolset name the project knows. ``delegation`` is filled by the agent (issue 8).
-TOOLSETS: tuple[str, ...] = ("files", "terminal", "web", "memory", "planning", "delegation")
+TOOLSETS: tuple[str, ...] = (
+    "files",
+    "terminal",
+    "web",
+    "memory",
+    "planning",
+    "skills",
+    "delegation",
+)
 #: Toolsets filled from outside, per session (other MCP servers' tools, ``server__tool``).
 OPEN_TOOLSETS: tuple[str, ...] = ("mcp",)
 

@@ -42,6 +42,7 @@ import anyio
 import structlog
 from pydantic import BaseModel
 
+from hermes_mcp.agent import learning
 from hermes_mcp.agent.budget import Budget, explain
 from hermes_mcp.agent.delegation import delegate_tool
 from hermes_mcp.agent.events import (
@@ -59,7 +60,7 @@ from hermes_mcp.agent.events import (
 )
 from hermes_mcp.agent.model import reads_images, switch_for
 from hermes_mcp.agent.prompt import Prompt
-from hermes_mcp.agent.prompts import system_prompt
+from hermes_mcp.agent.prompts import offered_skills, system_prompt
 from hermes_mcp.agent.session import Session
 from hermes_mcp.agent.store import INTERRUPTED
 from hermes_mcp.agent.turn_state import TurnState
@@ -159,21 +160,26 @@ def _registry_for(session: Session, st: TurnState) -> ToolRegistry:
 async def _loop(session: Session, st: TurnState) -> None:
     registry = _registry_for(session, st)
     tools = tool_defs(registry)
+    skills = await offered_skills(session.context, registry.names)
     system = llm.Message.system(
-        system_prompt(session.cwd, registry.names, delegated=session.depth > 0)
+        system_prompt(session.cwd, registry.names, delegated=session.depth > 0, skills=skills)
     )
+    learn_after = session.config.skills.learn_after_tool_calls
     while True:
         if not st.budget.next_iteration():
             st.finish("max_iterations", explain("max_iterations", st.budget))
             return
         messages = _visible(session, st)
-        result = await _complete(session, st, llm.ChatRequest((system, *messages), tools))
+        nudge = learning.reminder(st.tool_calls, learn_after, registry.names, depth=session.depth)
+        request = llm.ChatRequest((system, *messages, *nudge), tools)
+        result = await _complete(session, st, request)
         if result is None:
             return
         completion = result.completion
         assistant = llm.Message.assistant(completion.text, completion.tool_calls)
         st.messages.append(assistant)
         st.unanswered = {call.id: call for call in completion.tool_calls}
+        st.tool_calls.extend(call.name for call in completion.tool_calls)
         st.budget.add(completion.usage, result.cost_usd)
         st.totals.add(completion.usage, result.cost_usd)
         st.served = f"{result.provider}:{result.model}"

@@ -60,6 +60,7 @@ class TurnState:
     message: str | None = None
     error: dict[str, Any] | None = None
     served: str | None = None
+    tool_calls: list[str] = field(default_factory=list)  # this turn's calls, by tool name
 
     async def emit(self, event: Event) -> None:
         self.log.add(event)

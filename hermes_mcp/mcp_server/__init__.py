@@ -55,19 +55,23 @@ async def _serve(workspaces: list[Path], wire: BinaryIO, source: BinaryIO, prefi
     import anyio
 
     from hermes_mcp.mcp_server.edge import Edge
+    from hermes_mcp.mcp_server.prompts import SkillPrompts
     from hermes_mcp.mcp_server.server import build_server, preload
     from hermes_mcp.mcp_server.transport import StdioWire
 
     edge = Edge(workspaces, preload=preload)
-    server = build_server(edge)
+    prompts = SkillPrompts()
+    server = build_server(edge, prompts)
     stdio = StdioWire(wire, source=source, prefix=prefix)
     async with anyio.create_task_group() as tg:
         tg.start_soon(edge.run, stdio.first_write)
+        tg.start_soon(prompts.watch)  # skills changed on disk: prompts/list_changed
         try:
             async with stdio.streams() as (read_stream, write_stream):
                 await server.run(read_stream, write_stream, server.create_initialization_options())
         finally:
             edge.stop()
+            prompts.stop()
 
 
 __all__ = ["run_mcp_stdio"]

@@ -2,9 +2,10 @@
 SDK's runner serves the ``initialize`` handshake and the stateless 2026-07-28 revision
 with ``server/discover`` on one stdio connection).
 
-Capabilities are what is registered: tools, resources (with templates) and logging
-(``logging/setLevel`` in the handshake era; the per-request level in 2026-07-28). There
-are no prompts, so none are advertised.
+Capabilities are what is registered: tools, resources (with templates), prompts (the
+skills, ``prompts.py``; ``listChanged``) and logging (``logging/setLevel`` in the
+handshake era; the per-request level in 2026-07-28). ``subscriptions/listen`` serves the
+2026-07-28 change events (the prompts'; nothing else changes while the server runs).
 
 Bad input: an unknown tool or arguments that do not validate are ``-32602`` errors (the
 message names each bad field); a tool that fails, or raises, is an ``isError`` result;
@@ -18,13 +19,15 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 import mcp_types as types
-from mcp.server.lowlevel import Server
+from mcp.server.lowlevel import NotificationOptions, Server
+from mcp.server.models import InitializationOptions
 from mcp.shared.exceptions import MCPError
 from pydantic import BaseModel, ValidationError
 
 from hermes_mcp import __version__
 from hermes_mcp.log import get_logger
 from hermes_mcp.mcp_server.edge import Ctx, Edge
+from hermes_mcp.mcp_server.prompts import SkillPrompts, handlers
 
 if TYPE_CHECKING:
     from hermes_mcp.mcp_server.approvals import Interaction
@@ -38,8 +41,26 @@ INSTRUCTIONS = (
     "agent_start/agent_status/agent_result/agent_cancel run one in the background, and "
     "delegate_task fans sub-tasks out to concurrent sub-agents. Stored sessions, memory and "
     "provider status are readable as hermes:// resources, and sessions_list, session_read "
-    "and session_search find earlier work."
+    "and session_search find earlier work. The user's skills (saved procedures) are prompts, "
+    "and skills_list/skill_view read them."
 )
+
+
+class HermesServer(Server[Any]):
+    """The low-level server, whose handshake says the prompts' list changes (the skills
+    on disk do): ``listChanged`` whoever asks for the initialization options."""
+
+    def create_initialization_options(
+        self,
+        notification_options: NotificationOptions | None = None,
+        experimental_capabilities: dict[str, dict[str, Any]] | None = None,
+        extensions: dict[str, dict[str, Any]] | None = None,
+    ) -> InitializationOptions:
+        return super().create_initialization_options(
+            notification_options or NotificationOptions(prompts_changed=True),
+            experimental_capabilities,
+            extensions,
+        )
 
 
 def _validate(name: str, model: type[BaseModel], arguments: dict[str, Any] | None) -> Any:
@@ -65,7 +86,11 @@ def preload() -> None:
     import hermes_mcp.mcp_server.resources  # noqa: F401
 
 
-def build_server(edge: Edge) -> Server[Any]:
+def build_server(edge: Edge, prompts: SkillPrompts | None = None) -> Server[Any]:
+    """The server; ``prompts`` (the skills) is made here when not given, and its
+    ``watch()`` must run beside the server for changes to be announced."""
+    prompts = prompts if prompts is not None else SkillPrompts()
+
     async def list_tools(
         ctx: Ctx, params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
@@ -154,7 +179,7 @@ def build_server(edge: Edge) -> Server[Any]:
     async def roots_changed(ctx: Ctx, params: types.NotificationParams) -> None:
         edge.client_roots = None  # asked again at the next call that needs them
 
-    server: Server[Any] = Server(
+    server: Server[Any] = HermesServer(
         "hermes-mcp",
         version=__version__,
         title="Hermes",
@@ -164,6 +189,7 @@ def build_server(edge: Edge) -> Server[Any]:
         on_list_resources=list_resources,
         on_list_resource_templates=list_templates,
         on_read_resource=read_resource,
+        **handlers(prompts, edge),
     )
     # Registered directly: the constructor's on_set_logging_level / on_roots_list_changed
     # warn that these are deprecated in 2026-07-28, which is true and fine for the
