@@ -146,8 +146,19 @@ class AgentSection(_Strict):
     max_duration_s: float = _timeout(900.0)
     max_cost_usd: float = Field(default=5.0, ge=0, allow_inf_nan=False)
     toolsets: list[str] = Field(
-        default_factory=lambda: ["files", "terminal", "web", "memory", "planning", "delegation"]
+        default_factory=lambda: [
+            "files",
+            "terminal",
+            "web",
+            "memory",
+            "planning",
+            "delegation",
+            "code",
+        ]
     )
+    # execute_code: a script's wall time (waits for a person excluded) and its tool calls
+    code_timeout_s: float = _timeout(60.0)
+    code_max_calls: int = Field(default=200, ge=1, le=10_000)
 
 
 class DelegationSection(_Strict):

@@ -45,8 +45,17 @@ if TYPE_CHECKING:
 
 ToolKind = Literal["read", "edit", "delete", "move", "search", "execute", "think", "fetch", "other"]
 
-#: Every toolset name the project knows. ``delegation`` is filled by the agent (issue 8).
-TOOLSETS: tuple[str, ...] = ("files", "terminal", "web", "memory", "planning", "delegation")
+#: Every toolset name the project knows. ``delegation`` and ``code`` are filled by the agent
+#: per turn (``delegate_task``, ``execute_code``: they need the turn).
+TOOLSETS: tuple[str, ...] = (
+    "files",
+    "terminal",
+    "web",
+    "memory",
+    "planning",
+    "delegation",
+    "code",
+)
 #: Toolsets filled from outside, per session (other MCP servers' tools, ``server__tool``).
 OPEN_TOOLSETS: tuple[str, ...] = ("mcp",)
 

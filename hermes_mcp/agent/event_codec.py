@@ -60,7 +60,12 @@ def decode(data: dict[str, Any]) -> Event:
         return ThoughtDelta(data["text"])
     if kind == "tool_call_start":
         return ToolCallStart(
-            data["call_id"], data["name"], data["title"], data["kind"], data["arguments"]
+            data["call_id"],
+            data["name"],
+            data["title"],
+            data["kind"],
+            data["arguments"],
+            data.get("parent_call_id"),
         )
     if kind == "tool_call_progress":
         return ToolCallProgress(data["call_id"], data["text"])
@@ -73,6 +78,7 @@ def decode(data: dict[str, Any]) -> Event:
             _diff(data.get("diff")),
             tuple(Location(Path(loc["path"]), loc.get("line")) for loc in data["locations"]),
             data.get("structured"),
+            data.get("parent_call_id"),
         )
     if kind == "plan":
         return PlanUpdate(tuple(data["entries"]))

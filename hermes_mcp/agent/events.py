@@ -88,6 +88,7 @@ class ToolCallStart:
     title: str
     kind: str  # the ACP kind: read, edit, execute, fetch, search, think, other, ...
     arguments: dict[str, Any]
+    parent_call_id: str | None = None  # an ``execute_code`` script's call: that call's id
     type: Literal["tool_call_start"] = field(default="tool_call_start", init=False)
 
     def to_json(self) -> dict[str, Any]:
@@ -98,6 +99,7 @@ class ToolCallStart:
             "title": self.title,
             "kind": self.kind,
             "arguments": self.arguments,
+            "parent_call_id": self.parent_call_id,
         }
 
 
@@ -125,6 +127,7 @@ class ToolCallEnd:
     diff: FileDiff | None = None
     locations: tuple[Location, ...] = ()
     structured: dict[str, Any] | None = None
+    parent_call_id: str | None = None
     type: Literal["tool_call_end"] = field(default="tool_call_end", init=False)
 
     def to_json(self) -> dict[str, Any]:
@@ -145,6 +148,7 @@ class ToolCallEnd:
             "diff": diff,
             "locations": [{"path": str(loc.path), "line": loc.line} for loc in self.locations],
             "structured": self.structured,
+            "parent_call_id": self.parent_call_id,
         }
 
 

@@ -53,6 +53,7 @@ class AgentLike(Protocol):
     context: ToolContext
     config: Config
     registry: ToolRegistry
+    toolsets: tuple[str, ...]
     model_name: str | None
     depth: int
     totals: SessionTotals
