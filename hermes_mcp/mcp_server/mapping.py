@@ -189,7 +189,8 @@ def progress_text(event: Event) -> str | None:
     if isinstance(event, ModelSwitch):
         return f"{event.action}: {event.from_} → {event.to} ({event.reason})"
     if isinstance(event, ToolCallStart):
-        return f"running {event.title or event.name}"
+        inside = f" (in {event.parent_call_id})" if event.parent_call_id else ""
+        return f"running {event.title or event.name}{inside}"
     if isinstance(event, ChildUpdate) and event.status in ("started", "done"):
         return f"child {event.task + 1} {event.status}: {event.goal[:80]}"
     return None
@@ -226,7 +227,8 @@ def transcript_markdown(title: str, session_id: str, events: Iterable[Event]) ->
             out.extend(["## user", "", event.text, ""])
         elif isinstance(event, ToolCallStart):
             args = json.dumps(event.arguments, ensure_ascii=False)
-            out.extend([f"**tool** `{event.name}` {args}", ""])
+            inside = f" (in `{event.parent_call_id}`)" if event.parent_call_id else ""
+            out.extend([f"**tool** `{event.name}` {args}{inside}", ""])
         elif isinstance(event, ToolCallEnd):
             out.extend([f"result ({event.status}):", "", _fence(event.output[:4000]), ""])
         elif isinstance(event, PlanUpdate):
