@@ -11,7 +11,8 @@ face is ``loop.Agent``).
 3. runs the tool calls: consecutive read-only calls concurrently, the others one at a
    time, in the model's order; each result is stored as it returns. Every started call
    ends with ``tool_call_end``: ``completed``, ``failed``, ``denied`` (the policy or the
-   approver refused) or ``cancelled`` (the turn was cancelled or ran out of time);
+   approver refused) or ``cancelled`` (the turn was cancelled or ran out of time); an
+   ``execute_code`` script's calls go the same way (``_dispatch``), as children of its call;
 4. repeats until the model answers without a tool call (``end_turn``), its output is
    cut (``max_tokens``), refused (``refusal``), a budget is reached, a model request
    fails (``error``, with every attempt of the walk in ``turn_end.error["attempts"]``),

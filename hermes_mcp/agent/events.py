@@ -6,7 +6,9 @@ each move of the router (rotation, fallback, skip), emitted the moment it moves,
 the next route answers; then ``thought_delta``/``text_delta`` as the answer streams,
 then ``usage``; per tool call ``tool_call_start``, any ``tool_call_progress``, exactly
 one ``tool_call_end`` (also when the turn is cancelled: status ``cancelled``), then
-``plan`` after the ``todo`` tool; ``child`` for a delegated task's progress; and last,
+``plan`` after the ``todo`` tool (the calls an ``execute_code`` script makes are
+tool calls too, their ``parent_call_id`` naming the script's call); ``child`` for a
+delegated task's progress; and last,
 exactly once, ``turn_end``. Replay (``SessionStore.replay``) gives back the same events,
 each turn opened by a ``user_message``, consecutive deltas coalesced
 (``event_codec.py``). Text, arguments, outputs and diffs are redacted at the source:
