@@ -20,7 +20,7 @@ from hermes_mcp.runtime import open_runtime
 from hermes_mcp.testing.scripted import Call, Say, ScriptedModel
 from tests.agent_helpers import new_home, new_workspace
 from tests.routing import Home
-from tools import Tool, ToolAnnotations, ToolResult
+from tools import Tool, ToolAnnotations, ToolResult, sandbox
 from tools.registry import RawArguments
 
 SECRET = "sk-ant-api03-" + "Q" * 40  # key-shaped: redacted wherever it goes
@@ -249,6 +249,7 @@ async def test_cancel_reaches_a_running_script_at_once(tmp_path: Path) -> None:
     assert turn.outcome is not None and turn.outcome.stop_reason == "cancelled"
     assert result_of(events).status == "cancelled"
     assert len(model.requests) == 1
+    assert workers() == []  # the script's worker was killed, not left spinning
 
 
 def mounted_tool(name: str, description: str) -> Tool[RawArguments]:
@@ -301,3 +302,48 @@ async def test_the_description_lists_every_function_stably_mounted_tools_too(
     assert "- zeta__find(*, q: str, limit: int = 5) -> str: Find things." in functions
     assert any(line.startswith("- read_file(*, path: str,") for line in functions)
     assert result_of(events).output == "zeta__find: {'q': 'x'}\n"
+
+
+@pytest.mark.anyio
+async def test_a_secret_in_a_file_never_reaches_the_script_or_its_output(tmp_path: Path) -> None:
+    script = "text = read_file(path='config.txt')\nprint(text)\nprint('sk-ant' in text)"
+    files = {"config.txt": f"api_key = {SECRET}\n"}
+    _, events, model = await run(tmp_path, [code(script), Say("done")], files=files)
+    result = result_of(events)
+    assert result.status == "completed" and result.output.endswith("False\n")
+    assert SECRET not in "\n".join(str(e.to_json()) for e in events)
+    assert SECRET not in str(model.requests[1].messages)
+
+
+@pytest.mark.anyio
+async def test_the_clock_stops_while_a_person_is_asked() -> None:
+    times = iter([5.0, 12.0])
+    scope = anyio.CancelScope(deadline=100.0)
+    clock = sandbox.Clock(scope, now=lambda: next(times))
+
+    async def person() -> str:
+        return "yes"
+
+    assert await clock.paused(person()) == "yes"
+    assert (scope.deadline, clock.waited) == (107.0, 7.0)
+
+
+def workers() -> list[int]:
+    """This process's Monty workers still running (zombies are already dead)."""
+    alive = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(fields[1]) == os.getpid() and b"monty" in cmdline and fields[0] != "Z":
+            alive.append(int(stat.parent.name))
+    return alive
+
+
+@pytest.mark.anyio
+async def test_no_worker_outlives_its_script(tmp_path: Path) -> None:
+    steps = [code("while True:\n    pass"), Say("done")]
+    await run(tmp_path, steps, extra="[agent]\ncode_timeout_s = 0.3\n")
+    assert workers() == []

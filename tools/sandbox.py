@@ -97,13 +97,14 @@ class Clock:
 
     scope: anyio.CancelScope
     waited: float = 0.0
+    now: Callable[[], float] = time.monotonic
 
     async def paused(self, wait: Awaitable[Any]) -> Any:
-        started = time.monotonic()
+        started = self.now()
         try:
             return await wait
         finally:
-            spent = time.monotonic() - started
+            spent = self.now() - started
             self.waited += spent
             if math.isfinite(self.scope.deadline):
                 self.scope.deadline += spent
