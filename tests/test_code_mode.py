@@ -104,7 +104,9 @@ async def test_a_script_reads_three_files_and_only_its_output_reaches_the_model(
     assert result.status == "completed"
     assert result.output == "a.txt: 1 lines; b.txt: 2 lines; c.txt: 3 lines\n"
     assert result.structured == {"calls": 3, "error": None}
-    children = [e for e in events if isinstance(e, ToolCallStart) and e.parent_call_id == "c1"]
+    starts = [e for e in events if isinstance(e, ToolCallStart)]
+    assert (starts[0].call_id, starts[0].title) == ("c1", "execute_code: summary = []")
+    children = [e for e in starts if e.parent_call_id == "c1"]
     assert [(c.name, c.arguments, c.call_id) for c in children] == [
         ("read_file", {"path": "a.txt"}, "c1.1"),
         ("read_file", {"path": "b.txt"}, "c1.2"),
@@ -114,6 +116,7 @@ async def test_a_script_reads_three_files_and_only_its_output_reaches_the_model(
     assert [e.status for e in ends] == ["completed"] * 3
     # the model's next request holds the script's output, not each file
     assert tool_messages(model.requests[1]) == [result.output]
+    assert "write one execute_code script" in model.requests[0].messages[0].content
 
 
 @pytest.mark.anyio
@@ -210,6 +213,7 @@ async def test_an_infinite_loop_ends_by_the_timeout_and_the_turn_goes_on(tmp_pat
     assert end.stop_reason == "end_turn" and end.text == "done"
     result = result_of(events)
     assert result.status == "failed" and "agent.code_timeout_s (0.5 s)" in result.output
+    assert result.output.startswith("the script failed")
 
 
 @pytest.mark.anyio

@@ -181,8 +181,10 @@ def code_tool(
             clock=clock,
         )
         text = outcome.output
-        if outcome.value is not None:
-            text += ("" if not text or text.endswith("\n") else "\n") + outcome.value[:OUTPUT_CAP]
+        if outcome.value is not None:  # a last expression, as a REPL shows it
+            room = max(OUTPUT_CAP - len(text), 200)
+            value = outcome.value if len(outcome.value) <= room else outcome.value[:room] + "…"
+            text += ("" if not text or text.endswith("\n") else "\n") + value
         structured = {"calls": outcome.calls, "error": outcome.error}
         if outcome.error is None:
             return ToolResult(text=text or "(the script printed nothing)", structured=structured)

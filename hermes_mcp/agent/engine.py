@@ -430,6 +430,10 @@ def _title(call: llm.ToolCall) -> str:
         value = call.arguments.get(key)
         if isinstance(value, str) and value:
             return f"{call.name}: {value[:80]}"
+    code = call.arguments.get("code")
+    if call.name == "execute_code" and isinstance(code, str):
+        first = next((line.strip() for line in code.splitlines() if line.strip()), "")
+        return f"execute_code: {first[:80]}"
     tasks = call.arguments.get("tasks")
     if call.name == "delegate_task" and isinstance(tasks, list):
         return f"delegate_task: {len(tasks)} task{'s' if len(tasks) != 1 else ''}"

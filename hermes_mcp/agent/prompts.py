@@ -17,8 +17,16 @@ _COMMON = (
 )
 
 
+_CODE = (
+    "For work that takes many tool calls (reading or searching many files, the same edit "
+    "in many places), write one execute_code script that calls the tools and prints only "
+    "what you need: the intermediate results then cost no context."
+)
+
+
 def system_prompt(cwd: Path, tool_names: Iterable[str], *, delegated: bool) -> str:
-    tools = ", ".join(sorted(tool_names)) or "none"
+    names = sorted(tool_names)
+    tools = ", ".join(names) or "none"
     if delegated:
         intro = (
             "You are a Hermes sub-agent. Another agent delegated one task to you; its "
@@ -28,7 +36,10 @@ def system_prompt(cwd: Path, tool_names: Iterable[str], *, delegated: bool) -> s
         )
     else:
         intro = "You are Hermes, a coding agent."
-    return f"{intro}\n\n{_COMMON.format(cwd=cwd)}\n\nTools available: {tools}."
+    common = _COMMON.format(cwd=cwd)
+    if "execute_code" in names:
+        common = f"{common} {_CODE}"
+    return f"{intro}\n\n{common}\n\nTools available: {tools}."
 
 
 def task_message(goal: str, context: str) -> str:
