@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import keyword
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
 from pydantic import BaseModel, ConfigDict, Field
 
-from tools.approval import ApprovalRequest
+from tools.approval import ApprovalRequest, Approver, Decision
 from tools.context import ToolContext
 from tools.registry import (
     OPEN_TOOLSETS,
@@ -47,6 +48,18 @@ ANNOTATIONS = ToolAnnotations(
 #: What runs one inner call: (name, arguments, the execute_code call's context, clock)
 #: → the tool's result. The agent's engine provides it.
 Dispatch = Callable[[str, dict[str, Any], ToolContext, Clock], Awaitable[ToolResult]]
+
+
+@dataclass(frozen=True)
+class PausingApprover:
+    """A script's clock stops while a person is asked about one of its calls."""
+
+    approver: Approver
+    clock: Clock
+
+    async def approve(self, request: ApprovalRequest) -> Decision:
+        decision: Decision = await self.clock.paused(self.approver.approve(request))
+        return decision
 
 
 class CodeArgs(BaseModel):

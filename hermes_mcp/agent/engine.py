@@ -60,8 +60,8 @@ from hermes_mcp.config import ModelRef
 from hermes_mcp.errors import ConfigError, FailureClass, NoRouteError, ProviderError, StateError
 from hermes_mcp.llm import types as llm
 from hermes_mcp.log import get_logger, redact, redact_value
-from tools import ApprovalRequest, Approver, Decision, Tool, ToolContext, ToolRegistry, ToolResult
-from tools.code_mode import code_tool
+from tools import Tool, ToolContext, ToolRegistry, ToolResult
+from tools.code_mode import PausingApprover, code_tool
 from tools.sandbox import Clock
 
 log = get_logger("hermes_mcp.agent")
@@ -162,25 +162,13 @@ def code_tool_for(agent: AgentLike, st: TurnState, registry: ToolRegistry) -> To
     ) -> ToolResult:
         parent = ctx.call_id or "execute_code"
         call = llm.ToolCall(f"{parent}.{next(inner)}", name, arguments)
-        context = dataclasses.replace(ctx, approver=_PausingApprover(ctx.approver, clock))
+        context = dataclasses.replace(ctx, approver=PausingApprover(ctx.approver, clock))
         return await _dispatch(st, registry, call, parent=parent, context=context)
 
     section = agent.config.agent
     return code_tool(
         registry, dispatch, timeout_s=section.code_timeout_s, max_calls=section.code_max_calls
     )
-
-
-@dataclasses.dataclass(frozen=True)
-class _PausingApprover:
-    """A script's clock stops while a person is asked about one of its calls."""
-
-    approver: Approver
-    clock: Clock
-
-    async def approve(self, request: ApprovalRequest) -> Decision:
-        decision: Decision = await self.clock.paused(self.approver.approve(request))
-        return decision
 
 
 async def _loop(agent: AgentLike, st: TurnState) -> None:
