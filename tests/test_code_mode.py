@@ -280,7 +280,7 @@ async def test_the_description_lists_every_function_stably_mounted_tools_too(
     tmp_path: Path,
 ) -> None:
     home, ws = new_home(tmp_path), new_workspace(tmp_path)
-    script = 'print(zeta__find(q="x"))'
+    script = 'print(zeta__find(q="x"))\nprint(_9s__x(q="y"))'
     model = ScriptedModel([code(script), Say("done"), Say("again")])
     events: list[Event] = []
 
@@ -291,6 +291,9 @@ async def test_the_description_lists_every_function_stably_mounted_tools_too(
         session = await rt.create_session(ws, mode="auto")
         session.add_tools([mounted_tool("zeta__find", "Find things. More text.")])
         session.add_tools([mounted_tool("alpha__look", "Look.")])
+        session.add_tools([mounted_tool("my-server__get", "Get.")])
+        session.add_tools([mounted_tool("my_server__get", "Get too.")])  # same function name
+        session.add_tools([mounted_tool("9s__x", "Digits.")])
         await session.run("go", keep)
         await session.run("again", keep)
         await session.close()
@@ -300,12 +303,13 @@ async def test_the_description_lists_every_function_stably_mounted_tools_too(
     assert first == third  # byte-stable across turns
     functions = first.split("Functions:\n", 1)[1].splitlines()
     names = [line.split("(", 1)[0].removeprefix("- ") for line in functions]
-    assert names[-2:] == ["alpha__look", "zeta__find"]  # mounted, by name, after built-ins
+    # mounted, by name, after built-ins; a name two tools would share goes to neither
+    assert names[-3:] == ["_9s__x", "alpha__look", "zeta__find"]
     assert names[0] == "read_file" and "execute_code" not in names
     assert "delegate_task" not in names
     assert "- zeta__find(*, q: str, limit: int = 5) -> str: Find things." in functions
     assert any(line.startswith("- read_file(*, path: str,") for line in functions)
-    assert result_of(events).output == "zeta__find: {'q': 'x'}\n"
+    assert result_of(events).output == "zeta__find: {'q': 'x'}\n9s__x: {'q': 'y'}\n"
 
 
 @pytest.mark.anyio

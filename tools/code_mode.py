@@ -82,6 +82,9 @@ _TYPES = {
 def _type(schema: dict[str, Any]) -> str:
     if not isinstance(schema, dict):
         return "Any"
+    values = schema.get("enum")
+    if isinstance(values, list) and 0 < len(values) <= 8:
+        return " | ".join(_default(v) for v in values)
     kind = schema.get("type")
     if isinstance(kind, str):
         return _TYPES.get(kind, "Any")
@@ -91,8 +94,6 @@ def _type(schema: dict[str, Any]) -> str:
     options = schema.get("anyOf") or schema.get("oneOf")
     if isinstance(options, list) and options:
         return " | ".join(dict.fromkeys(_type(o) for o in options))
-    if "enum" in schema or "const" in schema:
-        return "str"
     return "Any"
 
 
@@ -101,7 +102,7 @@ def _default(value: Any) -> str:
     return text if len(text) <= 40 else "..."
 
 
-def signature(tool: Tool[Any]) -> str:
+def signature(tool: Tool[Any], name: str | None = None) -> str:
     """``name(*, a: str, b: int = 10) -> str``, from the tool's argument schema."""
     schema = tool.json_schema()
     properties = schema.get("properties")
@@ -109,17 +110,17 @@ def signature(tool: Tool[Any]) -> str:
     required = schema.get("required")
     required = set(required) if isinstance(required, list) else set()
     params = []
-    for name, prop in properties.items():
-        if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
+    for key, prop in properties.items():
+        if not isinstance(key, str) or not key.isidentifier() or keyword.iskeyword(key):
             continue
-        text = f"{name}: {_type(prop)}"
-        if name not in required:
+        text = f"{key}: {_type(prop)}"
+        if key not in required:
             default = prop.get("default") if isinstance(prop, dict) else None
             text += f" = {_default(default)}"
-        params.append((name not in required, text))
+        params.append((key not in required, text))
     params.sort(key=lambda p: p[0])  # required first; stable within each group
     inner = ", ".join(text for _, text in params)
-    return f"{tool.name}({'*, ' + inner if inner else ''}) -> str"
+    return f"{name or tool.name}({'*, ' + inner if inner else ''}) -> str"
 
 
 def _summary(description: str) -> str:
@@ -130,19 +131,36 @@ def _summary(description: str) -> str:
     return line if len(line) <= SUMMARY_CHARS else line[: SUMMARY_CHARS - 1] + "…"
 
 
-def callable_tools(registry: ToolRegistry) -> list[Tool[Any]]:
-    """The tools a script may call, in the description's stable order."""
-    usable = [
-        t
-        for t in registry
-        if t.name not in NOT_CALLABLE and t.name.isidentifier() and not keyword.iskeyword(t.name)
-    ]
-    builtin = [t for t in usable if t.toolset not in OPEN_TOOLSETS]
-    mounted = sorted((t for t in usable if t.toolset in OPEN_TOOLSETS), key=lambda t: t.name)
-    return builtin + mounted
+def script_name(name: str) -> str | None:
+    """The function name of a tool in a script: its own name, or for a mounted tool
+    whose name is not a Python identifier (``my-server__x``, ``1pass__x``) the name with
+    ``-`` as ``_`` (and a leading ``_`` before a digit); ``None`` when there is none."""
+    alias = name.replace("-", "_")
+    if alias[:1].isdigit():
+        alias = "_" + alias
+    ok = alias.isidentifier() and not keyword.iskeyword(alias) and alias not in NOT_CALLABLE
+    return alias if ok else None
 
 
-def describe(tools: list[Tool[Any]], *, timeout_s: float, max_calls: int) -> str:
+def callable_tools(registry: ToolRegistry) -> dict[str, Tool[Any]]:
+    """The tools a script may call by their function names, in the description's stable
+    order (built-in tools in registry order, then the open toolsets' by name). A name two
+    tools would share (``a-b__x`` and ``a_b__x``) goes to neither."""
+    builtin = [t for t in registry if t.toolset not in OPEN_TOOLSETS]
+    mounted = sorted((t for t in registry if t.toolset in OPEN_TOOLSETS), key=lambda t: t.name)
+    named: dict[str, Tool[Any]] = {}
+    clashes: set[str] = set()
+    for tool in builtin + mounted:
+        alias = script_name(tool.name)
+        if alias is None:
+            continue
+        if alias in named:
+            clashes.add(alias)
+        named[alias] = tool
+    return {alias: tool for alias, tool in named.items() if alias not in clashes}
+
+
+def describe(tools: dict[str, Tool[Any]], *, timeout_s: float, max_calls: int) -> str:
     lines = [
         "Run a Python script that calls your tools as functions, for work that takes many "
         "tool calls (read, filter, combine, summarise): only what the script prints comes "
@@ -157,8 +175,8 @@ def describe(tools: list[Tool[Any]], *, timeout_s: float, max_calls: int) -> str
         f"{timeout_s:g} s, {max_calls} function calls, {OUTPUT_CAP} characters of output.",
         "Functions:",
     ]
-    for tool in tools:
-        lines.append(f"- {signature(tool)}: {_summary(tool.description)}")
+    for name, tool in tools.items():
+        lines.append(f"- {signature(tool, name)}: {_summary(tool.description)}")
     return "\n".join(lines)
 
 
@@ -167,7 +185,6 @@ def code_tool(
 ) -> Tool[CodeArgs]:
     """The ``execute_code`` tool of one turn, whose script may call ``registry``'s tools."""
     tools = callable_tools(registry)
-    names = frozenset(t.name for t in tools)
 
     async def execute(args: CodeArgs, ctx: ToolContext) -> ToolResult:
         request = ApprovalRequest(
@@ -177,7 +194,7 @@ def code_tool(
         clock = Clock(anyio.CancelScope())
 
         async def call(name: str, kwargs: dict[str, Any]) -> str:
-            result = await dispatch(name, kwargs, ctx, clock)
+            result = await dispatch(tools[name].name, kwargs, ctx, clock)
             if result.denied:
                 raise HostCallError("PermissionError", result.text)
             if result.is_error:
@@ -186,7 +203,7 @@ def code_tool(
 
         outcome = await run_script(
             args.code,
-            names,
+            frozenset(tools),
             call,
             timeout_s=timeout_s,
             max_calls=max_calls,
