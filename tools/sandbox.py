@@ -29,12 +29,14 @@ import math
 import time
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
-import pydantic_monty as monty
 
 from hermes_mcp.log import get_logger
+
+if TYPE_CHECKING:
+    import pydantic_monty as monty
 
 _log = get_logger("hermes_mcp.tools")
 
@@ -133,6 +135,7 @@ async def run_script(
 ) -> Outcome:
     """Run ``code``; each call of a name in ``functions`` goes to ``call``. Cancellation
     propagates (the worker is killed); every other ending is an :class:`Outcome`."""
+    import pydantic_monty as monty  # a quarter of a second: only when a script runs
     out = Output(output_cap)
     calls = 0
     scope = clock.scope if clock is not None else anyio.CancelScope()
