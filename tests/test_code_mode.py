@@ -13,7 +13,7 @@ from typing import Any
 import anyio
 import pytest
 
-from hermes_mcp.agent.events import Event, ToolCallEnd, ToolCallStart, TurnEnd
+from hermes_mcp.agent.events import Event, PlanUpdate, ToolCallEnd, ToolCallStart, TurnEnd
 from hermes_mcp.config import Settings
 from hermes_mcp.llm.types import ChatRequest
 from hermes_mcp.runtime import open_runtime
@@ -355,3 +355,21 @@ async def test_no_worker_outlives_its_script(tmp_path: Path) -> None:
     steps = [code("while True:\n    pass"), Say("done")]
     await run(tmp_path, steps, extra="[agent]\ncode_timeout_s = 0.3\n")
     assert workers() == []
+
+
+@pytest.mark.anyio
+async def test_arguments_must_be_json_data_and_tuples_become_lists(tmp_path: Path) -> None:
+    script = """
+try:
+    read_file(path={1, 2})
+except TypeError as exc:
+    print("refused:", exc)
+todo(todos=({"content": "from a tuple"},))
+print("planned")
+"""
+    _, events, _ = await run(tmp_path, [code(script), Say("done")])
+    result = result_of(events)
+    assert result.output.startswith("refused: argument path is not JSON data")
+    assert result.output.endswith("planned\n") and result.structured == {"calls": 1, "error": None}
+    (plan,) = [e for e in events if isinstance(e, PlanUpdate)]  # a script's todo plans too
+    assert plan.entries[0]["content"] == "from a tuple"

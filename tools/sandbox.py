@@ -136,6 +136,7 @@ async def run_script(
     """Run ``code``; each call of a name in ``functions`` goes to ``call``. Cancellation
     propagates (the worker is killed); every other ending is an :class:`Outcome`."""
     import pydantic_monty as monty  # a quarter of a second: only when a script runs
+
     out = Output(output_cap)
     calls = 0
     scope = clock.scope if clock is not None else anyio.CancelScope()
@@ -156,12 +157,13 @@ async def run_script(
             return await snap.resume({"exc_type": "TypeError", "message": message})
         if calls >= max_calls:
             raise Stop(f"the script made more than {max_calls} calls (agent.code_max_calls)")
-        calls += 1
         try:
             kwargs = {k: plain(v, k) for k, v in snap.kwargs.items()}
-            text = await call(name, kwargs)
         except TypeError as exc:
             return await snap.resume({"exc_type": "TypeError", "message": str(exc)})
+        calls += 1
+        try:
+            text = await call(name, kwargs)
         except HostCallError as exc:
             return await snap.resume({"exc_type": exc.exc_type, "message": str(exc)})  # type: ignore[typeddict-item]
         return await snap.resume({"return_value": text})
