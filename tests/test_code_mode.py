@@ -373,3 +373,17 @@ print("planned")
     assert result.output.endswith("planned\n") and result.structured == {"calls": 1, "error": None}
     (plan,) = [e for e in events if isinstance(e, PlanUpdate)]  # a script's todo plans too
     assert plan.entries[0]["content"] == "from a tuple"
+
+
+@pytest.mark.anyio
+async def test_a_syntax_error_is_named_and_a_deny_rule_refuses_the_tool(tmp_path: Path) -> None:
+    _, events, _ = await run(tmp_path, [code("for x in\n    print(x)"), Say("done")])
+    broken = result_of(events)
+    assert broken.status == "failed" and "SyntaxError" in broken.output
+    assert "line 1" in broken.output
+
+    deny = '[policy]\ndeny = ["tool:execute_code"]\n'
+    (tmp_path / "deny").mkdir()
+    _, events, _ = await run(tmp_path / "deny", [code("print(1)"), Say("done")], extra=deny)
+    refused = result_of(events)
+    assert refused.status == "denied" and "deny rule 'tool:execute_code'" in refused.output
