@@ -5,8 +5,10 @@ nothing (issue 27)."""
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +18,11 @@ import pytest
 from hermes_mcp.agent.events import Event, PlanUpdate, ToolCallEnd, ToolCallStart, TurnEnd
 from hermes_mcp.config import Settings
 from hermes_mcp.llm.types import ChatRequest
-from hermes_mcp.runtime import open_runtime
+from hermes_mcp.runtime import Backends, open_runtime
 from hermes_mcp.testing.scripted import Call, Say, ScriptedModel
 from tests.agent_helpers import new_home, new_workspace
 from tests.routing import Home
-from tools import Tool, ToolAnnotations, ToolResult, sandbox
+from tools import ApprovalRequest, Decision, Tool, ToolAnnotations, ToolResult, sandbox
 from tools.registry import RawArguments
 
 SECRET = "sk-ant-api03-" + "Q" * 40  # key-shaped: redacted wherever it goes
@@ -330,6 +332,7 @@ async def test_the_clock_stops_while_a_person_is_asked() -> None:
     clock = sandbox.Clock(scope, now=lambda: next(times))
 
     async def person() -> str:
+        assert scope.deadline == math.inf  # no deadline while a person is asked
         return "yes"
 
     assert await clock.paused(person()) == "yes"
@@ -387,3 +390,30 @@ async def test_a_syntax_error_is_named_and_a_deny_rule_refuses_the_tool(tmp_path
     _, events, _ = await run(tmp_path / "deny", [code("print(1)"), Say("done")], extra=deny)
     refused = result_of(events)
     assert refused.status == "denied" and "deny rule 'tool:execute_code'" in refused.output
+
+
+@dataclass
+class PatientPerson:
+    """Says yes; notes how long it could have taken without the script being stopped."""
+
+    room: list[float] = field(default_factory=list)
+
+    async def approve(self, request: ApprovalRequest) -> Decision:
+        self.room.append(anyio.current_effective_deadline() - anyio.current_time())
+        return Decision.allow()
+
+
+@pytest.mark.anyio
+async def test_a_person_may_take_longer_than_the_script_may(tmp_path: Path) -> None:
+    home, ws = new_home(tmp_path), new_workspace(tmp_path)
+    person = PatientPerson()
+    model = ScriptedModel([code("write_file(path='w.txt', content='x')\nprint('ok')"), Say("d")])
+    settings_ = settings(home, "[agent]\ncode_timeout_s = 5\n")
+    async with open_runtime(settings_, model=model) as rt:
+        session = await rt.create_session(ws, mode="ask", backends=Backends(approver=person))
+        with anyio.fail_after(30):
+            await session.run("go")
+        await session.close()
+    (room,) = person.room
+    assert room > 20  # the test's own 30 s bounds the wait, not the script's 5 s
+    assert (ws / "w.txt").read_text() == "x"

@@ -102,14 +102,15 @@ class Clock:
     now: Callable[[], float] = time.monotonic
 
     async def paused(self, wait: Awaitable[Any]) -> Any:
-        started = self.now()
+        """Await ``wait`` with no deadline; the deadline then moves by the time it took."""
+        started, deadline = self.now(), self.scope.deadline
+        self.scope.deadline = math.inf  # a person may take longer than the script may
         try:
             return await wait
         finally:
             spent = self.now() - started
             self.waited += spent
-            if math.isfinite(self.scope.deadline):
-                self.scope.deadline += spent
+            self.scope.deadline = deadline + spent if math.isfinite(deadline) else deadline
 
 
 def plain(value: Any, where: str = "") -> Any:
