@@ -12,7 +12,8 @@ ACP session), so the editor sees a replayed session exactly as it saw it live:
   editor terminal carries the terminal instead and its output is the editor's to show;
   ``tool_call_end`` → the final status (``denied`` and ``cancelled`` are ``failed`` in
   ACP, with the reason in the content and ``rawOutput.status``), the diff of a file
-  change, locations and raw output.
+  change, locations and raw output. A call made by an ``execute_code`` script is a
+  tool call of its own whose ``_meta.hermes.parentToolCallId`` names the script's call.
 - ``plan`` → ``plan``; ``usage`` → ``usage_update`` (context used and window, the
   session's cost, token counts in ``_meta``); ``model_switch`` → a visible note in the
   message (which model, why); ``child`` → an update of the parent's ``delegate_task``
@@ -201,6 +202,7 @@ class UpdateMapper:
             status="in_progress",
             locations=locations,
             raw_input=event.arguments,
+            field_meta=parent_meta(event.parent_call_id),
         )
 
     def _progress(self, event: Progress) -> list[SessionUpdate]:
@@ -242,6 +244,7 @@ class UpdateMapper:
             content=content,
             locations=locations,
             raw_output=raw,
+            field_meta=parent_meta(event.parent_call_id),
         )
 
     def _child(self, event: ChildUpdate) -> ToolCallProgress | None:
@@ -257,6 +260,11 @@ class UpdateMapper:
             status="in_progress",
             content=[_content(text)],
         )
+
+
+def parent_meta(parent_call_id: str | None) -> dict[str, Any] | None:
+    """A call made by an ``execute_code`` script names that call (ACP has no nesting)."""
+    return None if parent_call_id is None else {"hermes": {"parentToolCallId": parent_call_id}}
 
 
 def child_status(event: ChildUpdate) -> str:

@@ -156,8 +156,12 @@ class AgentSection(_Strict):
             "planning",
             "skills",
             "delegation",
+            "code",
         ]
     )
+    # execute_code: a script's wall time (waits for a person excluded) and its tool calls
+    code_timeout_s: float = _timeout(60.0)
+    code_max_calls: int = Field(default=200, ge=1, le=10_000)
 
 
 class DelegationSection(_Strict):

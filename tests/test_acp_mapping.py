@@ -210,3 +210,17 @@ def test_wire_checks_what_the_dispatcher_cannot_take() -> None:
     ):
         reply = check(bad)
         assert reply is not None and reply["error"]["code"] == -32600
+
+
+def test_a_scripts_calls_name_their_execute_code_call_in_meta() -> None:
+    m = UpdateMapper(CWD)
+    (parent,) = m.updates(ToolCallStart("c1", "execute_code", "execute_code", "execute", {}))
+    assert parent.field_meta is None
+    start = ToolCallStart("c1.1", "read_file", "read_file: a.txt", "read", {"path": "a.txt"}, "c1")
+    (child,) = m.updates(start)
+    assert child.tool_call_id == "c1.1" and child.session_update == "tool_call"
+    assert child.field_meta == {"hermes": {"parentToolCallId": "c1"}}
+    dumped = child.model_dump(by_alias=True, exclude_none=True)
+    assert dumped["_meta"] == {"hermes": {"parentToolCallId": "c1"}}
+    (end,) = m.updates(ToolCallEnd("c1.1", "read_file", "completed", "one", parent_call_id="c1"))
+    assert end.status == "completed" and end.field_meta == {"hermes": {"parentToolCallId": "c1"}}

@@ -108,6 +108,8 @@ def test_progress_texts_and_activity() -> None:
     assert mapping.progress_text(switch) == "fallback: primary:big → backup:mini (rate_limit)"
     start = ToolCallStart("c1", "read_file", "Read hello.py", "read", {"path": "hello.py"})
     assert mapping.progress_text(start) == "running Read hello.py"
+    inner = ToolCallStart("c1.1", "read_file", "read_file: a", "read", {"path": "a"}, "c1")
+    assert mapping.progress_text(inner) == "running read_file: a (in c1)"
     assert mapping.progress_text(TextDelta("x")) is None
     act = Activity()
     act.update(_served())

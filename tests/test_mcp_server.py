@@ -326,6 +326,35 @@ async def test_a_delegated_child_asks_through_its_parent_session(
     assert len(served.elicitations) == 1 and "echo from-a-child" in served.elicitations[0]
 
 
+async def test_an_execute_code_script_asks_for_its_write_and_shows_its_calls(
+    served: Served, fake: FakeProvider
+) -> None:
+    """Issue 27: a script's write is asked like a direct one (elicitation), and each of
+    its calls is a progress message naming the execute_code call."""
+    served.elicitations.clear()
+    script = (
+        "text = read_file(path='hello.py')\n"
+        "write_file(path='from-script.txt', content=str('hello' in text))\n"
+        "print('wrote', 'hello' in text)"
+    )
+    fake.script(KEY_A, calls(call("execute_code", "x1", code=script)), reply("scripted"))
+    progress: list[str | None] = []
+
+    async def on_progress(value: float, total: float | None, message: str | None) -> None:
+        progress.append(message)
+
+    with anyio.fail_after(30):
+        result = await served.client.call_tool(
+            "agent_run", {"prompt": "script it"}, progress_callback=on_progress
+        )
+    assert first_text(result) == "scripted"
+    assert len(served.elicitations) == 1 and "from-script.txt" in served.elicitations[0]
+    assert (served.workspace / "from-script.txt").read_text() == "True"
+    assert any(m and m.startswith("running read_file: hello.py (in x1") for m in progress)
+    body = fake.requests[-1].body
+    assert body is not None and body["messages"][-1]["content"] == "wrote True\n"
+
+
 async def test_a_background_job_asks_through_its_polls(served: Served, fake: FakeProvider) -> None:
     """agent_start: in the handshake era the job elicits on the connection; in 2026-07-28
     the next agent_result answers input_required and its retry carries the answer."""

@@ -2,9 +2,9 @@
 
 ``build_registry(toolsets)`` returns a :class:`ToolRegistry` holding the tools of the
 named toolsets (``files``, ``terminal``, ``web``, ``memory``, ``planning``,
-``skills``;
-``delegation`` is known but filled by the agent, which registers ``delegate_task``
-itself). ``default_registry()`` holds every built-in tool. Each call builds fresh
+``skills``; ``delegation`` and ``code`` are known but filled by the agent, which registers
+``delegate_task`` and ``execute_code`` per turn: ``tools.code_mode.code_tool``).
+``default_registry()`` holds every built-in tool. Each call builds fresh
 registries, so a caller may register more tools without touching anyone else's.
 
 Layout: ``registry`` (Tool, ToolResult, ToolRegistry), ``context`` (ToolContext,

@@ -48,7 +48,8 @@ if TYPE_CHECKING:
     from tools.context import ToolContext
 
 
-#: Every toolset name the project knows. ``delegation`` is filled by the agent (issue 8).
+#: Every toolset name the project knows. ``delegation`` and ``code`` are filled by the agent
+#: per turn (``delegate_task``, ``execute_code``: they need the turn).
 TOOLSETS: tuple[str, ...] = (
     "files",
     "terminal",
@@ -57,6 +58,7 @@ TOOLSETS: tuple[str, ...] = (
     "planning",
     "skills",
     "delegation",
+    "code",
 )
 #: Toolsets filled from outside, per session (other MCP servers' tools, ``server__tool``).
 OPEN_TOOLSETS: tuple[str, ...] = ("mcp",)

@@ -12,7 +12,8 @@ wires to :func:`run_turn`).
 3. runs the tool calls: consecutive read-only calls concurrently, the others one at a
    time, in the model's order; each result is stored as it returns. Every started call
    ends with ``tool_call_end``: ``completed``, ``failed``, ``denied`` (the policy or the
-   approver refused) or ``cancelled`` (the turn was cancelled or ran out of time);
+   approver refused) or ``cancelled`` (the turn was cancelled or ran out of time); an
+   ``execute_code`` script's calls go the same way (``_dispatch``), as children of its call;
 4. repeats until the model answers without a tool call (``end_turn``), its output is
    cut (``max_tokens``), refused (``refusal``), a budget is reached, a model request
    fails (``error``, with every attempt of the walk in ``turn_end.error["attempts"]``),
@@ -33,6 +34,7 @@ profile says vision: when no route of the chain does, the request leaves them ou
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 import time
 from collections.abc import Sequence
@@ -68,7 +70,9 @@ from hermes_mcp.config import ModelRef
 from hermes_mcp.errors import ConfigError, FailureClass, NoRouteError, ProviderError, StateError
 from hermes_mcp.llm import types as llm
 from hermes_mcp.log import get_logger, redact, redact_value
-from tools import ToolRegistry, ToolResult
+from tools import Tool, ToolContext, ToolRegistry, ToolResult
+from tools.code_mode import PausingApprover, code_tool
+from tools.sandbox import Clock
 
 log = get_logger("hermes_mcp.agent")
 
@@ -150,11 +154,34 @@ async def _settle(session: Session, st: TurnState, end: TurnEnd) -> None:
 
 
 def _registry_for(session: Session, st: TurnState) -> ToolRegistry:
-    if not session.can_delegate:
+    if not session.can_delegate and "code" not in session.toolsets:
         return session.registry
     registry = ToolRegistry(session.registry)
-    registry.register(delegate_tool(session, st))
+    if session.can_delegate:
+        registry.register(delegate_tool(session, st))
+    if "code" in session.toolsets:
+        registry.register(code_tool_for(session, st, ToolRegistry(registry)))
     return registry
+
+
+def code_tool_for(session: Session, st: TurnState, registry: ToolRegistry) -> Tool[Any]:
+    """``execute_code`` of this turn: each call of its script is dispatched like one of the
+    model's (``_dispatch``), as a child of the ``execute_code`` call, outside the
+    conversation (the model reads only what the script prints)."""
+    inner = itertools.count(1)
+
+    async def dispatch(
+        name: str, arguments: dict[str, Any], ctx: ToolContext, clock: Clock
+    ) -> ToolResult:
+        parent = ctx.call_id or "execute_code"
+        call = llm.ToolCall(f"{parent}.{next(inner)}", name, arguments)
+        context = dataclasses.replace(ctx, approver=PausingApprover(ctx.approver, clock))
+        return await _dispatch(st, registry, call, parent=parent, context=context)
+
+    section = session.config.agent
+    return code_tool(
+        registry, dispatch, timeout_s=section.code_timeout_s, max_calls=section.code_max_calls
+    )
 
 
 async def _loop(session: Session, st: TurnState) -> None:
@@ -329,30 +356,45 @@ async def _run_tools(
 async def _call(
     session: Session, st: TurnState, registry: ToolRegistry, call: llm.ToolCall
 ) -> None:
+    result = await _dispatch(st, registry, call)
+    message = llm.Message.tool(call.id, call.name, result.text)
+    st.unanswered.pop(call.id, None)
+    st.messages.append(message)
+    await session.store.append_tool(st.session_id, st.turn, message, result, events=st.log.take())
+
+
+async def _dispatch(
+    st: TurnState,
+    registry: ToolRegistry,
+    call: llm.ToolCall,
+    *,
+    parent: str | None = None,
+    context: ToolContext | None = None,
+) -> ToolResult:
+    """One call through the registry, announced by ``tool_call_start`` and ended by
+    ``tool_call_end`` (``parent``: the ``execute_code`` call whose script made it)."""
     tool = registry.get(call.name)
     kind = tool.annotations.kind if tool is not None else "other"
     # Events leave the process (the edges, `run --json`): arguments are scrubbed of
     # key-shaped strings there; the tool itself gets them as the model wrote them.
     arguments = redact_value(call.arguments)
-    await st.emit(ToolCallStart(call.id, call.name, redact(_title(call)), kind, arguments))
+    title = redact(_title(call))
+    await st.emit(ToolCallStart(call.id, call.name, title, kind, arguments, parent))
 
     async def progress(text: str) -> None:
         await st.emit(ToolCallProgress(call.id, text))
 
-    ctx = dataclasses.replace(st.context, call_id=call.id, progress=progress)
+    ctx = dataclasses.replace(context or st.context, call_id=call.id, progress=progress)
     try:
         result = await registry.call(call.name, call.arguments, ctx)
     except anyio.get_cancelled_exc_class():
-        end = ToolCallEnd(call.id, call.name, "cancelled", INTERRUPTED)
+        end = ToolCallEnd(call.id, call.name, "cancelled", INTERRUPTED, parent_call_id=parent)
         st.log.add(end)
         # Shielded (the call was cancelled), but bounded: a consumer that stopped reading
         # without closing its end must not hold the cancelled turn.
         with anyio.move_on_after(CANCELLED_EMIT_S, shield=True):
             await st.out(end)
         raise
-    message = llm.Message.tool(call.id, call.name, result.text)
-    st.unanswered.pop(call.id, None)
-    st.messages.append(message)
     status: ToolCallStatus = (
         "denied" if result.denied else "failed" if result.is_error else "completed"
     )
@@ -365,12 +407,13 @@ async def _call(
             result.diff,
             result.locations,
             result.structured,
+            parent,
         )
     )
     plan = _plan(call.name, result)
     if plan is not None:
         await st.emit(plan)
-    await session.store.append_tool(st.session_id, st.turn, message, result, events=st.log.take())
+    return result
 
 
 def _batches(registry: ToolRegistry, calls: Sequence[llm.ToolCall]) -> list[list[llm.ToolCall]]:
@@ -393,6 +436,10 @@ def _title(call: llm.ToolCall) -> str:
         value = call.arguments.get(key)
         if isinstance(value, str) and value:
             return f"{call.name}: {value[:80]}"
+    code = call.arguments.get("code")
+    if call.name == "execute_code" and isinstance(code, str):
+        first = next((line.strip() for line in code.splitlines() if line.strip()), "")
+        return f"execute_code: {first[:80]}"
     tasks = call.arguments.get("tasks")
     if call.name == "delegate_task" and isinstance(tasks, list):
         return f"delegate_task: {len(tasks)} task{'s' if len(tasks) != 1 else ''}"

@@ -10,7 +10,9 @@ each move of the router (rotation, fallback, skip), emitted the moment it moves,
 the next route answers; then ``thought_delta``/``text_delta`` as the answer streams,
 then ``usage``; per tool call ``tool_call_start``, any ``tool_call_progress``, exactly
 one ``tool_call_end`` (also when the turn is cancelled: status ``cancelled``), then
-``plan`` after the ``todo`` tool; ``child`` for a delegated task's progress; and last,
+``plan`` after the ``todo`` tool (the calls an ``execute_code`` script makes are
+tool calls too, their ``parent_call_id`` naming the script's call); ``child`` for a
+delegated task's progress; and last,
 exactly once, ``turn_end``. Replay (``SessionStore.replay``) gives back the same events,
 each turn opened by a ``user_message``, consecutive deltas coalesced
 (``event_log.py``). Text, arguments, outputs and diffs are redacted at the source:
@@ -106,6 +108,7 @@ class ToolCallStart(_Json):
     title: str
     kind: str  # the ACP kind: read, edit, execute, fetch, search, think, other, ...
     arguments: dict[str, Any]
+    parent_call_id: str | None = None  # an ``execute_code`` script's call: that call's id
 
 
 @dataclass(frozen=True)
@@ -130,6 +133,7 @@ class ToolCallEnd(_Json):
     diff: FileDiff | None = None
     locations: tuple[Location, ...] = ()
     structured: dict[str, Any] | None = None
+    parent_call_id: str | None = None  # an ``execute_code`` script's call: that call's id
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,13 @@ _COMMON = (
 )
 
 
+_CODE = (
+    "For work that takes many tool calls (reading or searching many files, the same edit "
+    "in many places), write one execute_code script that calls the tools and prints only "
+    "what you need: the intermediate results then cost no context."
+)
+
+
 def system_prompt(
     cwd: Path,
     tool_names: Iterable[str],
@@ -36,7 +43,8 @@ def system_prompt(
     skills: Sequence[tuple[str, str, str]] = (),
 ) -> str:
     """``skills`` are ``(name, description, scope)`` triples (:func:`offered_skills`)."""
-    tools = ", ".join(sorted(tool_names)) or "none"
+    names = sorted(tool_names)
+    tools = ", ".join(names) or "none"
     if delegated:
         intro = (
             "You are a Hermes sub-agent. Another agent delegated one task to you; its "
@@ -46,7 +54,10 @@ def system_prompt(
         )
     else:
         intro = "You are Hermes, a coding agent."
-    base = f"{intro}\n\n{_COMMON.format(cwd=cwd)}\n\nTools available: {tools}."
+    common = _COMMON.format(cwd=cwd)
+    if "execute_code" in names:
+        common = f"{common} {_CODE}"
+    base = f"{intro}\n\n{common}\n\nTools available: {tools}."
     return base + skills_section(skills)
 
 

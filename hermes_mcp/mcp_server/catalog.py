@@ -36,7 +36,7 @@ class AgentRunArgs(_Args):
     toolsets: list[str] | None = Field(
         default=None,
         description="Toolsets the agent may use: files, terminal, web, memory, planning, "
-        "skills, delegation (default: the configured ones)",
+        "skills, delegation, code (default: the configured ones)",
     )
 
 

@@ -190,7 +190,8 @@ def progress_text(event: Event) -> str | None:
         case ModelSwitch():
             return f"{event.action}: {event.from_} → {event.to} ({event.reason})"
         case ToolCallStart():
-            return f"running {event.title or event.name}"
+            inside = f" (in {event.parent_call_id})" if event.parent_call_id else ""
+            return f"running {event.title or event.name}{inside}"
         case ChildUpdate(status="started" | "done"):
             return f"child {event.task + 1} {event.status}: {event.goal[:80]}"
         case _:
@@ -229,7 +230,8 @@ def transcript_markdown(title: str, session_id: str, events: Iterable[Event]) ->
             case ToolCallStart():
                 flush()
                 args = json.dumps(event.arguments, ensure_ascii=False)
-                out.extend([f"**tool** `{event.name}` {args}", ""])
+                inside = f" (in `{event.parent_call_id}`)" if event.parent_call_id else ""
+                out.extend([f"**tool** `{event.name}` {args}{inside}", ""])
             case ToolCallEnd():
                 flush()
                 out.extend([f"result ({event.status}):", "", _fence(event.output[:4000]), ""])
