@@ -265,8 +265,14 @@ def test_gemini_request_shape_and_key_header() -> None:
     out = wire.body(CONVERSATION, "gemini-2.5-pro")
     assert out["systemInstruction"] == {"parts": [{"text": "Be brief."}]}
     assert [c["role"] for c in out["contents"]] == ["user", "model", "user"]
+    # A turn written elsewhere has no signature: the first call of the step carries the
+    # value Google documents for that case (Gemini 3 refuses an unsigned step).
     assert out["contents"][1]["parts"][1] == {
-        "functionCall": {"name": "read_file", "args": {"path": "README.md"}}
+        "functionCall": {"name": "read_file", "args": {"path": "README.md"}},
+        "thoughtSignature": "skip_thought_signature_validator",
+    }
+    assert out["contents"][1]["parts"][2] == {
+        "functionCall": {"name": "read_file", "args": {"path": "setup.py"}}
     }
     assert out["contents"][2]["parts"][0] == {
         "functionResponse": {"name": "read_file", "response": {"result": "# hermes"}}

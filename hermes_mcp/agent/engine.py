@@ -159,7 +159,7 @@ async def _loop(agent: AgentLike, st: TurnState) -> None:
         if result is None:
             return
         completion = result.completion
-        assistant = llm.Message.assistant(completion.text, completion.tool_calls)
+        assistant = completion.message()  # with its replay, for the same wire
         st.messages.append(assistant)
         st.unanswered = {call.id: call for call in completion.tool_calls}
         st.budget.add(completion.usage, result.cost_usd)

@@ -30,7 +30,13 @@ from hermes_mcp.llm.types import Usage
 from hermes_mcp.log import redact_value
 from tools import FileDiff, Location
 
-_USAGE_KEYS = ("input_tokens", "output_tokens", "cached_tokens", "reasoning_tokens")
+_USAGE_KEYS = (
+    "input_tokens",
+    "output_tokens",
+    "cached_tokens",
+    "reasoning_tokens",
+    "cache_write_tokens",
+)
 
 
 def encode(event: Event) -> dict[str, Any]:

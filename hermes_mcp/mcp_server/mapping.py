@@ -124,6 +124,7 @@ class UsageOut(BaseModel):
     output_tokens: int = 0
     cached_tokens: int = 0
     reasoning_tokens: int = 0
+    cache_write_tokens: int = 0
 
 
 class AgentRunOutput(BaseModel):

@@ -21,6 +21,7 @@ from hermes_mcp.llm.types import (
     Completion,
     Delta,
     Message,
+    Replay,
     TextDelta,
     ThinkingDelta,
     ToolCall,
@@ -52,6 +53,9 @@ def tool_id(call_id: str | None) -> str:
 
 
 def _content(msg: Message) -> list[dict[str, Any]]:
+    replay = msg.replay.for_wire("anthropic") if msg.replay else None
+    if replay is not None:  # thinking (signed or redacted) before its tool_use, as sent
+        return [dict(block) for block in replay]
     blocks: list[dict[str, Any]] = [
         {"type": "image", "source": {"type": "base64", "media_type": i.media_type, "data": i.data}}
         for i in msg.images
@@ -102,6 +106,7 @@ def _usage(raw: Any) -> Usage:
         input_tokens=int(raw.get("input_tokens") or 0) + read + written,
         output_tokens=int(raw.get("output_tokens") or 0),
         cached_tokens=read,
+        cache_write_tokens=written,
     )
 
 
@@ -161,24 +166,16 @@ class AnthropicWire:
     def parse(self, data: Any) -> Completion:
         if not isinstance(data, dict) or not isinstance(data.get("content"), list):
             raise broken("no content blocks")
-        text: list[str] = []
-        calls: list[ToolCall] = []
-        for block in data["content"]:
-            kind = block.get("type") if isinstance(block, dict) else None
-            if kind == "text":
-                text.append(str(block.get("text") or ""))
-            elif kind == "tool_use":
-                calls.append(tool_call(block.get("id"), block.get("name"), block.get("input")))
         stop = data.get("stop_reason")
-        if stop == "refusal" and not text and not calls:
-            raise ProviderError(FailureClass.CONTENT_POLICY, "the model refused to answer")
-        return Completion(
-            text="".join(text),
-            tool_calls=tuple(calls),
-            finish_reason=STOP_REASONS.get(str(stop), str(stop)) if stop else None,
-            usage=_usage(data.get("usage")),
-            model=str(data["model"]) if data.get("model") else None,
+        completion = read_blocks(
+            data["content"],
+            STOP_REASONS.get(str(stop), str(stop)) if stop else None,
+            _usage(data.get("usage")),
+            str(data["model"]) if data.get("model") else None,
         )
+        if stop == "refusal" and not completion.text and not completion.tool_calls:
+            raise ProviderError(FailureClass.CONTENT_POLICY, "the model refused to answer")
+        return completion
 
     def classify(
         self, status: int, headers: Mapping[str, str], body: bytes, now: float
@@ -194,14 +191,20 @@ class AnthropicWire:
 
 
 class AnthropicStreamDecoder:
-    """``message_start`` … ``content_block_*`` … ``message_delta``, ``message_stop``."""
+    """``message_start`` … ``content_block_*`` … ``message_delta``, ``message_stop``.
+
+    Every block is rebuilt as the non-streamed answer would hold it (``thinking`` with its
+    ``signature``, ``redacted_thinking``, ``text``, ``tool_use`` and server-tool blocks
+    such as ``server_tool_use`` or ``web_search_tool_result``), for the replay; only
+    ``tool_use`` blocks are our tool calls, and a block of a kind we do not know is kept,
+    never an error."""
 
     def __init__(self, wire: AnthropicWire) -> None:
         self._wire = wire
         self.done = False
-        self._text: list[str] = []
-        self._tools: dict[int, dict[str, Any]] = {}  # block index → call being built
-        self._tool_order: dict[int, int] = {}  # block index → tool-call index
+        self._blocks: dict[int, dict[str, Any]] = {}  # block index → block being built
+        self._json: dict[int, list[str]] = {}  # block index → its input's JSON pieces
+        self._tool_order: dict[int, int] = {}  # tool_use block index → tool-call index
         self._stop: str | None = None
         self._usage: dict[str, Any] = {}
         self._model: str | None = None
@@ -227,7 +230,9 @@ class AnthropicStreamDecoder:
             delta = payload.get("delta") or {}
             if delta.get("stop_reason"):
                 self._stop = str(delta["stop_reason"])
-            self._usage.update({k: v for k, v in (payload.get("usage") or {}).items() if v})
+            # Cumulative counts: an explicit 0 is a figure too, only null is "not given".
+            usage = payload.get("usage") or {}
+            self._usage.update({k: v for k, v in usage.items() if v is not None})
         elif kind == "message_stop":
             self.done = True
         return []
@@ -235,46 +240,94 @@ class AnthropicStreamDecoder:
     def _block_start(self, index: int, block: Any) -> list[Delta]:
         if not isinstance(block, dict):
             raise broken("content_block_start without a block")
-        if block.get("type") == "tool_use":
+        self._blocks[index] = dict(block)
+        kind = block.get("type")
+        if kind == "tool_use":
             order = len(self._tool_order)
             self._tool_order[index] = order
-            self._tools[index] = {"id": block.get("id"), "name": block.get("name"), "args": []}
             return [ToolCallDelta(order, block.get("id"), block.get("name"), "")]
-        if block.get("type") == "text" and block.get("text"):
-            self._text.append(str(block["text"]))
+        if kind == "text" and block.get("text"):
             return [TextDelta(str(block["text"]))]
+        if kind == "thinking" and block.get("thinking"):
+            return [ThinkingDelta(str(block["thinking"]))]
         return []
 
     def _block_delta(self, index: int, delta: dict[str, Any]) -> list[Delta]:
+        block = self._blocks.get(index)
+        if block is None:
+            raise broken(f"content_block_delta for block {index}, which never started")
         kind = delta.get("type")
         if kind == "text_delta":
             text = str(delta.get("text") or "")
-            self._text.append(text)
-            return [TextDelta(text)]
+            block["text"] = str(block.get("text") or "") + text
+            return [TextDelta(text)] if block.get("type") == "text" else []
         if kind == "input_json_delta":
-            call = self._tools.get(index)
-            if call is None:
-                raise broken("input_json_delta for a block that is not a tool call")
             fragment = str(delta.get("partial_json") or "")
-            call["args"].append(fragment)
-            return [ToolCallDelta(self._tool_order[index], arguments=fragment)]
+            self._json.setdefault(index, []).append(fragment)
+            if index in self._tool_order:
+                return [ToolCallDelta(self._tool_order[index], arguments=fragment)]
+            return []  # a server tool's input: kept for the replay, not ours to run
         if kind == "thinking_delta":
-            return [ThinkingDelta(str(delta.get("thinking") or ""))]
+            text = str(delta.get("thinking") or "")
+            block["thinking"] = str(block.get("thinking") or "") + text
+            return [ThinkingDelta(text)]
+        if kind == "signature_delta":
+            block["signature"] = str(block.get("signature") or "") + str(
+                delta.get("signature") or ""
+            )
+        elif kind == "citations_delta" and isinstance(delta.get("citation"), dict):
+            block.setdefault("citations", []).append(delta["citation"])
         return []
 
     def completion(self) -> Completion:
-        calls = []
-        for index, call in sorted(self._tools.items()):
-            raw = "".join(call["args"]) or "{}"
-            try:
-                arguments = json.loads(raw)
-            except (ValueError, RecursionError) as exc:
-                raise broken(f"tool call {index} has unreadable arguments") from exc
-            calls.append(tool_call(call["id"], call["name"], arguments))
-        return Completion(
-            text="".join(self._text),
-            tool_calls=tuple(calls),
-            finish_reason=STOP_REASONS.get(self._stop, self._stop) if self._stop else None,
-            usage=_usage(self._usage),
-            model=self._model,
+        blocks: list[dict[str, Any]] = []
+        for index, block in sorted(self._blocks.items()):
+            pieces = self._json.get(index)
+            if pieces is not None:
+                raw = "".join(pieces) or "{}"
+                try:
+                    block["input"] = json.loads(raw)
+                except (ValueError, RecursionError) as exc:
+                    raise broken(f"block {index} has unreadable input JSON") from exc
+            elif block.get("type") == "tool_use" and not block.get("input"):
+                block["input"] = {}
+            blocks.append(block)
+        return read_blocks(
+            blocks,
+            STOP_REASONS.get(self._stop, self._stop) if self._stop else None,
+            _usage(self._usage),
+            self._model,
         )
+
+
+def read_blocks(
+    blocks: list[Any], finish: str | None, usage: Usage, model: str | None
+) -> Completion:
+    """An answer's content blocks (streamed or not) as a ``Completion``: its text, its
+    thinking, its ``tool_use`` calls, and every block kept for the replay."""
+    text: list[str] = []
+    thinking: list[str] = []
+    calls: list[ToolCall] = []
+    for block in blocks:
+        kind = block.get("type") if isinstance(block, dict) else None
+        if kind == "text":
+            text.append(str(block.get("text") or ""))
+        elif kind == "thinking":
+            thinking.append(str(block.get("thinking") or ""))
+        elif kind == "tool_use":
+            calls.append(tool_call(block.get("id"), block.get("name"), block.get("input")))
+    kept = tuple(b for b in blocks if isinstance(b, dict) and _worth_replaying(b))
+    return Completion(
+        text="".join(text),
+        tool_calls=tuple(calls),
+        finish_reason=finish,
+        usage=usage,
+        model=model,
+        thinking="".join(thinking),
+        replay=Replay("anthropic", kept) if kept else None,
+    )
+
+
+def _worth_replaying(block: dict[str, Any]) -> bool:
+    """The API refuses empty text blocks; every other block goes back as it came."""
+    return not (block.get("type") == "text" and not block.get("text"))

@@ -25,6 +25,7 @@ from hermes_mcp.llm.types import (
     Completion,
     Delta,
     Message,
+    Replay,
     TextDelta,
     ThinkingDelta,
     ToolCall,
@@ -99,23 +100,38 @@ def clean_schema(schema: Any) -> Any:
     return walk(schema)
 
 
-def _parts(msg: Message, names: dict[str, str]) -> list[dict[str, Any]]:
+# Google's documented value for a function call whose signature is not known (a turn
+# written by another wire): Gemini 3 rejects a function-call turn of the current step
+# without a signature, and accepts this one in its place.
+SKIP_SIGNATURE = "skip_thought_signature_validator"
+
+
+def _parts(msg: Message, names: dict[str, str], wire: str) -> list[dict[str, Any]]:
     parts: list[dict[str, Any]] = []
     if msg.role == "tool":
         name = msg.name or names.get(msg.tool_call_id or "", "tool")
         parts.append({"functionResponse": {"name": name, "response": {"result": msg.content}}})
         return parts
+    for call in msg.tool_calls:
+        names[call.id] = call.name
+    replay = msg.replay.for_wire(wire) if msg.replay else None
+    if replay is not None:  # the model's own parts: signatures and thoughts, in order
+        return [dict(part) for part in replay]
     if msg.content:
         parts.append({"text": msg.content})
     for image in msg.images:
         parts.append({"inlineData": {"mimeType": image.media_type, "data": image.data}})
-    for call in msg.tool_calls:
-        names[call.id] = call.name
-        parts.append({"functionCall": {"name": call.name, "args": call.arguments}})
+    for index, call in enumerate(msg.tool_calls):
+        part: dict[str, Any] = {"functionCall": {"name": call.name, "args": call.arguments}}
+        if index == 0:  # Gemini signs the first call of a step
+            part["thoughtSignature"] = SKIP_SIGNATURE
+        parts.append(part)
     return parts
 
 
-def contents(messages: tuple[Message, ...]) -> tuple[str, list[dict[str, Any]]]:
+def contents(
+    messages: tuple[Message, ...], wire: str = "gemini"
+) -> tuple[str, list[dict[str, Any]]]:
     system = "\n\n".join(m.content for m in messages if m.role == "system")
     names: dict[str, str] = {}
     out: list[dict[str, Any]] = []
@@ -123,7 +139,7 @@ def contents(messages: tuple[Message, ...]) -> tuple[str, list[dict[str, Any]]]:
         if msg.role == "system":
             continue
         role = "model" if msg.role == "assistant" else "user"
-        parts = _parts(msg, names)
+        parts = _parts(msg, names, wire)
         if not parts:  # an empty message says nothing, and empty parts are refused
             continue
         if out and out[-1]["role"] == role:
@@ -220,7 +236,7 @@ class GeminiWire:
         return {"x-goog-api-key": secret} if secret else {}
 
     def body(self, request: ChatRequest, model: str) -> dict[str, Any]:
-        system, turns = contents(request.messages)
+        system, turns = contents(request.messages, self.name)
         body: dict[str, Any] = {"contents": turns}
         if system:
             body["systemInstruction"] = {"parts": [{"text": system}]}
@@ -265,6 +281,8 @@ class GeminiWire:
             finish_reason=chunk.finish,
             usage=_usage(data.get("usageMetadata")),
             model=str(data["modelVersion"]) if data.get("modelVersion") else None,
+            thinking="".join(chunk.thoughts),
+            replay=Replay(self.name, tuple(chunk.parts)) if chunk.parts else None,
         )
 
     def classify(
@@ -279,6 +297,7 @@ class _Chunk:
         self.text: list[str] = []
         self.thoughts: list[str] = []
         self.calls: list[ToolCall] = []
+        self.parts: list[dict[str, Any]] = []  # as sent, for the replay
         self.finish: str | None = None
 
 
@@ -299,6 +318,8 @@ def read_chunk(data: dict[str, Any], first_call_index: int = 0) -> _Chunk:
     for part in (candidate.get("content") or {}).get("parts") or ():
         if not isinstance(part, dict):
             continue
+        if part.get("text") != "" or "thoughtSignature" in part:
+            chunk.parts.append(part)  # an empty unsigned text part says nothing (and is refused)
         if "functionCall" in part:
             call = part["functionCall"] or {}
             index = first_call_index + len(chunk.calls)
@@ -323,6 +344,8 @@ class GeminiStreamDecoder:
         self.done = False
         self._text: list[str] = []
         self._calls: list[ToolCall] = []
+        self._thoughts: list[str] = []
+        self._parts: list[dict[str, Any]] = []
         self._finish: str | None = None
         self._usage = Usage()
         self._model: str | None = None
@@ -330,6 +353,23 @@ class GeminiStreamDecoder:
     @property
     def finished(self) -> bool:
         return self._finish is not None
+
+    def _keep(self, part: dict[str, Any]) -> None:
+        """A streamed part, for the replay. Consecutive pieces of unsigned text (or of
+        unsigned thought) are joined into one part; a signed part is kept as sent, so
+        every signature stays on the content it was given with, in order."""
+        last = self._parts[-1] if self._parts else None
+        kind = _text_kind(part)
+        if (
+            last is not None
+            and kind is not None
+            and kind == _text_kind(last)
+            and "thoughtSignature" not in part
+            and "thoughtSignature" not in last
+        ):
+            self._parts[-1] = {**last, "text": str(last["text"]) + str(part["text"])}
+            return
+        self._parts.append(dict(part))
 
     def feed(self, event: str, data: str, now: float) -> list[Delta]:
         payload = loads_object(data)
@@ -339,7 +379,10 @@ class GeminiStreamDecoder:
         if payload.get("usageMetadata"):
             self._usage = _usage(payload["usageMetadata"])
         self._model = self._model or payload.get("modelVersion")
-        out: list[Delta] = [ThinkingDelta(t) for t in chunk.thoughts]
+        for part in chunk.parts:
+            self._keep(part)
+        self._thoughts.extend(chunk.thoughts)
+        out: list[Delta] = [ThinkingDelta(t) for t in chunk.thoughts if t]
         for text in chunk.text:
             if text:
                 self._text.append(text)
@@ -360,4 +403,15 @@ class GeminiStreamDecoder:
             finish_reason=self._finish,
             usage=self._usage,
             model=self._model,
+            thinking="".join(self._thoughts),
+            replay=Replay(self._wire.name, tuple(self._parts)) if self._parts else None,
         )
+
+
+def _text_kind(part: dict[str, Any]) -> str | None:
+    """ "text" or "thought" for a part holding only text (and its flags), else None."""
+    if not isinstance(part.get("text"), str):
+        return None
+    if set(part) - {"text", "thought", "thoughtSignature"}:
+        return None
+    return "thought" if part.get("thought") else "text"

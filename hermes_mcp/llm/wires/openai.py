@@ -6,6 +6,7 @@ NIM, z.ai, Kimi and local OpenAI-compatible servers. ``base_url`` holds the vers
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,6 +18,7 @@ from hermes_mcp.llm.types import (
     Delta,
     Message,
     TextDelta,
+    ThinkingDelta,
     ToolCall,
     ToolCallDelta,
     Usage,
@@ -28,6 +30,16 @@ from hermes_mcp.llm.wires.common import (
     loads_object,
     too_deep,
 )
+
+# OpenAI's reasoning models (o1, o3, o4-mini, gpt-5 and its variants) refuse
+# ``max_tokens`` ("Unsupported parameter") and any temperature but the default. Chosen by
+# the model's name, whatever the base_url: gateways serve them as ``openai/gpt-5`` or
+# ``azure/o3-mini`` and pass the body through.
+_REASONING_MODEL = re.compile(r"^(o\d+(-|$)|gpt-5)")
+
+
+def is_reasoning_model(model: str) -> bool:
+    return bool(_REASONING_MODEL.match(model.rsplit("/", 1)[-1].lower()))
 
 
 def _message(msg: Message) -> dict[str, Any]:
@@ -136,9 +148,11 @@ class OpenAIWire:
                 }
                 for t in request.tools
             ]
+        reasoning_model = is_reasoning_model(model)
         if request.max_tokens is not None:
-            body["max_tokens"] = request.max_tokens
-        if request.temperature is not None:
+            key = "max_completion_tokens" if reasoning_model else "max_tokens"
+            body[key] = request.max_tokens
+        if request.temperature is not None and not reasoning_model:
             body["temperature"] = request.temperature
         return body
 
@@ -171,6 +185,7 @@ class OpenAIWire:
         content = message.get("content") or ""
         if not isinstance(content, str):
             raise broken("message content is not text")
+        thinking = _reasoning_text(message)
         finish = choice.get("finish_reason")
         if finish == "content_filter" and not content and not calls:
             raise ProviderError(
@@ -182,6 +197,7 @@ class OpenAIWire:
             finish_reason=str(finish) if finish is not None else None,
             usage=_usage(data.get("usage")),
             model=str(data["model"]) if data.get("model") else None,
+            thinking=thinking,
         )
 
     def classify(
@@ -198,6 +214,19 @@ class OpenAIWire:
         return classify_http(effective, message=message, code=code, headers=headers, now=now)
 
 
+def _reasoning_text(message: Any) -> str:
+    """The visible reasoning of a message or delta from an OpenAI-compatible server:
+    ``reasoning_content`` (DeepSeek, vLLM, Qwen) or ``reasoning`` (OpenRouter, Ollama).
+    Not sent back: servers that send it refuse it (or ignore it) in the input."""
+    if not isinstance(message, dict):
+        return ""
+    for key in ("reasoning_content", "reasoning"):
+        value = message.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return ""
+
+
 class OpenAIStreamDecoder:
     """Chat-completion chunks → deltas; assembles the final ``Completion``.
 
@@ -209,6 +238,7 @@ class OpenAIStreamDecoder:
         self._wire = wire
         self.done = False
         self._text: list[str] = []
+        self._thinking: list[str] = []
         self._calls: dict[int, dict[str, Any]] = {}
         self._finish: str | None = None
         self._usage = Usage()
@@ -229,6 +259,10 @@ class OpenAIStreamDecoder:
         out: list[Delta] = []
         for choice in chunk.get("choices") or ():
             delta = choice.get("delta") or {}
+            thought = _reasoning_text(delta)
+            if thought:
+                self._thinking.append(thought)
+                out.append(ThinkingDelta(thought))
             text = delta.get("content")
             if text:
                 self._text.append(text)
@@ -275,4 +309,5 @@ class OpenAIStreamDecoder:
             finish_reason=self._finish,
             usage=self._usage,
             model=self._model,
+            thinking="".join(self._thinking),
         )

@@ -1,0 +1,64 @@
+"""The agent keeps each answer's replay (thinking, thought signatures) in its history:
+the next request of a tool loop, and a later turn read back from the store, send it to
+the same wire unchanged."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hermes_mcp.testing import FakeProvider, reply
+from tests.agent_helpers import agent_rig, call, new_home, new_workspace, run_turn
+from tests.keys import KEY_A
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeProvider]:
+    with FakeProvider() as fp:
+        yield fp
+
+
+def model_turns(body: dict[str, Any] | None) -> list[list[dict[str, Any]]]:
+    assert body is not None
+    return [c["parts"] for c in body["contents"] if c["role"] == "model"]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("wire", ["gemini", "anthropic"])
+async def test_thinking_goes_back_with_the_tool_loop_and_the_next_turn(
+    tmp_path: Path, fake: FakeProvider, wire: str
+) -> None:
+    home, ws = new_home(tmp_path), new_workspace(tmp_path)
+    model = "gemini-3-pro-preview" if wire == "gemini" else "claude-sonnet-4-5"
+    home.write({"p": {"url": fake.url, "keys": [KEY_A], "wire": wire}}, f"p:{model}")
+    read = call("read_file", "c1", path="hello.py")
+    fake.script(
+        KEY_A,
+        reply(tool_calls=[read], thinking="I should read hello.py."),
+        reply("It prints hello."),
+        reply("Still hello."),
+    )
+    async with agent_rig(home, ws) as rig:
+        _, first = await run_turn(rig.agent, "what does hello.py do?")
+        await run_turn(rig.agent, "and now?", session_id=first.session_id)
+    second, third = fake.requests[1].body, fake.requests[2].body
+    assert second is not None and third is not None
+    if wire == "gemini":
+        # The fake signs the first call of a thinking step, as Gemini 3 does.
+        sent = model_turns(second)[0]
+        assert [p.get("thought", False) for p in sent] == [True, False]
+        assert sent[1]["functionCall"]["name"] == "read_file"
+        assert sent[1]["thoughtSignature"] and sent[1]["thoughtSignature"] != (
+            "skip_thought_signature_validator"
+        )
+        assert model_turns(third)[0] == sent  # read back from the store
+    else:
+        assistant = next(m for m in second["messages"] if m["role"] == "assistant")
+        kinds = [b["type"] for b in assistant["content"]]
+        assert kinds == ["thinking", "tool_use"]
+        assert assistant["content"][0]["signature"]
+        later = next(m for m in third["messages"] if m["role"] == "assistant")
+        assert later == assistant
