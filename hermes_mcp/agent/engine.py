@@ -175,6 +175,7 @@ async def _loop(agent: AgentLike, st: TurnState) -> None:
                 context_window=_window(agent, result),
                 session_usage=st.totals.usage,
                 session_cost_usd=st.totals.cost_usd,
+                attempts=result.attempts,
             )
         )
         await agent.store.append_assistant(

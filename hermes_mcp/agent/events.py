@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from hermes_mcp.llm.types import Usage
+from hermes_mcp.llm.types import Attempt, Usage
 from tools import FileDiff, Location
 
 StopReason = Literal[
@@ -172,6 +172,9 @@ class UsageUpdate:
     context_window: int | None = None
     session_usage: Usage | None = None
     session_cost_usd: float | None = None
+    # The call's whole walk (every attempt, the served one last), for the route records
+    # of agent_run; not part of the event's JSON.
+    attempts: tuple[Attempt, ...] = field(default=(), compare=False)
     type: Literal["usage"] = field(default="usage", init=False)
 
     def to_json(self) -> dict[str, Any]:
@@ -197,6 +200,7 @@ class ModelSwitch:
     to: str
     reason: str
     action: str
+    attempt: Attempt | None = field(default=None, compare=False)  # the move, as recorded
     type: Literal["model_switch"] = field(default="model_switch", init=False)
 
     def to_json(self) -> dict[str, Any]:

@@ -9,6 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from pydantic import BaseModel, ConfigDict, Field
+
+from hermes_mcp.errors import iso_utc
+
 Role = Literal["system", "user", "assistant", "tool"]
 Reasoning = Literal["off", "low", "medium", "high"]
 
@@ -134,6 +138,29 @@ class Usage:
 Action = Literal["served", "rotate", "fallback", "retry", "surface", "skip"]
 
 
+class AttemptRecord(BaseModel):
+    """THE shape of one attempt on every surface: ``ask --json``, ``agent_run``'s
+    ``structuredContent.attempts``, ACP error data, ``turn_end.error.attempts`` and the
+    ``route.*`` log lines. Every key is always present (null when it does not apply)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    provider: str
+    model: str
+    credential: str | None = Field(description="the credential's fingerprint")
+    action: Action
+    status: int | str | None = Field(
+        description='HTTP status, "timeout", "connect" or "malformed"; null when not sent'
+    )
+    error_class: str | None = Field(description="the failure class; null when served/skipped")
+    reason: str | None = Field(description="why a route was skipped (or a retry's cause)")
+    retry_at: str | None = Field(
+        description="ISO 8601 UTC: when the credential (or route) left behind recovers"
+    )
+    elapsed_ms: float
+    cost_usd: float | None = Field(description="the served attempt's cost, once known")
+
+
 @dataclass(slots=True)
 class Attempt:
     """One step of a route: a request sent (or a route skipped without sending)."""
@@ -147,22 +174,22 @@ class Attempt:
     elapsed_ms: float
     reason: str | None = None
     cost_usd: float | None = None  # the served attempt's cost, once known
+    retry_at: float | None = None  # epoch seconds: when what was left behind recovers
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
+        """The attempt as :class:`AttemptRecord` describes it (the one renderer)."""
+        return {
             "provider": self.provider,
             "model": self.model,
             "credential": self.credential,
+            "action": self.action,
             "status": self.status,
             "error_class": self.error_class,
-            "action": self.action,
+            "reason": self.reason,
+            "retry_at": iso_utc(self.retry_at),
             "elapsed_ms": round(self.elapsed_ms, 1),
+            "cost_usd": self.cost_usd,
         }
-        if self.reason:
-            out["reason"] = self.reason
-        if self.action == "served":
-            out["cost_usd"] = self.cost_usd
-        return out
 
 
 @dataclass(frozen=True)
@@ -206,6 +233,7 @@ class Result:
             "attempts": [a.to_json() for a in self.attempts],
             "usage": self.completion.usage.to_json(),
             "cost_usd": self.cost_usd,
+            "thinking": self.completion.thinking,
         }
 
 
