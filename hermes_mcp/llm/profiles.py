@@ -79,7 +79,8 @@ def profile_for(model: str, overrides: dict[str, ModelSettings]) -> ModelProfile
     settings = overrides.get(model)
     if settings is None:
         return base
-    given = {k: v for k, v in settings.model_dump().items() if v is not None}
+    facts = settings.model_dump(exclude={"reasoning"})  # a request setting, not a fact
+    given = {k: v for k, v in facts.items() if v is not None}
     return replace(base, **given)
 
 

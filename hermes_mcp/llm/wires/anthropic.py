@@ -32,6 +32,9 @@ from hermes_mcp.llm.wires.common import broken, error_body, loads_object, tool_c
 
 API_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 8192  # the API requires max_tokens; this fits every current model
+# ``reasoning`` as a thinking budget (the API's minimum is 1,024). ``max_tokens`` counts
+# thinking too, so the budget is added to the answer's own room.
+THINKING_BUDGETS = {"low": 2048, "medium": 8192, "high": 24576}
 
 STOP_REASONS = {
     "end_turn": "stop",
@@ -138,11 +141,17 @@ class AnthropicWire:
 
     def body(self, request: ChatRequest, model: str) -> dict[str, Any]:
         system, messages = _messages(request.messages)
+        max_tokens = request.max_tokens or DEFAULT_MAX_TOKENS
+        budget = THINKING_BUDGETS.get(request.reasoning or "")
         body: dict[str, Any] = {
             "model": model,
-            "max_tokens": request.max_tokens or DEFAULT_MAX_TOKENS,
+            "max_tokens": max_tokens + (budget or 0),
             "messages": messages,
         }
+        if budget is not None:
+            body["thinking"] = {"type": "enabled", "budget_tokens": budget}
+        elif request.reasoning == "off":
+            body["thinking"] = {"type": "disabled"}
         if system:
             body["system"] = system
         if request.tools:
@@ -150,7 +159,7 @@ class AnthropicWire:
                 {"name": t.name, "description": t.description, "input_schema": t.parameters}
                 for t in request.tools
             ]
-        if request.temperature is not None:
+        if request.temperature is not None and budget is None:  # thinking takes no temperature
             body["temperature"] = request.temperature
         return body
 

@@ -222,6 +222,33 @@ def classify_status(
     return found
 
 
+# ``reasoning`` for Gemini 2.5 models: a thinking budget in tokens (0 turns thinking off
+# where the model allows it; Pro cannot, and gets its minimum, 128).
+THINKING_BUDGETS = {"off": 0, "low": 1024, "medium": 8192, "high": 24576}
+
+
+def thinking_config(reasoning: str | None, model: str) -> dict[str, Any] | None:
+    """``reasoning`` as ``generationConfig.thinkingConfig``: Gemini 3 takes a
+    ``thinkingLevel`` (Pro knows only low and high, and cannot stop thinking), earlier
+    models a ``thinkingBudget``. Thoughts are asked for whenever the model thinks."""
+    if reasoning is None:
+        return None
+    name = model.rsplit("/", 1)[-1].lower()
+    if name.startswith("gemini-3"):
+        pro = "pro" in name
+        level = {
+            "off": "low" if pro else "minimal",
+            "low": "low",
+            "medium": "high" if pro else "medium",
+            "high": "high",
+        }[reasoning]
+        return {"thinkingLevel": level, "includeThoughts": True}
+    budget = THINKING_BUDGETS[reasoning]
+    if budget == 0 and "pro" in name:
+        budget = 128
+    return {"thinkingBudget": budget, "includeThoughts": budget > 0}
+
+
 class GeminiWire:
     name = "gemini"
     per_model_classes = frozenset({FailureClass.RATE_LIMIT, FailureClass.QUOTA_EXHAUSTED})
@@ -258,6 +285,8 @@ class GeminiWire:
             config["maxOutputTokens"] = request.max_tokens
         if request.temperature is not None:
             config["temperature"] = request.temperature
+        if (thinking := thinking_config(request.reasoning, model)) is not None:
+            config["thinkingConfig"] = thinking
         if config:
             body["generationConfig"] = config
         return body

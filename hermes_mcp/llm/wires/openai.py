@@ -42,6 +42,25 @@ def is_reasoning_model(model: str) -> bool:
     return bool(_REASONING_MODEL.match(model.rsplit("/", 1)[-1].lower()))
 
 
+def effort(reasoning: str | None, model: str) -> str | None:
+    """``reasoning`` as OpenAI's ``reasoning_effort`` / ``reasoning.effort``. "off" is
+    ``minimal`` on gpt-5 and ``none`` on gpt-5.1 and later; o-series models cannot stop
+    thinking, so they get the least they take (``low``); other models' servers get
+    nothing for "off"."""
+    if reasoning is None:
+        return None
+    if reasoning != "off":
+        return reasoning
+    name = model.rsplit("/", 1)[-1].lower()
+    if re.match(r"^gpt-5\.\d", name):
+        return "none"
+    if name.startswith("gpt-5"):
+        return "minimal"
+    if _REASONING_MODEL.match(name):
+        return "low"
+    return None
+
+
 def _message(msg: Message) -> dict[str, Any]:
     if msg.role == "tool":
         return {"role": "tool", "tool_call_id": msg.tool_call_id, "content": msg.content}
@@ -154,6 +173,10 @@ class OpenAIWire:
             body[key] = request.max_tokens
         if request.temperature is not None and not reasoning_model:
             body["temperature"] = request.temperature
+        if (level := effort(request.reasoning, model)) is not None:
+            body["reasoning_effort"] = level
+        if request.cache_key:
+            body["prompt_cache_key"] = request.cache_key
         return body
 
     def stream_url(self, base_url: str, model: str) -> str:
