@@ -16,6 +16,7 @@ or ``--config`` is still an error, since someone asked for that file.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -79,6 +80,22 @@ class ChosenProvider:
     def ref(self) -> str:
         return f"{self.known.name}:{self.known.model}"
 
+    @property
+    def wire(self) -> str:
+        """OpenAI's own endpoint serves its reasoning models (o-series, gpt-5 family) and
+        its Responses-only ones (``-pro``, codex, deep research) on the Responses API,
+        which carries their encrypted reasoning from one tool call to the next; an
+        overridden base_url (a proxy, a test server) keeps the chat wire it surely has."""
+        if self.known.name == "openai" and not self.overridden:
+            name = self.known.model.lower()
+            if _RESPONSES_MODEL.match(name) or _RESPONSES_ONLY.search(name):
+                return "responses"
+        return self.known.wire
+
+
+_RESPONSES_MODEL = re.compile(r"^(o\d+(-|$)|gpt-5)")
+_RESPONSES_ONLY = re.compile(r"(-pro\b|codex|deep-research|computer-use)")
+
 
 def detect(env: Mapping[str, str]) -> list[ChosenProvider]:
     """The known providers whose key variables are set, in chain order."""
@@ -96,7 +113,7 @@ def config_data(chosen: list[ChosenProvider]) -> dict[str, object]:
     """The chain as the config file's data (what ``parse_config`` validates)."""
     providers = {
         c.known.name: {
-            "wire": c.known.wire,
+            "wire": c.wire,
             "base_url": c.base_url,
             "credentials": [f"env:{v}" for v in c.variables],
         }
@@ -173,7 +190,7 @@ def render_config(chosen: list[ChosenProvider]) -> str:
             "",
             f"# {c.known.note}: {', '.join(c.variables)}",
             f"[providers.{c.known.name}]",
-            f"wire = {_toml(c.known.wire)}",
+            f"wire = {_toml(c.wire)}",
             f"base_url = {_toml(c.base_url)}"
             + (f"  # from {base_url_variable(c.known.name)}" if c.overridden else ""),
             "credentials = [" + ", ".join(_toml(f"env:{v}") for v in c.variables) + "]",

@@ -36,6 +36,7 @@ log = get_logger("hermes_mcp.prices")
 # Our wire → genai-prices' provider id, when the endpoint's URL names no known provider.
 _WIRE_PROVIDER = {
     "openai": "openai",
+    "responses": "openai",
     "anthropic": "anthropic",
     "gemini": "google",
     "vertex": "google",
