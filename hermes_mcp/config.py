@@ -91,6 +91,9 @@ class ModelSettings(_Strict):
     output_per_mtok: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     # default: the input price
     cached_per_mtok: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    # tokens written to the provider's prompt cache (Anthropic: 1.25x input); default:
+    # the input price
+    cache_write_per_mtok: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     # How hard the model thinks, mapped per wire (reasoning_effort, reasoning.effort,
     # Anthropic thinking budgets, Gemini thinkingConfig); absent: nothing is sent.
     reasoning: Literal["off", "low", "medium", "high"] | None = None

@@ -13,6 +13,7 @@ import pytest
 from hermes_mcp.testing import FakeProvider, reply
 from tests.agent_helpers import agent_rig, call, new_home, new_workspace, run_turn
 from tests.keys import KEY_A
+from tests.test_wire_replay import uncached
 
 
 @pytest.fixture
@@ -61,4 +62,4 @@ async def test_thinking_goes_back_with_the_tool_loop_and_the_next_turn(
         assert kinds == ["thinking", "tool_use"]
         assert assistant["content"][0]["signature"]
         later = next(m for m in third["messages"] if m["role"] == "assistant")
-        assert later == assistant
+        assert uncached(later) == uncached(assistant)

@@ -80,7 +80,7 @@ async def test_plain_and_streamed_answers(tmp_path: Path, fake: FakeProvider, wi
     first = fake.requests[0].body
     assert first is not None
     if wire == "anthropic":
-        assert first["system"] == "Be brief."
+        assert first["system"][0]["text"] == "Be brief."
     else:
         assert first["systemInstruction"] == {"parts": [{"text": "Be brief."}]}
     assert not [r for r in fake.rejections]  # headers right; the Gemini key never in the URL

@@ -60,7 +60,10 @@ def body(data: Any) -> bytes:
 def test_anthropic_request_shape() -> None:
     wire = AnthropicWire()
     out = wire.body(CONVERSATION, "claude-sonnet-4")
-    assert out["system"] == "Be brief." and out["max_tokens"] > 0
+    assert out["system"] == [
+        {"type": "text", "text": "Be brief.", "cache_control": {"type": "ephemeral"}}
+    ]
+    assert out["max_tokens"] > 0
     assert [m["role"] for m in out["messages"]] == ["user", "assistant", "user"]
     assert out["messages"][1]["content"][1] == {
         "type": "tool_use",
@@ -68,6 +71,11 @@ def test_anthropic_request_shape() -> None:
         "name": "read_file",
         "input": {"path": "README.md"},
     }
+    # Cache breakpoints on the stable prefix: the last tool, the system prompt, and the
+    # last block of each of the last two turns (4, the API's limit).
+    marked = [b for m in out["messages"] for b in m["content"] if "cache_control" in b]
+    assert [b.get("id") or b.get("tool_use_id") for b in marked] == ["call_2", "call_2"]
+    assert out["tools"][-1]["cache_control"] == {"type": "ephemeral"}
     results = out["messages"][2]["content"]
     assert [(r["type"], r["tool_use_id"]) for r in results] == [
         ("tool_result", "call_1"),

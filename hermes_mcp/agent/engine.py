@@ -26,6 +26,7 @@ profile says vision: when no route of the chain does, the request leaves them ou
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import math
 import time
 from collections.abc import Sequence
@@ -76,9 +77,26 @@ def _schema(args: type[BaseModel]) -> dict[str, Any]:
 
 
 def tool_defs(registry: ToolRegistry) -> tuple[llm.ToolDef, ...]:
+    """The tools as the model sees them, in name order: the same bytes on every call of
+    a session whatever order the tools were registered in (a mounted server attaching
+    late), so the prompt prefix stays cacheable."""
     return tuple(
-        llm.ToolDef(t.name, t.description, t.input_schema or _schema(t.args)) for t in registry
+        llm.ToolDef(t.name, t.description, t.input_schema or _schema(t.args))
+        for t in sorted(registry, key=lambda t: t.name)
     )
+
+
+async def cache_key(agent: AgentLike, session_id: str) -> str:
+    """The provider-side prompt-cache key of a session: the same for every request of
+    the session and of the tasks it delegates (a child's session names its parent), a
+    hash so the session id itself never leaves."""
+    root = session_id
+    for _ in range(8):  # delegation depth is bounded far below this
+        info = await agent.store.get(root)
+        if info is None or not info.parent_id:
+            break
+        root = info.parent_id
+    return "hermes-" + hashlib.sha256(root.encode()).hexdigest()[:32]
 
 
 async def run_turn(
@@ -150,12 +168,14 @@ async def _loop(agent: AgentLike, st: TurnState) -> None:
     system = llm.Message.system(
         system_prompt(agent.context.cwd, registry.names, delegated=agent.depth > 0)
     )
+    key = await cache_key(agent, st.session_id)
     while True:
         if not st.budget.next_iteration():
             st.finish("max_iterations", explain("max_iterations", st.budget))
             return
         messages = _visible(agent, st)
-        result = await _complete(agent, st, llm.ChatRequest((system, *messages), tools))
+        request = llm.ChatRequest((system, *messages), tools, cache_key=key)
+        result = await _complete(agent, st, request)
         if result is None:
             return
         completion = result.completion

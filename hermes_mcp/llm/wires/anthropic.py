@@ -100,6 +100,35 @@ def _messages(messages: tuple[Message, ...]) -> tuple[str, list[dict[str, Any]]]
     return system, out
 
 
+EPHEMERAL = {"type": "ephemeral"}
+# Blocks that cannot carry cache_control themselves (the API refuses it on thinking).
+_UNMARKABLE = frozenset({"thinking", "redacted_thinking"})
+
+
+def mark_cache_breakpoints(body: dict[str, Any]) -> None:
+    """Anthropic caches only up to explicit breakpoints (at most 4 a request). The stable
+    prefix gets them: the last tool (the tool list alone, should the system prompt
+    differ), the system prompt, and the last two turns, so each call reads the cache the
+    previous call wrote and writes the next one. A prefix shorter than the model's
+    minimum (1,024 tokens on most) is simply not cached."""
+    marks = 0
+    if body.get("tools"):
+        body["tools"][-1] = {**body["tools"][-1], "cache_control": EPHEMERAL}
+        marks += 1
+    if body.get("system"):
+        body["system"][-1] = {**body["system"][-1], "cache_control": EPHEMERAL}
+        marks += 1
+    for message in reversed(body["messages"]):
+        if marks >= 4:
+            break
+        blocks = message["content"]
+        for i in range(len(blocks) - 1, -1, -1):
+            if blocks[i].get("type") not in _UNMARKABLE:
+                blocks[i] = {**blocks[i], "cache_control": EPHEMERAL}
+                marks += 1
+                break
+
+
 def _usage(raw: Any) -> Usage:
     if not isinstance(raw, dict):
         return Usage()
@@ -153,12 +182,13 @@ class AnthropicWire:
         elif request.reasoning == "off":
             body["thinking"] = {"type": "disabled"}
         if system:
-            body["system"] = system
+            body["system"] = [{"type": "text", "text": system}]
         if request.tools:
             body["tools"] = [
                 {"name": t.name, "description": t.description, "input_schema": t.parameters}
                 for t in request.tools
             ]
+        mark_cache_breakpoints(body)
         if request.temperature is not None and budget is None:  # thinking takes no temperature
             body["temperature"] = request.temperature
         return body
