@@ -28,13 +28,14 @@ def model_turns(body: dict[str, Any] | None) -> list[list[dict[str, Any]]]:
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("wire", ["gemini", "anthropic"])
+@pytest.mark.parametrize("wire", ["gemini", "anthropic", "responses"])
 async def test_thinking_goes_back_with_the_tool_loop_and_the_next_turn(
     tmp_path: Path, fake: FakeProvider, wire: str
 ) -> None:
     home, ws = new_home(tmp_path), new_workspace(tmp_path)
-    model = "gemini-3-pro-preview" if wire == "gemini" else "claude-sonnet-4-5"
-    home.write({"p": {"url": fake.url, "keys": [KEY_A], "wire": wire}}, f"p:{model}")
+    model = {"gemini": "gemini-3-pro-preview", "anthropic": "claude-sonnet-4-5"}.get(wire, "gpt-5")
+    url = fake.openai_base_url if wire == "responses" else fake.url
+    home.write({"p": {"url": url, "keys": [KEY_A], "wire": wire}}, f"p:{model}")
     read = call("read_file", "c1", path="hello.py")
     fake.script(
         KEY_A,
@@ -56,6 +57,12 @@ async def test_thinking_goes_back_with_the_tool_loop_and_the_next_turn(
             "skip_thought_signature_validator"
         )
         assert model_turns(third)[0] == sent  # read back from the store
+    elif wire == "responses":
+        items = [i for i in second["input"] if i.get("type") in ("reasoning", "function_call")]
+        assert [i["type"] for i in items] == ["reasoning", "function_call"]
+        assert items[0]["encrypted_content"].startswith("gAAAAA")
+        assert second["include"] == ["reasoning.encrypted_content"] and second["store"] is False
+        assert [i for i in third["input"] if i.get("type") == "reasoning"] == items[:1]
     else:
         assistant = next(m for m in second["messages"] if m["role"] == "assistant")
         kinds = [b["type"] for b in assistant["content"]]

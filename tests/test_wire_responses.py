@@ -58,6 +58,9 @@ def test_request_shape() -> None:
         "prompt_cache_key": "session-1",
     }
     assert WIRE.stream_body(request, "gpt-5")["stream"] is True
+    # doctor --probe asks for 1 token; the API refuses fewer than 16.
+    probe = ChatRequest((Message.user("ok?"),), max_tokens=1)
+    assert WIRE.body(probe, "gpt-5")["max_output_tokens"] == 16
 
 
 def test_function_call_and_reasoning_round_trip() -> None:

@@ -33,6 +33,7 @@ from hermes_mcp.llm.wires.common import broken, loads_object, tool_call
 from hermes_mcp.llm.wires.openai import OpenAIWire, effort, is_reasoning_model
 
 NAME = "responses"
+MIN_OUTPUT_TOKENS = 16
 # In-stream error codes as the HTTP status the same failure has on a plain request.
 _STREAM_STATUS = {
     "rate_limit_exceeded": 429,
@@ -182,8 +183,8 @@ class ResponsesWire(OpenAIWire):
                 }
                 for t in request.tools
             ]
-        if request.max_tokens is not None:
-            body["max_output_tokens"] = request.max_tokens
+        if request.max_tokens is not None:  # the API refuses fewer than 16 (doctor asks 1)
+            body["max_output_tokens"] = max(request.max_tokens, MIN_OUTPUT_TOKENS)
         if request.temperature is not None and not is_reasoning_model(model):
             body["temperature"] = request.temperature
         level = effort(request.reasoning, model)
