@@ -108,3 +108,20 @@ async def test_the_setting_goes_only_to_the_model_configured_with_it(
     assert first is not None and second is not None
     assert first["reasoning_effort"] == "high"
     assert "thinking" not in second  # not configured there: nothing sent
+
+
+def test_anthropic_thinking_waits_for_a_loop_begun_elsewhere_to_end() -> None:
+    """A tool loop that failed over from another wire has no signed thinking to send
+    back; the API refuses thinking then, so that request goes without."""
+    from hermes_mcp.llm.types import ToolCall
+
+    call = ToolCall("call_1", "read_file", {"path": "a"})
+    loop = (
+        Message.user("read a"),
+        Message.assistant("", (call,)),  # written by the OpenAI wire: no replay
+        Message.tool("call_1", "read_file", "A"),
+    )
+    wire = AnthropicWire()
+    assert "thinking" not in wire.body(ChatRequest(loop, reasoning="high"), "claude-sonnet-4-5")
+    after = ChatRequest((*loop, Message.assistant("A."), Message.user("and b?")), reasoning="high")
+    assert wire.body(after, "claude-sonnet-4-5")["thinking"]["type"] == "enabled"

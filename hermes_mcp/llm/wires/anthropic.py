@@ -100,6 +100,21 @@ def _messages(messages: tuple[Message, ...]) -> tuple[str, list[dict[str, Any]]]
     return system, out
 
 
+def _loop_is_signed(messages: tuple[Message, ...]) -> bool:
+    """Whether thinking may be on: with thinking, the API wants every assistant turn of
+    the tool loop under way (since the last user message) to start with its signed
+    thinking block. A loop begun on another wire (a failover) has none to send, so that
+    request goes without thinking; the next user message starts a loop that has them."""
+    for msg in reversed(messages):
+        if msg.role == "user":
+            return True
+        if msg.role == "assistant" and msg.tool_calls:
+            replay = msg.replay.for_wire("anthropic") if msg.replay else None
+            if not replay or replay[0].get("type") not in ("thinking", "redacted_thinking"):
+                return False
+    return True
+
+
 EPHEMERAL = {"type": "ephemeral"}
 # Blocks that cannot carry cache_control themselves (the API refuses it on thinking).
 _UNMARKABLE = frozenset({"thinking", "redacted_thinking"})
@@ -172,6 +187,8 @@ class AnthropicWire:
         system, messages = _messages(request.messages)
         max_tokens = request.max_tokens or DEFAULT_MAX_TOKENS
         budget = THINKING_BUDGETS.get(request.reasoning or "")
+        if budget is not None and not _loop_is_signed(request.messages):
+            budget = None  # see _loop_is_signed
         body: dict[str, Any] = {
             "model": model,
             "max_tokens": max_tokens + (budget or 0),
