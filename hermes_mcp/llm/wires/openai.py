@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 from hermes_mcp.errors import FailureClass, ProviderError
@@ -38,6 +39,7 @@ from hermes_mcp.llm.wires.common import (
 _REASONING_MODEL = re.compile(r"^(o\d+(-|$)|gpt-5)")
 
 
+@lru_cache(maxsize=256)
 def is_reasoning_model(model: str) -> bool:
     return bool(_REASONING_MODEL.match(model.rsplit("/", 1)[-1].lower()))
 
