@@ -58,7 +58,9 @@ def _input(messages: tuple[Message, ...]) -> tuple[str, list[dict[str, Any]]]:
             continue
         replay = msg.replay.for_wire(NAME) if msg.replay else None
         if replay is not None:  # reasoning (encrypted), message and calls, as sent
-            items.extend(dict(item) for item in replay)
+            # ...but without their ids: with store: false nothing is kept under an id,
+            # and an id refers to a stored item (refused: "Items are not persisted").
+            items.extend({k: v for k, v in item.items() if k != "id"} for item in replay)
             continue
         if msg.role == "user":
             content: list[dict[str, Any]] = []
