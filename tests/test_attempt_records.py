@@ -1,4 +1,4 @@
-"""One attempt-record shape on every surface (``llm.types.AttemptRecord``): ``ask --json``,
+"""One attempt-record shape on every surface (``llm.records.AttemptRecord``): ``ask --json``,
 ``agent_run``'s ``structuredContent.attempts`` and ACP's error data show the same records
 for the same failed walk, each attempt once, with its HTTP status, its class, and when a
 cooled credential recovers. The route.* log lines carry the same fields."""
@@ -14,7 +14,7 @@ import acp
 import anyio
 import pytest
 
-from hermes_mcp.llm.types import AttemptRecord
+from hermes_mcp.llm.records import AttemptRecord
 from hermes_mcp.testing import FakeProvider, rate_limited, server_error
 from tests.acp_client import Editor, connect, text
 from tests.agent_helpers import new_home, new_workspace

@@ -9,8 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from hermes_mcp.errors import iso_utc
 
 Role = Literal["system", "user", "assistant", "tool"]
@@ -138,29 +136,6 @@ class Usage:
 Action = Literal["served", "rotate", "fallback", "retry", "surface", "skip"]
 
 
-class AttemptRecord(BaseModel):
-    """THE shape of one attempt on every surface: ``ask --json``, ``agent_run``'s
-    ``structuredContent.attempts``, ACP error data, ``turn_end.error.attempts`` and the
-    ``route.*`` log lines. Every key is always present (null when it does not apply)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    provider: str
-    model: str
-    credential: str | None = Field(description="the credential's fingerprint")
-    action: Action
-    status: int | str | None = Field(
-        description='HTTP status, "timeout", "connect" or "malformed"; null when not sent'
-    )
-    error_class: str | None = Field(description="the failure class; null when served/skipped")
-    reason: str | None = Field(description="why a route was skipped (or a retry's cause)")
-    retry_at: str | None = Field(
-        description="ISO 8601 UTC: when the credential (or route) left behind recovers"
-    )
-    elapsed_ms: float
-    cost_usd: float | None = Field(description="the served attempt's cost, once known")
-
-
 @dataclass(slots=True)
 class Attempt:
     """One step of a route: a request sent (or a route skipped without sending)."""
@@ -177,7 +152,7 @@ class Attempt:
     retry_at: float | None = None  # epoch seconds: when what was left behind recovers
 
     def to_json(self) -> dict[str, Any]:
-        """The attempt as :class:`AttemptRecord` describes it (the one renderer)."""
+        """The attempt as ``llm.records.AttemptRecord`` describes it (the one renderer)."""
         return {
             "provider": self.provider,
             "model": self.model,

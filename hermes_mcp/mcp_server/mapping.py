@@ -34,7 +34,7 @@ from hermes_mcp.agent.events import (
     UserMessage,
 )
 from hermes_mcp.agent.jobs import RouteLog
-from hermes_mcp.llm.types import AttemptRecord
+from hermes_mcp.llm.records import AttemptRecord
 from hermes_mcp.log import redact
 from tools import Tool, ToolAnnotations, ToolResult
 
