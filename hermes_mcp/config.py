@@ -30,7 +30,7 @@ from hermes_mcp.log import get_logger
 
 PROVIDER_NAME = re.compile(r"^[a-z0-9_-]+$")
 
-Wire = Literal["openai", "anthropic", "gemini", "vertex"]
+Wire = Literal["openai", "responses", "anthropic", "gemini", "vertex"]
 Strategy = Literal["fill_first", "round_robin", "least_used", "random"]
 
 
@@ -93,6 +93,12 @@ class ModelSettings(_Strict):
     output_per_mtok: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     # default: the input price
     cached_per_mtok: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    # tokens written to the provider's prompt cache (Anthropic: 1.25x input); default:
+    # the input price
+    cache_write_per_mtok: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    # How hard the model thinks, mapped per wire (reasoning_effort, reasoning.effort,
+    # Anthropic thinking budgets, Gemini thinkingConfig); absent: nothing is sent.
+    reasoning: Literal["off", "low", "medium", "high"] | None = None
 
 
 # A timeout must be a finite number of seconds, and one a clock can add to now.

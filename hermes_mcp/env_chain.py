@@ -12,6 +12,7 @@ of the config, so the config can use it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -71,6 +72,22 @@ class ChosenProvider:
     def ref(self) -> str:
         return f"{self.known.name}:{self.known.model}"
 
+    @property
+    def wire(self) -> str:
+        """OpenAI's own endpoint serves its reasoning models (o-series, gpt-5 family) and
+        its Responses-only ones (``-pro``, codex, deep research) on the Responses API,
+        which carries their encrypted reasoning from one tool call to the next; an
+        overridden base_url (a proxy, a test server) keeps the chat wire it surely has."""
+        if self.known.name == "openai" and not self.overridden:
+            name = self.known.model.lower()
+            if _RESPONSES_MODEL.match(name) or _RESPONSES_ONLY.search(name):
+                return "responses"
+        return self.known.wire
+
+
+_RESPONSES_MODEL = re.compile(r"^(o\d+(-|$)|gpt-5)")
+_RESPONSES_ONLY = re.compile(r"(-pro\b|codex|deep-research|computer-use)")
+
 
 def detect(env: Mapping[str, str]) -> list[ChosenProvider]:
     """The known providers whose key variables are set, in chain order."""
@@ -88,7 +105,7 @@ def config_data(chosen: list[ChosenProvider]) -> dict[str, object]:
     """The chain as the config file's data (what ``parse_config`` validates)."""
     providers = {
         c.known.name: {
-            "wire": c.known.wire,
+            "wire": c.wire,
             "base_url": c.base_url,
             "credentials": [f"env:{v}" for v in c.variables],
         }

@@ -66,7 +66,7 @@ def render_config(chosen: list[ChosenProvider]) -> str:
             "",
             f"# {c.known.note}: {', '.join(c.variables)}",
             f"[providers.{c.known.name}]",
-            f"wire = {_toml(c.known.wire)}",
+            f"wire = {_toml(c.wire)}",
             f"base_url = {_toml(c.base_url)}"
             + (f"  # from {base_url_variable(c.known.name)}" if c.overridden else ""),
             "credentials = [" + ", ".join(_toml(f"env:{v}") for v in c.variables) + "]",

@@ -95,7 +95,9 @@ def delegate_tool(parent: Session, st: TurnState) -> Tool[DelegateArgs]:
 
 def task_usage(result: TaskResult) -> Usage:
     u = result.usage
-    return Usage(u.input_tokens, u.output_tokens, u.cached_tokens)
+    return Usage(
+        u.input_tokens, u.output_tokens, u.cached_tokens, cache_write_tokens=u.cache_write_tokens
+    )
 
 
 async def delegate(

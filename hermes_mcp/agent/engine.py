@@ -34,6 +34,7 @@ profile says vision: when no route of the chain does, the request leaves them ou
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import itertools
 import math
 import time
@@ -90,9 +91,26 @@ def _schema(args: type[BaseModel]) -> dict[str, Any]:
 
 
 def tool_defs(registry: ToolRegistry) -> tuple[llm.ToolDef, ...]:
+    """The tools as the model sees them, in name order: the same bytes on every call of
+    a session whatever order the tools were registered in (a mounted server attaching
+    late), so the prompt prefix stays cacheable."""
     return tuple(
-        llm.ToolDef(t.name, t.description, t.input_schema or _schema(t.args)) for t in registry
+        llm.ToolDef(t.name, t.description, t.input_schema or _schema(t.args))
+        for t in sorted(registry, key=lambda t: t.name)
     )
+
+
+async def cache_key(session: Session, session_id: str) -> str:
+    """The provider-side prompt-cache key of a session: the same for every request of
+    the session and of the tasks it delegates (a child's session names its parent), a
+    hash so the session id itself never leaves."""
+    root = session_id
+    for _ in range(8):  # delegation depth is bounded far below this
+        info = await session.store.get(root)
+        if info is None or not info.parent_id:
+            break
+        root = info.parent_id
+    return "hermes-" + hashlib.sha256(root.encode()).hexdigest()[:32]
 
 
 async def run_turn(
@@ -192,18 +210,19 @@ async def _loop(session: Session, st: TurnState) -> None:
         system_prompt(session.cwd, registry.names, delegated=session.depth > 0, skills=skills)
     )
     learn_after = session.config.skills.learn_after_tool_calls
+    key = await cache_key(session, st.session_id)
     while True:
         if not st.budget.next_iteration():
             st.finish("max_iterations", explain("max_iterations", st.budget))
             return
         messages = _visible(session, st)
         nudge = learning.reminder(st.tool_calls, learn_after, registry.names, depth=session.depth)
-        request = llm.ChatRequest((system, *messages, *nudge), tools)
+        request = llm.ChatRequest((system, *messages, *nudge), tools, cache_key=key)
         result = await _complete(session, st, request)
         if result is None:
             return
         completion = result.completion
-        assistant = llm.Message.assistant(completion.text, completion.tool_calls)
+        assistant = completion.message()  # with its replay, for the same wire
         st.messages.append(assistant)
         st.unanswered = {call.id: call for call in completion.tool_calls}
         st.tool_calls.extend(call.name for call in completion.tool_calls)
@@ -220,6 +239,7 @@ async def _loop(session: Session, st: TurnState) -> None:
                 context_window=_window(session, result),
                 session_usage=st.totals.usage,
                 session_cost_usd=st.totals.cost_usd,
+                attempts=result.attempts,
             )
         )
         await session.store.append_assistant(

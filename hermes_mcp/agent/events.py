@@ -63,7 +63,13 @@ STOP_REASONS: tuple[StopReason, ...] = (
 
 ToolCallStatus = Literal["completed", "failed", "cancelled", "denied"]
 
-_USAGE_KEYS = ("input_tokens", "output_tokens", "cached_tokens", "reasoning_tokens")
+_USAGE_KEYS = (
+    "input_tokens",
+    "output_tokens",
+    "cached_tokens",
+    "reasoning_tokens",
+    "cache_write_tokens",
+)
 
 
 class _Json:
@@ -158,6 +164,11 @@ class UsageUpdate(_Json):
     context_window: int | None = None
     session_usage: Usage | None = None
     session_cost_usd: float | None = None
+    # The call's whole walk (every attempt, the served one last), for the route records
+    # of agent_run; not part of the event's JSON.
+    attempts: Annotated[tuple[Attempt, ...], Field(exclude=True)] = field(
+        default=(), compare=False, repr=False
+    )
 
     # The call's tokens sit at the top level of the JSON, beside ``cost_usd``.
     @model_serializer(mode="wrap")

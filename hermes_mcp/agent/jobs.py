@@ -117,40 +117,32 @@ class Activity:
 
 @dataclass
 class RouteLog:
-    """The route a piece of work's model calls took: every route the router left
-    (``model_switch``) and every call that was served (``usage``), in order."""
+    """The route a piece of work's model calls took, as attempt records
+    (``AttemptRecord``): every walk that was served (from its ``usage`` event), and
+    the moves of a walk still under way (from ``model_switch``), each attempt once."""
 
     attempts: list[dict[str, Any]] = field(default_factory=list)
+    pending: list[dict[str, Any]] = field(default_factory=list)  # the walk under way
     provider: str | None = None
     model: str | None = None
     credential: str | None = None  # fingerprint
 
     def add(self, event: Event) -> None:
         match event:
-            case ModelSwitch(attempt=Attempt(provider=provider, model=model)):
-                self.attempts.append(
-                    {
-                        "provider": provider,
-                        "model": model,
-                        "action": event.action,
-                        "error_class": event.reason,
-                        "to": event.to,
-                    }
-                )
+            case ModelSwitch(attempt=Attempt() as attempt):
+                self.pending.append(attempt.to_json())
             case UsageUpdate():
                 self.provider, self.model = event.provider, event.model
                 self.credential = event.credential
-                self.attempts.append(
-                    {
-                        "provider": event.provider,
-                        "model": event.model,
-                        "credential": event.credential,
-                        "action": "served",
-                        "error_class": None,
-                    }
-                )
+                self.attempts.extend(a.to_json() for a in event.attempts)
+                self.pending.clear()
             case _:
                 pass  # only moves of the router and served calls are the route
+
+    def records(self, failed_walk: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+        """Every attempt once: the served walks, then the failed walk's full list when
+        the turn ended in one (it holds the moves already seen), else the moves seen."""
+        return [*self.attempts, *(failed_walk if failed_walk else self.pending)]
 
 
 @dataclass

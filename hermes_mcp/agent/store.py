@@ -38,7 +38,9 @@ from hermes_mcp.agent.transcript import (
     insert_events,
     insert_message,
     pack_parts,
+    pack_replay,
     repair,
+    replay_of,
     tool_calls,
 )
 from hermes_mcp.agent.writer import GroupWriter
@@ -361,6 +363,7 @@ class SessionStore:
             "input_tokens": usage.input_tokens,
             "output_tokens": usage.output_tokens,
             "cost_usd": result.cost_usd,
+            "parts": pack_replay(message.replay),
         }
         served = {
             "provider": result.provider,
@@ -432,6 +435,7 @@ def _messages(rows: Iterable[sqlite3.Row]) -> list[Message]:
             tool_call_id=row["tool_call_id"],
             name=row["name"],
             images=images_of(row["parts"]),
+            replay=replay_of(row["parts"]),
         )
         for row in rows
     ]

@@ -29,12 +29,7 @@ class SessionTotals:
 
 
 def _plus(a: llm.Usage, b: llm.Usage) -> llm.Usage:
-    return llm.Usage(
-        a.input_tokens + b.input_tokens,
-        a.output_tokens + b.output_tokens,
-        a.cached_tokens + b.cached_tokens,
-        a.reasoning_tokens + b.reasoning_tokens,
-    )
+    return a + b
 
 
 @dataclass

@@ -34,6 +34,7 @@ from hermes_mcp.agent.events import (
     UserMessage,
 )
 from hermes_mcp.agent.jobs import RouteLog
+from hermes_mcp.llm.records import AttemptRecord
 from hermes_mcp.log import redact
 from tools import Tool, ToolAnnotations, ToolResult
 
@@ -124,6 +125,7 @@ class UsageOut(BaseModel):
     output_tokens: int = 0
     cached_tokens: int = 0
     reasoning_tokens: int = 0
+    cache_write_tokens: int = 0
 
 
 class AgentRunOutput(BaseModel):
@@ -133,15 +135,13 @@ class AgentRunOutput(BaseModel):
     provider: str | None
     model: str | None
     credential: str | None
-    attempts: list[dict[str, Any]]
+    attempts: list[AttemptRecord]
     usage: UsageOut
     cost_usd: float | None
 
 
 def turn_structured(end: TurnEnd, route: RouteLog) -> dict[str, Any]:
-    attempts = list(route.attempts)
-    if end.error is not None and end.error.get("attempts"):
-        attempts = [*attempts, *end.error["attempts"]]
+    attempts = route.records(end.error.get("attempts") if end.error is not None else None)
     usage = end.usage.to_json()
     return {
         "session_id": end.session_id,
