@@ -19,7 +19,7 @@ import mcp_types as types
 
 from hermes_mcp.agent.events import Event, ModelSwitch
 from hermes_mcp.agent.jobs import Job, Jobs
-from hermes_mcp.mcp_server import interactive, mapping
+from hermes_mcp.mcp_server import interactive, mapping, scope
 from hermes_mcp.mcp_server.catalog import (
     AgentResultArgs,
     AgentRunArgs,
@@ -43,7 +43,16 @@ def _jobs(edge: Edge) -> Jobs:
     return edge.jobs
 
 
+class OutOfScope(Exception):
+    """A session of another workspace the person did not let this call reach."""
+
+
 async def _start_turn(edge: Edge, ctx: Ctx, args: AgentRunArgs, roots: tuple[Any, ...]) -> Job:
+    if args.session_id is not None:
+        info = await edge.rt().store.get(args.session_id)
+        refused = info and await scope.refusal(edge, roots, info, "agent_run", continues=True)
+        if refused:
+            raise OutOfScope(refused)
     session = await edge.session(
         ctx,
         roots,
@@ -134,14 +143,20 @@ async def _wait(
 async def agent_run(
     edge: Edge, ctx: Ctx, args: AgentRunArgs, roots: tuple[Any, ...]
 ) -> interactive.Result:
-    job = await _start_turn(edge, ctx, args, roots)
+    try:
+        job = await _start_turn(edge, ctx, args, roots)
+    except OutOfScope as exc:
+        return mapping.error_result(str(exc))
     return await _wait(edge, ctx, "agent_run", job, lambda: _turn_result(job))
 
 
 async def agent_start(
     edge: Edge, ctx: Ctx, args: AgentRunArgs, roots: tuple[Any, ...]
 ) -> types.CallToolResult:
-    job = await _start_turn(edge, ctx, args, roots)
+    try:
+        job = await _start_turn(edge, ctx, args, roots)
+    except OutOfScope as exc:
+        return mapping.error_result(str(exc).replace("agent_run", "agent_start", 1))
     if interactive.wanted(ctx):  # its approvals wait for agent_result to carry them
         interactive.hold_for_polls(edge, job)
     data = {"job_id": job.id, "session_id": job.session_id}
@@ -234,8 +249,13 @@ async def sessions_list(
     edge: Edge, ctx: Ctx, args: SessionsListArgs, roots: tuple[Any, ...]
 ) -> types.CallToolResult:
     rt = edge.rt()
-    cwd = str(roots[0]) if args.workspace_only and roots else None
-    page = await rt.store.list_sessions(cwd=cwd, limit=args.limit, cursor=args.cursor)
+    within: list[str] | None = scope.places(roots)
+    if not args.workspace_only:
+        refused = await scope.refusal_for_all(edge, roots, "sessions_list")
+        if refused:
+            return mapping.error_result(refused)
+        within = None
+    page = await rt.store.list_sessions(within=within, limit=args.limit, cursor=args.cursor)
     data = {
         "sessions": [s.to_json() for s in page.sessions],
         "next_cursor": page.next_cursor,
@@ -249,6 +269,12 @@ async def session_read(
     from hermes_mcp.agent.store import SessionNotFound
 
     rt = edge.rt()
+    info = await rt.store.get(args.session_id)
+    if info is None:
+        raise SessionNotFound.named(args.session_id)
+    refused = await scope.refusal(edge, roots, info, "session_read", continues=False)
+    if refused:
+        return mapping.error_result(refused)
     record = await rt.store.load(args.session_id)
     if record is None:
         raise SessionNotFound.named(args.session_id)

@@ -11,7 +11,7 @@ import mcp_types as types
 from mcp.shared.exceptions import MCPError
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
-from hermes_mcp.mcp_server import mapping
+from hermes_mcp.mcp_server import mapping, scope
 from hermes_mcp.mcp_server.edge import Ctx, Edge
 
 SESSIONS = "hermes://sessions/"
@@ -21,13 +21,13 @@ RESOURCE_NOT_FOUND_LEGACY = -32002
 LISTED_SESSIONS = 50
 
 
-def not_found(ctx: Ctx, uri: str) -> MCPError:
+def not_found(ctx: Ctx, uri: str, why: str = "") -> MCPError:
     modern = ctx.protocol_version in MODERN_PROTOCOL_VERSIONS
     code = types.INVALID_PARAMS if modern else RESOURCE_NOT_FOUND_LEGACY
-    return MCPError(code=code, message=f"Resource not found: {uri}", data={"uri": uri})
+    return MCPError(code=code, message=f"Resource not found: {uri}{why}", data={"uri": uri})
 
 
-async def list_resources(edge: Edge) -> types.ListResourcesResult:
+async def list_resources(edge: Edge, ctx: Ctx) -> types.ListResourcesResult:
     fixed = [
         types.Resource(
             uri=MEMORY,
@@ -45,7 +45,8 @@ async def list_resources(edge: Edge) -> types.ListResourcesResult:
         ),
     ]
     rt = edge.rt()
-    page = await rt.store.list_sessions(limit=LISTED_SESSIONS)
+    within = scope.places(await edge.roots(ctx))  # this server's workspaces only
+    page = await rt.store.list_sessions(within=within, limit=LISTED_SESSIONS)
     sessions = [
         types.Resource(
             uri=f"{SESSIONS}{s.id}",
@@ -91,6 +92,10 @@ async def read(edge: Edge, ctx: Ctx, uri: str) -> types.ReadResourceResult:
         info = await rt.store.get(session_id) if session_id and "/" not in session_id else None
         if info is None:
             raise not_found(ctx, uri)
+        if not scope.in_scope(info.cwd, await edge.roots(ctx)):
+            # Read without a person in the loop: another workspace's session is not
+            # offered here (session_read asks).
+            raise not_found(ctx, uri, " (a session of another workspace: session_read asks)")
         events = [event async for event in rt.store.replay(session_id)]
         text = mapping.transcript_markdown(info.title, info.id, events)
         return _contents(uri, text, "text/markdown")
