@@ -25,6 +25,7 @@ import anyio
 import mcp_types as types
 
 from hermes_mcp.log import get_logger
+from hermes_mcp.mcp_server.prompt_text import Changes, message
 from tools import ApprovalRequest, Decision, NonInteractiveApprover
 
 if TYPE_CHECKING:
@@ -48,37 +49,23 @@ SCHEMA = {
 }
 
 
-def message(request: ApprovalRequest) -> str:
-    lines = [f"Hermes asks to {request.title}."]
-    if request.risk:
-        lines.append(f"Why it asks: {request.risk}.")
-    if request.command:
-        lines.append(f"Command: {request.command}")
-    if request.url:
-        lines.append(f"URL: {request.url}")
-    if request.paths:
-        lines.append("Paths: " + ", ".join(str(p) for p in request.paths))
-    if request.diff is not None:
-        lines.append("Change:\n" + request.diff.unified[:2000])
-    return "\n".join(lines)
-
-
 class McpApprover:
     def __init__(self, edge: Edge) -> None:
         self.edge = edge
         self.fallback = NonInteractiveApprover()
+        self.changes = Changes()  # long changes' whole text, offered as resources
 
     async def approve(self, request: ApprovalRequest) -> Decision:
         interaction = self.edge.interaction_for(request)
         if interaction is not None:
-            return await interaction.ask(request)
+            return await interaction.ask(request, message(request, self.changes))
         ctx = self.edge.channel
         if ctx is None or not self.edge.can_elicit():
             decision = await self.fallback.approve(request)
             return Decision.deny(
                 decision.reason + " (this MCP client cannot be asked: it offers no elicitation)"
             )
-        result = await ctx.session.elicit_form(message(request), SCHEMA)
+        result = await ctx.session.elicit_form(message(request, self.changes), SCHEMA)
         if result.action != "accept" or not result.content:
             return Decision.deny(f"the person chose {result.action}")
         choice = result.content.get("decision")
@@ -97,6 +84,7 @@ class McpApprover:
 class Ask:
     id: str
     request: ApprovalRequest
+    message: str  # what the person is shown
     answered: anyio.Event = field(default_factory=anyio.Event)
     decision: Decision | None = None
 
@@ -151,8 +139,8 @@ class Interaction:
         self.finished.set()
         self.poke()
 
-    async def ask(self, request: ApprovalRequest) -> Decision:
-        ask = Ask(f"approval-{secrets.token_hex(6)}", request)
+    async def ask(self, request: ApprovalRequest, text: str) -> Decision:
+        ask = Ask(f"approval-{secrets.token_hex(6)}", request, text)
         self.asks[ask.id] = ask
         self.poke()
         try:
@@ -172,9 +160,7 @@ class Interaction:
     def input_required(self) -> types.InputRequiredResult:
         requests: dict[str, types.InputRequest] = {
             ask.id: types.ElicitRequest(
-                params=types.ElicitRequestFormParams(
-                    message=message(ask.request), requested_schema=SCHEMA
-                )
+                params=types.ElicitRequestFormParams(message=ask.message, requested_schema=SCHEMA)
             )
             for ask in self.asks.values()
         }

@@ -1,7 +1,9 @@
 """Resources: ``hermes://sessions/{id}`` (a stored session's transcript as Markdown),
-``hermes://memory`` (the memory notes) and ``hermes://providers`` (credential states,
-fingerprints only). An unknown URI gets the protocol's resource-not-found error:
-``-32002`` in the handshake era, ``-32602`` in 2026-07-28 (which retired -32002)."""
+``hermes://memory`` (the memory notes), ``hermes://providers`` (credential states,
+fingerprints only) and ``hermes://changes/{digest}`` (the whole of a change that an
+approval prompt showed in part; not listed, named in the prompt). An unknown URI gets
+the protocol's resource-not-found error: ``-32002`` in the handshake era, ``-32602``
+in 2026-07-28 (which retired -32002)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from hermes_mcp.mcp_server import mapping, scope
 from hermes_mcp.mcp_server.edge import Ctx, Edge
+from hermes_mcp.mcp_server.prompt_text import CHANGES
 
 SESSIONS = "hermes://sessions/"
 MEMORY = "hermes://memory"
@@ -86,6 +89,11 @@ async def read(edge: Edge, ctx: Ctx, uri: str) -> types.ReadResourceResult:
         return _contents(uri, json.dumps(report, indent=2), "application/json")
     if uri == MEMORY:
         return _contents(uri, await _memory(edge, ctx), "text/markdown")
+    if uri.startswith(CHANGES):  # the whole of a change an approval prompt showed in part
+        whole = edge.approver.changes.get(uri) if edge.approver is not None else None
+        if whole is None:
+            raise not_found(ctx, uri, " (changes are kept while this connection lasts)")
+        return _contents(uri, whole, "text/x-diff")
     if uri.startswith(SESSIONS):
         session_id = uri.removeprefix(SESSIONS)
         rt = edge.rt()
