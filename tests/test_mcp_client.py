@@ -175,6 +175,27 @@ async def test_an_mcp_deny_rule_stops_a_call(tmp_path: Path, fake: FakeProvider)
 
 
 @pytest.mark.anyio
+async def test_an_mcp_rule_matches_the_servers_own_spelling(
+    tmp_path: Path, fake: FakeProvider
+) -> None:
+    """``mcp:demo__files.delete`` matched nothing (the tool is registered as
+    ``demo__files_delete``), so in ``auto`` mode the denied tool ran."""
+    home, ws = new_home(tmp_path), new_workspace(tmp_path)
+    pid_file, calls_file = tmp_path / "pids", tmp_path / "calls"
+    section = server("demo", "demo", pid_file, env={"HERMES_TEST_CALLS": str(calls_file)})
+    configure(home, fake, section, mode="auto", policy='deny = ["mcp:demo__files.delete"]')
+    with anyio.fail_after(60):
+        async with mcp_runtime(home) as (runtime, _client):
+            session = await runtime.create_session(ws)
+            ctx = session.context.for_call("c1")
+            assert "demo__files_delete" in session.registry.names
+            denied = await session.registry.call("demo__files_delete", {"path": "x"}, ctx)
+            assert denied.is_error and "deny rule 'mcp:demo__files.delete'" in denied.text
+            await session.close()
+    assert not calls_file.exists()  # the server never saw the call
+
+
+@pytest.mark.anyio
 async def test_read_only_tools_run_in_ask_mode_without_a_prompt(
     tmp_path: Path, fake: FakeProvider
 ) -> None:
