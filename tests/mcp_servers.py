@@ -77,6 +77,11 @@ def demo_server() -> Any:
         """A very long answer."""
         return "x" * 300_000
 
+    @server.tool(annotations=ToolAnnotations(readOnlyHint=True))
+    def flood(mb: int) -> str:
+        """An answer of ``mb`` megabytes: one line on the wire."""
+        return "x" * (mb * 1024 * 1024)
+
     @server.tool()
     def broken() -> str:
         """Always fails."""
