@@ -18,6 +18,8 @@ import anyio.abc
 import pytest
 from anyio.streams.text import TextReceiveStream
 
+from hermes_mcp.agent.events import ToolCallStart
+from hermes_mcp.agent.store import SessionStore
 from hermes_mcp.state import open_database
 from hermes_mcp.state.sessions import load_session
 from hermes_mcp.testing import FakeProvider, hold, reply, stream
@@ -92,6 +94,15 @@ async def continue_session(home: Home, ws: Path, session_id: str) -> list[Event]
         )
     assert proc.returncode == 0, proc.stderr.decode()
     return [json.loads(line) for line in seen(proc.stdout.decode()).splitlines()]
+
+
+async def replay(home: Home, session_id: str) -> list[Any]:
+    """The session's events as ``session/load`` replays them (the store's replay)."""
+    db = open_database(home.settings().db_path)
+    try:
+        return [event async for event in SessionStore(db).replay(session_id)]
+    finally:
+        db.close()
 
 
 def sent(fake: FakeProvider) -> list[tuple[str, str | None, str]]:
@@ -173,6 +184,14 @@ async def test_kill_9_mid_tool_keeps_the_results_and_stands_in_for_the_lost_one(
                 ("assistant", None),  # its terminal call never returned
             ]
             assert messages[3]["tool_calls"][0]["arguments"] == {"command": command}
+            # What the editor was shown (the call started) is what a load replays.
+            replayed = await replay(home, loaded["session"]["id"])
+            starts = [e for e in replayed if isinstance(e, ToolCallStart)]
+            assert [(e.call_id, e.name) for e in starts] == [
+                ("r1", "read_file"),
+                ("t1", "terminal"),
+            ]
+            assert starts[1].arguments == {"command": command}
             events = await continue_session(home, ws, loaded["session"]["id"])
     finally:
         pidfile = ws / "shell.pid"  # the shell and its sleep outlived the killed process
