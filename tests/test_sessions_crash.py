@@ -287,3 +287,50 @@ async def test_two_processes_append_to_their_own_sessions_at_once(
     users = [r.messages[0].id for r in records.values() if r is not None]
     answers = [m.id for r in records.values() if r is not None for m in r.messages[1:]]
     assert max(users) < min(answers)  # both were appending at the same time
+
+
+@pytest.mark.anyio
+async def test_a_session_runs_one_turn_at_a_time_across_processes(
+    tmp_path: Path, fake: FakeProvider
+) -> None:
+    """Two ``run --session ID`` at once once both ran and interleaved one transcript
+    (turns 3, 4, 3, 4). The second now ends at once, exit 2, naming the busy session; a
+    lease left by a killed process is taken over."""
+    home, ws = new_home(tmp_path), new_workspace(tmp_path)
+    configure(home, fake)
+    fake.script(
+        KEY_A,
+        reply("one"),
+        hold("first", then=reply("two")),
+        stream(chunks=["thr", "ee"], delay_s=60),  # killed mid-stream, holding the lease
+        reply("four"),
+    )
+    with anyio.fail_after(60):
+        started = await anyio.run_process(
+            [HERMES, "run", "--json", "begin"], env=home.process_env, cwd=ws, check=False
+        )
+        assert started.returncode == 0, started.stderr.decode()
+        session_id = json.loads(started.stdout.decode().splitlines()[-1])["session_id"]
+        command = [HERMES, "run", "--session", session_id, "--json", "second"]
+        async with await anyio.open_process(command, env=home.process_env, cwd=ws) as first:
+            await fake.wait_in_flight(1, timeout=30)  # its turn is running
+            busy = await hermes(home, "run", "--session", session_id, "interleave")
+            assert busy.code == 2, busy.stderr
+            assert f"session {session_id} is already running a turn" in busy.stderr
+            assert f"pid {first.pid}" in busy.stderr
+            fake.release("first")
+            assert await first.wait() == 0
+        async with await anyio.open_process(
+            [HERMES, "run", "--session", session_id, "--json", "third"],
+            env=home.process_env,
+            cwd=ws,
+        ) as third:
+            events = await events_until(third, lambda e: e["type"] == "text_delta")
+            assert events[-1]["text"] == "thr"
+            third.kill()
+            assert await third.wait() == -signal.SIGKILL
+        events = await continue_session(home, ws, session_id)  # the dead one's lease
+    assert events[-1]["text"] == "four"
+    loaded = await the_only_session(home)
+    prompts = [m["content"] for m in loaded["messages"] if m["role"] == "user"]
+    assert prompts == ["begin", "second", "third", "go on"]

@@ -45,6 +45,7 @@ from hermes_mcp.config import POLICY_MODES, Config, ModelRef, PolicyMode, config
 from hermes_mcp.errors import ConfigError, UsageError
 from hermes_mcp.log import get_logger
 from hermes_mcp.state import Database
+from hermes_mcp.state.leases import SessionLease
 from tools import (
     TOOLSETS,
     Approver,
@@ -64,6 +65,20 @@ from tools.delegation import DelegatedTask, DelegationOutput
 
 class SessionBusy(UsageError):
     """A turn was asked for while the session is running one."""
+
+
+def take_lease(db: Database, session_id: str) -> SessionLease | None:
+    """The session's turn lease across processes (``state/leases.py``); SessionBusy when
+    another process holds it. ``None`` for a database without a file."""
+    if str(db.path) in ("", ":memory:"):
+        return None
+    taken = SessionLease.take(Path(db.path).parent / "leases", session_id)
+    if isinstance(taken, int):
+        who = f"another process (pid {taken})" if taken else "another process"
+        raise SessionBusy(
+            f"session {session_id} is already running a turn in {who}: wait for it to end"
+        )
+    return taken
 
 
 class SessionClosed(UsageError):
@@ -284,12 +299,17 @@ class Session:
             )
         if (isinstance(prompt, str) and not prompt.strip()) or not prompt:
             raise UsageError("the prompt is empty")
-        async with self._agent.turn(prompt, session_id=self.id, buffer=buffer) as handle:
-            self._live.turn = handle
-            try:
-                yield handle
-            finally:
-                self._live.turn = None
+        lease = take_lease(self._deps.store.db, self.id)  # one turn across processes too
+        try:
+            async with self._agent.turn(prompt, session_id=self.id, buffer=buffer) as handle:
+                self._live.turn = handle
+                try:
+                    yield handle
+                finally:
+                    self._live.turn = None
+        finally:
+            if lease is not None:
+                lease.release()
 
     async def run(self, prompt: Prompt, emit: Emit | None = None) -> TurnEnd:
         """Run one turn to its end, sending each event to ``emit``."""
