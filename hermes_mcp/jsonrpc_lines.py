@@ -323,6 +323,11 @@ class LineWriter:
         finally:
             self.close()
 
+    @property
+    def closed(self) -> bool:
+        """Whether the peer is gone (or the writer was closed): nothing more is sent."""
+        return self._closed
+
     def close(self) -> None:
         self._closed = True
         self._notify()
@@ -351,7 +356,8 @@ class LineChannel:
             if incoming.problem is not None:
                 _log.info("jsonrpc_bad_line", problem=incoming.problem)
             if incoming.reply is not None:
-                await self.writer.send(incoming.reply)
+                with suppress(anyio.BrokenResourceError):  # the peer is gone: no one to tell
+                    await self.writer.send(incoming.reply)
             if incoming.message is not None:
                 return incoming.message
 

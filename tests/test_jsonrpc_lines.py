@@ -229,3 +229,17 @@ async def test_file_descriptors_on_a_pipe() -> None:
             os.close(write_fd)
     os.close(read_fd)
     assert got == b"a" * 500_000
+
+
+async def test_bad_lines_after_the_peer_is_gone_are_dropped_not_raised() -> None:
+    async def gone(data: bytes) -> None:
+        raise BrokenPipeError
+
+    writer = LineWriter(gone)
+    writer.close()
+    channel = LineChannel(
+        LineReader(chunks(b"{nope\n", b'{"jsonrpc":"2.0","method":"x"}\n')), writer
+    )
+    assert writer.closed
+    message = await channel.receive()
+    assert message is not None and message["method"] == "x"

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from typing import Any, BinaryIO
 
 import anyio
@@ -88,15 +88,19 @@ class StdioWire:
                     item = to_message(raw)
                     if isinstance(item, dict):
                         _log.info("mcp_bad_message", id=item["id"])
-                        await self.channel.send(item)
+                        with suppress(anyio.BrokenResourceError):
+                            await self.channel.send(item)
                         continue
                     await read_writer.send(SessionMessage(item))
 
         async def writer() -> None:
             async with write_reader:
                 async for message in write_reader:
+                    if self.writer.closed:  # the client is gone: answers go nowhere, and
+                        continue  # no handler waits on a stream nobody drains
                     body = message.message.model_dump_json(by_alias=True, exclude_unset=True)
-                    await self.writer.send(body.encode() + b"\n")
+                    with suppress(anyio.BrokenResourceError):
+                        await self.writer.send(body.encode() + b"\n")
 
         with nonblocking(self._in.fd, self.writer_fd):
             async with anyio.create_task_group() as tg:
