@@ -296,8 +296,8 @@ class Live:
         started = time.monotonic()
         try:
             end = await self._run(edge, session, parts)
-        except SessionBusy:
-            raise self._busy(edge) from None
+        except SessionBusy as exc:  # here, or in another process (the session's lease)
+            raise RequestError(SESSION_BUSY, str(exc), {"sessionId": edge.id}) from None
         except UsageError as exc:
             raise invalid(str(exc), sessionId=edge.id) from None
         result = outcome(end)

@@ -248,6 +248,8 @@ class McpServerSection(_Strict):
     tools: list[str] | None = None  # an allow-list of the server's tool names
     timeout_s: float = Field(default=120.0, gt=0)  # per call
     startup_timeout_s: float = Field(default=30.0, gt=0)  # start, handshake, tools/list
+    # A stdio server's longest message line; a longer one fails the call it answers.
+    max_line_bytes: int = Field(default=16 * 1024 * 1024, ge=4096)
 
     @model_validator(mode="after")
     def _one_transport(self) -> McpServerSection:

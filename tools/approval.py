@@ -42,6 +42,9 @@ class ApprovalRequest:
     call_id: str | None = None
     parent_call_id: str | None = None
     addresses: tuple[str, ...] = ()  # for a fetch: what the host resolved to
+    # The tool's other spellings, which ``tool:``/``mcp:`` rules match too: for a
+    # mounted MCP server's tool, ``<server>__<its own name>`` beside the registered one.
+    aliases: tuple[str, ...] = ()
 
     @property
     def memo_key(self) -> tuple[str, str]:

@@ -52,6 +52,7 @@ from hermes_mcp.config import POLICY_MODES, Config, ModelRef, PolicyMode, config
 from hermes_mcp.errors import ConfigError, UsageError
 from hermes_mcp.log import get_logger
 from hermes_mcp.state import Database
+from hermes_mcp.state.leases import SessionLease
 from tools import (
     TOOLSETS,
     Approver,
@@ -70,6 +71,20 @@ from tools import (
 
 class SessionBusy(UsageError):
     """A turn was asked for while the session is running one."""
+
+
+def take_lease(db: Database, session_id: str) -> SessionLease | None:
+    """The session's turn lease across processes (``state/leases.py``); SessionBusy when
+    another process holds it. ``None`` for a database without a file."""
+    if str(db.path) in ("", ":memory:"):
+        return None
+    taken = SessionLease.take(Path(db.path).parent / "leases", session_id)
+    if isinstance(taken, int):
+        who = f"another process (pid {taken})" if taken else "another process"
+        raise SessionBusy(
+            f"session {session_id} is already running a turn in {who}: wait for it to end"
+        )
+    return taken
 
 
 class SessionClosed(UsageError):
@@ -455,7 +470,8 @@ class Session:
 
     @contextlib.contextmanager
     def _running(self, prompt: Prompt, scope: anyio.CancelScope) -> Iterator[None]:
-        """The one-turn-at-a-time rule: the turn holds the session while it runs."""
+        """The one-turn-at-a-time rule: the turn holds the session while it runs, in this
+        process and (through a lease file) across processes."""
         self.check_open()
         if self._live.scope is not None:
             raise SessionBusy(
@@ -463,11 +479,14 @@ class Session:
             )
         if (isinstance(prompt, str) and not prompt.strip()) or not prompt:
             raise UsageError("the prompt is empty")
+        lease = take_lease(self._deps.store.db, self.id)  # one turn across processes too
         self._live.scope = scope
         try:
             yield
         finally:
             self._live.scope = None
+            if lease is not None:
+                lease.release()
 
     def _toolsets(self) -> tuple[str, ...]:
         toolsets = self._choices.toolsets

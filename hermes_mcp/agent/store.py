@@ -151,13 +151,21 @@ class SessionStore:
         self,
         *,
         cwd: str | None = None,
+        within: Sequence[str] | None = None,
         limit: int = 50,
         cursor: str | None = None,
         children: bool = False,
     ) -> SessionPage:
-        """Newest activity first; ``cwd`` filters, ``cursor`` continues a page."""
+        """Newest activity first; ``cwd`` or ``within`` (in or below any of these
+        directories) filter, ``cursor`` continues a page."""
         return await self._run(
-            list_sessions, self.db, cwd=cwd, limit=limit, cursor=cursor, children=children
+            list_sessions,
+            self.db,
+            cwd=cwd,
+            within=within,
+            limit=limit,
+            cursor=cursor,
+            children=children,
         )
 
     async def load(self, session_id: str) -> SessionRecord | None:

@@ -16,7 +16,7 @@ from typing import Any
 import mcp_types as types
 
 from hermes_mcp.agent.jobs import Job, Jobs
-from hermes_mcp.mcp_server import interactive, mapping
+from hermes_mcp.mcp_server import interactive, mapping, scope
 from hermes_mcp.mcp_server.catalog import (
     AgentResultArgs,
     AgentRunArgs,
@@ -41,9 +41,18 @@ def _jobs(edge: Edge) -> Jobs:
     return edge.jobs
 
 
+class OutOfScope(Exception):
+    """A session of another workspace the person did not let this call reach."""
+
+
 async def _start_turn(
     edge: Edge, ctx: Ctx, args: AgentRunArgs, roots: tuple[Any, ...]
 ) -> tuple[McpSession, Job]:
+    if args.session_id is not None:
+        info = await edge.rt().store.get(args.session_id)
+        refused = info and await scope.refusal(edge, roots, info, "agent_run", continues=True)
+        if refused:
+            raise OutOfScope(refused)
     owner = await edge.session(
         ctx,
         roots,
@@ -87,14 +96,20 @@ async def _wait(
 async def agent_run(
     edge: Edge, ctx: Ctx, args: AgentRunArgs, roots: tuple[Any, ...]
 ) -> interactive.Result:
-    owner, job = await _start_turn(edge, ctx, args, roots)
+    try:
+        owner, job = await _start_turn(edge, ctx, args, roots)
+    except OutOfScope as exc:
+        return mapping.error_result(str(exc))
     return await _wait(edge, ctx, "agent_run", owner, job, lambda: _turn_result(job))
 
 
 async def agent_start(
     edge: Edge, ctx: Ctx, args: AgentRunArgs, roots: tuple[Any, ...]
 ) -> types.CallToolResult:
-    owner, job = await _start_turn(edge, ctx, args, roots)
+    try:
+        owner, job = await _start_turn(edge, ctx, args, roots)
+    except OutOfScope as exc:
+        return mapping.error_result(str(exc).replace("agent_run", "agent_start", 1))
     if interactive.wanted(ctx):  # its approvals wait for agent_result to carry them
         interactive.hold_for_polls(edge, owner, job)
     data = {"job_id": job.id, "session_id": job.session_id}
@@ -188,8 +203,13 @@ async def sessions_list(
     edge: Edge, ctx: Ctx, args: SessionsListArgs, roots: tuple[Any, ...]
 ) -> types.CallToolResult:
     rt = edge.rt()
-    cwd = str(roots[0]) if args.workspace_only and roots else None
-    page = await rt.store.list_sessions(cwd=cwd, limit=args.limit, cursor=args.cursor)
+    within: list[str] | None = scope.places(roots)
+    if not args.workspace_only:
+        refused = await scope.refusal_for_all(edge, roots, "sessions_list")
+        if refused:
+            return mapping.error_result(refused)
+        within = None
+    page = await rt.store.list_sessions(within=within, limit=args.limit, cursor=args.cursor)
     data = {
         "sessions": [s.to_json() for s in page.sessions],
         "next_cursor": page.next_cursor,
@@ -203,6 +223,12 @@ async def session_read(
     from hermes_mcp.agent.store import SessionNotFound
 
     rt = edge.rt()
+    info = await rt.store.get(args.session_id)
+    if info is None:
+        raise SessionNotFound.named(args.session_id)
+    refused = await scope.refusal(edge, roots, info, "session_read", continues=False)
+    if refused:
+        return mapping.error_result(refused)
     record = await rt.store.load(args.session_id)
     if record is None:
         raise SessionNotFound.named(args.session_id)

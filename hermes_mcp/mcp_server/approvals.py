@@ -51,21 +51,6 @@ SCHEMA = {
 }
 
 
-def message(request: ApprovalRequest) -> str:
-    lines = [f"Hermes asks to {request.title}."]
-    if request.risk:
-        lines.append(f"Why it asks: {request.risk}.")
-    if request.command:
-        lines.append(f"Command: {request.command}")
-    if request.url:
-        lines.append(f"URL: {request.url}")
-    if request.paths:
-        lines.append("Paths: " + ", ".join(str(p) for p in request.paths))
-    if request.diff is not None:
-        lines.append("Change:\n" + request.diff.unified[:2000])
-    return "\n".join(lines)
-
-
 # -- 2026-07-28: approvals as input_required results -------------------------------------------
 
 
@@ -73,6 +58,7 @@ def message(request: ApprovalRequest) -> str:
 class Ask:
     id: str
     request: ApprovalRequest
+    message: str  # what the person is shown
     answered: anyio.Event = field(default_factory=anyio.Event)
     decision: Decision | None = None
 
@@ -127,8 +113,8 @@ class Interaction:
         self.finished.set()
         self.poke()
 
-    async def ask(self, request: ApprovalRequest) -> Decision:
-        ask = Ask(f"approval-{secrets.token_hex(6)}", request)
+    async def ask(self, request: ApprovalRequest, text: str) -> Decision:
+        ask = Ask(f"approval-{secrets.token_hex(6)}", request, text)
         self.asks[ask.id] = ask
         self.poke()
         try:
@@ -148,9 +134,7 @@ class Interaction:
     def input_required(self) -> types.InputRequiredResult:
         requests: dict[str, types.InputRequest] = {
             ask.id: types.ElicitRequest(
-                params=types.ElicitRequestFormParams(
-                    message=message(ask.request), requested_schema=SCHEMA
-                )
+                params=types.ElicitRequestFormParams(message=ask.message, requested_schema=SCHEMA)
             )
             for ask in self.asks.values()
         }

@@ -26,6 +26,7 @@ from mcp.shared.exceptions import MCPError
 from hermes_mcp.log import get_logger
 from hermes_mcp.mcp_server.approvals import Ctx as Ctx
 from hermes_mcp.mcp_server.approvals import Interaction
+from hermes_mcp.mcp_server.prompt_text import Changes
 from hermes_mcp.mcp_server.sessions import McpApprover, McpSession
 
 if TYPE_CHECKING:
@@ -79,7 +80,8 @@ class Edge:
         self.jobs: Jobs | None = None
         self.catalog: Catalog | None = None
         self.problem: str | None = None  # why nothing can run (a broken config file)
-        self.direct = McpSession()  # direct tool calls (no agent turn)
+        self.changes = Changes()  # the whole of changes approval prompts showed in part
+        self.direct = McpSession(changes=self.changes)  # direct tool calls (no agent turn)
         self.sessions: OrderedDict[str, McpSession] = OrderedDict()  # most recent last
         self._listed = anyio.Event()  # the catalog is there
         self._ready = anyio.Event()  # the runtime is there (or cannot be)
@@ -285,7 +287,7 @@ class Edge:
         rt = self.rt()
         owner = self.sessions.get(session_id) if session_id is not None else None
         if owner is None:
-            owner = McpSession()
+            owner = McpSession(changes=self.changes)
         backends = Backends(approver=owner.approver)
         if session_id is None:
             session = await rt.create_session(

@@ -147,7 +147,7 @@ def build_server(edge: Edge, prompts: SkillPrompts | None = None) -> Server[Any]
         await edge.loaded()
         from hermes_mcp.mcp_server import resources
 
-        return await resources.list_resources(edge)
+        return await resources.list_resources(edge, ctx)
 
     async def list_templates(
         ctx: Ctx, params: types.PaginatedRequestParams | None

@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hermes_mcp.log import get_logger
-from hermes_mcp.mcp_server.approvals import SCHEMA, Ctx, Interaction, decision_from, message
+from hermes_mcp.mcp_server.approvals import SCHEMA, Ctx, Interaction, decision_from
+from hermes_mcp.mcp_server.prompt_text import Changes, message
 from tools import ApprovalRequest, Decision, NonInteractiveApprover
 
 if TYPE_CHECKING:
@@ -41,8 +42,10 @@ KEEP_UNCLAIMED_S = 600.0  # a finished result waits this long for the client's r
 class McpSession:
     """See the module docstring."""
 
-    def __init__(self, session: Session | None = None) -> None:
+    def __init__(self, session: Session | None = None, changes: Changes | None = None) -> None:
         self.session = session
+        # long changes' whole text, offered as resources (the edge's, shared by its sessions)
+        self.changes = changes if changes is not None else Changes()
         self.approver = McpApprover(self)
         self.peer: ServerSession | None = None
         self.waiting: Interaction | None = None
@@ -98,15 +101,16 @@ class McpApprover:
 
     async def approve(self, request: ApprovalRequest) -> Decision:
         interaction = self.interaction or self.owner.waiting
+        text = message(request, self.owner.changes)
         if interaction is not None:
-            return await interaction.ask(request)
+            return await interaction.ask(request, text)
         peer = self.owner.peer
         if peer is None or not self.owner.can_elicit():
             decision = await self.fallback.approve(request)
             return Decision.deny(
                 decision.reason + " (this MCP client cannot be asked: it offers no elicitation)"
             )
-        result = await peer.elicit_form(message(request), SCHEMA)
+        result = await peer.elicit_form(text, SCHEMA)
         decision = decision_from(result)
         _log.info("mcp_approval", tool=request.tool, allowed=decision.allowed)
         return decision
