@@ -87,7 +87,15 @@ def _parser() -> argparse.ArgumentParser:
 
     add_sessions_parser(sub, _Parser)  # sessions [list|show|search|delete|rename|fork]
     add_install_parsers(sub, _Parser)  # install CLIENT, uninstall CLIENT
-    sub.add_parser("setup", help="write a starter config.toml from the API keys that are set")
+    setup = sub.add_parser(
+        "setup", help="write a starter config.toml from the API keys that are set"
+    )
+    setup.add_argument(
+        "--env-refs",
+        action="store_true",
+        help="name the key variables (env:NAME) instead of keeping the keys in 0600 files "
+        "(then only a server started from this shell finds them)",
+    )
     _add_serve_parser(sub)
     return parser
 
@@ -343,7 +351,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command in ("install", "uninstall"):
             return cmd_install(args, _out, _err)
         if args.command == "setup":
-            return cmd_setup(_out)
+            return cmd_setup(_out, store=not args.env_refs)
         if args.command == "serve":
             return cmd_serve(args)
     except HermesError as exc:

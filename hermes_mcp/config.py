@@ -244,10 +244,14 @@ class Settings:
     credentials: dict[str, list[Credential]]
     # Problems that stop nothing: credentials of providers no model chain uses.
     warnings: tuple[str, ...] = ()
+    # The config file looked for and not found (no key variable was set either).
+    missing: Path | None = None
 
     @property
     def chain(self) -> list[ModelRef]:
         if self.config.model is None:
+            if self.missing is not None:
+                raise no_config_error(self.missing)
             raise ConfigError("no [model] section: set model.default", file=self._file)
         return self.config.model.chain
 
@@ -384,7 +388,10 @@ def parse_config(data: dict[str, Any], file: str | None) -> Config:
 
 
 def resolve_credentials(
-    config: Config, file: str | None, warnings: list[str] | None = None
+    config: Config,
+    file: str | None,
+    warnings: list[str] | None = None,
+    environ: typing.Mapping[str, str] | None = None,
 ) -> dict[str, list[Credential]]:
     """Each provider's resolved credentials. A reference that cannot be resolved is an
     error for a provider the model chain uses; for any other provider (given
@@ -397,7 +404,7 @@ def resolve_credentials(
         for i, ref in enumerate(section.credentials):
             key = f"providers.{name}.credentials[{i}]"
             try:
-                creds.append(resolve(ref))
+                creds.append(resolve(ref, environ))
             except CredentialRefError as exc:
                 if warnings is not None and name not in used:
                     where = f"{file}: " if file else ""
@@ -407,6 +414,20 @@ def resolve_credentials(
         out[name] = dedupe(creds)
     _raise_all(problems, file)
     return out
+
+
+def no_config_error(source: Path, *, named: bool = False) -> ConfigError:
+    """No config file at ``source`` (``named``: the one ``$HERMES_MCP_CONFIG`` or
+    ``--config`` asked for) and no key variable set: what to do, in the same words on
+    every surface (the command line, MCP's ``agent_run``, ACP)."""
+    from hermes_mcp.zero_config import no_key_message
+
+    if named:
+        return ConfigError(
+            "no config file here; create it, or run `hermes-mcp setup` to write it",
+            file=str(source),
+        )
+    return ConfigError(f"no config file here, and {no_key_message()}", file=str(source))
 
 
 def _read_config(source: Path, file: str) -> dict[str, Any]:
@@ -428,29 +449,35 @@ def _read_config(source: Path, file: str) -> dict[str, Any]:
 
 
 def load_settings(
-    path: Path | None = None, env: dict[str, str] | None = None, *, required: bool = True
+    path: Path | None = None,
+    env: dict[str, str] | None = None,
+    *,
+    required: bool = True,
+    environ: typing.Mapping[str, str] | None = None,
 ) -> Settings:
     """Read, validate and resolve the configuration. A missing file is an error when
-    ``required``; otherwise it yields the defaults (no providers)."""
+    ``required``; otherwise it yields the defaults (no providers). ``environ`` is where
+    ``env:`` credentials are looked up (default: this process's environment) and the
+    zero-config key variables (default: ``env``, else this process's environment):
+    ``install`` passes the few variables a desktop client starts its servers with."""
     source = path or config_path(env)
     home = home_dir(env)
-    if not source.exists() and path is None and source == home / "config.toml":
+    named = not (path is None and source == home / "config.toml")
+    if not source.exists() and not named:
         from hermes_mcp.zero_config import zero_config_settings  # no file: keys from env
 
-        zero = zero_config_settings(home, os.environ if env is None else env)
+        keys = environ if environ is not None else os.environ if env is None else env
+        zero = zero_config_settings(home, keys)
         if zero is not None:
             return zero
     if not source.exists():
         if required:
-            raise ConfigError(
-                "no config file here; create it (see README) or set HERMES_MCP_CONFIG",
-                file=str(source),
-            )
-        return Settings(Config(), None, home, {})
+            raise no_config_error(source, named=named)
+        return Settings(Config(), None, home, {}, missing=None if named else source)
     file = str(source)
     config = parse_config(_read_config(source, file), file)
     warnings: list[str] = []
-    credentials = resolve_credentials(config, file, warnings)
+    credentials = resolve_credentials(config, file, warnings, environ)
     for warning in warnings:  # ask and run go on; doctor reports each as a failed check
         get_logger("hermes_mcp.config").warning("config.credential_unusable", detail=warning)
     return Settings(config, source, home, credentials, tuple(warnings))

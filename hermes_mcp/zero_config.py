@@ -3,10 +3,15 @@ become a default model chain, and ``hermes-mcp setup`` writes that chain down.
 
 Each known variable names a provider (wire, endpoint, a default model). The chain is
 those providers in the order of :data:`KNOWN` (direct vendors first, then aggregators),
-each on its default model; credentials are ``env:NAME`` references, so no key is ever
-copied anywhere. ``HERMES_MCP_<PROVIDER>_BASE_URL`` (``HERMES_MCP_OPENAI_BASE_URL``, ...)
-points a default provider at another endpoint: a local proxy, or the loopback fake in
-tests. The chain is announced once per process on stderr (``config.zero``) and shown by
+each on its default model; with no config file the credentials are ``env:NAME``
+references. ``setup`` copies each key it finds to a 0600 file of ours
+(:mod:`hermes_mcp.key_files`) and writes ``file:PATH`` references, so that a server a
+desktop client starts with only ``HOME`` and ``PATH`` still finds them (``setup
+--env-refs`` writes ``env:NAME`` instead).
+
+``HERMES_MCP_<PROVIDER>_BASE_URL`` (``HERMES_MCP_OPENAI_BASE_URL``, ...) points a
+default provider at another endpoint: a local proxy, or the loopback fake in tests. The
+chain is announced once per process on stderr (``config.zero``) and shown by
 ``doctor``.
 
 Only the default location counts as "no config file": a missing ``$HERMES_MCP_CONFIG``
@@ -21,8 +26,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from hermes_mcp.config import Settings, config_path, parse_config, resolve_credentials
+from hermes_mcp.config import (
+    Settings,
+    config_path,
+    home_dir,
+    parse_config,
+    resolve_credentials,
+)
 from hermes_mcp.errors import ConfigError, UsageError
+from hermes_mcp.key_files import store_keys
 from hermes_mcp.log import get_logger
 
 
@@ -113,7 +125,7 @@ def zero_config_settings(home: Path, env: Mapping[str, str]) -> Settings | None:
         return None
     where = "environment (no config file)"
     config = parse_config(config_data(chosen), where)
-    settings = Settings(config, None, home, resolve_credentials(config, where))
+    settings = Settings(config, None, home, resolve_credentials(config, where, environ=env))
     _announce(chosen)
     return settings
 
@@ -155,12 +167,20 @@ def _toml(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def render_config(chosen: list[ChosenProvider]) -> str:
-    """The chain as a commented ``config.toml``."""
+def _refs(c: ChosenProvider, stored: Mapping[str, Path] | None) -> list[str]:
+    if stored is None:
+        return [f"env:{v}" for v in c.variables]
+    return [f"file:{stored[v]}" for v in c.variables]
+
+
+def render_config(chosen: list[ChosenProvider], stored: Mapping[str, Path] | None = None) -> str:
+    """The chain as a commented ``config.toml``; ``stored``: variable → the key file
+    holding its value (``file:`` references), else ``env:`` references."""
+    where = "0600 files of ours (file:PATH)" if stored else "env:NAME references"
     lines = [
         "# hermes-mcp configuration, written by `hermes-mcp setup` from the API key",
         "# variables set at the time. Edit freely; see the README's Configuration section.",
-        "# Credentials are references (env:NAME, file:PATH): no key is stored here. List",
+        f"# Credentials are {where}: no key is written in this file. List",
         "# several in one provider to make a pool that rotates.",
         "",
         "[model]",
@@ -176,7 +196,7 @@ def render_config(chosen: list[ChosenProvider]) -> str:
             f"wire = {_toml(c.known.wire)}",
             f"base_url = {_toml(c.base_url)}"
             + (f"  # from {base_url_variable(c.known.name)}" if c.overridden else ""),
-            "credentials = [" + ", ".join(_toml(f"env:{v}") for v in c.variables) + "]",
+            "credentials = [" + ", ".join(_toml(r) for r in _refs(c, stored)) + "]",
         ]
     unused = [k for k in KNOWN if k.name not in {c.known.name for c in chosen}]
     if unused:
@@ -191,8 +211,12 @@ def render_config(chosen: list[ChosenProvider]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_starter_config(path: Path, env: Mapping[str, str] | None = None) -> Path:
-    """Write the chain from the environment to ``path``; never overwrites.
+def write_starter_config(
+    path: Path, env: Mapping[str, str] | None = None, *, store: bool = True
+) -> Path:
+    """Write the chain from the environment to ``path``; never overwrites. ``store``:
+    copy each key to its 0600 file under ``$HERMES_MCP_HOME/keys`` and reference those
+    (what a desktop client's server can read); else reference the variables.
 
     Raises :class:`UsageError` when the file exists or no key variable is set. For
     ``hermes-mcp setup`` and ``hermes-acp --setup``.
@@ -200,9 +224,14 @@ def write_starter_config(path: Path, env: Mapping[str, str] | None = None) -> Pa
     env = os.environ if env is None else env
     chosen = detect(env)
     if not chosen:
-        names = ", ".join(KEY_VARIABLES)
-        raise UsageError(f"no API key variable is set (one of {names}); set one and run again")
-    text = render_config(chosen)
+        raise UsageError(no_key_message())
+    if path.exists():
+        raise UsageError(f"{path} exists; it was left as it is (edit it, or move it away)")
+    stored = None
+    if store:
+        variables = [v for c in chosen for v in c.variables]
+        stored = store_keys(home_dir(dict(env)), variables, env)
+    text = render_config(chosen, stored)
     parse_config(tomllib.loads(text), str(path))  # what we write must load
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -217,10 +246,30 @@ def write_starter_config(path: Path, env: Mapping[str, str] | None = None) -> Pa
     return path
 
 
-def cmd_setup(out: Callable[[str], None], env: Mapping[str, str] | None = None) -> int:
+def no_key_message() -> str:
+    """What to do when there is neither a config file nor a key variable: the same
+    words on every surface (the CLI, MCP, ACP)."""
+    names = ", ".join(KEY_VARIABLES)
+    return (
+        f"no API key: set one of {names} and run `hermes-mcp setup`, which writes a "
+        "config file (and keeps the keys in 0600 files that desktop clients can read)"
+    )
+
+
+def cmd_setup(
+    out: Callable[[str], None],
+    env: Mapping[str, str] | None = None,
+    *,
+    store: bool = True,
+) -> int:
     """``hermes-mcp setup``: write the starter config where hermes looks for it."""
     env = os.environ if env is None else env
-    path = write_starter_config(config_path(dict(env)), env)
-    chain = " → ".join(c.ref for c in detect(env))
+    path = write_starter_config(config_path(dict(env)), env, store=store)
+    chosen = detect(env)
+    chain = " → ".join(c.ref for c in chosen)
     out(f"wrote {path}: {chain}")
+    if store:
+        keys = ", ".join(v for c in chosen for v in c.variables)
+        where = home_dir(dict(env)) / "keys"
+        out(f"stored {keys} in {where} (readable by you only); the config reads them there")
     return 0
