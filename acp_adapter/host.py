@@ -28,6 +28,19 @@ if TYPE_CHECKING:
 
 log = get_logger("acp_adapter.host")
 
+NOT_CONFIGURED = -32000  # ACP's "authentication required": run the setup (authMethods)
+
+
+def config_error(problem: str, **data: object) -> RequestError:
+    """A configuration problem (no config file, a bad one, a key that cannot be read):
+    ``-32000`` with the reason itself as the message, which is what an editor shows, and
+    the ``setup`` auth method offered (never ``-32602`` "Invalid params")."""
+    return RequestError(
+        NOT_CONFIGURED,
+        problem,
+        {"class": "config", "message": problem, **data, "authMethod": "setup"},
+    )
+
 
 class RuntimeHost:
     def __init__(self, task_group: anyio.abc.TaskGroup) -> None:
@@ -48,9 +61,7 @@ class RuntimeHost:
 
     def config(self) -> Config:
         if self._settings is None:
-            raise RequestError.invalid_params(
-                {"class": "config", "message": str(self._problem), "file": self._file()}
-            )
+            raise config_error(str(self._problem), file=self._file())
         return self._settings.config
 
     def _file(self) -> str | None:
@@ -128,8 +139,10 @@ class RuntimeHost:
         self.start()
         await self._ready.wait()
         if self._runtime is None:
+            if isinstance(self._error, ConfigError):
+                raise config_error(str(self._error), file=self._error.file)
             raise RequestError.internal_error(
-                {"class": "config", "message": f"the runtime could not start: {self._error}"}
+                {"class": "internal", "message": f"the runtime could not start: {self._error}"}
             )
         if self._live is None:
             from acp_adapter.live import Live

@@ -33,7 +33,8 @@ from acp_adapter import options, slash
 from acp_adapter.content import Block, ContentRefused, command_text, to_parts
 from acp_adapter.edge import EdgeSession
 from acp_adapter.editor import EditorFiles, EditorTerminal, TerminalLinks
-from acp_adapter.mapping import NOT_CONFIGURED, Answer, UpdateMapper, message, outcome
+from acp_adapter.host import config_error
+from acp_adapter.mapping import Answer, UpdateMapper, message, outcome
 from acp_adapter.mcp import attach_mcp_servers
 from acp_adapter.permissions import EditorApprover
 from hermes_mcp.agent.events import ToolCallEnd, ToolCallStart, TurnEnd
@@ -268,11 +269,7 @@ class Live:
             return PromptResponse(stop_reason="end_turn")
         problem = self.rt.problem
         if problem is not None:
-            raise RequestError(
-                NOT_CONFIGURED,
-                f"no model is configured: {problem}; run `hermes-acp --setup`",
-                {"class": "config", "message": problem, "authMethod": "setup"},
-            )
+            raise config_error(problem, sessionId=edge.id)
         try:
             parts = to_parts(blocks)
         except ContentRefused as exc:

@@ -244,14 +244,16 @@ class Settings:
     credentials: dict[str, list[Credential]]
     # Problems that stop nothing: credentials of providers no model chain uses.
     warnings: tuple[str, ...] = ()
-    # The config file looked for and not found (no key variable was set either).
-    missing: Path | None = None
+    # Why no turn can be answered although the settings loaded (``required=False``): no
+    # config file and no key variable, or a credential the model chain needs that does
+    # not resolve. Tools that need no model still work; ``chain`` raises it.
+    problem: ConfigError | None = None
 
     @property
     def chain(self) -> list[ModelRef]:
+        if self.problem is not None:
+            raise self.problem
         if self.config.model is None:
-            if self.missing is not None:
-                raise no_config_error(self.missing)
             raise ConfigError("no [model] section: set model.default", file=self._file)
         return self.config.model.chain
 
@@ -392,10 +394,12 @@ def resolve_credentials(
     file: str | None,
     warnings: list[str] | None = None,
     environ: typing.Mapping[str, str] | None = None,
+    deferred: list[ConfigError] | None = None,
 ) -> dict[str, list[Credential]]:
     """Each provider's resolved credentials. A reference that cannot be resolved is an
-    error for a provider the model chain uses; for any other provider (given
-    ``warnings``) it is a warning, and that credential is left out."""
+    error for a provider the model chain uses (appended to ``deferred`` when given, the
+    credential left out; else raised); for any other provider (given ``warnings``) it is
+    a warning, and that credential is left out."""
     used = {ref.provider for ref in config.model.chain} if config.model else set()
     out: dict[str, list[Credential]] = {}
     problems: list[tuple[str, str]] = []
@@ -412,7 +416,12 @@ def resolve_credentials(
                 else:
                     problems.append((key, str(exc)))
         out[name] = dedupe(creds)
-    _raise_all(problems, file)
+    try:
+        _raise_all(problems, file)
+    except ConfigError as exc:
+        if deferred is None:
+            raise
+        deferred.append(exc)
     return out
 
 
@@ -456,7 +465,9 @@ def load_settings(
     environ: typing.Mapping[str, str] | None = None,
 ) -> Settings:
     """Read, validate and resolve the configuration. A missing file is an error when
-    ``required``; otherwise it yields the defaults (no providers). ``environ`` is where
+    ``required``; otherwise it yields the defaults (no providers), and a credential the
+    model chain needs that cannot be resolved is ``settings.problem`` rather than an
+    error, so the edges still serve the tools that need no model. ``environ`` is where
     ``env:`` credentials are looked up (default: this process's environment) and the
     zero-config key variables (default: ``env``, else this process's environment):
     ``install`` passes the few variables a desktop client starts its servers with."""
@@ -473,11 +484,14 @@ def load_settings(
     if not source.exists():
         if required:
             raise no_config_error(source, named=named)
-        return Settings(Config(), None, home, {}, missing=None if named else source)
+        problem = None if named else no_config_error(source)
+        return Settings(Config(), None, home, {}, problem=problem)
     file = str(source)
     config = parse_config(_read_config(source, file), file)
     warnings: list[str] = []
-    credentials = resolve_credentials(config, file, warnings, environ)
+    deferred: list[ConfigError] | None = None if required else []
+    credentials = resolve_credentials(config, file, warnings, environ, deferred)
     for warning in warnings:  # ask and run go on; doctor reports each as a failed check
         get_logger("hermes_mcp.config").warning("config.credential_unusable", detail=warning)
-    return Settings(config, source, home, credentials, tuple(warnings))
+    problem = deferred[0] if deferred else None
+    return Settings(config, source, home, credentials, tuple(warnings), problem)

@@ -72,6 +72,14 @@ def test_a_served_turn_shows_its_whole_route() -> None:
     assert [a["action"] for a in data["attempts"]] == ["fallback", "served"]
     assert data["attempts"][0]["error_class"] == "quota_exhausted"
     mapping.AgentRunOutput.model_validate(data)
+    # Hosts show only the text: one short line says the answer came from a fallback.
+    assert result.content[0].text == (  # type: ignore[union-attr]
+        "[fallback: primary:big → backup:mini (quota_exhausted)]\n\nhi"
+    )
+    plain = RouteLog()
+    plain.add(_served())
+    served = mapping.turn_result(end, plain)
+    assert served.content[0].text == "hi"  # type: ignore[union-attr]
 
 
 def test_a_failed_turn_is_an_error_naming_provider_class_and_retry_at() -> None:

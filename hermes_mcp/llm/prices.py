@@ -179,7 +179,7 @@ def unpriced_remote(settings: Settings) -> list[tuple[str, str, str]]:
     if settings.config.model is None:
         return []
     out: list[tuple[str, str, str]] = []
-    for route in settings.chain:
+    for route in settings.config.model.chain:  # settings.chain raises a deferred problem
         section = settings.config.providers[route.provider]
         given = section.models.get(route.model)
         priced = given is not None and None not in (given.input_per_mtok, given.output_per_mtok)

@@ -107,7 +107,7 @@ def structured_result(summary: str, data: dict[str, Any]) -> types.CallToolResul
 
 
 def validation_message(name: str, exc: ValidationError) -> str:
-    """What -32602 says for arguments that do not validate: every field named."""
+    """The ``isError`` text for arguments that do not validate: every field named."""
     problems = []
     for err in exc.errors(include_url=False):
         where = ".".join(str(p) for p in err["loc"]) or "(arguments)"
@@ -156,12 +156,28 @@ def turn_structured(end: TurnEnd, route: RouteLog) -> dict[str, Any]:
     }
 
 
+def fallback_line(route: RouteLog) -> str | None:
+    """One short line when the router fell back to (or skipped to) another model, as the
+    ACP edge says in its answer: hosts such as the Inspector show only the text."""
+    moves = [
+        f"{a['provider']}:{a['model']} → {a['to']} ({a['error_class']})"
+        for a in route.attempts
+        if a.get("action") in ("fallback", "skip") and a.get("to")
+    ]
+    if not moves:
+        return None
+    return "[fallback: " + "; ".join(dict.fromkeys(moves)) + "]"
+
+
 def turn_result(end: TurnEnd, route: RouteLog) -> types.CallToolResult:
     """``agent_run``'s answer. A turn that ended in error is an error result naming the
-    provider, failure class and ``retry_at``; a budget or a cancellation says which."""
+    provider, failure class and ``retry_at``; a budget or a cancellation says which. A
+    fallback is one line before the answer."""
     data = turn_structured(end, route)
+    moved = fallback_line(route)
     if end.stop_reason == "end_turn":
-        return types.CallToolResult(content=text(end.text), structured_content=data)
+        body = f"{moved}\n\n{end.text}" if moved else end.text
+        return types.CallToolResult(content=text(body), structured_content=data)
     if end.stop_reason == "error":
         err = end.error or {}
         parts = [f"the turn failed (session {end.session_id})"]

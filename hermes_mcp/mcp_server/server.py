@@ -6,8 +6,10 @@ Capabilities are what is registered: tools, resources (with templates) and loggi
 (``logging/setLevel`` in the handshake era; the per-request level in 2026-07-28). There
 are no prompts, so none are advertised.
 
-Bad input: an unknown tool or arguments that do not validate are ``-32602`` errors (the
-message names each bad field); a tool that fails, or raises, is an ``isError`` result;
+Bad input: an unknown tool is a ``-32602`` error; arguments that do not validate are an
+``isError`` result naming each bad field (SEP-1303, 2025-11-25: input validation is the
+tool's answer, so the model can correct its call); a tool that fails, or raises, is an
+``isError`` result too;
 an unknown method is the SDK's ``-32601``; a line that is not JSON is answered
 ``-32700`` by the transport. Every one of them leaves the server serving.
 """
@@ -41,13 +43,17 @@ INSTRUCTIONS = (
 )
 
 
-def _validate(name: str, model: type[BaseModel], arguments: dict[str, Any] | None) -> Any:
-    from hermes_mcp.mcp_server.mapping import validation_message
+def _validate(
+    name: str, model: type[BaseModel], arguments: dict[str, Any] | None
+) -> Any | types.CallToolResult:
+    """The arguments as ``model``, or the ``isError`` result naming every bad field
+    (SEP-1303: the model reads it and corrects its call)."""
+    from hermes_mcp.mcp_server.mapping import error_result, validation_message
 
     try:
         return model.model_validate(arguments or {})
     except ValidationError as exc:
-        raise MCPError(code=types.INVALID_PARAMS, message=validation_message(name, exc)) from None
+        return error_result(validation_message(name, exc))
 
 
 def _catalog(edge: Edge) -> Catalog:
@@ -84,6 +90,8 @@ def build_server(edge: Edge) -> Server[Any]:
             raise MCPError(code=types.INVALID_PARAMS, message=f"Unknown tool: {name}")
         model = agent.args if agent is not None else tool.args  # type: ignore[union-attr]
         args = _validate(name, model, params.arguments)
+        if isinstance(args, types.CallToolResult):
+            return args
         if edge.problem is not None:
             return mapping.error_result(edge.problem)
         where = await edge.workspace(ctx, needs_disk=catalog.needs_disk(name))
