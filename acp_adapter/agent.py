@@ -185,6 +185,7 @@ class HermesAgent:
         extra = [absolute(d, "additionalDirectories") for d in additional_directories or []]
         config = self._host.config()
         session_id = uuid.uuid4().hex
+        await self._host.reserve(session_id, root)  # stored now: load/resume after a restart
         mode = config.policy.mode
         edge = EdgeSession(session_id, root)
         self._sessions[session_id] = edge

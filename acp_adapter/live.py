@@ -105,12 +105,15 @@ class Live:
 
     async def create(self, edge: EdgeSession, extra: list[Path], servers: list[Any]) -> None:
         mapper, links = UpdateMapper(edge.cwd), TerminalLinks()
-        session = await self.rt.create_session(
-            edge.cwd,
-            extra_roots=extra,
-            backends=self._backends(edge.id, mapper, links),
-            session_id=edge.id,
-        )
+        backends = self._backends(edge.id, mapper, links)
+        if await self.rt.store.get(edge.id) is not None:  # stored by session/new already
+            session = await self.rt.load_session(
+                edge.id, cwd=edge.cwd, extra_roots=extra, backends=backends
+            )
+        else:
+            session = await self.rt.create_session(
+                edge.cwd, extra_roots=extra, backends=backends, session_id=edge.id
+            )
         # The editor's servers are connected before a prompt can reach the session.
         await self._attach(session, servers)
         edge.opened(session, mapper, links)

@@ -151,3 +151,23 @@ async def test_acp_a_broken_config_file_is_minus_32000_naming_it(tmp_path: Path)
     assert failed.value.code == -32000  # not -32602 "Invalid params": Zed shows the message
     assert "model.defualt: unknown key (did you mean 'default'?)" in str(failed.value)
     assert "Invalid params" not in str(failed.value)
+
+
+async def test_acp_a_new_session_never_prompted_is_loaded_after_a_restart(
+    tmp_path: Path,
+) -> None:
+    """Item 8: ``session/new`` stores the session, so an editor that restarts hermes (or
+    acpx, which exits after each command) loads or resumes it, never silently a new one."""
+    home, ws = new_home(tmp_path), new_workspace(tmp_path)
+    env = {**home.process_env, "OPENAI_API_KEY": KEY_A}
+    async with connect(Editor(), env, ws) as conn:
+        new = await conn.new_session(cwd=str(ws))
+    # The connection ended right away: no prompt, and the runtime never had to open.
+    async with connect(Editor(), env, ws) as conn:
+        with anyio.fail_after(30):
+            listed = await conn.list_sessions(cwd=str(ws))
+            assert new.session_id in [s.session_id for s in listed.sessions]
+            await conn.load_session(cwd=str(ws), session_id=new.session_id)
+    async with connect(Editor(), env, ws) as conn:
+        with anyio.fail_after(30):
+            await conn.resume_session(cwd=str(ws), session_id=new.session_id)
