@@ -2,8 +2,10 @@
 its outcome into a result (``mapping``). The runtime and the jobs decide everything.
 
 ``agent_run`` and ``delegate_task`` run as jobs too (so both follow one path) but are
-waited for inside the call: progress goes out at least every ``[mcp]
-progress_interval_s`` while they run (when the request carries a progress token), a
+waited for inside the call. Past ``[mcp] max_jobs`` running jobs they wait in a FIFO
+line (progress says so) before anything is built for them; ``agent_start`` refuses at
+once instead. While they run, progress goes out at least every ``[mcp]
+progress_interval_s`` (when the request carries a progress token), a
 fallback as it happens; ``notifications/cancelled`` cancels the job and the call waits
 (briefly) for the turn to wind down, so the session is free for the next call.
 """
@@ -17,8 +19,10 @@ from typing import Any
 import anyio
 import mcp_types as types
 
+from hermes_mcp.agent.admission import Admission, Ticket
 from hermes_mcp.agent.events import Event, ModelSwitch
 from hermes_mcp.agent.jobs import Job, Jobs
+from hermes_mcp.errors import UsageError
 from hermes_mcp.mcp_server import interactive, mapping
 from hermes_mcp.mcp_server.catalog import (
     AgentResultArgs,
@@ -43,19 +47,72 @@ def _jobs(edge: Edge) -> Jobs:
     return edge.jobs
 
 
-async def _start_turn(edge: Edge, ctx: Ctx, args: AgentRunArgs, roots: tuple[Any, ...]) -> Job:
-    session = await edge.session(
-        ctx,
-        roots,
-        session_id=args.session_id,
-        model=args.model,
-        toolsets=args.toolsets,
-        title=args.prompt,
-    )
-    return _jobs(edge).start_turn(session, args.prompt)
+def _admission(edge: Edge) -> Admission:
+    edge.rt()
+    assert edge.admission is not None
+    return edge.admission
 
 
-async def progress(edge: Edge, ctx: Ctx, job: Job) -> None:
+async def _admitted(edge: Edge, ctx: Ctx, *, queue: bool) -> tuple[Ticket, int]:
+    """A slot among ``[mcp] max_jobs`` running jobs, taken before anything is built for
+    the call. ``queue``: wait in line (FIFO), saying so in progress messages; else
+    (``agent_start``, which must answer at once) refuse when every slot is taken. With
+    the ticket, how many progress messages the wait sent (progress only increases)."""
+    admission = _admission(edge)
+    if not queue:
+        ticket = admission.try_acquire()
+        if ticket is None:
+            raise UsageError(
+                f"{admission.limit} agent jobs are already running ({admission.queued} "
+                "call(s) waiting): wait for one, cancel one, or use agent_run, which queues"
+            )
+        return ticket, 0
+    assert edge.settings is not None
+    step = 0
+
+    async def on_wait(ahead: int) -> None:
+        nonlocal step
+        step += 1
+        text = (
+            f"queued: {admission.limit} agent jobs are running ([mcp] max_jobs); "
+            f"{ahead} call(s) ahead of this one"
+        )
+        await ctx.session.report_progress(step, None, text)
+
+    ticket = await admission.acquire(on_wait, edge.settings.config.mcp.progress_interval_s)
+    return ticket, step
+
+
+def _hold(edge: Edge, ticket: Ticket, job: Job) -> None:
+    """The slot is given back when the job ends (it may outlive this call)."""
+    edge.rt().task_group.start_soon(ticket.release_after, job.wait)
+
+
+async def _start_turn(
+    edge: Edge, ctx: Ctx, args: AgentRunArgs, roots: tuple[Any, ...], *, queue: bool
+) -> tuple[Job, int]:
+    ticket, steps = await _admitted(edge, ctx, queue=queue)
+    try:
+        session = await edge.session(
+            ctx,
+            roots,
+            session_id=args.session_id,
+            model=args.model,
+            toolsets=args.toolsets,
+            title=args.prompt,
+        )
+        try:
+            job = _jobs(edge).start_turn(session, args.prompt)
+        finally:
+            edge.unpin(session.id)  # the running job keeps it open from here
+    except BaseException:
+        ticket.release()
+        raise
+    _hold(edge, ticket, job)
+    return job, steps
+
+
+async def progress(edge: Edge, ctx: Ctx, job: Job, first_step: int = 0) -> None:
     """Send progress for ``job`` until it ends: what each notable event says as it
     happens (a fallback, a tool, a child), the current activity at least every
     ``[mcp] progress_interval_s`` otherwise; route switches also as log messages."""
@@ -72,7 +129,7 @@ async def progress(edge: Edge, ctx: Ctx, job: Job) -> None:
             switches.append(event)
 
     job.watchers.append(note)
-    step, last = 0, 0.0
+    step, last = first_step, 0.0
     try:
         while True:
             ended = job.done
@@ -95,11 +152,11 @@ async def progress(edge: Edge, ctx: Ctx, job: Job) -> None:
         job.watchers.remove(note)
 
 
-async def follow(edge: Edge, ctx: Ctx, job: Job) -> None:
+async def follow(edge: Edge, ctx: Ctx, job: Job, first_step: int = 0) -> None:
     """Wait for ``job`` with progress; cancelling the call cancels the job (and waits,
     briefly, for its turn to wind down, so the session is free for the next call)."""
     try:
-        await progress(edge, ctx, job)
+        await progress(edge, ctx, job, first_step)
     except anyio.get_cancelled_exc_class():
         job.cancel()
         with anyio.move_on_after(WIND_DOWN_S, shield=True):
@@ -115,12 +172,17 @@ def _turn_result(job: Job) -> types.CallToolResult:
 
 
 async def _wait(
-    edge: Edge, ctx: Ctx, tool: str, job: Job, result: Callable[[], types.CallToolResult]
+    edge: Edge,
+    ctx: Ctx,
+    tool: str,
+    job: Job,
+    result: Callable[[], types.CallToolResult],
+    first_step: int = 0,
 ) -> interactive.Result:
     """Wait for ``job`` in this call; in 2026-07-28, where a person can only be asked
     through ``input_required``, as an interaction (``interactive``)."""
     if not interactive.wanted(ctx):
-        await follow(edge, ctx, job)
+        await follow(edge, ctx, job, first_step)
         return result()
 
     async def work() -> types.CallToolResult:
@@ -134,14 +196,14 @@ async def _wait(
 async def agent_run(
     edge: Edge, ctx: Ctx, args: AgentRunArgs, roots: tuple[Any, ...]
 ) -> interactive.Result:
-    job = await _start_turn(edge, ctx, args, roots)
-    return await _wait(edge, ctx, "agent_run", job, lambda: _turn_result(job))
+    job, steps = await _start_turn(edge, ctx, args, roots, queue=True)
+    return await _wait(edge, ctx, "agent_run", job, lambda: _turn_result(job), steps)
 
 
 async def agent_start(
     edge: Edge, ctx: Ctx, args: AgentRunArgs, roots: tuple[Any, ...]
 ) -> types.CallToolResult:
-    job = await _start_turn(edge, ctx, args, roots)
+    job, _ = await _start_turn(edge, ctx, args, roots, queue=False)
     if interactive.wanted(ctx):  # its approvals wait for agent_result to carry them
         interactive.hold_for_polls(edge, job)
     data = {"job_id": job.id, "session_id": job.session_id}
@@ -214,10 +276,19 @@ async def delegate_task(
     edge: Edge, ctx: Ctx, args: DelegateArgs, roots: tuple[Any, ...]
 ) -> interactive.Result:
     goals = "; ".join(t.goal for t in args.tasks)
-    session = await edge.session(
-        ctx, roots, session_id=None, model=None, toolsets=None, title=f"delegate_task: {goals}"
-    )
-    job = _jobs(edge).start_delegation(session, args.tasks)
+    ticket, steps = await _admitted(edge, ctx, queue=True)
+    try:
+        session = await edge.session(
+            ctx, roots, session_id=None, model=None, toolsets=None, title=f"delegate_task: {goals}"
+        )
+        try:
+            job = _jobs(edge).start_delegation(session, args.tasks)
+        finally:
+            edge.unpin(session.id)
+    except BaseException:
+        ticket.release()
+        raise
+    _hold(edge, ticket, job)
 
     def result() -> types.CallToolResult:
         if job.delegation is None:
@@ -227,7 +298,7 @@ async def delegate_task(
         summary = f"{done} of {len(out.results)} task(s) completed"
         return mapping.structured_result(summary, out.model_dump(mode="json"))
 
-    return await _wait(edge, ctx, "delegate_task", job, result)
+    return await _wait(edge, ctx, "delegate_task", job, result, steps)
 
 
 async def sessions_list(

@@ -24,6 +24,7 @@ from mcp.shared.exceptions import MCPError
 from hermes_mcp.log import get_logger
 
 if TYPE_CHECKING:
+    from hermes_mcp.agent.admission import Admission
     from hermes_mcp.agent.jobs import Jobs
     from hermes_mcp.agent.session import Session
     from hermes_mcp.config import Settings
@@ -78,6 +79,8 @@ class Edge:
         self.settings: Settings | None = None
         self.runtime: Runtime | None = None
         self.jobs: Jobs | None = None
+        self.admission: Admission | None = None  # FIFO to [mcp] max_jobs running jobs
+        self._pinned: dict[str, int] = {}  # sessions handed out, their job not started yet
         self.catalog: Catalog | None = None
         self.approver: McpApprover | None = None
         self.problem: str | None = None  # why nothing can run (a broken config file)
@@ -137,6 +140,7 @@ class Edge:
 
     async def _open_runtime(self) -> None:
         await anyio.to_thread.run_sync(_import_runtime)
+        from hermes_mcp.agent.admission import Admission
         from hermes_mcp.agent.jobs import Jobs
         from hermes_mcp.errors import HermesError
         from hermes_mcp.mcp_client import install
@@ -154,6 +158,7 @@ class Edge:
                     log_cap=mcp.job_log_events,
                     max_running=mcp.max_jobs,
                 )
+                self.admission = Admission(mcp.max_jobs)
                 self._ready.set()
                 await self._stop.wait()
                 self.jobs.cancel_all()
@@ -297,7 +302,9 @@ class Edge:
         toolsets: list[str] | None,
         title: str,
     ) -> Session:
-        """A new session, or a stored one continued; kept open (most recent last)."""
+        """A new session, or a stored one continued; kept open (most recent last).
+        It is pinned (never closed to make room) until :meth:`unpin`: the caller starts
+        its job first, and a job that has not begun its turn yet is not ``busy``."""
         from hermes_mcp.runtime import Backends
 
         rt = self.rt()
@@ -326,12 +333,29 @@ class Edge:
                 await self.log(ctx, "warning", problem)
         self.sessions[session.id] = session
         self.sessions.move_to_end(session.id)
+        self._pinned[session.id] = self._pinned.get(session.id, 0) + 1
         await self._trim()
         return session
 
+    def unpin(self, session_id: str) -> None:
+        left = self._pinned.get(session_id, 0) - 1
+        if left > 0:
+            self._pinned[session_id] = left
+        else:
+            self._pinned.pop(session_id, None)
+
+    def _in_use(self, session: Session) -> bool:
+        """Busy, handed out to a call that has not started its job, or with a job that
+        has not begun its turn: closing it would end that job with SessionClosed."""
+        if session.busy or session.id in self._pinned:
+            return True
+        return self.jobs is not None and any(
+            j.session_id == session.id for j in self.jobs.running()
+        )
+
     async def _trim(self) -> None:
         while len(self.sessions) > OPEN_SESSIONS:
-            idle = next((s for s in self.sessions.values() if not s.busy), None)
+            idle = next((s for s in self.sessions.values() if not self._in_use(s)), None)
             if idle is None:
                 return
             del self.sessions[idle.id]
