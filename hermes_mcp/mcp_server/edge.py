@@ -58,15 +58,18 @@ OPEN_SESSIONS = 32  # sessions kept open (their "always" approvals) before the o
 
 
 def _import_tools() -> None:
-    """What ``tools/list`` needs: the tools and the edge's modules (in a worker thread)."""
-    import hermes_mcp.mcp_server.agent_tools
-    import hermes_mcp.mcp_server.catalog
-    import hermes_mcp.mcp_server.resources  # noqa: F401
+    """What ``tools/list`` needs: the tools and their definitions (in a worker thread).
+    Not the agent's events, jobs or loop, nor the router: ``tools/test_mcp_startup``
+    checks what this imports."""
+    import hermes_mcp.mcp_server.catalog  # noqa: F401
 
 
 def _import_runtime() -> None:
-    """What a call needs on top: the runtime (the router and its HTTP stack)."""
+    """What a call needs on top: the runtime (the router and its HTTP stack), the
+    handlers and the resources."""
     import hermes_mcp.mcp_client
+    import hermes_mcp.mcp_server.agent_tools
+    import hermes_mcp.mcp_server.resources
     import hermes_mcp.runtime  # noqa: F401
 
 
@@ -125,7 +128,6 @@ class Edge:
         await anyio.to_thread.run_sync(_import_tools)
         from hermes_mcp.config import load_settings
         from hermes_mcp.errors import HermesError
-        from hermes_mcp.mcp_server.approvals import McpApprover
         from hermes_mcp.mcp_server.catalog import Catalog
 
         self.catalog = Catalog.build(None)
@@ -136,7 +138,6 @@ class Edge:
             _log.error("mcp_config_error", error=str(exc))
             return
         self.catalog = Catalog.build(self.settings.config.mcp.toolsets)
-        self.approver = McpApprover(self)
 
     async def _open_runtime(self) -> None:
         await anyio.to_thread.run_sync(_import_runtime)
@@ -144,9 +145,11 @@ class Edge:
         from hermes_mcp.agent.jobs import Jobs
         from hermes_mcp.errors import HermesError
         from hermes_mcp.mcp_client import install
+        from hermes_mcp.mcp_server.approvals import McpApprover
         from hermes_mcp.runtime import open_runtime
 
         assert self.settings is not None
+        self.approver = McpApprover(self)
         mcp = self.settings.config.mcp
         try:
             async with open_runtime(self.settings) as rt:

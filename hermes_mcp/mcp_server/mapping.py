@@ -2,7 +2,8 @@
 no runtime, tested without a process (``tests/test_mcp_mapping.py``).
 
 - :func:`tool_definition`: a registry tool (or an agent tool) → ``types.Tool``, its
-  input schema, output schema and annotations from the tool's own metadata;
+  input schema, output schema and annotations from the tool's own metadata (in
+  ``definitions``, which ``tools/list`` needs without the events, re-exported here);
 - :func:`tool_result`: a ``ToolResult`` → ``CallToolResult`` (text, structured, isError);
 - :func:`turn_result`: a turn's ``TurnEnd`` plus the route its events showed (``jobs.RouteLog``) →
   ``agent_run``'s result (the answer as text, ``{session_id, answer, stop_reason,
@@ -19,7 +20,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import mcp_types as types
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from hermes_mcp.agent.events import (
     ChildUpdate,
@@ -35,46 +36,14 @@ from hermes_mcp.agent.events import (
 )
 from hermes_mcp.agent.jobs import RouteLog
 from hermes_mcp.log import redact
-from tools import Tool, ToolAnnotations, ToolResult
-
-
-def tool_annotations(meta: ToolAnnotations, title: str | None = None) -> types.ToolAnnotations:
-    return types.ToolAnnotations(
-        title=meta.title or title,
-        read_only_hint=meta.read_only,
-        destructive_hint=False if meta.read_only else meta.destructive,
-        idempotent_hint=meta.idempotent,
-        open_world_hint=meta.open_world,
-    )
-
-
-def _object_schema(schema: dict[str, Any]) -> dict[str, Any]:
-    """MCP wants ``type: object`` at the root of every tool schema."""
-    if schema.get("type") != "object":
-        schema = {**schema, "type": "object"}
-    return schema
-
-
-def definition(
-    name: str,
-    description: str,
-    args: type[BaseModel],
-    meta: ToolAnnotations,
-    output: type[BaseModel] | None = None,
-) -> types.Tool:
-    title = meta.title or name.replace("_", " ")
-    return types.Tool(
-        name=name,
-        title=title,
-        description=description,
-        input_schema=_object_schema(args.model_json_schema()),
-        output_schema=None if output is None else _object_schema(output.model_json_schema()),
-        annotations=tool_annotations(meta, title),
-    )
-
-
-def tool_definition(tool: Tool[Any]) -> types.Tool:
-    return definition(tool.name, tool.description, tool.args, tool.annotations, tool.output)
+from hermes_mcp.mcp_server.definitions import (
+    AgentRunOutput,
+    UsageOut,
+    definition,
+    tool_annotations,
+    tool_definition,
+)
+from tools import ToolResult
 
 
 def text(value: str) -> list[types.ContentBlock]:
@@ -117,25 +86,6 @@ def validation_message(name: str, exc: ValidationError) -> str:
 
 
 # -- agent_run -------------------------------------------------------------------------------
-
-
-class UsageOut(BaseModel):
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cached_tokens: int = 0
-    reasoning_tokens: int = 0
-
-
-class AgentRunOutput(BaseModel):
-    session_id: str
-    answer: str
-    stop_reason: str
-    provider: str | None
-    model: str | None
-    credential: str | None
-    attempts: list[dict[str, Any]]
-    usage: UsageOut
-    cost_usd: float | None
 
 
 def turn_structured(end: TurnEnd, route: RouteLog) -> dict[str, Any]:
@@ -252,3 +202,12 @@ def transcript_markdown(title: str, session_id: str, events: Iterable[Event]) ->
             out.extend([f"*turn ended: {event.stop_reason}: {event.message or ''}*", ""])
     flush()
     return "\n".join(out).rstrip() + "\n"
+
+
+__all__ = [
+    "AgentRunOutput",
+    "UsageOut",
+    "definition",
+    "tool_annotations",
+    "tool_definition",
+]

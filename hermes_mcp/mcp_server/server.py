@@ -16,9 +16,11 @@ an unknown method is the SDK's ``-32601``; a line that is not JSON is answered
 
 from __future__ import annotations
 
+import importlib
 import uuid
 from typing import TYPE_CHECKING, Any
 
+import anyio
 import mcp_types as types
 from mcp.server.lowlevel import Server
 from mcp.shared.exceptions import MCPError
@@ -130,6 +132,7 @@ def build_server(edge: Edge) -> Server[Any]:
         ctx: Ctx, params: types.PaginatedRequestParams | None
     ) -> types.ListResourceTemplatesResult:
         await edge.listed()
+        await anyio.to_thread.run_sync(importlib.import_module, "hermes_mcp.mcp_server.resources")
         from hermes_mcp.mcp_server import resources
 
         return resources.templates()
