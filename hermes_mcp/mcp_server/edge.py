@@ -130,14 +130,14 @@ class Edge:
         from hermes_mcp.errors import HermesError
         from hermes_mcp.mcp_server.catalog import Catalog
 
-        self.catalog = Catalog.build(None)
         try:
             self.settings = load_settings(required=False)
         except HermesError as exc:
             self.problem = f"hermes-mcp cannot run: {exc}"
             _log.error("mcp_config_error", error=str(exc))
+            self.catalog = Catalog.build(None)  # listed; every call names the problem
             return
-        self.catalog = Catalog.build(self.settings.config.mcp.toolsets)
+        self.catalog = Catalog.build(self.settings.config.mcp.toolsets)  # built once
 
     async def _open_runtime(self) -> None:
         await anyio.to_thread.run_sync(_import_runtime)
