@@ -18,6 +18,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from hermes_mcp.config import ModelRef
+from hermes_mcp.errors import NoRouteError
 from hermes_mcp.llm.types import ChatRequest
 from hermes_mcp.testing import FakeProvider, fail, rate_limited, reply
 from hermes_mcp.tty_approver import DIFF_LINES, TtyApprover
@@ -111,10 +112,12 @@ async def test_providers_and_reset_work_with_a_key_variable_unset(tmp_path: Path
 async def test_a_refused_connection_says_cannot_connect_to_the_base_url(tmp_path: Path) -> None:
     home = Home(tmp_path)
     home.write({"local": {"url": "http://127.0.0.1:9/v1", "keys": ["none"]}}, "local:qwen3:8b")
-    ran = await hermes(home, "ask", "hi")
-    assert ran.code == 1
-    assert "cannot connect to http://127.0.0.1:9/v1: Connection refused" in ran.stderr
-    assert "ClientConnectorError" not in ran.stderr and "Cannot connect to host" not in ran.stderr
+    async with router_for(home) as router:
+        with pytest.raises(NoRouteError) as failed:
+            await router.complete(ChatRequest.of("hi"))
+    message = failed.value.message
+    assert "cannot connect to http://127.0.0.1:9/v1: Connection refused" in message
+    assert "ClientConnectorError" not in message and "Cannot connect to host" not in message
 
 
 async def test_an_html_error_page_is_its_title_not_the_page(
@@ -127,12 +130,12 @@ async def test_an_html_error_page_is_its_title_not_the_page(
         + "<body>" + "<div>lots of markup</div>" * 200 + "</body></html>"
     )  # fmt: skip
     fake.set_default(KEY_A, fail(502, page, content_type="text/html"))  # retried: every time
-    ran = await hermes(home, "ask", "hi")
-    assert ran.code == 1
-    assert "HTTP 502 with an HTML page, not an API error: 502 Bad Gateway | example CDN" in (
-        ran.stderr
-    )
-    assert "lots of markup" not in ran.stderr and "<div>" not in ran.stderr
+    async with router_for(home) as router:
+        with pytest.raises(NoRouteError) as failed:
+            await router.complete(ChatRequest.of("hi"))
+    message = failed.value.message
+    assert "HTTP 502 with an HTML page, not an API error: 502 Bad Gateway | example CDN" in message
+    assert "lots of markup" not in message and "<div>" not in message
 
 
 async def test_cost_unknown_is_said_once_for_a_remote_model_that_served_and_never_for_loopback(
@@ -148,11 +151,10 @@ async def test_cost_unknown_is_said_once_for_a_remote_model_that_served_and_neve
         ("q:unpriced-b",),
     )
     fake.script(KEY_A, reply("hi"))
-    ran = await hermes(home, "ask", "hi")
-    assert ran.code == 0 and "cost.unknown" not in ran.stderr  # loopback: costs nothing
-
+    remote = ModelRef("p", "unpriced-a")
     async with router_for(home) as router:
-        remote = ModelRef("p", "unpriced-a")
+        with capture_logs() as loopback:
+            await router.complete(ChatRequest.of("hi"))  # loopback: costs nothing
         profile = router.profile(remote)
         router.providers["p"].section = router.providers["p"].section.model_copy(
             update={"base_url": "https://api.example.com/v1"}
@@ -160,6 +162,7 @@ async def test_cost_unknown_is_said_once_for_a_remote_model_that_served_and_neve
         with capture_logs() as logs:
             for _ in range(3):
                 router._served_unpriced(remote, profile)
+    assert [e for e in loopback if e["event"] == "cost.unknown"] == []
     said = [e for e in logs if e["event"] == "cost.unknown"]
     assert len(said) == 1 and "agent.max_cost_usd" not in said[0]["reason"]
     assert "cost_usd is null" in said[0]["reason"]
