@@ -58,6 +58,7 @@ from acp.schema import (
 
 from acp_adapter import options
 from acp_adapter.edge import EdgeSession
+from acp_adapter.errors import config_error
 from acp_adapter.host import RuntimeHost
 from hermes_mcp import __version__
 from hermes_mcp.log import get_logger
@@ -165,11 +166,7 @@ class HermesAgent:
             )
         problem = self._host.reload()
         if problem is not None:
-            raise RequestError(
-                -32000,
-                f"not set up yet: {problem}; run `hermes-acp --setup`",
-                {"class": "config", "message": problem, "authMethod": SETUP_METHOD},
-            )
+            raise config_error(problem)
         if await self._host.restart():  # the runtime had no model: open it again
             live = await self._live()
             for edge in list(self._sessions.values()):
@@ -189,6 +186,7 @@ class HermesAgent:
         extra = [absolute(d, "additionalDirectories") for d in additional_directories or []]
         config = self._host.config()
         session_id = uuid.uuid4().hex
+        await self._host.reserve(session_id, root)  # stored now: load/resume after a restart
         mode = config.policy.mode
         edge = EdgeSession(session_id, root)
         self._sessions[session_id] = edge

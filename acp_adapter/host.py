@@ -18,13 +18,17 @@ from acp import RequestError
 from acp.interfaces import Client
 from acp.schema import ClientCapabilities
 
+from acp_adapter.errors import config_error
 from hermes_mcp.config import Config, Settings, load_settings
-from hermes_mcp.errors import ConfigError
+from hermes_mcp.errors import ConfigError, StateError
 from hermes_mcp.log import get_logger
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from acp_adapter.live import Live
     from hermes_mcp.runtime import Runtime
+    from hermes_mcp.state import Database
 
 log = get_logger("acp_adapter.host")
 
@@ -45,16 +49,38 @@ class RuntimeHost:
         self._runtime: Runtime | None = None
         self._error: BaseException | None = None
         self._live: Live | None = None
+        self._db: Database | None = None  # for session/new's row, before the runtime
 
     def config(self) -> Config:
         if self._settings is None:
-            raise RequestError.invalid_params(
-                {"class": "config", "message": str(self._problem), "file": self._file()}
-            )
+            raise config_error(str(self._problem), file=self._file())
         return self._settings.config
 
     def _file(self) -> str | None:
         return getattr(self._problem, "file", None)
+
+    async def reserve(self, session_id: str, cwd: Path) -> None:
+        """Store a new session at once (``session/new``), before the runtime is open, so
+        that ``session/load`` and ``session/resume`` find it after a restart even if it
+        was never prompted. The database is the light base layer (sqlite only)."""
+        import time
+
+        from hermes_mcp.state import open_database
+        from hermes_mcp.state.sessions import reserve_session
+
+        settings = self._settings
+        if settings is None:
+            raise config_error(str(self._problem), file=self._file())
+
+        def store() -> None:
+            if self._db is None:
+                self._db = open_database(settings.db_path)
+            reserve_session(self._db, session_id, str(cwd), time.time())
+
+        try:
+            await anyio.to_thread.run_sync(store)
+        except StateError as exc:
+            raise RequestError.internal_error({"class": "state", "message": str(exc)}) from None
 
     def settings_problem(self) -> str | None:
         """Why no turn can be answered from this config (``None``: one can)."""
@@ -128,8 +154,10 @@ class RuntimeHost:
         self.start()
         await self._ready.wait()
         if self._runtime is None:
+            if isinstance(self._error, ConfigError):
+                raise config_error(str(self._error), file=self._error.file)
             raise RequestError.internal_error(
-                {"class": "config", "message": f"the runtime could not start: {self._error}"}
+                {"class": "internal", "message": f"the runtime could not start: {self._error}"}
             )
         if self._live is None:
             from acp_adapter.live import Live
@@ -140,3 +168,6 @@ class RuntimeHost:
     def stop(self) -> None:
         self._stop.set()
         self._change.set()
+        if self._db is not None:
+            self._db.close()
+            self._db = None

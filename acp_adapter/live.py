@@ -33,7 +33,8 @@ from acp_adapter import options, skills, slash
 from acp_adapter.content import Block, ContentRefused, command_text, to_parts
 from acp_adapter.edge import EdgeSession
 from acp_adapter.editor import EditorFiles, EditorTerminal, TerminalLinks
-from acp_adapter.mapping import NOT_CONFIGURED, Answer, UpdateMapper, message, outcome
+from acp_adapter.errors import config_error
+from acp_adapter.mapping import Answer, UpdateMapper, message, outcome
 from acp_adapter.mcp import attach_mcp_servers
 from acp_adapter.permissions import EditorApprover
 from hermes_mcp.agent.events import ToolCallEnd, ToolCallStart, TurnEnd
@@ -105,12 +106,15 @@ class Live:
 
     async def create(self, edge: EdgeSession, extra: list[Path], servers: list[Any]) -> None:
         mapper, links = UpdateMapper(edge.cwd), TerminalLinks()
-        session = await self.rt.create_session(
-            edge.cwd,
-            extra_roots=extra,
-            backends=self._backends(edge.id, mapper, links),
-            session_id=edge.id,
-        )
+        backends = self._backends(edge.id, mapper, links)
+        if await self.rt.store.get(edge.id) is not None:  # stored by session/new already
+            session = await self.rt.load_session(
+                edge.id, cwd=edge.cwd, extra_roots=extra, backends=backends
+            )
+        else:
+            session = await self.rt.create_session(
+                edge.cwd, extra_roots=extra, backends=backends, session_id=edge.id
+            )
         # The editor's servers are connected before a prompt can reach the session.
         await self._attach(session, servers)
         edge.opened(session, mapper, links)
@@ -282,11 +286,7 @@ class Live:
                 raise invalid(str(exc), sessionId=edge.id) from None
         problem = self.rt.problem
         if problem is not None:
-            raise RequestError(
-                NOT_CONFIGURED,
-                f"no model is configured: {problem}; run `hermes-acp --setup`",
-                {"class": "config", "message": problem, "authMethod": "setup"},
-            )
+            raise config_error(problem, sessionId=edge.id)
         try:
             parts = skill_parts if skill_parts is not None else to_parts(blocks)
         except ContentRefused as exc:

@@ -22,8 +22,11 @@ def main(argv: list[str] | None = None) -> int:
         from acp_adapter.setup import run_setup
 
         return run_setup()
+    import logging
+
     from acp_adapter import run_acp_stdio
 
+    logging.captureWarnings(True)  # warnings as JSON log lines on stderr, not raw text
     return run_acp_stdio()
 
 

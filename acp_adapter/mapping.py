@@ -52,6 +52,7 @@ from acp.schema import (
     UserMessageChunk,
 )
 
+from acp_adapter.errors import NOT_CONFIGURED
 from hermes_mcp.agent.events import (
     ChildUpdate,
     Event,
@@ -355,7 +356,6 @@ def switch_note(event: ModelSwitch) -> AgentMessageChunk:
 
 #: JSON-RPC error codes of a prompt that could not be answered.
 PROVIDER_FAILED = -32001  # the router found no route: data names provider, class, retry_at
-NOT_CONFIGURED = -32000  # ACP's "authentication required": run the setup (authMethods)
 
 _STOPS: dict[str, StopReason] = {
     "end_turn": "end_turn",

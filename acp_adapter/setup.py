@@ -1,9 +1,12 @@
 """``hermes-acp --setup``: write a starter config after asking two questions.
 
 The ACP registry's ``terminal`` auth method: the editor runs ``hermes-acp --setup`` in a
-terminal. It asks which provider and which environment variable holds its key, then
-writes ``config.toml`` (``$HERMES_MCP_CONFIG``, or ``$HERMES_MCP_HOME/config.toml``)
-naming that variable (``env:NAME``: the key itself is never written). An existing config
+terminal. It asks which provider (the zero-config list and models) and which environment
+variable holds its key, then writes ``config.toml`` (``$HERMES_MCP_CONFIG``, or
+``$HERMES_MCP_HOME/config.toml``). When the variable is set, the key is kept in a 0600
+file under ``$HERMES_MCP_HOME/keys`` and the config names it (``file:PATH``), since an
+editor started from the dock passes no shell variables; else the config names the
+variable (``env:NAME``). The key is never written into the config. An existing config
 is never overwritten: setup says where it is and stops. A later ``hermes-mcp setup`` can
 reuse :func:`starter_config` and :func:`write_starter`.
 """
@@ -18,7 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from hermes_mcp.config import config_path
+from hermes_mcp.config import config_path, home_dir
+from hermes_mcp.key_files import store_key
+from hermes_mcp.zero_config import KNOWN
 
 
 @dataclass(frozen=True)
@@ -30,36 +35,24 @@ class ProviderChoice:
     key_var: str | None  # None: no key (a local server)
 
 
+# The providers offered, in the zero-config order and on the same models as
+# `hermes-mcp setup` (one list: zero_config.KNOWN), then a local server.
 PROVIDERS: tuple[ProviderChoice, ...] = (
-    ProviderChoice(
-        "openrouter",
-        "openai",
-        "https://openrouter.ai/api/v1",
-        "anthropic/claude-sonnet-4",
-        "OPENROUTER_API_KEY",
-    ),
-    ProviderChoice("openai", "openai", "https://api.openai.com/v1", "gpt-4o", "OPENAI_API_KEY"),
-    ProviderChoice(
-        "anthropic",
-        "anthropic",
-        "https://api.anthropic.com",
-        "claude-sonnet-4-20250514",
-        "ANTHROPIC_API_KEY",
-    ),
-    ProviderChoice(
-        "gemini",
-        "gemini",
-        "https://generativelanguage.googleapis.com",
-        "gemini-2.5-pro",
-        "GEMINI_API_KEY",
-    ),
+    *(ProviderChoice(k.name, k.wire, k.base_url, k.model, k.variables[0]) for k in KNOWN),
     ProviderChoice("local", "openai", "http://127.0.0.1:11434/v1", "qwen3:8b", None),
 )
 _VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def starter_config(choice: ProviderChoice, key_var: str | None) -> str:
-    credentials = f'["env:{key_var}"]' if key_var else '["none"]'
+def starter_config(
+    choice: ProviderChoice, key_var: str | None, key_file: Path | None = None
+) -> str:
+    """The config text; the credential is ``key_file`` (``file:``) when the key was
+    stored, else the variable (``env:``), else ``none`` (a local server)."""
+    if key_file is not None:
+        credentials = f'["file:{key_file}"]'
+    else:
+        credentials = f'["env:{key_var}"]' if key_var else '["none"]'
     return (
         "# Written by hermes-acp --setup. See the README for every key.\n"
         "[model]\n"
@@ -122,10 +115,20 @@ def run_setup(
     except EOFError:
         out.write("\nno answer; nothing written\n")
         return 2
-    if not write_starter(target, starter_config(choice, key_var)):
+    # An editor started from the dock gives hermes only HOME and PATH: a key set here is
+    # kept in a 0600 file of ours that the config names, as `hermes-mcp setup` does.
+    key_file = None
+    if key_var is not None and env.get(key_var, "").strip():
+        key_file = store_key(home_dir(env), key_var, env[key_var])
+    if not write_starter(target, starter_config(choice, key_var, key_file)):
         out.write(f"{target} already exists; not overwritten.\n")
         return 0
     out.write(f"wrote {target}\n")
-    if key_var is not None and not env.get(key_var):
-        out.write(f"note: {key_var} is not set here; set it where the editor starts hermes-acp\n")
+    if key_file is not None:
+        out.write(f"stored {key_var} in {key_file} (readable by you only)\n")
+    elif key_var is not None:
+        out.write(
+            f"note: {key_var} is not set here; set it and run `hermes-mcp setup`, or set it "
+            "where the editor starts hermes\n"
+        )
     return 0

@@ -72,12 +72,12 @@ def _parser() -> argparse.ArgumentParser:
     ask = sub.add_parser("ask", help="one completion through the router, no tools")
     ask.add_argument("--model", help="'<provider>:<model>' to use instead of the default")
     ask.add_argument("--json", action="store_true", help="print one JSON object")
-    ask.add_argument("prompt", nargs="+", help="the prompt")
+    ask.add_argument("prompt", nargs="+", help="the prompt ('-': read it from stdin)")
 
     run = sub.add_parser("run", help="one agent turn with tools in the current directory")
     run.add_argument("--session", metavar="ID", help="continue a stored session")
     run.add_argument("--json", action="store_true", help="print one JSON event per line")
-    run.add_argument("prompt", nargs="+", help="the prompt")
+    run.add_argument("prompt", nargs="+", help="the prompt ('-': read it from stdin)")
 
     providers = sub.add_parser("providers", help="every credential: state and cooldown")
     providers.add_argument("--json", action="store_true", help="print a JSON list")
@@ -90,7 +90,15 @@ def _parser() -> argparse.ArgumentParser:
     add_sessions_parser(sub, _Parser)  # sessions [list|show|search|delete|rename|fork]
     add_skills_parser(sub, _Parser)  # skills [list|show NAME]
     add_install_parsers(sub, _Parser)  # install CLIENT, uninstall CLIENT
-    sub.add_parser("setup", help="write a starter config.toml from the API keys that are set")
+    setup = sub.add_parser(
+        "setup", help="write a starter config.toml from the API keys that are set"
+    )
+    setup.add_argument(
+        "--env-refs",
+        action="store_true",
+        help="name the key variables (env:NAME) instead of keeping the keys in 0600 files "
+        "(then only a server started from this shell finds them)",
+    )
     _add_serve_parser(sub)
     return parser
 
@@ -151,6 +159,20 @@ def _err(text: str) -> None:
     sys.stderr.write(strip_controls(redact(text)).rstrip("\n") + "\n")
 
 
+MAX_STDIN_PROMPT = 1024 * 1024  # characters
+
+
+def _prompt(words: list[str]) -> str:
+    """The prompt from the command line, or from stdin for a lone ``-`` (a long prompt,
+    a file, a pipe: ``git diff | hermes-mcp run - ``)."""
+    if words != ["-"]:
+        return " ".join(words)
+    text = sys.stdin.read(MAX_STDIN_PROMPT + 1)
+    if len(text) > MAX_STDIN_PROMPT:
+        raise UsageError(f"the prompt on stdin is longer than {MAX_STDIN_PROMPT} characters")
+    return text
+
+
 def _error_json(cls: str, message: str, provider: str | None = None) -> dict[str, Any]:
     return {
         "error": {"provider": provider, "class": cls, "message": redact(message), "retry_at": None},
@@ -168,8 +190,8 @@ async def _ask(settings: Settings, prompt: str, model: str | None) -> dict[str, 
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    prompt = " ".join(args.prompt)
     try:
+        prompt = _prompt(args.prompt)
         if not prompt.strip():
             raise UsageError("the prompt is empty")
         settings = load_settings()
@@ -260,8 +282,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     """One agent turn. Exit 0 when it ended with an answer (``end_turn``), 130 when it
     was cancelled, 1 for any other ending (error, budget, refusal), 2 for usage,
     configuration or state errors; ``--json`` always ends with a ``turn_end`` line."""
-    prompt = " ".join(args.prompt)
     try:
+        prompt = _prompt(args.prompt)
         if not prompt.strip():
             raise UsageError("the prompt is empty")
         settings = load_settings()
@@ -293,7 +315,11 @@ def cmd_providers(args: argparse.Namespace) -> int:
     from hermes_mcp.llm.credential_state import CredentialStateStore
     from hermes_mcp.llm.status import credential_report, format_report
 
-    settings = load_settings()
+    # A key variable that is not set here leaves its credential out (said on stderr),
+    # not the whole report: `providers --reset` must work from any shell.
+    settings = load_settings(required=False)
+    if settings.problem is not None:
+        _err(f"hermes-mcp: note: {settings.problem}")
     db = open_database(settings.db_path)
     try:
         store = CredentialStateStore(db)
@@ -348,7 +374,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command in ("install", "uninstall"):
             return cmd_install(args, _out, _err)
         if args.command == "setup":
-            return cmd_setup(_out)
+            return cmd_setup(_out, store=not args.env_refs)
         if args.command == "serve":
             return cmd_serve(args)
     except HermesError as exc:

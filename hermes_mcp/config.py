@@ -286,9 +286,15 @@ class Settings:
     credentials: dict[str, list[Credential]]
     # Problems that stop nothing: credentials of providers no model chain uses.
     warnings: tuple[str, ...] = ()
+    # Why no turn can be answered although the settings loaded (``required=False``): no
+    # config file and no key variable, or a credential the model chain needs that does
+    # not resolve. Tools that need no model still work; ``chain`` raises it.
+    problem: ConfigError | None = None
 
     @property
     def chain(self) -> list[ModelRef]:
+        if self.problem is not None:
+            raise self.problem
         if self.config.model is None:
             raise ConfigError("no [model] section: set model.default", file=self._file)
         return self.config.model.chain
@@ -426,11 +432,16 @@ def parse_config(data: dict[str, Any], file: str | None) -> Config:
 
 
 def resolve_credentials(
-    config: Config, file: str | None, warnings: list[str] | None = None
+    config: Config,
+    file: str | None,
+    warnings: list[str] | None = None,
+    environ: typing.Mapping[str, str] | None = None,
+    deferred: list[ConfigError] | None = None,
 ) -> dict[str, list[Credential]]:
     """Each provider's resolved credentials. A reference that cannot be resolved is an
-    error for a provider the model chain uses; for any other provider (given
-    ``warnings``) it is a warning, and that credential is left out."""
+    error for a provider the model chain uses (appended to ``deferred`` when given, the
+    credential left out; else raised); for any other provider (given ``warnings``) it is
+    a warning, and that credential is left out."""
     used = {ref.provider for ref in config.model.chain} if config.model else set()
     out: dict[str, list[Credential]] = {}
     problems: list[tuple[str, str]] = []
@@ -439,7 +450,7 @@ def resolve_credentials(
         for i, ref in enumerate(section.credentials):
             key = f"providers.{name}.credentials[{i}]"
             try:
-                creds.append(resolve(ref))
+                creds.append(resolve(ref, environ))
             except CredentialRefError as exc:
                 if warnings is not None and name not in used:
                     where = f"{file}: " if file else ""
@@ -447,8 +458,25 @@ def resolve_credentials(
                 else:
                     problems.append((key, str(exc)))
         out[name] = dedupe(creds)
-    _raise_all(problems, file)
+    try:
+        _raise_all(problems, file)
+    except ConfigError as exc:
+        if deferred is None:
+            raise
+        deferred.append(exc)
     return out
+
+
+def no_config_error(source: Path, *, named: bool = False) -> ConfigError:
+    """No config file at ``source`` (``named``: the one ``$HERMES_MCP_CONFIG`` or
+    ``--config`` asked for) and no key variable set: what to do, in the same words on
+    every surface (the command line, MCP's ``agent_run``, ACP)."""
+    if named:
+        return ConfigError(
+            "no config file here; create it, or run `hermes-mcp setup` to write it",
+            file=str(source),
+        )
+    return ConfigError(f"no config file here, and {env_chain.no_key_message()}", file=str(source))
 
 
 def _read_config(source: Path, file: str) -> dict[str, Any]:
@@ -470,30 +498,41 @@ def _read_config(source: Path, file: str) -> dict[str, Any]:
 
 
 def load_settings(
-    path: Path | None = None, env: dict[str, str] | None = None, *, required: bool = True
+    path: Path | None = None,
+    env: dict[str, str] | None = None,
+    *,
+    required: bool = True,
+    environ: typing.Mapping[str, str] | None = None,
 ) -> Settings:
     """Read, validate and resolve the configuration. A missing file is an error when
-    ``required``; otherwise it yields the defaults (no providers)."""
+    ``required``; otherwise it yields the defaults (no providers), and a credential the
+    model chain needs that cannot be resolved is ``settings.problem`` rather than an
+    error, so the edges still serve the tools that need no model. ``environ`` is where
+    ``env:`` credentials are looked up (default: this process's environment) and the
+    zero-config key variables (default: ``env``, else this process's environment):
+    ``install`` passes the few variables a desktop client starts its servers with."""
     source = path or config_path(env)
     home = home_dir(env)
-    if not source.exists() and path is None and source == home / "config.toml":
-        zero = _from_environment(home, os.environ if env is None else env)  # keys from env
+    named = not (path is None and source == home / "config.toml")
+    if not source.exists() and not named:
+        keys = environ if environ is not None else os.environ if env is None else env
+        zero = _from_environment(home, keys)  # no file: keys from the environment
         if zero is not None:
             return zero
     if not source.exists():
         if required:
-            raise ConfigError(
-                "no config file here; create it (see README) or set HERMES_MCP_CONFIG",
-                file=str(source),
-            )
-        return Settings(Config(), None, home, {})
+            raise no_config_error(source, named=named)
+        problem = None if named else no_config_error(source)
+        return Settings(Config(), None, home, {}, problem=problem)
     file = str(source)
     config = parse_config(_read_config(source, file), file)
     warnings: list[str] = []
-    credentials = resolve_credentials(config, file, warnings)
+    deferred: list[ConfigError] | None = None if required else []
+    credentials = resolve_credentials(config, file, warnings, environ, deferred)
     for warning in warnings:  # ask and run go on; doctor reports each as a failed check
         get_logger("hermes_mcp.config").warning("config.credential_unusable", detail=warning)
-    return Settings(config, source, home, credentials, tuple(warnings))
+    problem = deferred[0] if deferred else None
+    return Settings(config, source, home, credentials, tuple(warnings), problem)
 
 
 def _from_environment(home: Path, env: Mapping[str, str]) -> Settings | None:
@@ -503,6 +542,6 @@ def _from_environment(home: Path, env: Mapping[str, str]) -> Settings | None:
         return None
     where = "environment (no config file)"
     config = parse_config(env_chain.config_data(chosen), where)
-    settings = Settings(config, None, home, resolve_credentials(config, where))
+    settings = Settings(config, None, home, resolve_credentials(config, where, environ=env))
     env_chain.announce(chosen)
     return settings

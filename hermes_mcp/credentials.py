@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -80,14 +81,17 @@ def _read_json(path: Path, what: str) -> dict[str, str]:
     return {str(k): str(v) for k, v in data.items()}
 
 
-def resolve(ref: str) -> Credential:
-    """Resolve a reference; raises ``CredentialRefError`` naming what is missing."""
+def resolve(ref: str, env: Mapping[str, str] | None = None) -> Credential:
+    """Resolve a reference; raises ``CredentialRefError`` naming what is missing.
+    ``env`` (default: this process's environment) is where ``env:`` names are looked up;
+    ``install`` passes the few variables a desktop client gives the servers it starts."""
     ref = ref.strip()
+    env = os.environ if env is None else env
     if ref == "none":
         return Credential("none", fingerprint(""), "none", None)
     kind, sep, rest = ref.partition(":")
     if sep and kind == "env":
-        value = os.environ.get(rest)
+        value = env.get(rest)
         if value is None:
             raise CredentialRefError(f"environment variable {rest} is not set")
         if not value.strip():

@@ -127,3 +127,13 @@ def announce(chosen: list[ChosenProvider]) -> None:
         keys=[v for c in chosen for v in c.variables],
         hint="`hermes-mcp setup` writes this chain to a config.toml you can edit",
     )
+
+
+def no_key_message() -> str:
+    """What to do when there is neither a config file nor a key variable: the same
+    words on every surface (the CLI, MCP, ACP)."""
+    names = ", ".join(KEY_VARIABLES)
+    return (
+        f"no API key: set one of {names} and run `hermes-mcp setup`, which writes a "
+        "config file (and keeps the keys in 0600 files that desktop clients can read)"
+    )

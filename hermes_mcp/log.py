@@ -206,6 +206,9 @@ def configure_logging(
     out = stream if stream is not None else cast(TextIO, _CurrentStderr())
     if sticky:
         _chosen_level, _chosen_renderer = level, renderer
+        # Python warnings (an SDK's MCPDeprecationWarning) become log records, so that
+        # serve's stderr stays JSON lines; only the entry point does this, for the process.
+        logging.captureWarnings(True)
     chosen = log_level(level or _chosen_level)
     stamper, render = _renderer(renderer if renderer != "auto" else _chosen_renderer, out)
     processors: Iterable[Any] = [

@@ -1,6 +1,7 @@
 """Who answers ``run``'s approval requests (``tools.approval.Approver``).
 
-On a terminal (stdin is a tty) the person is asked, on stderr, and answers on stdin:
+On a terminal (stdin is a tty) the person is asked, on stderr (an edit with its diff,
+so that ``y`` approves what was seen), and answers on stdin:
 ``y`` allows once, ``a`` (always) allows the same tool and target for the rest of the
 session, anything else refuses. Questions are asked one at a time (delegated children
 may ask concurrently). Without a terminal nobody is asked: each request is refused as
@@ -18,6 +19,7 @@ from typing import TextIO
 
 import anyio
 
+from hermes_mcp.terminal_text import strip_controls
 from tools.approval import ApprovalRequest, Decision, NonInteractiveApprover
 from tools.paths import is_within
 from tools.policy import Rule
@@ -80,6 +82,19 @@ class RefusingApprover:
         )
 
 
+DIFF_LINES = 200  # a longer diff is cut, saying how much was left out
+
+
+def shown_diff(unified: str, limit: int = DIFF_LINES) -> str:
+    """An edit's unified diff as the terminal shows it: no control sequences (the text
+    is the model's), indented, cut after ``limit`` lines saying how many more there are."""
+    lines = strip_controls(unified).splitlines()
+    shown = [f"    {line}" for line in lines[:limit]]
+    if len(lines) > limit:
+        shown.append(f"    … {len(lines) - limit} more diff line(s) not shown")
+    return "\n".join(shown) + "\n" if shown else ""
+
+
 class TtyApprover:
     """Asks the person at the terminal: y / n / always."""
 
@@ -91,7 +106,9 @@ class TtyApprover:
     async def approve(self, request: ApprovalRequest) -> Decision:
         async with self._lock:
             why = f" ({request.risk})" if request.risk else ""
-            self._out.write(f"\nhermes-mcp wants to {request.title}{why}\n")
+            self._out.write(strip_controls(f"\nhermes-mcp wants to {request.title}{why}\n"))
+            if request.diff is not None:  # "y" approves what the person has seen
+                self._out.write(shown_diff(request.diff.unified))
             self._out.write("  allow? [y]es / [n]o / [a]lways for this session: ")
             self._out.flush()
             line = await anyio.to_thread.run_sync(self._in.readline, abandon_on_cancel=True)

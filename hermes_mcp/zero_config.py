@@ -1,7 +1,11 @@
 """Zero-config start: with no config file, the well-known API key variables that are set
 become a default model chain (``env_chain.py``, which ``config.load_settings`` reads),
-and ``hermes-mcp setup`` writes that chain down. The chain is announced once per process
-on stderr (``config.zero``) and shown by ``doctor`` (:func:`describe`).
+and ``hermes-mcp setup`` writes that chain down. With no config file the credentials
+are ``env:NAME`` references. ``setup`` copies each key it finds to a 0600 file of ours
+(:mod:`hermes_mcp.key_files`) and writes ``file:PATH`` references, so that a server a
+desktop client starts with only ``HOME`` and ``PATH`` still finds them (``setup
+--env-refs`` writes ``env:NAME`` instead). The chain is announced once per process on
+stderr (``config.zero``) and shown by ``doctor`` (:func:`describe`).
 
 Only the default location counts as "no config file": a missing ``$HERMES_MCP_CONFIG``
 or ``--config`` is still an error, since someone asked for that file.
@@ -14,7 +18,7 @@ import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from hermes_mcp.config import Settings, config_path, parse_config
+from hermes_mcp.config import Settings, config_path, home_dir, parse_config
 from hermes_mcp.env_chain import KEY_VARIABLES as KEY_VARIABLES
 from hermes_mcp.env_chain import KNOWN as KNOWN
 from hermes_mcp.env_chain import ChosenProvider as ChosenProvider
@@ -22,7 +26,9 @@ from hermes_mcp.env_chain import KnownProvider as KnownProvider
 from hermes_mcp.env_chain import base_url_variable as base_url_variable
 from hermes_mcp.env_chain import config_data as config_data
 from hermes_mcp.env_chain import detect as detect
+from hermes_mcp.env_chain import no_key_message as no_key_message
 from hermes_mcp.errors import ConfigError, UsageError
+from hermes_mcp.key_files import store_keys
 
 
 def is_zero_config(settings: Settings) -> bool:
@@ -48,12 +54,20 @@ def _toml(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def render_config(chosen: list[ChosenProvider]) -> str:
-    """The chain as a commented ``config.toml``."""
+def _refs(c: ChosenProvider, stored: Mapping[str, Path] | None) -> list[str]:
+    if stored is None:
+        return [f"env:{v}" for v in c.variables]
+    return [f"file:{stored[v]}" for v in c.variables]
+
+
+def render_config(chosen: list[ChosenProvider], stored: Mapping[str, Path] | None = None) -> str:
+    """The chain as a commented ``config.toml``; ``stored``: variable → the key file
+    holding its value (``file:`` references), else ``env:`` references."""
+    where = "0600 files of ours (file:PATH)" if stored else "env:NAME references"
     lines = [
         "# hermes-mcp configuration, written by `hermes-mcp setup` from the API key",
         "# variables set at the time. Edit freely; see the README's Configuration section.",
-        "# Credentials are references (env:NAME, file:PATH): no key is stored here. List",
+        f"# Credentials are {where}: no key is written in this file. List",
         "# several in one provider to make a pool that rotates.",
         "",
         "[model]",
@@ -69,7 +83,7 @@ def render_config(chosen: list[ChosenProvider]) -> str:
             f"wire = {_toml(c.wire)}",
             f"base_url = {_toml(c.base_url)}"
             + (f"  # from {base_url_variable(c.known.name)}" if c.overridden else ""),
-            "credentials = [" + ", ".join(_toml(f"env:{v}") for v in c.variables) + "]",
+            "credentials = [" + ", ".join(_toml(r) for r in _refs(c, stored)) + "]",
         ]
     unused = [k for k in KNOWN if k.name not in {c.known.name for c in chosen}]
     if unused:
@@ -84,8 +98,12 @@ def render_config(chosen: list[ChosenProvider]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_starter_config(path: Path, env: Mapping[str, str] | None = None) -> Path:
-    """Write the chain from the environment to ``path``; never overwrites.
+def write_starter_config(
+    path: Path, env: Mapping[str, str] | None = None, *, store: bool = True
+) -> Path:
+    """Write the chain from the environment to ``path``; never overwrites. ``store``:
+    copy each key to its 0600 file under ``$HERMES_MCP_HOME/keys`` and reference those
+    (what a desktop client's server can read); else reference the variables.
 
     Raises :class:`UsageError` when the file exists or no key variable is set. For
     ``hermes-mcp setup`` and ``hermes-acp --setup``.
@@ -93,9 +111,14 @@ def write_starter_config(path: Path, env: Mapping[str, str] | None = None) -> Pa
     env = os.environ if env is None else env
     chosen = detect(env)
     if not chosen:
-        names = ", ".join(KEY_VARIABLES)
-        raise UsageError(f"no API key variable is set (one of {names}); set one and run again")
-    text = render_config(chosen)
+        raise UsageError(no_key_message())
+    if path.exists():
+        raise UsageError(f"{path} exists; it was left as it is (edit it, or move it away)")
+    stored = None
+    if store:
+        variables = [v for c in chosen for v in c.variables]
+        stored = store_keys(home_dir(dict(env)), variables, env)
+    text = render_config(chosen, stored)
     parse_config(tomllib.loads(text), str(path))  # what we write must load
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -110,10 +133,20 @@ def write_starter_config(path: Path, env: Mapping[str, str] | None = None) -> Pa
     return path
 
 
-def cmd_setup(out: Callable[[str], None], env: Mapping[str, str] | None = None) -> int:
+def cmd_setup(
+    out: Callable[[str], None],
+    env: Mapping[str, str] | None = None,
+    *,
+    store: bool = True,
+) -> int:
     """``hermes-mcp setup``: write the starter config where hermes looks for it."""
     env = os.environ if env is None else env
-    path = write_starter_config(config_path(dict(env)), env)
-    chain = " → ".join(c.ref for c in detect(env))
+    path = write_starter_config(config_path(dict(env)), env, store=store)
+    chosen = detect(env)
+    chain = " → ".join(c.ref for c in chosen)
     out(f"wrote {path}: {chain}")
+    if store:
+        keys = ", ".join(v for c in chosen for v in c.variables)
+        where = home_dir(dict(env)) / "keys"
+        out(f"stored {keys} in {where} (readable by you only); the config reads them there")
     return 0

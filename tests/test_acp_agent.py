@@ -344,7 +344,7 @@ async def test_without_a_provider_new_works_and_the_prompt_names_the_missing_con
         assert time.monotonic() - started < 5  # no provider probe (the bench measures it)
         with pytest.raises(acp.RequestError) as failed:
             await conn.prompt(session_id=new.session_id, prompt=text("hello"))
-        assert failed.value.code == -32000 and "[model]" in str(failed.value)
+        assert failed.value.code == -32000 and "hermes-mcp setup" in str(failed.value)
         assert failed.value.data["authMethod"] == "setup"
         listed = await conn.list_sessions(cwd=str(ws))
         assert [s.session_id for s in listed.sessions] == [new.session_id]

@@ -65,7 +65,7 @@ async def test_quota_on_the_single_key_primary_falls_back_and_stays_away(
     assert not first.is_error, first
     data = structured(first)
     assert (first_text(first), data["provider"], data["model"]) == (
-        "from the fallback",
+        "[fallback: primary:gpt-4o → backup:gpt-4o-mini (quota_exhausted)]\n\nfrom the fallback",
         "backup",
         "gpt-4o-mini",
     )
@@ -81,6 +81,7 @@ async def test_quota_on_the_single_key_primary_falls_back_and_stays_away(
     with anyio.fail_after(30):
         second = await served.client.call_tool("agent_run", {"prompt": "again"})
     assert structured(second)["provider"] == "backup"
+    assert first_text(second).startswith("[fallback: primary:gpt-4o → backup:gpt-4o-mini")
     assert fake.count(key=KEY_A) == 1  # nothing more was sent to the exhausted primary
     status = structured(await served.client.call_tool("providers_status", {}))
     states = {row["provider"]: row["state"] for row in status["credentials"]}

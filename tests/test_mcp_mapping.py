@@ -25,15 +25,18 @@ from tools import ToolResult, build_registry
 FELL_BACK = Attempt("primary", "big", "9c1e3f2a", 429, "quota_exhausted", "fallback", 80.0)
 
 
-def _served(provider: str = "backup", model: str = "mini") -> UsageUpdate:
+def _served(
+    provider: str = "backup", model: str = "mini", *, fell_back: bool = True
+) -> UsageUpdate:
     served = Attempt(provider, model, "3f2a9c1e", 200, None, "served", 120.0, cost_usd=0.001)
+    walk = (FELL_BACK, served) if fell_back else (served,)
     return UsageUpdate(
         Usage(input_tokens=9, output_tokens=3),
         0.001,
         provider,
         model,
         "3f2a9c1e",
-        attempts=(FELL_BACK, served),
+        attempts=walk,
     )
 
 
@@ -86,6 +89,14 @@ def test_a_served_turn_shows_its_whole_route() -> None:
         429,
     )
     mapping.AgentRunOutput.model_validate(data)
+    # Hosts show only the text: one short line says the answer came from a fallback.
+    assert result.content[0].text == (  # type: ignore[union-attr]
+        "[fallback: primary:big → backup:mini (quota_exhausted)]\n\nhi"
+    )
+    plain = RouteLog()
+    plain.add(_served(fell_back=False))
+    served = mapping.turn_result(end, plain)
+    assert served.content[0].text == "hi"  # type: ignore[union-attr]
 
 
 def test_a_failed_turn_is_an_error_naming_provider_class_and_retry_at() -> None:
@@ -152,11 +163,12 @@ def test_an_interaction_turns_waiting_approvals_into_input_required() -> None:
     import mcp_types as types
 
     from hermes_mcp.mcp_server.approvals import Ask, Interaction, decision_from
+    from hermes_mcp.mcp_server.prompt_text import message
     from tools import ApprovalRequest
 
     interaction = Interaction("write_file", lambda: None)
     request = ApprovalRequest("write_file", "edit", "write", "write x.txt", risk="a new file")
-    interaction.asks["approval-1"] = Ask("approval-1", request)
+    interaction.asks["approval-1"] = Ask("approval-1", request, message(request))
     result = interaction.input_required()
     assert result.request_state == interaction.token and len(interaction.token) >= 20
     (ask,) = (result.input_requests or {}).values()

@@ -122,7 +122,8 @@ async def test_each_bad_input_gets_its_error_and_the_next_request_is_answered(
     assert (
         answers[6]["error"]["code"] == -32602 and "no_such_tool" in answers[6]["error"]["message"]
     )
-    assert answers[7]["error"]["code"] == -32602 and "path" in answers[7]["error"]["message"]
+    bad_args = answers[7]["result"]  # SEP-1303: the tool's answer, for the model to correct
+    assert bad_args["isError"] is True and "path" in bad_args["content"][0]["text"]
     assert answers[8]["result"]["isError"] is True
     assert answers[9]["result"] == {}
     assert answers[10]["result"]["isError"] is False

@@ -111,7 +111,12 @@ async def test_setup_writes_the_chain_and_never_overwrites(
     ran = await hermes(home, "setup")
     assert ran.code == 0, ran.stderr
     written = tmp_path / "config.toml"
-    assert ran.stdout == f"wrote {written}: openai:gpt-5.5 → gemini:gemini-3.8-flash\n"
+    keys = tmp_path / "keys"
+    assert ran.stdout == (
+        f"wrote {written}: openai:gpt-5.5 → gemini:gemini-3.8-flash\n"
+        f"stored OPENAI_API_KEY, GEMINI_API_KEY in {keys} (readable by you only); "
+        "the config reads them there\n"
+    )
     text = written.read_text()
     assert KEY_A not in text and KEY_B not in text  # references, never the keys
     assert text.startswith("# hermes-mcp configuration")
@@ -120,8 +125,9 @@ async def test_setup_writes_the_chain_and_never_overwrites(
     assert data["providers"]["openai"] == {
         "wire": "openai",
         "base_url": fake.openai_base_url,
-        "credentials": ["env:OPENAI_API_KEY"],
+        "credentials": [f"file:{keys / 'OPENAI_API_KEY'}"],
     }
+    assert (keys / "OPENAI_API_KEY").read_text() == KEY_A + "\n"
     assert f'base_url = "{fake.openai_base_url}"  # from HERMES_MCP_OPENAI_BASE_URL' in text
     assert data["providers"]["gemini"]["base_url"] == "https://generativelanguage.googleapis.com"
 

@@ -31,11 +31,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import anyio
-from jsonschema import SchemaError
-from jsonschema.exceptions import ValidationError as SchemaValidationError
-from jsonschema.validators import validator_for
 from pydantic import BaseModel, ConfigDict, ValidationError
-from referencing import Registry
 
 from hermes_mcp.errors import ToolDenied as ToolDenied
 from hermes_mcp.errors import ToolError as ToolError
@@ -45,6 +41,8 @@ from tools.effects import Location as Location
 from tools.effects import ToolKind as ToolKind
 
 if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError as SchemaValidationError
+
     from tools.context import ToolContext
 
 
@@ -131,6 +129,12 @@ class Tool(Generic[ArgsT]):
                 f"tool {self.name!r}: a raw JSON Schema tool needs an open toolset "
                 f"({', '.join(OPEN_TOOLSETS)}) and a '<server>__<tool>' name"
             )
+        # jsonschema is imported here, for the tools of other MCP servers only: listing
+        # our own tools (MCP ``tools/list``) never pays for it.
+        from jsonschema import SchemaError
+        from jsonschema.validators import validator_for
+        from referencing import Registry
+
         cls = validator_for(self.input_schema)
         try:
             cls.check_schema(self.input_schema)

@@ -14,28 +14,78 @@ bookkeeping, session totals), ``turn`` (the handle), ``budget``, ``model`` (the 
 interface, attempts → ``model_switch``), ``prompt`` (prompt parts), ``store`` /
 ``transcript`` / ``writer`` / ``replay`` (sessions in SQLite: rows, group commit,
 replay), ``delegation`` (``delegate_task``), ``jobs`` (background turns), ``prompts``.
+
+The names below are imported when first used (PEP 562), not with the package: importing
+one submodule (``hermes_mcp.agent.events``, as the MCP edge's tool catalog does) must
+not import the engine, the router and its HTTP stack (issue 24: ``tools/list`` paid for
+them).
 """
 
-from hermes_mcp.agent.budget import Budget
-from hermes_mcp.agent.events import (
-    STOP_REASONS,
-    ChildUpdate,
-    Emit,
-    Event,
-    ModelSwitch,
-    PlanUpdate,
-    StopReason,
-    TextDelta,
-    ThoughtDelta,
-    ToolCallEnd,
-    ToolCallProgress,
-    ToolCallStart,
-    TurnEnd,
-    UsageUpdate,
-)
-from hermes_mcp.agent.model import ChatModel, ModelStream
-from hermes_mcp.agent.store import SessionInfo, SessionNotFound, SessionStore
-from hermes_mcp.agent.turn import Turn
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hermes_mcp.agent.budget import Budget
+    from hermes_mcp.agent.events import (
+        STOP_REASONS,
+        ChildUpdate,
+        Emit,
+        Event,
+        ModelSwitch,
+        PlanUpdate,
+        StopReason,
+        TextDelta,
+        ThoughtDelta,
+        ToolCallEnd,
+        ToolCallProgress,
+        ToolCallStart,
+        TurnEnd,
+        UsageUpdate,
+    )
+    from hermes_mcp.agent.model import ChatModel, ModelStream
+    from hermes_mcp.agent.store import SessionInfo, SessionNotFound, SessionStore
+    from hermes_mcp.agent.turn import Turn
+
+_WHERE = {
+    "Budget": "budget",
+    **dict.fromkeys(
+        (
+            "STOP_REASONS",
+            "ChildUpdate",
+            "Emit",
+            "Event",
+            "ModelSwitch",
+            "PlanUpdate",
+            "StopReason",
+            "TextDelta",
+            "ThoughtDelta",
+            "ToolCallEnd",
+            "ToolCallProgress",
+            "ToolCallStart",
+            "TurnEnd",
+            "UsageUpdate",
+        ),
+        "events",
+    ),
+    "ChatModel": "model",
+    "ModelStream": "model",
+    "SessionInfo": "store",
+    "SessionNotFound": "store",
+    "SessionStore": "store",
+    "Turn": "turn",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "STOP_REASONS",

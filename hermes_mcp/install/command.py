@@ -134,6 +134,7 @@ def cmd_install(args: argparse.Namespace, out: Write, err: Write) -> int:
     if client.name == "claude-code" and args.config is None:
         return _run_claude(_claude_line(args, client, env), args, out, err)
     path = (args.config or client.default_path(env)).expanduser().absolute()
+    entry: dict[str, Any] = {}
     if args.command == "install":
         entry = client.entry(
             _command(args.server_command, env), _workspace(client, args.workspace), env
@@ -146,4 +147,22 @@ def cmd_install(args: argparse.Namespace, out: Write, err: Write) -> int:
         return 0
     backup = write_plan(plan) if plan.changes else None
     _report(plan, client, args.name, backup, out)
+    if args.command == "install":
+        _check_keys(client, env, plan_entry_env(entry), err)
     return 0
+
+
+def plan_entry_env(entry: Mapping[str, Any]) -> dict[str, str]:
+    found = entry.get("env")
+    return {str(k): str(v) for k, v in found.items()} if isinstance(found, dict) else {}
+
+
+def _check_keys(
+    client: Client, env: Mapping[str, str], entry_env: dict[str, str], err: Write
+) -> None:
+    """Say what keeps the server the client starts from answering (it runs with a
+    minimal environment), and what to do; the entry is written either way."""
+    from hermes_mcp.install.check import desktop_problems
+
+    for problem in desktop_problems(client.title, env, entry_env):
+        err(f"hermes-mcp: warning: {problem}")

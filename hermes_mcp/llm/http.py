@@ -65,17 +65,25 @@ def make_client(
     return httpx2.AsyncClient(transport=transport, timeout=timeout, follow_redirects=False)
 
 
-def transport_failure(exc: httpx2.TransportError) -> ProviderError:
+def transport_failure(exc: httpx2.TransportError, base_url: str | None = None) -> ProviderError:
     """A transport error as a classified failure: a timeout, or a failed connection.
 
     httpx-aiohttp maps every ``aiohttp.ClientConnectionError`` (a refused connection, a
-    server that hung up) to ``ConnectTimeout``; the aiohttp cause tells the truth.
+    server that hung up) to ``ConnectTimeout``; the aiohttp cause tells the truth. A
+    connection that could not be made says so in the user's words ("cannot connect to
+    BASE_URL: Connection refused"), not aiohttp's class name.
     """
     cause = exc.__cause__
     timed_out = isinstance(cause, asyncio.TimeoutError | aiohttp.ServerTimeoutError)
     if cause is None or not isinstance(cause, aiohttp.ClientError):
         timed_out = isinstance(exc, httpx2.TimeoutException)
     detail = redact(f"{type(cause or exc).__name__}: {cause or exc}")
+    if isinstance(cause, aiohttp.ClientConnectorError) and not timed_out:
+        error = cause.os_error
+        number = error.errno if isinstance(error.errno, int) else 0  # a DNS failure's is < 0
+        why = os.strerror(number) if number > 0 else error.strerror or str(error)
+        where = base_url or f"{cause.host}:{cause.port}"
+        detail = redact(f"cannot connect to {where}: {why}")
     if timed_out:
         return ProviderError(FailureClass.TIMEOUT, detail, status="timeout")
     return ProviderError(FailureClass.SERVER_ERROR, detail, status="connect")

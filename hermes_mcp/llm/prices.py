@@ -149,12 +149,19 @@ def prices(home: Path, wire: str, base_url: str, model: str) -> Prices | None:
         return found
 
 
-def no_price_reason(route: object) -> str:
-    """What to say about a model without a price (the turn's start, ``doctor``)."""
+def no_price_reason(route: object, *, budget: bool = True) -> str:
+    """What to say about a model without a price: in ``doctor`` (``budget``: the agent's
+    ``max_cost_usd`` cannot count it), and when it first serves a call (the router, which
+    ``ask`` uses without any budget: its cost is not counted)."""
     provider, _, model = str(route).partition(":")
+    what = (
+        "agent.max_cost_usd cannot count what it spends"
+        if budget
+        else "its cost is not counted (cost_usd is null)"
+    )
     return (
-        f"no price is known for {route}: agent.max_cost_usd cannot count what it spends; "
-        f'set input_per_mtok and output_per_mtok in [providers.{provider}.models."{model}"]'
+        f"no price is known for {route}: {what}; set input_per_mtok and output_per_mtok "
+        f'in [providers.{provider}.models."{model}"]'
     )
 
 
@@ -190,7 +197,7 @@ def unpriced_remote(settings: Settings) -> list[tuple[str, str, str]]:
     if settings.config.model is None:
         return []
     out: list[tuple[str, str, str]] = []
-    for route in settings.chain:
+    for route in settings.config.model.chain:  # settings.chain raises a deferred problem
         section = settings.config.providers[route.provider]
         given = section.models.get(route.model)
         priced = given is not None and None not in (given.input_per_mtok, given.output_per_mtok)

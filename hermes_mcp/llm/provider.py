@@ -8,7 +8,9 @@ translated here (connect â†’ ``server_error`` with status "connect", timeouts â†
 
 from __future__ import annotations
 
+import html
 import json
+import re
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -125,7 +127,7 @@ class Provider:
         try:
             response = await client.send(http_request, stream=True)
         except httpx2.TransportError as exc:
-            raise transport_failure(exc) from exc
+            raise transport_failure(exc, self.section.base_url) from exc
         kind = response.headers.get("content-type", "").partition(";")[0].strip().lower()
         if response.status_code == 200 and kind == "text/event-stream":
             return ProviderStream(
@@ -140,7 +142,7 @@ class Provider:
             try:
                 body, _ = await read_capped(response, ERROR_BODY_BYTES)
             except httpx2.TransportError as exc:
-                raise transport_failure(exc) from exc
+                raise transport_failure(exc, self.section.base_url) from exc
             finally:
                 await response.aclose()
         if deadline.cancelled_caught:
@@ -186,7 +188,7 @@ class Provider:
                 finally:
                     await response.aclose()
             except httpx2.TransportError as exc:
-                raise transport_failure(exc) from exc
+                raise transport_failure(exc, self.section.base_url) from exc
         if deadline.cancelled_caught:
             raise ProviderError(
                 FailureClass.TIMEOUT,
@@ -237,8 +239,25 @@ class Provider:
                 f"HTTP 404 with an HTML page, not an API error: base_url "
                 f"{self.endpoint} is probably wrong (a missing /v1?)"
             )
+        elif _is_html(headers, body):  # a proxy's or a CDN's error page: its title, not all of it
+            title = _html_title(body)
+            err.message = f"HTTP {status} with an HTML page, not an API error" + (
+                f": {title}" if title else f" (from {self.endpoint})"
+            )
         err.message = cut(redact(err.message))  # redact first: a cut may split a secret
         return err
+
+
+_TITLE = re.compile(rb"<title[^>]*>(.*?)</title", re.IGNORECASE | re.DOTALL)
+
+
+def _html_title(body: bytes) -> str:
+    """The page's ``<title>``, whitespace folded, at most 200 characters ("" if none)."""
+    found = _TITLE.search(body[:65536])
+    if found is None:
+        return ""
+    text = " ".join(html.unescape(found.group(1).decode("utf-8", "replace")).split())
+    return text[:200]
 
 
 def _is_html(headers: dict[str, str], body: bytes) -> bool:

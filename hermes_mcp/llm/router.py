@@ -41,7 +41,13 @@ from hermes_mcp.errors import (
 from hermes_mcp.llm import catalog
 from hermes_mcp.llm.credential_state import CredentialState, CredentialStateStore, StateKey
 from hermes_mcp.llm.pool import CredentialPool
-from hermes_mcp.llm.prices import no_price_reason, prices, unpriced_remote, with_prices
+from hermes_mcp.llm.prices import (
+    is_local,
+    no_price_reason,
+    prices,
+    unpriced_remote,
+    with_prices,
+)
 from hermes_mcp.llm.profiles import ModelProfile, profile_for, unmet_need
 from hermes_mcp.llm.provider import Provider
 from hermes_mcp.llm.routed_stream import RouterStream, prime
@@ -136,6 +142,7 @@ class Router:
             self.providers[name] = Provider(name, section, wire, pool, clock)
         self._missing_models: set[tuple[str, str]] = set()
         self._profiles: dict[ModelRef, ModelProfile] = {}
+        self._unpriced_said: set[ModelRef] = set()  # cost.unknown said for these
         # A route (provider and model) that failed twice in a row, and until when it is
         # skipped: per model, since overload is often one model's, not the provider's.
         self._skip_until: dict[ModelRef, float] = {}
@@ -252,15 +259,26 @@ class Router:
         return found
 
     def _priced(self, route: ModelRef, profile: ModelProfile) -> ModelProfile:
-        """The profile with genai-prices' prices where the config sets none; says once
-        (per route and process) when no price is known: no budget can count its cost."""
+        """The profile with genai-prices' prices where the config sets none."""
         section = self.providers[route.provider].section
         found = with_prices(profile, self.settings.home, section.wire, section.base_url, route)
-        if found is None:
-            reason = no_price_reason(route)
-            log.warning("cost.unknown", provider=route.provider, model=route.model, reason=reason)
-            return profile
-        return found
+        return profile if found is None else found
+
+    def _served_unpriced(self, route: ModelRef, profile: ModelProfile) -> None:
+        """Say once per process, when a model without a price has served a call, that
+        its cost is not counted: not for every chain model at every start, and never for
+        a local endpoint (loopback or private address), whose calls cost nothing."""
+        if profile.input_per_mtok is not None and profile.output_per_mtok is not None:
+            return
+        if route in self._unpriced_said or is_local(self.providers[route.provider].endpoint):
+            return
+        self._unpriced_said.add(route)
+        log.warning(
+            "cost.unknown",
+            provider=route.provider,
+            model=route.model,
+            reason=no_price_reason(route, budget=False),
+        )
 
     async def walk(
         self,
@@ -469,7 +487,9 @@ class Router:
                 raise surface(err, walk) from err
             elapsed = (time.perf_counter() - started) * 1000
             self._record(walk, route, credential, 200, None, "served", elapsed)
-            return Served(value, route, provider, credential, walk.attempts, self.profile(route))
+            profile = self.profile(route)
+            self._served_unpriced(route, profile)
+            return Served(value, route, provider, credential, walk.attempts, profile)
 
     async def _cool(
         self,
@@ -536,8 +556,9 @@ class Router:
             moves_to = {"rotate": route, "fallback": walk.next_route, "skip": walk.next_route}
             walk.on_attempt(attempt, moves_to.get(action))
         if action != "served":
-            label = credential.label if credential else None
-            log.info(f"route.{action}", **attempt.to_json(), label=label)
+            fields = {**attempt.to_json(), "label": credential.label if credential else None}
+            # A skip sent nothing: no credential, label or status to show as "None".
+            log.info(f"route.{action}", **{k: v for k, v in fields.items() if v is not None})
 
 
 def _file(settings: Settings) -> str | None:

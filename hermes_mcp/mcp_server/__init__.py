@@ -56,10 +56,10 @@ async def _serve(workspaces: list[Path], wire: BinaryIO, source: BinaryIO, prefi
 
     from hermes_mcp.mcp_server.edge import Edge
     from hermes_mcp.mcp_server.prompts import SkillPrompts
-    from hermes_mcp.mcp_server.server import build_server, preload
+    from hermes_mcp.mcp_server.server import build_server, preload, prepare
     from hermes_mcp.mcp_server.transport import StdioWire
 
-    edge = Edge(workspaces, preload=preload)
+    edge = Edge(workspaces, preload=preload, prepare=prepare)
     prompts = SkillPrompts()
     server = build_server(edge, prompts)
     stdio = StdioWire(wire, source=source, prefix=prefix)

@@ -2,8 +2,10 @@
 its outcome into a result (``mapping``). The runtime and the jobs decide everything.
 
 ``agent_run`` and ``delegate_task`` run as jobs too (so both follow one path) but are
-waited for inside the call: progress goes out at least every ``[mcp]
-progress_interval_s`` while they run (when the request carries a progress token), a
+waited for inside the call. Past ``[mcp] max_jobs`` running jobs they wait in a FIFO
+line (progress says so) before anything is built for them; ``agent_start`` refuses at
+once instead. While they run, progress goes out at least every ``[mcp]
+progress_interval_s`` (when the request carries a progress token), a
 fallback as it happens; ``notifications/cancelled`` cancels the job and the call waits
 (briefly) for the turn to wind down, so the session is free for the next call.
 """
@@ -15,7 +17,9 @@ from typing import Any
 
 import mcp_types as types
 
+from hermes_mcp.agent.admission import Admission, Ticket
 from hermes_mcp.agent.jobs import Job, Jobs
+from hermes_mcp.errors import UsageError
 from hermes_mcp.mcp_server import interactive, mapping, scope
 from hermes_mcp.mcp_server.catalog import (
     AgentResultArgs,
@@ -41,28 +45,79 @@ def _jobs(edge: Edge) -> Jobs:
     return edge.jobs
 
 
+def _admission(edge: Edge) -> Admission:
+    edge.rt()
+    assert edge.admission is not None
+    return edge.admission
+
+
+async def _admitted(edge: Edge, ctx: Ctx, *, queue: bool) -> tuple[Ticket, int]:
+    """A slot among ``[mcp] max_jobs`` running jobs, taken before anything is built for
+    the call. ``queue``: wait in line (FIFO), saying so in progress messages; else
+    (``agent_start``, which must answer at once) refuse when every slot is taken. With
+    the ticket, how many progress messages the wait sent (progress only increases)."""
+    admission = _admission(edge)
+    if not queue:
+        ticket = admission.try_acquire()
+        if ticket is None:
+            raise UsageError(
+                f"{admission.limit} agent jobs are already running ({admission.queued} "
+                "call(s) waiting): wait for one, cancel one, or use agent_run, which queues"
+            )
+        return ticket, 0
+    assert edge.settings is not None
+    step = 0
+
+    async def on_wait(ahead: int) -> None:
+        nonlocal step
+        step += 1
+        text = (
+            f"queued: {admission.limit} agent jobs are running ([mcp] max_jobs); "
+            f"{ahead} call(s) ahead of this one"
+        )
+        await ctx.session.report_progress(step, None, text)
+
+    ticket = await admission.acquire(on_wait, edge.settings.config.mcp.progress_interval_s)
+    return ticket, step
+
+
+def _hold(edge: Edge, ticket: Ticket, job: Job) -> None:
+    """The slot is given back when the job ends (it may outlive this call)."""
+    edge.rt().task_group.start_soon(ticket.release_after, job.wait)
+
+
 class OutOfScope(Exception):
     """A session of another workspace the person did not let this call reach."""
 
 
 async def _start_turn(
-    edge: Edge, ctx: Ctx, args: AgentRunArgs, roots: tuple[Any, ...]
-) -> tuple[McpSession, Job]:
+    edge: Edge, ctx: Ctx, args: AgentRunArgs, roots: tuple[Any, ...], *, queue: bool
+) -> tuple[McpSession, Job, int]:
     if args.session_id is not None:
         info = await edge.rt().store.get(args.session_id)
         refused = info and await scope.refusal(edge, roots, info, "agent_run", continues=True)
         if refused:
             raise OutOfScope(refused)
-    owner = await edge.session(
-        ctx,
-        roots,
-        session_id=args.session_id,
-        model=args.model,
-        toolsets=args.toolsets,
-        title=args.prompt,
-    )
-    assert owner.session is not None
-    return owner, _jobs(edge).start_turn(owner.session, args.prompt)
+    ticket, steps = await _admitted(edge, ctx, queue=queue)
+    try:
+        owner = await edge.session(
+            ctx,
+            roots,
+            session_id=args.session_id,
+            model=args.model,
+            toolsets=args.toolsets,
+            title=args.prompt,
+        )
+        assert owner.session is not None
+        try:
+            job = _jobs(edge).start_turn(owner.session, args.prompt)
+        finally:
+            edge.unpin(owner.session.id)  # the running job keeps it open from here
+    except BaseException:
+        ticket.release()
+        raise
+    _hold(edge, ticket, job)
+    return owner, job, steps
 
 
 def _turn_result(job: Job) -> types.CallToolResult:
@@ -79,11 +134,12 @@ async def _wait(
     owner: McpSession,
     job: Job,
     result: Callable[[], types.CallToolResult],
+    first_step: int = 0,
 ) -> interactive.Result:
     """Wait for ``job`` in this call; in 2026-07-28, where a person can only be asked
     through ``input_required``, as an interaction (``interactive``)."""
     if not interactive.wanted(ctx):
-        await follow(edge, ctx, job)
+        await follow(edge, ctx, job, first_step)
         return result()
 
     async def work(_: object) -> types.CallToolResult:
@@ -97,17 +153,17 @@ async def agent_run(
     edge: Edge, ctx: Ctx, args: AgentRunArgs, roots: tuple[Any, ...]
 ) -> interactive.Result:
     try:
-        owner, job = await _start_turn(edge, ctx, args, roots)
+        owner, job, steps = await _start_turn(edge, ctx, args, roots, queue=True)
     except OutOfScope as exc:
         return mapping.error_result(str(exc))
-    return await _wait(edge, ctx, "agent_run", owner, job, lambda: _turn_result(job))
+    return await _wait(edge, ctx, "agent_run", owner, job, lambda: _turn_result(job), steps)
 
 
 async def agent_start(
     edge: Edge, ctx: Ctx, args: AgentRunArgs, roots: tuple[Any, ...]
 ) -> types.CallToolResult:
     try:
-        owner, job = await _start_turn(edge, ctx, args, roots)
+        owner, job, _ = await _start_turn(edge, ctx, args, roots, queue=False)
     except OutOfScope as exc:
         return mapping.error_result(str(exc).replace("agent_run", "agent_start", 1))
     if interactive.wanted(ctx):  # its approvals wait for agent_result to carry them
@@ -182,11 +238,20 @@ async def delegate_task(
     edge: Edge, ctx: Ctx, args: DelegateArgs, roots: tuple[Any, ...]
 ) -> interactive.Result:
     goals = "; ".join(t.goal for t in args.tasks)
-    owner = await edge.session(
-        ctx, roots, session_id=None, model=None, toolsets=None, title=f"delegate_task: {goals}"
-    )
-    assert owner.session is not None
-    job = _jobs(edge).start_delegation(owner.session, args.tasks)
+    ticket, steps = await _admitted(edge, ctx, queue=True)
+    try:
+        owner = await edge.session(
+            ctx, roots, session_id=None, model=None, toolsets=None, title=f"delegate_task: {goals}"
+        )
+        assert owner.session is not None
+        try:
+            job = _jobs(edge).start_delegation(owner.session, args.tasks)
+        finally:
+            edge.unpin(owner.session.id)
+    except BaseException:
+        ticket.release()
+        raise
+    _hold(edge, ticket, job)
 
     def result() -> types.CallToolResult:
         if job.delegation is None:
@@ -196,7 +261,7 @@ async def delegate_task(
         summary = f"{done} of {len(out.results)} task(s) completed"
         return mapping.structured_result(summary, out.model_dump(mode="json"))
 
-    return await _wait(edge, ctx, "delegate_task", owner, job, result)
+    return await _wait(edge, ctx, "delegate_task", owner, job, result, steps)
 
 
 async def sessions_list(

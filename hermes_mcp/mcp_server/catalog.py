@@ -14,7 +14,7 @@ import mcp_types as types
 from pydantic import BaseModel, ConfigDict, Field
 
 from hermes_mcp.config import MCP_TOOLSETS
-from hermes_mcp.mcp_server.mapping import AgentRunOutput, definition, tool_definition
+from hermes_mcp.mcp_server.definitions import AgentRunOutput, definition, tool_definition
 from tools import Tool, ToolAnnotations, build_registry
 from tools.delegation import DelegateArgs, DelegationOutput
 

@@ -30,6 +30,7 @@ from hermes_mcp.mcp_server.prompt_text import Changes
 from hermes_mcp.mcp_server.sessions import McpApprover, McpSession
 
 if TYPE_CHECKING:
+    from hermes_mcp.agent.admission import Admission
     from hermes_mcp.agent.jobs import Jobs
     from hermes_mcp.config import Settings
     from hermes_mcp.mcp_client import McpClient
@@ -66,11 +67,18 @@ def _import_runtime() -> None:
 
 class Edge:
     def __init__(
-        self, workspaces: list[Path], *, preload: Callable[[], None] | None = None
+        self,
+        workspaces: list[Path],
+        *,
+        preload: Callable[[], None] | None = None,
+        prepare: Callable[[], None] | None = None,
     ) -> None:
-        """``preload`` imports what ``tools/list`` needs (the server's modules and the
-        tools), in a worker thread, once the first answer is on the wire."""
+        """``preload`` imports what ``tools/list`` needs (the tools and their
+        definitions), in a worker thread, once the first answer is on the wire;
+        ``prepare`` what a call needs on top (the handlers, the resources), with the
+        runtime. The server passes both: the edge imports none of its modules."""
         self._preload = preload or (lambda: None)
+        self._prepare = prepare or (lambda: None)
         self.explicit = [p.expanduser().resolve() for p in workspaces]
         self.client_roots: list[Path] | None = None
         self.mcp_client: McpClient | None = None
@@ -78,6 +86,8 @@ class Edge:
         self.settings: Settings | None = None
         self.runtime: Runtime | None = None
         self.jobs: Jobs | None = None
+        self.admission: Admission | None = None  # FIFO to [mcp] max_jobs running jobs
+        self._pinned: dict[str, int] = {}  # sessions handed out, their job not started yet
         self.catalog: Catalog | None = None
         self.problem: str | None = None  # why nothing can run (a broken config file)
         self.changes = Changes()  # the whole of changes approval prompts showed in part
@@ -118,17 +128,19 @@ class Edge:
         from hermes_mcp.errors import HermesError
         from hermes_mcp.mcp_server.catalog import Catalog
 
-        self.catalog = Catalog.build(None)
         try:
             self.settings = load_settings(required=False)
         except HermesError as exc:
             self.problem = f"hermes-mcp cannot run: {exc}"
             _log.error("mcp_config_error", error=str(exc))
+            self.catalog = Catalog.build(None)  # listed; every call names the problem
             return
-        self.catalog = Catalog.build(self.settings.config.mcp.toolsets)
+        self.catalog = Catalog.build(self.settings.config.mcp.toolsets)  # built once
 
     async def _open_runtime(self) -> None:
         await anyio.to_thread.run_sync(_import_runtime)
+        await anyio.to_thread.run_sync(self._prepare)
+        from hermes_mcp.agent.admission import Admission
         from hermes_mcp.agent.jobs import Jobs
         from hermes_mcp.errors import HermesError
         from hermes_mcp.mcp_client import install
@@ -145,6 +157,7 @@ class Edge:
                     retention_s=mcp.job_retention_s,
                     max_running=mcp.max_jobs,
                 )
+                self.admission = Admission(mcp.max_jobs)
                 self._ready.set()
                 await self._stop.wait()
                 self.jobs.cancel_all()
@@ -281,7 +294,9 @@ class Edge:
         title: str,
     ) -> McpSession:
         """A new session, or a stored one continued; kept open (most recent last), with
-        its own approver; ``ctx`` (this request) becomes the connection it may ask on."""
+        its own approver; ``ctx`` (this request) becomes the connection it may ask on.
+        It is pinned (never closed to make room) until :meth:`unpin`: the caller starts
+        its job first, and a job that has not begun its turn yet is not ``busy``."""
         from hermes_mcp.runtime import Backends
 
         rt = self.rt()
@@ -314,12 +329,31 @@ class Edge:
         owner.used_by(ctx)
         self.sessions[session.id] = owner
         self.sessions.move_to_end(session.id)
+        self._pinned[session.id] = self._pinned.get(session.id, 0) + 1
         await self._trim()
         return owner
 
+    def unpin(self, session_id: str) -> None:
+        left = self._pinned.get(session_id, 0) - 1
+        if left > 0:
+            self._pinned[session_id] = left
+        else:
+            self._pinned.pop(session_id, None)
+
+    def _idle(self, owner: McpSession) -> bool:
+        """Closable: not busy, not handed out to a call that has not started its job, no
+        job that has not begun its turn (closing it would end that job with
+        SessionClosed), no person being asked for it."""
+        session = owner.session
+        if session is None or session.busy or owner.waiting is not None:
+            return False
+        if session.id in self._pinned:
+            return False
+        return self.jobs is None or all(j.session_id != session.id for j in self.jobs.running())
+
     async def _trim(self) -> None:
         while len(self.sessions) > OPEN_SESSIONS:
-            idle = next((o for o in self.sessions.values() if _idle(o)), None)
+            idle = next((o for o in self.sessions.values() if self._idle(o)), None)
             if idle is None or idle.session is None:
                 return
             del self.sessions[idle.session.id]
@@ -337,11 +371,6 @@ async def _first(*events: anyio.Event, stop: anyio.Event) -> bool:
         for event in (*events, stop):
             tg.start_soon(wait, event)
     return not stop.is_set()
-
-
-def _idle(owner: McpSession) -> bool:
-    session = owner.session
-    return session is not None and not session.busy and owner.waiting is None
 
 
 def _agent_toolsets(toolsets: list[str] | None) -> list[str] | None:

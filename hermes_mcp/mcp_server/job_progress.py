@@ -17,7 +17,7 @@ from hermes_mcp.mcp_server.edge import Edge
 WIND_DOWN_S = 15.0  # how long a cancelled call waits for its turn to end
 
 
-async def progress(edge: Edge, ctx: Ctx, job: Job) -> None:
+async def progress(edge: Edge, ctx: Ctx, job: Job, first_step: int = 0) -> None:
     """Send progress for ``job`` until it ends: what each notable event says as it
     happens (a fallback, a tool, a child), the current activity at least every
     ``[mcp] progress_interval_s`` otherwise; route switches also as log messages."""
@@ -34,7 +34,7 @@ async def progress(edge: Edge, ctx: Ctx, job: Job) -> None:
             switches.append(event)
 
     job.watchers.append(note)
-    step, last = 0, 0.0
+    step, last = first_step, 0.0  # progress only increases: after the queue's messages
     try:
         while True:
             ended = job.done
@@ -57,11 +57,11 @@ async def progress(edge: Edge, ctx: Ctx, job: Job) -> None:
         job.watchers.remove(note)
 
 
-async def follow(edge: Edge, ctx: Ctx, job: Job) -> None:
+async def follow(edge: Edge, ctx: Ctx, job: Job, first_step: int = 0) -> None:
     """Wait for ``job`` with progress; cancelling the call cancels the job (and waits,
     briefly, for its turn to wind down, so the session is free for the next call)."""
     try:
-        await progress(edge, ctx, job)
+        await progress(edge, ctx, job, first_step)
     except anyio.get_cancelled_exc_class():
         job.cancel()
         with anyio.move_on_after(WIND_DOWN_S, shield=True):

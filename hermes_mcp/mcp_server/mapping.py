@@ -2,7 +2,8 @@
 no runtime, tested without a process (``tests/test_mcp_mapping.py``).
 
 - :func:`tool_definition`: a registry tool (or an agent tool) → ``types.Tool``, its
-  input schema, output schema and annotations from the tool's own metadata;
+  input schema, output schema and annotations from the tool's own metadata (in
+  ``definitions``, which ``tools/list`` needs without the events, re-exported here);
 - :func:`tool_result`: a ``ToolResult`` → ``CallToolResult`` (text, structured, isError);
 - :func:`turn_result`: a turn's ``TurnEnd`` plus the route its events showed (``jobs.RouteLog``) →
   ``agent_run``'s result (the answer as text, ``{session_id, answer, stop_reason,
@@ -19,7 +20,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import mcp_types as types
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from hermes_mcp.agent.events import (
     ChildUpdate,
@@ -34,48 +35,15 @@ from hermes_mcp.agent.events import (
     UserMessage,
 )
 from hermes_mcp.agent.jobs import RouteLog
-from hermes_mcp.llm.records import AttemptRecord
 from hermes_mcp.log import redact
-from tools import Tool, ToolAnnotations, ToolResult
-
-
-def tool_annotations(meta: ToolAnnotations, title: str | None = None) -> types.ToolAnnotations:
-    return types.ToolAnnotations(
-        title=meta.title or title,
-        read_only_hint=meta.read_only,
-        destructive_hint=False if meta.read_only else meta.destructive,
-        idempotent_hint=meta.idempotent,
-        open_world_hint=meta.open_world,
-    )
-
-
-def _object_schema(schema: dict[str, Any]) -> dict[str, Any]:
-    """MCP wants ``type: object`` at the root of every tool schema."""
-    if schema.get("type") != "object":
-        schema = {**schema, "type": "object"}
-    return schema
-
-
-def definition(
-    name: str,
-    description: str,
-    args: type[BaseModel],
-    meta: ToolAnnotations,
-    output: type[BaseModel] | None = None,
-) -> types.Tool:
-    title = meta.title or name.replace("_", " ")
-    return types.Tool(
-        name=name,
-        title=title,
-        description=description,
-        input_schema=_object_schema(args.model_json_schema()),
-        output_schema=None if output is None else _object_schema(output.model_json_schema()),
-        annotations=tool_annotations(meta, title),
-    )
-
-
-def tool_definition(tool: Tool[Any]) -> types.Tool:
-    return definition(tool.name, tool.description, tool.args, tool.annotations, tool.output)
+from hermes_mcp.mcp_server.definitions import (
+    AgentRunOutput,
+    UsageOut,
+    definition,
+    tool_annotations,
+    tool_definition,
+)
+from tools import ToolResult
 
 
 def text(value: str) -> list[types.ContentBlock]:
@@ -108,7 +76,7 @@ def structured_result(summary: str, data: dict[str, Any]) -> types.CallToolResul
 
 
 def validation_message(name: str, exc: ValidationError) -> str:
-    """What -32602 says for arguments that do not validate: every field named."""
+    """The ``isError`` text for arguments that do not validate: every field named."""
     problems = []
     for err in exc.errors(include_url=False):
         where = ".".join(str(p) for p in err["loc"]) or "(arguments)"
@@ -118,26 +86,6 @@ def validation_message(name: str, exc: ValidationError) -> str:
 
 
 # -- agent_run -------------------------------------------------------------------------------
-
-
-class UsageOut(BaseModel):
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cached_tokens: int = 0
-    reasoning_tokens: int = 0
-    cache_write_tokens: int = 0
-
-
-class AgentRunOutput(BaseModel):
-    session_id: str
-    answer: str
-    stop_reason: str
-    provider: str | None
-    model: str | None
-    credential: str | None
-    attempts: list[AttemptRecord]
-    usage: UsageOut
-    cost_usd: float | None
 
 
 def turn_structured(end: TurnEnd, route: RouteLog) -> dict[str, Any]:
@@ -156,12 +104,31 @@ def turn_structured(end: TurnEnd, route: RouteLog) -> dict[str, Any]:
     }
 
 
+def fallback_line(route: RouteLog) -> str | None:
+    """One short line when the router fell back to (or skipped to) another model, as the
+    ACP edge says in its answer: hosts such as the Inspector show only the text. Each
+    move names the next attempt's model, where the walk went."""
+    records = route.records()
+    moves = [
+        f"{here['provider']}:{here['model']} → {after['provider']}:{after['model']} "
+        f"({here.get('error_class') or here.get('reason')})"
+        for here, after in zip(records, records[1:], strict=False)
+        if here.get("action") in ("fallback", "skip")
+    ]
+    if not moves:
+        return None
+    return "[fallback: " + "; ".join(dict.fromkeys(moves)) + "]"
+
+
 def turn_result(end: TurnEnd, route: RouteLog) -> types.CallToolResult:
     """``agent_run``'s answer. A turn that ended in error is an error result naming the
-    provider, failure class and ``retry_at``; a budget or a cancellation says which."""
+    provider, failure class and ``retry_at``; a budget or a cancellation says which. A
+    fallback is one line before the answer."""
     data = turn_structured(end, route)
+    moved = fallback_line(route)
     if end.stop_reason == "end_turn":
-        return types.CallToolResult(content=text(end.text), structured_content=data)
+        body = f"{moved}\n\n{end.text}" if moved else end.text
+        return types.CallToolResult(content=text(body), structured_content=data)
     if end.stop_reason == "error":
         err = end.error or {}
         parts = [f"the turn failed (session {end.session_id})"]
@@ -246,3 +213,12 @@ def transcript_markdown(title: str, session_id: str, events: Iterable[Event]) ->
                 flush()
     flush()
     return "\n".join(out).rstrip() + "\n"
+
+
+__all__ = [
+    "AgentRunOutput",
+    "UsageOut",
+    "definition",
+    "tool_annotations",
+    "tool_definition",
+]

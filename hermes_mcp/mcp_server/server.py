@@ -7,17 +7,21 @@ skills, ``prompts.py``; ``listChanged``) and logging (``logging/setLevel`` in th
 handshake era; the per-request level in 2026-07-28). ``subscriptions/listen`` serves the
 2026-07-28 change events (the prompts'; nothing else changes while the server runs).
 
-Bad input: an unknown tool or arguments that do not validate are ``-32602`` errors (the
-message names each bad field); a tool that fails, or raises, is an ``isError`` result;
+Bad input: an unknown tool is a ``-32602`` error; arguments that do not validate are an
+``isError`` result naming each bad field (SEP-1303, 2025-11-25: input validation is the
+tool's answer, so the model can correct its call); a tool that fails, or raises, is an
+``isError`` result too;
 an unknown method is the SDK's ``-32601``; a line that is not JSON is answered
 ``-32700`` by the transport. Every one of them leaves the server serving.
 """
 
 from __future__ import annotations
 
+import importlib
 import uuid
 from typing import TYPE_CHECKING, Any
 
+import anyio
 import mcp_types as types
 from mcp.server.lowlevel import NotificationOptions, Server
 from mcp.server.models import InitializationOptions
@@ -63,13 +67,17 @@ class HermesServer(Server[Any]):
         )
 
 
-def _validate(name: str, model: type[BaseModel], arguments: dict[str, Any] | None) -> Any:
-    from hermes_mcp.mcp_server.mapping import validation_message
+def _validate(
+    name: str, model: type[BaseModel], arguments: dict[str, Any] | None
+) -> Any | types.CallToolResult:
+    """The arguments as ``model``, or the ``isError`` result naming every bad field
+    (SEP-1303: the model reads it and corrects its call)."""
+    from hermes_mcp.mcp_server.mapping import error_result, validation_message
 
     try:
         return model.model_validate(arguments or {})
     except ValidationError as exc:
-        raise MCPError(code=types.INVALID_PARAMS, message=validation_message(name, exc)) from None
+        return error_result(validation_message(name, exc))
 
 
 def _catalog(edge: Edge) -> Catalog:
@@ -79,10 +87,17 @@ def _catalog(edge: Edge) -> Catalog:
 
 
 def preload() -> None:
-    """What ``tools/list`` needs: the tools and the edge's modules (the edge runs this in
-    a worker thread once the first answer is on the wire)."""
+    """What ``tools/list`` needs: the tools and their definitions (the edge runs this in
+    a worker thread once the first answer is on the wire). Not the agent's events, jobs
+    or loop, nor the router: ``tests/test_mcp_startup.py`` checks what this imports; the
+    handlers and resources load with the runtime (:func:`prepare`)."""
+    import hermes_mcp.mcp_server.catalog  # noqa: F401
+
+
+def prepare() -> None:
+    """What a call needs beyond ``tools/list``: the handlers and the resources (imported
+    with the runtime, in a worker thread)."""
     import hermes_mcp.mcp_server.agent_tools
-    import hermes_mcp.mcp_server.catalog
     import hermes_mcp.mcp_server.resources  # noqa: F401
 
 
@@ -116,6 +131,8 @@ def build_server(edge: Edge, prompts: SkillPrompts | None = None) -> Server[Any]
             raise MCPError(code=types.INVALID_PARAMS, message=f"Unknown tool: {name}")
         model = agent.args if agent is not None else tool.args  # type: ignore[union-attr]
         args = _validate(name, model, params.arguments)
+        if isinstance(args, types.CallToolResult):
+            return args
         if edge.problem is not None:
             return mapping.error_result(edge.problem)
         where = await edge.workspace(ctx, needs_disk=catalog.needs_disk(name))
@@ -153,6 +170,7 @@ def build_server(edge: Edge, prompts: SkillPrompts | None = None) -> Server[Any]
         ctx: Ctx, params: types.PaginatedRequestParams | None
     ) -> types.ListResourceTemplatesResult:
         await edge.listed()
+        await anyio.to_thread.run_sync(importlib.import_module, "hermes_mcp.mcp_server.resources")
         from hermes_mcp.mcp_server import resources
 
         return resources.templates()

@@ -92,6 +92,18 @@ SELECT s.id, s.parent_id, s.cwd, s.title, s.created_at, s.updated_at, s.model,
 FROM sessions s"""
 
 
+def reserve_session(db: Database, session_id: str, cwd: str, now: float) -> None:
+    """Store a new, empty session under an id already given out (ACP's ``session/new``
+    answers before the runtime is open): it survives a restart even if never prompted.
+    Nothing happens when the id is stored already."""
+    with translated(db), db.write() as conn:
+        conn.execute(
+            "INSERT OR IGNORE INTO sessions (id, parent_id, cwd, title, created_at, updated_at)"
+            " VALUES (?, NULL, ?, '', ?, ?)",
+            (session_id, cwd, now, now),
+        )
+
+
 def get_session(db: Database, session_id: str) -> SessionInfo | None:
     with translated(db):
         rows = db.read(f"{_INFO} WHERE s.id = ?", (session_id,))
