@@ -15,6 +15,7 @@ no runtime, tested without a process (``tests/test_mcp_mapping.py``).
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterable
 from typing import Any
@@ -112,7 +113,7 @@ def fallback_line(route: RouteLog) -> str | None:
     moves = [
         f"{here['provider']}:{here['model']} → {after['provider']}:{after['model']} "
         f"({here.get('error_class') or here.get('reason')})"
-        for here, after in zip(records, records[1:], strict=False)
+        for here, after in itertools.pairwise(records)
         if here.get("action") in ("fallback", "skip")
     ]
     if not moves:
