@@ -1,11 +1,16 @@
 """The system prompts: one for an agent answering a user, one for a delegated task.
 
-The system prompt is rebuilt for every model call and never stored with the session.
+A system prompt is a list of sections joined by blank lines, in this order: who the agent
+is, how it works in the workspace, its tools, then the sections a session adds (the
+project's and the user's instructions, ``context_files.render``; the memory notes,
+``memory_notes.render``; others may follow). An empty section is left out. The prompt is
+rebuilt for every turn and never stored with the session; built from the same inputs it
+is the same bytes, so a provider's prompt cache keeps hitting until something changed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 _COMMON = (
@@ -17,7 +22,10 @@ _COMMON = (
 )
 
 
-def system_prompt(cwd: Path, tool_names: Iterable[str], *, delegated: bool) -> str:
+def system_prompt(
+    cwd: Path, tool_names: Iterable[str], *, delegated: bool, sections: Sequence[str] = ()
+) -> str:
+    """The system prompt; ``sections`` are the session's own, rendered, in order."""
     tools = ", ".join(sorted(tool_names)) or "none"
     if delegated:
         intro = (
@@ -28,7 +36,8 @@ def system_prompt(cwd: Path, tool_names: Iterable[str], *, delegated: bool) -> s
         )
     else:
         intro = "You are Hermes, a coding agent."
-    return f"{intro}\n\n{_COMMON.format(cwd=cwd)}\n\nTools available: {tools}."
+    parts = [intro, _COMMON.format(cwd=cwd), f"Tools available: {tools}.", *sections]
+    return "\n\n".join(part for part in parts if part)
 
 
 def task_message(goal: str, context: str) -> str:

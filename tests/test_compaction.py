@@ -1,0 +1,175 @@
+"""Compaction as a pure step over an in-memory history: the cheap step, the summary, the
+cut between units (a call never parts from its result, a turn's prompt stays with its
+turn), and a failing summary that drops nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from hermes_mcp.agent import compaction
+from hermes_mcp.agent.compaction import compact, needs_compaction
+from hermes_mcp.agent.history import SUMMARY_HEAD, History
+from hermes_mcp.agent.transcript import repair
+from hermes_mcp.llm.types import Message, ToolCall
+
+BIG = "output line\n" * 400  # ~4,800 characters
+
+
+def _session(turns: int, *, steps: int = 1, output: str = BIG) -> History:
+    """``turns`` turns, each a prompt, ``steps`` tool calls with results, an answer."""
+    history = History()
+    next_id = 1
+    for turn in range(1, turns + 1):
+        history.append(Message.user(f"prompt {turn}"), id=next_id, turn=turn)
+        next_id += 1
+        for step in range(steps):
+            call = ToolCall(f"c{turn}_{step}", "read_file", {"path": f"f{turn}_{step}"})
+            history.append(Message.assistant("", (call,)), id=next_id, turn=turn)
+            history.append(Message.tool(call.id, call.name, output), id=next_id + 1, turn=turn)
+            next_id += 2
+        history.append(Message.assistant(f"answer {turn}"), id=next_id, turn=turn)
+        next_id += 1
+    return history
+
+
+def _valid(messages: list[Message]) -> None:
+    """Every call answered right after it, every result answering a call."""
+    assert repair(list(messages)) == messages
+
+
+class Summaries:
+    def __init__(self, fail: bool = False) -> None:
+        self.fail = fail
+        self.requests: list[str] = []
+
+    async def __call__(self, text: str) -> str | None:
+        self.requests.append(text)
+        if self.fail:
+            raise RuntimeError("no route could answer")
+        return f"summary #{len(self.requests)}"
+
+
+def test_under_the_limit_nothing_to_do() -> None:
+    history = _session(1)
+    assert not needs_compaction(history, 100, 100_000, 0.8)
+    assert not needs_compaction(history, 100, None, 0.8)  # an unknown window: never
+    assert needs_compaction(history, 100, 1_000, 0.8)
+
+
+@pytest.mark.anyio
+async def test_the_cheap_step_elides_old_outputs_and_suffices() -> None:
+    history = _session(6, output="x" * 2000)
+    summaries = Summaries()
+    window = 6000
+    before = history.tokens
+    result = await compact(history, fixed=300, window=window, summarize=summaries)
+    assert not result.summarized and result.elided > 0 and summaries.requests == []
+    assert result.after < result.before == before + 300
+    assert result.after <= window * compaction.TARGET
+    messages = history.messages()
+    _valid(messages)
+    assert len(messages) == 6 * 4  # nothing dropped
+    assert messages[-2].content == "x" * 2000  # the most recent output kept verbatim
+    assert "elided to save context: 2,000 characters" in messages[2].content
+
+
+@pytest.mark.anyio
+async def test_the_summary_replaces_older_turns_and_keeps_units_whole() -> None:
+    history = _session(80)
+    summaries = Summaries()
+    result = await compact(history, fixed=300, window=6000, summarize=summaries)
+    assert result.summarized and result.summary == f"summary #{len(summaries.requests)}"
+    assert result.after <= 6000 * compaction.TARGET + 300
+    messages = history.messages()
+    assert messages[0].role == "user" and messages[0].content.startswith(SUMMARY_HEAD)
+    assert messages[-1].content == "answer 80"
+    _valid(messages)
+    # the boundary is the last message the summary covers; the kept part follows it
+    # (and the prompt of the first kept message's turn, when it lies before the boundary)
+    first, *rest = history.entries
+    assert result.boundary is not None and all((e.id or 0) > result.boundary for e in rest)
+    assert first.id is not None and (first.id > result.boundary or first.message.role == "user")
+    # the summariser saw the transcript of the older turns, in order
+    assert "prompt 1" in summaries.requests[0]
+    assert "[tool result read_file]" in summaries.requests[0]
+
+
+@pytest.mark.anyio
+async def test_a_long_single_turn_keeps_its_prompt_whole() -> None:
+    history = _session(1, steps=40, output="y" * 3000)
+    history.entries[0].message = Message.user("the one prompt " * 10)
+    summaries = Summaries()
+    result = await compact(history, fixed=200, window=6000, summarize=summaries, force=True)
+    assert result.summarized
+    messages = history.messages()
+    assert messages[0].content.startswith(SUMMARY_HEAD)
+    assert messages[1].content == "the one prompt " * 10  # sent whole, after the summary
+    assert messages[2].role == "assistant"  # then the kept steps, each with its result
+    _valid(messages)
+    # the stored rule: the prompt (id 1) lies before the boundary and is kept with its turn
+    assert history.entries[0].id == 1 and result.boundary is not None and result.boundary > 1
+
+
+@pytest.mark.anyio
+async def test_a_failed_summary_drops_nothing() -> None:
+    history = _session(80)
+    count = len(history.messages())
+    result = await compact(history, fixed=300, window=6000, summarize=Summaries(fail=True))
+    assert not result.summarized and result.failure == "RuntimeError: no route could answer"
+    messages = history.messages()
+    assert len(messages) == count and history.summary is None
+    assert [m.content for m in messages if m.role == "user"] == [
+        f"prompt {t}" for t in range(1, 81)
+    ]
+    assert result.elided > 0  # the cheap step's savings stay
+    empty = await compact(history, fixed=300, window=6000, summarize=EmptySummaries())
+    assert not empty.summarized and empty.failure == "the model wrote no summary"
+    assert len(history.messages()) == count
+
+
+class EmptySummaries(Summaries):
+    async def __call__(self, text: str) -> str | None:
+        return "   "
+
+
+@pytest.mark.anyio
+async def test_a_second_compaction_folds_the_first_summary_in() -> None:
+    history = _session(80)
+    summaries = Summaries()
+    await compact(history, fixed=300, window=6000, summarize=summaries)
+    first = history.summary
+    for turn in range(81, 160):
+        history.append(Message.user(f"prompt {turn}"), id=1000 + turn * 4, turn=turn)
+        call = ToolCall(f"d{turn}", "read_file", {"path": "x"})
+        history.append(Message.assistant("", (call,)), id=1001 + turn * 4, turn=turn)
+        history.append(Message.tool(call.id, call.name, BIG), id=1002 + turn * 4, turn=turn)
+        history.append(Message.assistant(f"answer {turn}"), id=1003 + turn * 4, turn=turn)
+    await compact(history, fixed=300, window=6000, summarize=summaries)
+    assert history.summary != first
+    assert f"<summary>\n{first}\n</summary>" in summaries.requests[-1] or any(
+        f"<summary>\n{first}\n</summary>" in r for r in summaries.requests[1:]
+    )
+    _valid(history.messages())
+
+
+@pytest.mark.anyio
+async def test_focus_reaches_the_summariser() -> None:
+    history = _session(80)
+    summaries = Summaries()
+    await compact(history, fixed=300, window=6000, summarize=summaries, focus="the parser")
+    assert "Pay particular attention to: the parser" in summaries.requests[-1]
+
+
+def test_transcript_lines_cut_long_outputs_in_the_middle() -> None:
+    line = compaction.transcript_line(Message.tool("c", "terminal", "a" * 5000 + "END"))
+    assert line.startswith("[tool result terminal]") and line.endswith("END")
+    assert "characters left out" in line and len(line) < 2200
+
+
+def test_estimates_grow_with_text_and_stay_summed() -> None:
+    history = _session(3)
+    total = history.tokens
+    history.append(Message.user("z" * 3500), id=99, turn=4)
+    assert history.tokens >= total + 1000
+    history.set_message(len(history) - 1, Message.user("z"))
+    assert history.tokens < total + 20
