@@ -4,13 +4,18 @@ turn), and a failing summary that drops nothing."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from hermes_mcp import cli_sessions
 from hermes_mcp.agent import compaction
 from hermes_mcp.agent.compaction import compact, needs_compaction
 from hermes_mcp.agent.history import SUMMARY_HEAD, History
+from hermes_mcp.agent.store import SessionStore
 from hermes_mcp.agent.transcript import repair
-from hermes_mcp.llm.types import Message, ToolCall
+from hermes_mcp.llm.types import Completion, Message, Result, ToolCall, Usage
+from hermes_mcp.state import open_database
 
 BIG = "output line\n" * 400  # ~4,800 characters
 
@@ -173,3 +178,59 @@ def test_estimates_grow_with_text_and_stay_summed() -> None:
     assert history.tokens >= total + 1000
     history.set_message(len(history) - 1, Message.user("z"))
     assert history.tokens < total + 20
+
+
+# -- stored: the boundary, the kept prompt, the transcript's marker -------------------------
+
+
+@pytest.mark.anyio
+async def test_a_stored_compaction_is_the_history_a_load_reads(tmp_path: Path) -> None:
+    db = open_database(tmp_path / "state.db")
+    store = SessionStore(db)
+    try:
+        sid = await store.create(cwd=str(tmp_path))
+        ids: list[int] = []
+        for turn in (1, 2):
+            number, user_id = await store.open_turn(sid, f"prompt {turn}")
+            assert number == turn
+            ids.append(user_id)
+            for step in range(3):
+                call = ToolCall(f"c{turn}{step}", "read_file", {"path": "x"})
+                ids.append(
+                    await store.append_assistant(
+                        sid, turn, Message.assistant("", (call,)), _result()
+                    )
+                )
+                ids.append(
+                    await store.append_tool(sid, turn, Message.tool(call.id, call.name, "out"))
+                )
+        loaded = await store.load_history(sid)
+        assert [e.id for e in loaded] == ids and loaded.summary is None
+        # a compaction in the middle of turn 2: the summary, turn 2's prompt, the rest
+        boundary = ids[9]  # turn 2's first tool result
+        await store.compact(sid, 2, boundary=boundary, summary="S", tokens_before=9, tokens_after=3)
+        loaded = await store.load_history(sid)
+        assert loaded.summary == "S" and [e.id for e in loaded] == [ids[7], *ids[10:]]
+        messages = loaded.messages()
+        assert messages[0].content.endswith("<summary>\nS\n</summary>")
+        assert messages[1].content == "prompt 2"
+        _valid(messages)
+        assert await store.history(sid) == messages
+        record = await store.load(sid)
+        assert record is not None and len(record.messages) == len(ids)  # nothing deleted
+        [mark] = record.compactions
+        assert (mark.after_message, mark.tokens_before, mark.tokens_after) == (boundary, 9, 3)
+        shown = cli_sessions._transcript(record)
+        assert shown.index("prompt 2") < shown.index("context compacted: 9 → 3 tokens")
+        assert shown.count("tool read_file") == 6  # every message still shown
+        # /reset drops the summary too
+        await store.reset_context(sid)
+        loaded = await store.load_history(sid)
+        assert loaded.summary is None and len(loaded) == 0
+    finally:
+        db.close()
+
+
+def _result() -> Result:
+    completion = Completion("", (), "tool_calls", Usage(1, 1), "m")
+    return Result(completion, "p", "m", None, (), None)

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import anyio
 
+from hermes_mcp.agent.history import Entry, History, message_tokens
 from hermes_mcp.agent.prompt import Prompt, as_parts, describe, prompt_text
 from hermes_mcp.agent.replay import replay_session
 from hermes_mcp.agent.transcript import (
@@ -273,14 +274,26 @@ class SessionStore:
         """Record a new turn and its user message (its text, and its other parts for the
         history) and the ``user_message`` event replay starts the turn with; returns the
         turn's number."""
-        turn, _ = await self.start_turn(session_id, prompt, history=False)
+        turn, _ = await self.open_turn(session_id, prompt)
         return turn
+
+    async def open_turn(self, session_id: str, prompt: Prompt) -> tuple[int, int]:
+        """``begin_turn``, returning the turn's number and its user message's row id (a
+        live session appends the message to its in-memory history: no history read)."""
+        turn, message_id, _ = await self._start(session_id, prompt, history=False)
+        return turn, message_id
 
     async def start_turn(
         self, session_id: str, prompt: Prompt, *, history: bool = True
     ) -> tuple[int, list[Message]]:
         """``begin_turn`` and ``history`` in one write: the turn's number and the
         conversation it continues (its new user message last)."""
+        turn, _, messages = await self._start(session_id, prompt, history=history)
+        return turn, messages
+
+    async def _start(
+        self, session_id: str, prompt: Prompt, *, history: bool
+    ) -> tuple[int, int, list[Message]]:
         now = self._clock()
         text = prompt_text(prompt)
         parts = as_parts(prompt)
@@ -288,7 +301,7 @@ class SessionStore:
         described = [d for d in (describe(p) for p in parts) if d is not None]
         user_event = {"type": "user_message", "text": redact(text), "parts": described}
 
-        def insert(conn: sqlite3.Connection) -> tuple[int, list[Message]]:
+        def insert(conn: sqlite3.Connection) -> tuple[int, int, list[Message]]:
             row = conn.execute(
                 "SELECT COALESCE(MAX(turn), 0) + 1 FROM turns WHERE session_id = ?",
                 (session_id,),
@@ -298,15 +311,18 @@ class SessionStore:
                 "INSERT INTO turns (session_id, turn, started_at) VALUES (?, ?, ?)",
                 (session_id, turn, now),
             )
-            insert_message(conn, session_id, turn, Message.user(text), now, {"parts": packed})
+            message_id = insert_message(
+                conn, session_id, turn, Message.user(text), now, {"parts": packed}
+            )
             insert_events(conn, session_id, turn, [(0, user_event)])
             conn.execute(
                 "UPDATE sessions SET updated_at = ?,"
                 " title = CASE title WHEN '' THEN ? ELSE title END WHERE id = ?",
                 (now, make_title(text), session_id),
             )
-            history_rows = conn.execute(HISTORY, (session_id, session_id)) if history else []
-            return turn, _messages(history_rows)
+            if not history:
+                return turn, message_id, []
+            return turn, message_id, _messages(conn.execute(HISTORY, (session_id,) * 4))
 
         return await self._write(insert)
 
@@ -352,7 +368,8 @@ class SessionStore:
         message: Message,
         result: Result,
         events: Pending = (),
-    ) -> None:
+    ) -> int:
+        """Store a model's answer; its row id."""
         now = self._clock()
         usage = result.completion.usage
         meta = {
@@ -368,12 +385,13 @@ class SessionStore:
             "credential": result.credential,
         }
 
-        def append(conn: sqlite3.Connection) -> None:
-            insert_message(conn, session_id, turn, message, now, meta)
+        def append(conn: sqlite3.Connection) -> int:
+            message_id = insert_message(conn, session_id, turn, message, now, meta)
             add_totals(conn, session_id, turn, served, usage, result.cost_usd, now)
             insert_events(conn, session_id, turn, events)
+            return message_id
 
-        await self._write(append)
+        return await self._write(append)
 
     async def append_tool(
         self,
@@ -382,7 +400,8 @@ class SessionStore:
         message: Message,
         result: ToolResult | None = None,
         events: Pending = (),
-    ) -> None:
+    ) -> int:
+        """Store a tool's result (or a placeholder); its row id."""
         meta: dict[str, Any] = {}
         if result is not None:
             meta["is_error"] = int(result.is_error)
@@ -391,11 +410,12 @@ class SessionStore:
         now = self._clock()
         pending = list(events)
 
-        def append(conn: sqlite3.Connection) -> None:
-            insert_message(conn, session_id, turn, message, now, meta)
+        def append(conn: sqlite3.Connection) -> int:
+            message_id = insert_message(conn, session_id, turn, message, now, meta)
             insert_events(conn, session_id, turn, pending)
+            return message_id
 
-        await self._write(append)
+        return await self._write(append)
 
     async def append_events(self, session_id: str, turn: int, events: Pending) -> None:
         """Store events with no message to go with (a cancelled call's end, ...)."""
@@ -407,8 +427,26 @@ class SessionStore:
             await self._write(append)
 
     async def history(self, session_id: str) -> list[Message]:
-        """The session's conversation, oldest first, with placeholders for lost results."""
-        return _messages(await self._run(self.db.read, HISTORY, (session_id, session_id)))
+        """The session's conversation, oldest first, with placeholders for lost results
+        (the compaction summary, if any, first)."""
+        return (await self.load_history(session_id)).messages()
+
+    async def load_history(self, session_id: str) -> History:
+        """The conversation the model continues, read once when a session is loaded:
+        the messages after the context boundary (``/reset``, a compaction), with the
+        prompt of the first one's turn when the boundary fell inside that turn, and the
+        compaction's summary; placeholders for lost results. SessionNotFound if unknown."""
+
+        def read() -> tuple[list[sqlite3.Row], list[sqlite3.Row]]:
+            summary = self.db.read(
+                "SELECT context_summary FROM sessions WHERE id = ?", (session_id,)
+            )
+            return summary, self.db.read(HISTORY, (session_id,) * 4)
+
+        summary_rows, rows = await self._run(read)
+        if not summary_rows:
+            raise SessionNotFound.named(session_id)
+        return _history(rows, summary_rows[0][0])
 
     async def reset_context(self, session_id: str) -> None:
         """Start a fresh conversation for the model: the next turn's history holds only
@@ -416,7 +454,7 @@ class SessionStore:
 
         def update(conn: sqlite3.Connection) -> None:
             conn.execute(
-                "UPDATE sessions SET context_from ="
+                "UPDATE sessions SET context_summary = NULL, context_from ="
                 " (SELECT COALESCE(MAX(id), 0) FROM messages WHERE session_id = ?)"
                 " WHERE id = ?",
                 (session_id, session_id),
@@ -424,24 +462,77 @@ class SessionStore:
 
         await self._write(update)
 
+    async def compact(
+        self,
+        session_id: str,
+        turn: int,
+        *,
+        boundary: int,
+        summary: str,
+        tokens_before: int,
+        tokens_after: int,
+        events: Pending = (),
+    ) -> None:
+        """Store a compaction: the model's history now starts with ``summary``, then the
+        messages after ``boundary`` (with their turn's prompt). A row in ``compactions``
+        marks the place in the transcript; no message is deleted."""
+        now = self._clock()
 
+        def update(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE sessions SET context_from = ?, context_summary = ? WHERE id = ?",
+                (boundary, summary, session_id),
+            )
+            conn.execute(
+                "INSERT INTO compactions (session_id, turn, after_message, tokens_before,"
+                " tokens_after, summary, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (session_id, turn, boundary, tokens_before, tokens_after, summary, now),
+            )
+            if turn:
+                insert_events(conn, session_id, turn, events)
+
+        await self._write(update)
+
+
+#: The messages after the session's context boundary, and the prompt of the turn the
+#: first of them belongs to when the boundary fell inside that turn (a compaction in the
+#: middle of a long turn keeps the turn's prompt whole). Parameters: the session id 4x.
 HISTORY = (
-    "SELECT role, content, tool_calls, tool_call_id, name, parts FROM messages"
-    " WHERE session_id = ? AND id > (SELECT context_from FROM sessions WHERE id = ?)"
+    "SELECT id, turn, role, content, tool_calls, tool_call_id, name, parts FROM messages"
+    " WHERE session_id = ? AND (id > (SELECT context_from FROM sessions WHERE id = ?)"
+    " OR (role = 'user' AND turn = (SELECT turn FROM messages WHERE session_id = ? AND"
+    " id > (SELECT context_from FROM sessions WHERE id = ?) ORDER BY id LIMIT 1)))"
     " ORDER BY id"
 )
 
 
+def _message(row: sqlite3.Row) -> Message:
+    return Message(
+        role=row["role"],
+        content=row["content"],
+        tool_calls=tool_calls(row["tool_calls"]),
+        tool_call_id=row["tool_call_id"],
+        name=row["name"],
+        images=images_of(row["parts"]),
+    )
+
+
 def _messages(rows: Iterable[sqlite3.Row]) -> list[Message]:
-    messages = [
-        Message(
-            role=row["role"],
-            content=row["content"],
-            tool_calls=tool_calls(row["tool_calls"]),
-            tool_call_id=row["tool_call_id"],
-            name=row["name"],
-            images=images_of(row["parts"]),
-        )
-        for row in rows
-    ]
-    return repair(messages)
+    return repair([_message(row) for row in rows])
+
+
+def _history(rows: Iterable[sqlite3.Row], summary: str | None) -> History:
+    """Rows → a :class:`History` whose messages are ``repair``-ed: a placeholder entry
+    (id ``None``) for each call that lost its result."""
+    stored: dict[int, tuple[int, int]] = {}
+    messages: list[Message] = []
+    for row in rows:
+        message = _message(row)
+        stored[id(message)] = (row["id"], row["turn"])
+        messages.append(message)
+    entries: list[Entry] = []
+    turn = 0
+    for message in repair(messages):
+        message_id, turn = stored.get(id(message), (None, turn))
+        entries.append(Entry(message, message_id, turn, message_tokens(message)))
+    return History(entries, summary)
