@@ -271,9 +271,15 @@ class Live:
         session = await edge.wait()
         command = command_text(blocks)
         if command is not None and slash.known(command):
-            text = await slash.run(self, edge, session, command)
-            await self.conn.session_update(edge.id, message(text))
-            return PromptResponse(stop_reason="end_turn")
+            if not slash.queued(command):
+                return await self._slash(edge, session, command)
+            try:
+                async with edge.prompts.turn() as start:
+                    if start is Start.CANCELLED:
+                        return PromptResponse(stop_reason="cancelled")
+                    return await self._slash(edge, session, command)
+            except QueueFull:
+                raise self._busy(edge) from None
         problem = self.rt.problem
         if problem is not None:
             raise RequestError(
@@ -294,6 +300,11 @@ class Live:
                 return await self._prompt(edge, session, parts)
         except QueueFull:
             raise self._busy(edge) from None
+
+    async def _slash(self, edge: EdgeSession, session: Session, command: str) -> PromptResponse:
+        text = await slash.run(self, edge, session, command)
+        await self.conn.session_update(edge.id, message(text))
+        return PromptResponse(stop_reason="end_turn")
 
     async def _prompt(
         self, edge: EdgeSession, session: Session, parts: list[PromptPart]

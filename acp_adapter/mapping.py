@@ -53,6 +53,7 @@ from acp.schema import (
 
 from hermes_mcp.agent.events import (
     ChildUpdate,
+    ContextCompacted,
     Event,
     ModelSwitch,
     PlanUpdate,
@@ -162,6 +163,8 @@ class UpdateMapper:
         if isinstance(event, ChildUpdate):
             update = self._child(event)
             return [update] if update is not None else []
+        if isinstance(event, ContextCompacted):
+            return [message(f"\n\n_[{event.text}]_\n\n")]
         return []  # turn_end: the prompt's answer, see outcome()
 
     def attach_terminal(self, call_id: str, terminal_id: str) -> ToolCallProgress:

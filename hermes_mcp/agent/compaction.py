@@ -98,11 +98,15 @@ async def compact(
     force: bool = False,
 ) -> Compaction:
     """Shrink ``history`` in place (see the module docstring). ``force`` (``/compact``)
-    summarises even when eliding would have been enough. ``fixed`` is the system
-    prompt's and the tools' share of a request."""
+    summarises even when eliding would have been enough, keeping at most the last
+    quarter verbatim. ``fixed`` is the system prompt's and the tools' share of a
+    request."""
     before = fixed + history.tokens
     budget = max(int(window * TARGET) - fixed, 1)
-    recent = _recent_start(history.entries, int(budget * RECENT))
+    keep = int(budget * RECENT)
+    if force:  # asked for: summarise all but the last quarter, however small
+        keep = min(keep, history.tokens // 4)
+    recent = _recent_start(history.entries, keep)
     elided = _elide(history, recent)
     if not force and history.tokens <= budget:
         return Compaction(before, fixed + history.tokens, elided, False)

@@ -94,11 +94,12 @@ class Conversation:
         summarize: Summarize | None,
         focus: str | None = None,
         force: bool = False,
-        events: list[tuple[int, dict[str, object]]] | None = None,
+        spent: list[llm.Result] | None = None,
     ) -> Compaction:
         """Compact the history (``compaction.compact``) and store what a summary
         changed; nothing is stored when only tool outputs were elided (the history is
-        rebuilt the same way after a reload)."""
+        rebuilt the same way after a reload). ``spent``: the summary calls' results
+        (filled while it runs), whose tokens and cost join the session's totals."""
         history = await self.history()
         result = await compact(
             history, fixed=fixed, window=window, summarize=summarize, focus=focus, force=force
@@ -111,7 +112,7 @@ class Conversation:
                 summary=result.summary,
                 tokens_before=result.before,
                 tokens_after=result.after,
-                events=events or (),
+                usage=[(r.completion.usage, r.cost_usd) for r in spent or ()],
             )
         log.info(
             "context.compacted",

@@ -1,8 +1,9 @@
 """The run engine: one turn from the user's prompt to ``turn_end`` (private; the public
 face is ``loop.Agent``).
 
-1. records the user's message (and its ``user_message`` event), reloads the session's
-   conversation;
+1. records the user's message (and its ``user_message`` event) and appends it to the
+   session's conversation, held in memory (``conversation.py``: the database is read
+   once, at the session's first turn);
 2. streams a model call; each move of the router (rotation, fallback, skip) is
    announced as ``model_switch`` the moment it happens (``on_attempt``), before the next
    route's first token; then the deltas, then ``usage`` (with the serving model's
@@ -16,6 +17,13 @@ face is ``loop.Agent``).
    cut (``max_tokens``), refused (``refusal``), a budget is reached, a model request
    fails (``error``, with every attempt of the walk in ``turn_end.error["attempts"]``),
    or the turn is cancelled.
+
+Before each model call the conversation is compacted when the request would pass
+``agent.compact_at`` of the window of the route that will serve it
+(``compaction.py``): a ``compaction`` event says so; a conversation that cannot be made
+to fit ends the turn with ``error`` (class ``context_overflow``) saying how to go on.
+The system prompt carries the project's and the user's instructions (``AGENTS.md``)
+and the memory notes (``prompts.py``).
 
 Every event also goes to the turn's event log, stored with the turn's writes: that is
 what ``SessionStore.replay`` gives back. Images in the prompt reach only a model whose
@@ -36,8 +44,11 @@ import structlog
 from pydantic import BaseModel
 
 from hermes_mcp.agent.budget import explain
+from hermes_mcp.agent.compaction import elide_all, full_message, needs_compaction
+from hermes_mcp.agent.conversation import Conversation, summarizer
 from hermes_mcp.agent.delegation import delegate_tool
 from hermes_mcp.agent.events import (
+    ContextCompacted,
     ModelSwitch,
     PlanUpdate,
     TextDelta,
@@ -49,13 +60,22 @@ from hermes_mcp.agent.events import (
     TurnEnd,
     UsageUpdate,
 )
-from hermes_mcp.agent.model import reads_images, switch_for
-from hermes_mcp.agent.prompt import Prompt
+from hermes_mcp.agent.history import fixed_tokens
+from hermes_mcp.agent.model import reads_images, serving_window, switch_for
+from hermes_mcp.agent.prompt import Prompt, as_parts, prompt_text
 from hermes_mcp.agent.prompts import system_prompt
 from hermes_mcp.agent.store import INTERRUPTED
+from hermes_mcp.agent.transcript import user_message
 from hermes_mcp.agent.turn_state import AgentLike, TurnState
 from hermes_mcp.config import ModelRef
-from hermes_mcp.errors import ConfigError, FailureClass, NoRouteError, ProviderError, StateError
+from hermes_mcp.errors import (
+    ConfigError,
+    FailureClass,
+    NoRouteError,
+    ProviderError,
+    StateError,
+    UsageError,
+)
 from hermes_mcp.llm import types as llm
 from hermes_mcp.log import get_logger, redact, redact_value
 from tools import ToolRegistry, ToolResult
@@ -85,12 +105,16 @@ async def run_turn(
     agent: AgentLike, prompt: Prompt, st: TurnState, scope: anyio.CancelScope
 ) -> TurnEnd:
     """See ``Agent.run_turn``."""
+    conv = conversation_of(agent, st.session_id)
     with structlog.contextvars.bound_contextvars(session_id=st.session_id):
         try:
             with scope:
                 with anyio.move_on_after(st.budget.max_duration_s) as deadline:
-                    st.turn, st.messages = await agent.store.start_turn(st.session_id, prompt)
-                    await _loop(agent, st)
+                    st.history = await conv.history()
+                    st.turn, user_id = await agent.store.open_turn(st.session_id, prompt)
+                    message = user_message(prompt_text(prompt), as_parts(prompt))
+                    st.history.append(message, id=user_id, turn=st.turn)
+                    await _loop(agent, st, conv)
                 if deadline.cancelled_caught:
                     st.finish("max_duration", explain("max_duration", st.budget))
             if scope.cancelled_caught:
@@ -103,8 +127,28 @@ async def run_turn(
             end = st.end()
             with anyio.CancelScope(shield=True):
                 await _settle(agent, st, end)
+            if st.stop not in ("end_turn", "max_tokens", "refusal", "max_iterations", "max_cost"):
+                # Cut short (cancelled, out of time, a failure): memory may hold a message
+                # the store did not take, or miss one it did. Read it again next turn.
+                conv.forget()
         await st.out(end)
         return end
+
+
+def conversation_of(agent: AgentLike, session_id: str) -> Conversation:
+    """The session's conversation (kept between turns), or one for this turn only."""
+    conv = agent.conversation
+    if conv is not None and conv.session_id == session_id:
+        return conv
+    context = agent.context
+    return Conversation(
+        session_id,
+        agent.store,
+        db=context.db,
+        cwd=context.cwd,
+        state_dir=context.state_dir,
+        config_file=context.config_file,
+    )
 
 
 async def _settle(agent: AgentLike, st: TurnState, end: TurnEnd) -> None:
@@ -122,7 +166,8 @@ async def _settle(agent: AgentLike, st: TurnState, end: TurnEnd) -> None:
     try:
         for call in st.unanswered.values():
             message = llm.Message.tool(call.id, call.name, f"{INTERRUPTED} ({st.stop})")
-            await agent.store.append_tool(st.session_id, st.turn, message)
+            entry = st.history.append(message, id=None, turn=st.turn)
+            entry.id = await agent.store.append_tool(st.session_id, st.turn, message)
         await agent.store.end_turn(
             st.session_id,
             st.turn,
@@ -136,23 +181,28 @@ async def _settle(agent: AgentLike, st: TurnState, end: TurnEnd) -> None:
         log.error("turn.not_saved", error=str(exc))
 
 
-def _registry_for(agent: AgentLike, st: TurnState) -> ToolRegistry:
-    if not agent.can_delegate:
+def _registry_for(agent: AgentLike, st: TurnState | None) -> ToolRegistry:
+    if not agent.can_delegate or st is None:
         return agent.registry
     registry = ToolRegistry(agent.registry)
     registry.register(delegate_tool(agent, st))
     return registry
 
 
-async def _loop(agent: AgentLike, st: TurnState) -> None:
+async def _loop(agent: AgentLike, st: TurnState, conv: Conversation) -> None:
     registry = _registry_for(agent, st)
     tools = tool_defs(registry)
-    system = llm.Message.system(
-        system_prompt(agent.context.cwd, registry.names, delegated=agent.depth > 0)
+    sections = await conv.sections(memory=agent.depth == 0)
+    text = system_prompt(
+        agent.context.cwd, registry.names, delegated=agent.depth > 0, sections=sections
     )
+    system = llm.Message.system(text)
+    fixed = fixed_tokens(text, tools)
     while True:
         if not st.budget.next_iteration():
             st.finish("max_iterations", explain("max_iterations", st.budget))
+            return
+        if not await _fit(agent, st, conv, fixed):
             return
         messages = _visible(agent, st)
         result = await _complete(agent, st, llm.ChatRequest((system, *messages), tools))
@@ -160,7 +210,7 @@ async def _loop(agent: AgentLike, st: TurnState) -> None:
             return
         completion = result.completion
         assistant = llm.Message.assistant(completion.text, completion.tool_calls)
-        st.messages.append(assistant)
+        entry = st.history.append(assistant, id=None, turn=st.turn)
         st.unanswered = {call.id: call for call in completion.tool_calls}
         st.budget.add(completion.usage, result.cost_usd)
         st.totals.add(completion.usage, result.cost_usd)
@@ -177,7 +227,7 @@ async def _loop(agent: AgentLike, st: TurnState) -> None:
                 session_cost_usd=st.totals.cost_usd,
             )
         )
-        await agent.store.append_assistant(
+        entry.id = await agent.store.append_assistant(
             st.session_id, st.turn, assistant, result, events=st.log.take()
         )
         if completion.finish_reason == "length":
@@ -200,20 +250,98 @@ async def _loop(agent: AgentLike, st: TurnState) -> None:
             return
 
 
+async def _fit(agent: AgentLike, st: TurnState, conv: Conversation, fixed: int) -> bool:
+    """Compact the conversation when the next request would pass ``agent.compact_at`` of
+    the serving route's window; ``False`` (the turn ended) when it cannot fit at all."""
+    try:
+        route, window = serving_window(agent.model, agent.model_name)
+    except (ConfigError, ValueError):
+        return True  # an unknown override: the router's own error says it
+    section = agent.config.agent
+    if window is None or not needs_compaction(st.history, fixed, window, section.compact_at):
+        return True
+    spent: list[llm.Result] = []
+
+    async def count(result: llm.Result) -> None:
+        spent.append(result)
+        st.budget.add(result.completion.usage, result.cost_usd)
+        st.totals.add(result.completion.usage, result.cost_usd)
+
+    name = section.compaction_model or agent.model_name
+    result = await conv.compact(
+        turn=st.turn,
+        fixed=fixed,
+        window=window,
+        summarize=summarizer(agent.model, name, window, count),
+        spent=spent,
+    )
+    elided = result.elided
+    if fixed + st.history.tokens > window:  # the last resort: the recent outputs too
+        elided += elide_all(st.history)
+    after = fixed + st.history.tokens
+    event = ContextCompacted(result.before, after, elided, result.summarized)
+    st.compactions.append(event)
+    await st.emit(event)
+    if after <= window:
+        return True
+    message = full_message(route, window, result.failure)
+    st.error = {"provider": None, "class": "context_overflow", "message": message}
+    st.error.update(retry_at=None, attempts=[])
+    st.finish("error", message)
+    return False
+
+
+async def compact_now(
+    agent: AgentLike, conv: Conversation, focus: str | None = None
+) -> ContextCompacted:
+    """``/compact``: summarise the session's older turns now (see ``Session.compact``)."""
+    registry = _registry_for(agent, None)
+    tools = tool_defs(registry)
+    sections = await conv.sections(memory=agent.depth == 0)
+    text = system_prompt(
+        agent.context.cwd, registry.names, delegated=agent.depth > 0, sections=sections
+    )
+    fixed = fixed_tokens(text, tools)
+    _, window = serving_window(agent.model, agent.model_name)
+    history = await conv.history()
+    if window is None:  # unknown: as if the conversation filled half of it
+        window = 2 * (fixed + history.tokens)
+    spent: list[llm.Result] = []
+
+    async def count(result: llm.Result) -> None:
+        spent.append(result)
+        agent.totals.add(result.completion.usage, result.cost_usd)
+
+    name = agent.config.agent.compaction_model or agent.model_name
+    result = await conv.compact(
+        turn=0,
+        fixed=fixed,
+        window=window,
+        summarize=summarizer(agent.model, name, window, count),
+        focus=focus,
+        force=True,
+        spent=spent,
+    )
+    if not result.summarized:
+        raise UsageError(f"nothing was summarised: {result.failure or 'nothing to summarise'}")
+    return ContextCompacted(result.before, result.after, result.elided, True, "manual")
+
+
 def _visible(agent: AgentLike, st: TurnState) -> list[llm.Message]:
     """The conversation as this request sends it: images only when a model can read them."""
-    if not any(m.images for m in st.messages):
-        return st.messages
+    messages = st.history.messages()
+    if not st.history.images:
+        return messages
     try:
         vision = reads_images(agent.model, agent.model_name)
     except (ConfigError, ValueError):
         vision = True  # an unknown override: the router's own error says it
     if vision:
-        return st.messages
+        return messages
     if NO_VISION not in st.notes:
         st.notes.append(NO_VISION)
         log.info("turn.images_dropped")
-    return [dataclasses.replace(m, images=()) if m.images else m for m in st.messages]
+    return [dataclasses.replace(m, images=()) if m.images else m for m in messages]
 
 
 def _window(agent: AgentLike, result: llm.Result) -> int | None:
@@ -334,7 +462,7 @@ async def _call(
         raise
     message = llm.Message.tool(call.id, call.name, result.text)
     st.unanswered.pop(call.id, None)
-    st.messages.append(message)
+    entry = st.history.append(message, id=None, turn=st.turn)
     status: ToolCallStatus = (
         "denied" if result.denied else "failed" if result.is_error else "completed"
     )
@@ -352,7 +480,9 @@ async def _call(
     plan = _plan(call.name, result)
     if plan is not None:
         await st.emit(plan)
-    await agent.store.append_tool(st.session_id, st.turn, message, result, events=st.log.take())
+    entry.id = await agent.store.append_tool(
+        st.session_id, st.turn, message, result, events=st.log.take()
+    )
 
 
 def _batches(registry: ToolRegistry, calls: Sequence[llm.ToolCall]) -> list[list[llm.ToolCall]]:

@@ -14,6 +14,7 @@ from typing import Any
 
 from hermes_mcp.agent.events import (
     ChildUpdate,
+    ContextCompacted,
     Event,
     ModelSwitch,
     PlanUpdate,
@@ -112,8 +113,21 @@ def decode(data: dict[str, Any]) -> Event:
             duration_s=float(data.get("duration_s", 0.0)),
             model=data.get("model"),
             error=data.get("error"),
+            compactions=tuple(_compacted(c) for c in data.get("compactions") or ()),
         )
+    if kind == "compaction":
+        return _compacted(data)
     raise ValueError(f"not an event type: {kind!r}")
+
+
+def _compacted(data: dict[str, Any]) -> ContextCompacted:
+    return ContextCompacted(
+        int(data["tokens_before"]),
+        int(data["tokens_after"]),
+        int(data.get("elided", 0)),
+        bool(data.get("summarized", False)),
+        "manual" if data.get("reason") == "manual" else "auto",
+    )
 
 
 class EventLog:

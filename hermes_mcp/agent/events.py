@@ -242,6 +242,38 @@ class ChildUpdate:
 
 
 @dataclass(frozen=True)
+class ContextCompacted:
+    """The conversation was compacted to fit the serving model's context window
+    (``agent/compaction.py``), before a model call (``reason`` ``auto``) or by
+    ``/compact`` (``manual``): estimated tokens before and after, old tool outputs
+    elided, and whether a model-written summary replaced the older turns. The
+    transcript keeps every message; replay shows this event where it happened."""
+
+    tokens_before: int
+    tokens_after: int
+    elided: int = 0
+    summarized: bool = False
+    reason: Literal["auto", "manual"] = "auto"
+    type: Literal["compaction"] = field(default="compaction", init=False)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "tokens_before": self.tokens_before,
+            "tokens_after": self.tokens_after,
+            "elided": self.elided,
+            "summarized": self.summarized,
+            "reason": self.reason,
+        }
+
+    @property
+    def text(self) -> str:
+        """What an edge tells the person."""
+        how = "older turns summarised" if self.summarized else "old tool outputs elided"
+        return f"context compacted: {self.tokens_before:,} → {self.tokens_after:,} tokens ({how})"
+
+
+@dataclass(frozen=True)
 class TurnEnd:
     """The last event of a turn, and what ``run_turn`` returns.
 
@@ -262,6 +294,7 @@ class TurnEnd:
     duration_s: float = 0.0
     model: str | None = None  # "provider:model" that served the last call
     error: dict[str, Any] | None = None
+    compactions: tuple[ContextCompacted, ...] = ()  # those of this turn
     type: Literal["turn_end"] = field(default="turn_end", init=False)
 
     def to_json(self) -> dict[str, Any]:
@@ -277,6 +310,7 @@ class TurnEnd:
             "duration_s": round(self.duration_s, 3),
             "model": self.model,
             "error": self.error,
+            "compactions": [c.to_json() for c in self.compactions],
         }
 
 
@@ -291,6 +325,7 @@ Event = (
     | UsageUpdate
     | ModelSwitch
     | ChildUpdate
+    | ContextCompacted
     | TurnEnd
 )
 

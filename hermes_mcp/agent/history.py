@@ -66,6 +66,7 @@ class History:
     def __init__(self, entries: Iterable[Entry] = (), summary: str | None = None) -> None:
         self.entries: list[Entry] = list(entries)
         self.summary = summary
+        self.images = any(e.message.images for e in self.entries)  # any image to send?
         self._summary_tokens = 0 if summary is None else message_tokens(summary_message(summary))
         self._tokens = sum(e.tokens for e in self.entries)
 
@@ -80,10 +81,14 @@ class History:
         """The estimated tokens of :meth:`messages`."""
         return self._tokens + self._summary_tokens
 
-    def append(self, message: Message, *, id: int | None, turn: int) -> None:
+    def append(self, message: Message, *, id: int | None, turn: int) -> Entry:
+        """Add a message; the entry (its ``id`` may be set once the store has it)."""
         entry = Entry(message, id, turn, message_tokens(message))
         self.entries.append(entry)
         self._tokens += entry.tokens
+        if message.images:
+            self.images = True
+        return entry
 
     def messages(self) -> list[Message]:
         """What the model is sent: the summary (if any), then the kept messages."""
@@ -96,6 +101,7 @@ class History:
         """After a compaction (or a reset): these entries, this summary."""
         self.entries = entries
         self.summary = summary
+        self.images = any(e.message.images for e in entries)
         self._summary_tokens = 0 if summary is None else message_tokens(summary_message(summary))
         self._tokens = sum(e.tokens for e in entries)
 

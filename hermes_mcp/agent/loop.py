@@ -25,6 +25,7 @@ import anyio
 
 from hermes_mcp.agent import engine
 from hermes_mcp.agent.budget import Budget
+from hermes_mcp.agent.conversation import Conversation
 from hermes_mcp.agent.engine import tool_defs
 from hermes_mcp.agent.events import Emit, Event, TurnEnd
 from hermes_mcp.agent.model import ChatModel
@@ -61,6 +62,7 @@ class Agent:
         model_name: str | None = None,
         depth: int = 0,
         totals: SessionTotals | None = None,
+        conversation: Conversation | None = None,
     ) -> None:
         self.model = model
         self.store = store
@@ -76,6 +78,7 @@ class Agent:
         self.model_name = model_name
         self.depth = depth
         self.totals = totals if totals is not None else SessionTotals()
+        self.conversation = conversation
         self._session_locks: dict[str, anyio.Lock] = {}
 
     @property

@@ -33,8 +33,10 @@ from typing import Any, Self
 
 import anyio
 
+from hermes_mcp.agent.conversation import Conversation
 from hermes_mcp.agent.delegation import run_tasks, task_usage
-from hermes_mcp.agent.events import Emit, Event, TurnEnd
+from hermes_mcp.agent.engine import compact_now as engine_compact
+from hermes_mcp.agent.events import ContextCompacted, Emit, Event, TurnEnd
 from hermes_mcp.agent.loop import Agent
 from hermes_mcp.agent.model import ChatModel, bind
 from hermes_mcp.agent.prompt import Prompt
@@ -171,6 +173,14 @@ class Session:
             remembered={},
             approval_timeout_s=deps.config.policy.approval_timeout_s,
             config_file=config_path() if deps.config_file is None else Path(deps.config_file),
+        )
+        self.conversation = Conversation(
+            session_id,
+            deps.store,
+            db=deps.db,
+            cwd=self.context.cwd,
+            state_dir=deps.state_dir,
+            config_file=self.context.config_file,
         )
         self._agent = self._build_agent()
 
@@ -309,6 +319,18 @@ class Session:
         if self._live.turn is not None:
             raise SessionBusy(f"session {self.id} is running a turn: cancel it first")
         await self._deps.store.reset_context(self.id)
+        self.conversation.forget()
+
+    async def compact(self, focus: str | None = None) -> ContextCompacted:
+        """Compact the conversation now (``/compact [focus]``): old tool outputs elided
+        and the older turns summarised (``focus`` says what the summary should keep),
+        whatever its size; stored like an automatic compaction (a ``compaction`` event
+        is not emitted: there is no turn). SessionBusy while a turn runs; UsageError
+        when no model is configured or nothing is old enough to summarise."""
+        self._check_open()
+        if self._live.turn is not None:
+            raise SessionBusy(f"session {self.id} is running a turn: wait for it to end")
+        return await engine_compact(self._agent, self.conversation, focus)
 
     def cancel(self) -> bool:
         """Cancel the running turn (if any); whether there was one."""
@@ -406,6 +428,7 @@ class Session:
             toolsets=toolsets,
             registry=registry,
             totals=self.totals,
+            conversation=self.conversation,
         )
 
     async def _save(self) -> None:

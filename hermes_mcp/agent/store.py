@@ -471,12 +471,17 @@ class SessionStore:
         summary: str,
         tokens_before: int,
         tokens_after: int,
-        events: Pending = (),
+        usage: Sequence[tuple[Usage, float | None]] = (),
     ) -> None:
         """Store a compaction: the model's history now starts with ``summary``, then the
         messages after ``boundary`` (with their turn's prompt). A row in ``compactions``
-        marks the place in the transcript; no message is deleted."""
+        marks the place in the transcript; no message is deleted. ``usage``: the summary
+        calls' tokens and cost, added to the session's totals."""
         now = self._clock()
+        tokens_in = sum(u.input_tokens for u, _ in usage)
+        tokens_out = sum(u.output_tokens for u, _ in usage)
+        costs = [c for _, c in usage if c is not None]
+        cost = sum(costs) if costs else None
 
         def update(conn: sqlite3.Connection) -> None:
             conn.execute(
@@ -488,8 +493,12 @@ class SessionStore:
                 " tokens_after, summary, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (session_id, turn, boundary, tokens_before, tokens_after, summary, now),
             )
-            if turn:
-                insert_events(conn, session_id, turn, events)
+            conn.execute(
+                "UPDATE sessions SET input_tokens = input_tokens + ?,"
+                " output_tokens = output_tokens + ?, cost_usd = CASE WHEN ? IS NULL"
+                " THEN cost_usd ELSE COALESCE(cost_usd, 0) + ? END WHERE id = ?",
+                (tokens_in, tokens_out, cost, cost, session_id),
+            )
 
         await self._write(update)
 

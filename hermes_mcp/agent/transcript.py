@@ -101,6 +101,12 @@ def pack_parts(parts: Sequence[PromptPart]) -> str | None:
     return json.dumps(out) if out else None
 
 
+def user_message(text: str, parts: Sequence[PromptPart]) -> Message:
+    """The user's message as the history holds it (``images_of(pack_parts(parts))``)."""
+    images = tuple(Image(p.media_type, p.data) for p in parts if isinstance(p, ImagePart))
+    return Message("user", text, images=images)
+
+
 def images_of(raw: str | None) -> tuple[Image, ...]:
     if not raw:
         return ()

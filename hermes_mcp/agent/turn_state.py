@@ -12,8 +12,10 @@ from typing import Any, Protocol
 import anyio
 
 from hermes_mcp.agent.budget import Budget
+from hermes_mcp.agent.conversation import Conversation
 from hermes_mcp.agent.event_codec import EventLog
-from hermes_mcp.agent.events import Emit, Event, StopReason, TurnEnd
+from hermes_mcp.agent.events import ContextCompacted, Emit, Event, StopReason, TurnEnd
+from hermes_mcp.agent.history import History
 from hermes_mcp.agent.model import ChatModel
 from hermes_mcp.agent.prompt import Prompt
 from hermes_mcp.agent.store import SessionStore
@@ -54,6 +56,7 @@ class AgentLike(Protocol):
     config: Config
     registry: ToolRegistry
     model_name: str | None
+    conversation: Conversation | None  # the session's (history in memory), if bound
     depth: int
     totals: SessionTotals
 
@@ -98,7 +101,8 @@ class TurnState:
     started: float = field(default_factory=time.monotonic)
     turn: int = 0  # 0 until the turn is recorded
     log: EventLog = field(default_factory=EventLog)
-    messages: list[llm.Message] = field(default_factory=list)
+    history: History = field(default_factory=History)  # the session's, appended to
+    compactions: list[ContextCompacted] = field(default_factory=list)
     unanswered: dict[str, llm.ToolCall] = field(default_factory=dict)
     text: str = ""
     notes: list[str] = field(default_factory=list)  # said in turn_end.message
@@ -128,4 +132,5 @@ class TurnState:
             duration_s=time.monotonic() - self.started,
             model=self.served,
             error=self.error,
+            compactions=tuple(self.compactions),
         )

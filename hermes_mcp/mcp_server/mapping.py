@@ -23,6 +23,7 @@ from pydantic import BaseModel, ValidationError
 
 from hermes_mcp.agent.events import (
     ChildUpdate,
+    ContextCompacted,
     Event,
     ModelSwitch,
     PlanUpdate,
@@ -119,11 +120,20 @@ def validation_message(name: str, exc: ValidationError) -> str:
 # -- agent_run -------------------------------------------------------------------------------
 
 
+class CompactionOut(BaseModel):
+    """The conversation was compacted during the turn to fit the model's window."""
+
+    tokens_before: int
+    tokens_after: int
+    summarized: bool
+
+
 class UsageOut(BaseModel):
     input_tokens: int = 0
     output_tokens: int = 0
     cached_tokens: int = 0
     reasoning_tokens: int = 0
+    compactions: list[CompactionOut] = []
 
 
 class AgentRunOutput(BaseModel):
@@ -142,7 +152,15 @@ def turn_structured(end: TurnEnd, route: RouteLog) -> dict[str, Any]:
     attempts = list(route.attempts)
     if end.error is not None and end.error.get("attempts"):
         attempts = [*attempts, *end.error["attempts"]]
-    usage = end.usage.to_json()
+    usage: dict[str, Any] = dict(end.usage.to_json())
+    usage["compactions"] = [
+        {
+            "tokens_before": c.tokens_before,
+            "tokens_after": c.tokens_after,
+            "summarized": c.summarized,
+        }
+        for c in end.compactions
+    ]
     return {
         "session_id": end.session_id,
         "answer": end.text,
@@ -192,6 +210,8 @@ def progress_text(event: Event) -> str | None:
         return f"running {event.title or event.name}"
     if isinstance(event, ChildUpdate) and event.status in ("started", "done"):
         return f"child {event.task + 1} {event.status}: {event.goal[:80]}"
+    if isinstance(event, ContextCompacted):
+        return event.text
     return None
 
 
@@ -232,6 +252,8 @@ def transcript_markdown(title: str, session_id: str, events: Iterable[Event]) ->
         elif isinstance(event, PlanUpdate):
             items = [f"- [{e.get('status', '')}] {e.get('content', '')}" for e in event.entries]
             out.extend(["**plan:**", "", *items, ""])
+        elif isinstance(event, ContextCompacted):
+            out.extend([f"*[{event.text}; the model saw a summary from here on]*", ""])
         elif isinstance(event, TurnEnd) and event.stop_reason != "end_turn":
             out.extend([f"*turn ended: {event.stop_reason}: {event.message or ''}*", ""])
     flush()
