@@ -103,13 +103,14 @@ async def _probe(settings: Settings) -> list[Check]:
 
 
 async def _agent_check(settings: Settings) -> list[Check]:
-    """Build what ``run`` builds (runtime: router, tools, policy, agent) without running a
-    turn: a config ``run`` rejects (a rule, a toolset, a provider) raises ConfigError
-    here. Returns what is known of each chain model's price (a budget counts only those)."""
-    from hermes_mcp.agent import build_agent
-
+    """Open what ``run`` opens (runtime: router; a session: tools, policy) without running
+    a turn: a config ``run`` rejects (a rule, a toolset, a provider) raises ConfigError
+    here. The session is deleted again. Returns what is known of each chain model's price
+    (a budget counts only those)."""
     async with open_runtime(settings) as runtime:
-        build_agent(settings, runtime.router, runtime.db, cwd=Path.cwd())
+        session = await runtime.create_session(Path.cwd(), title="hermes-mcp doctor")
+        await session.close()
+        await runtime.store.delete(session.id)
         checks = []
         for route in settings.chain:
             profile = runtime.router.profile(route)

@@ -134,11 +134,11 @@ def test_the_core_never_imports_a_protocol_sdk() -> None:
 
 def test_the_layer_check_sees_a_violation() -> None:
     """The checker itself: an upward import, a relative one, and the test helpers."""
-    assert layer("hermes_mcp.agent.loop") == AGENT
+    assert layer("hermes_mcp.agent.engine") == AGENT
     assert layer("hermes_mcp.runtime") == RUNTIME
     assert layer("tools.backends.local") == LOWER
     assert layer("acp_adapter.server") == EDGE
     assert layer("hermes_mcp.testing.scripted") is None
     assert known("hermes_mcp.agent.engine") and not known("hermes_mcp.agent.engine.run_turn")
-    session = ROOT / "hermes_mcp" / "agent" / "session.py"
-    assert "hermes_mcp.agent.loop" in imports(session)
+    engine = ROOT / "hermes_mcp" / "agent" / "engine.py"
+    assert "hermes_mcp.agent.session" in imports(engine)

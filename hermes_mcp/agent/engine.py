@@ -1,5 +1,6 @@
-"""The run engine: one turn from the user's prompt to ``turn_end`` (private; the public
-face is ``loop.Agent``).
+"""The run engine: one turn of a :class:`~hermes_mcp.agent.session.Session` from the
+user's prompt to ``turn_end`` (private: edges call ``session.turn()``, which the runtime
+wires to :func:`run_turn`).
 
 1. records the user's message (and its ``user_message`` event) and appends it to the
    session's conversation, held in memory (``conversation.py``: the database is read
@@ -17,6 +18,12 @@ face is ``loop.Agent``).
    cut (``max_tokens``), refused (``refusal``), a budget is reached, a model request
    fails (``error``, with every attempt of the walk in ``turn_end.error["attempts"]``),
    or the turn is cancelled.
+
+Cancellation is an anyio cancel scope around the whole turn (``Turn.cancel()``); the
+wall-time budget is a deadline inside it. Tool calls and delegated children run in task
+groups inside that scope, so nothing of a cancelled turn outlives it. A tool call cut
+short ends with status ``cancelled`` and gets a placeholder result in the session, so
+the next turn's conversation stays valid.
 
 Before each model call the conversation is compacted when the request would pass
 ``agent.compact_at`` of the window of the route that will serve it
@@ -43,12 +50,13 @@ import anyio
 import structlog
 from pydantic import BaseModel
 
-from hermes_mcp.agent.budget import explain
+from hermes_mcp.agent.budget import Budget, explain
 from hermes_mcp.agent.compaction import elide_all, full_message, needs_compaction
-from hermes_mcp.agent.conversation import Conversation, summarizer
+from hermes_mcp.agent.conversation import summarizer
 from hermes_mcp.agent.delegation import delegate_tool
 from hermes_mcp.agent.events import (
     ContextCompacted,
+    Emit,
     ModelSwitch,
     PlanUpdate,
     TextDelta,
@@ -64,9 +72,10 @@ from hermes_mcp.agent.history import fixed_tokens
 from hermes_mcp.agent.model import reads_images, serving_window, switch_for
 from hermes_mcp.agent.prompt import Prompt, as_parts, prompt_text
 from hermes_mcp.agent.prompts import system_prompt
+from hermes_mcp.agent.session import Session
 from hermes_mcp.agent.store import INTERRUPTED
 from hermes_mcp.agent.transcript import user_message
-from hermes_mcp.agent.turn_state import AgentLike, TurnState
+from hermes_mcp.agent.turn_state import TurnState
 from hermes_mcp.config import ModelRef
 from hermes_mcp.errors import (
     ConfigError,
@@ -102,19 +111,21 @@ def tool_defs(registry: ToolRegistry) -> tuple[llm.ToolDef, ...]:
 
 
 async def run_turn(
-    agent: AgentLike, prompt: Prompt, st: TurnState, scope: anyio.CancelScope
+    session: Session, prompt: Prompt, emit: Emit, scope: anyio.CancelScope
 ) -> TurnEnd:
-    """See ``Agent.run_turn``."""
-    conv = conversation_of(agent, st.session_id)
+    """One turn of ``session`` (see ``Session.run_turn``; the session has checked that no
+    other turn runs)."""
+    budget = Budget.from_section(session.config.agent)
+    st = TurnState(session.id, emit, budget, session.context, totals=session.totals)
     with structlog.contextvars.bound_contextvars(session_id=st.session_id):
         try:
             with scope:
                 with anyio.move_on_after(st.budget.max_duration_s) as deadline:
-                    st.history = await conv.history()
-                    st.turn, user_id = await agent.store.open_turn(st.session_id, prompt)
+                    st.history = await session.conversation.history()
+                    st.turn, user_id = await session.store.open_turn(st.session_id, prompt)
                     message = user_message(prompt_text(prompt), as_parts(prompt))
                     st.history.append(message, id=user_id, turn=st.turn)
-                    await _loop(agent, st, conv)
+                    await _loop(session, st)
                 if deadline.cancelled_caught:
                     st.finish("max_duration", explain("max_duration", st.budget))
             if scope.cancelled_caught:
@@ -126,36 +137,20 @@ async def run_turn(
             st.finish("cancelled", "the turn was cancelled")  # cancelled from outside
             end = st.end()
             with anyio.CancelScope(shield=True):
-                await _settle(agent, st, end)
+                await _settle(session, st, end)
             if st.stop not in ("end_turn", "max_tokens", "refusal", "max_iterations", "max_cost"):
                 # Cut short (cancelled, out of time, a failure): memory may hold a message
                 # the store did not take, or miss one it did. Read it again next turn.
-                conv.forget()
+                session.conversation.forget()
         await st.out(end)
         return end
 
 
-def conversation_of(agent: AgentLike, session_id: str) -> Conversation:
-    """The session's conversation (kept between turns), or one for this turn only."""
-    conv = agent.conversation
-    if conv is not None and conv.session_id == session_id:
-        return conv
-    context = agent.context
-    return Conversation(
-        session_id,
-        agent.store,
-        db=context.db,
-        cwd=context.cwd,
-        state_dir=context.state_dir,
-        config_file=context.config_file,
-    )
-
-
-async def _settle(agent: AgentLike, st: TurnState, end: TurnEnd) -> None:
+async def _settle(session: Session, st: TurnState, end: TurnEnd) -> None:
     """Store what an interrupted turn leaves behind, and the turn's end."""
     log.info(
         "turn.end",
-        depth=agent.depth,
+        depth=session.depth,
         stop_reason=st.stop,
         iterations=st.budget.iterations,
         duration_s=round(time.monotonic() - st.started, 3),
@@ -167,8 +162,8 @@ async def _settle(agent: AgentLike, st: TurnState, end: TurnEnd) -> None:
         for call in st.unanswered.values():
             message = llm.Message.tool(call.id, call.name, f"{INTERRUPTED} ({st.stop})")
             entry = st.history.append(message, id=None, turn=st.turn)
-            entry.id = await agent.store.append_tool(st.session_id, st.turn, message)
-        await agent.store.end_turn(
+            entry.id = await session.store.append_tool(st.session_id, st.turn, message)
+        await session.store.end_turn(
             st.session_id,
             st.turn,
             st.stop or "error",
@@ -181,31 +176,27 @@ async def _settle(agent: AgentLike, st: TurnState, end: TurnEnd) -> None:
         log.error("turn.not_saved", error=str(exc))
 
 
-def _registry_for(agent: AgentLike, st: TurnState | None) -> ToolRegistry:
-    if not agent.can_delegate or st is None:
-        return agent.registry
-    registry = ToolRegistry(agent.registry)
-    registry.register(delegate_tool(agent, st))
+def _registry_for(session: Session, st: TurnState | None) -> ToolRegistry:
+    if not session.can_delegate or st is None:
+        return session.registry
+    registry = ToolRegistry(session.registry)
+    registry.register(delegate_tool(session, st))
     return registry
 
 
-async def _loop(agent: AgentLike, st: TurnState, conv: Conversation) -> None:
-    registry = _registry_for(agent, st)
+async def _loop(session: Session, st: TurnState) -> None:
+    registry = _registry_for(session, st)
     tools = tool_defs(registry)
-    sections = await conv.sections(memory=agent.depth == 0)
-    text = system_prompt(
-        agent.context.cwd, registry.names, delegated=agent.depth > 0, sections=sections
-    )
+    text, fixed = await _system(session, registry, tools)
     system = llm.Message.system(text)
-    fixed = fixed_tokens(text, tools)
     while True:
         if not st.budget.next_iteration():
             st.finish("max_iterations", explain("max_iterations", st.budget))
             return
-        if not await _fit(agent, st, conv, fixed):
+        if not await _fit(session, st, fixed):
             return
-        messages = _visible(agent, st)
-        result = await _complete(agent, st, llm.ChatRequest((system, *messages), tools))
+        messages = _visible(session, st)
+        result = await _complete(session, st, llm.ChatRequest((system, *messages), tools))
         if result is None:
             return
         completion = result.completion
@@ -222,12 +213,12 @@ async def _loop(agent: AgentLike, st: TurnState, conv: Conversation) -> None:
                 result.provider,
                 result.model,
                 result.credential,
-                context_window=_window(agent, result),
+                context_window=_window(session, result),
                 session_usage=st.totals.usage,
                 session_cost_usd=st.totals.cost_usd,
             )
         )
-        entry.id = await agent.store.append_assistant(
+        entry.id = await session.store.append_assistant(
             st.session_id, st.turn, assistant, result, events=st.log.take()
         )
         if completion.finish_reason == "length":
@@ -244,20 +235,33 @@ async def _loop(agent: AgentLike, st: TurnState, conv: Conversation) -> None:
         if st.budget.over_cost:
             st.finish("max_cost", explain("max_cost", st.budget))
             return
-        await _run_tools(agent, st, registry, completion.tool_calls)
+        await _run_tools(session, st, registry, completion.tool_calls)
         if st.budget.over_cost:  # delegated children spend too
             st.finish("max_cost", explain("max_cost", st.budget))
             return
 
 
-async def _fit(agent: AgentLike, st: TurnState, conv: Conversation, fixed: int) -> bool:
+async def _system(
+    session: Session, registry: ToolRegistry, tools: tuple[llm.ToolDef, ...]
+) -> tuple[str, int]:
+    """The system prompt of this turn (the context files read now, the memory notes of
+    the session's first turn; a delegated task gets no memory) and the share of a
+    request it and the tool definitions take (estimated tokens)."""
+    sections = await session.conversation.sections(memory=session.depth == 0)
+    text = system_prompt(
+        session.cwd, registry.names, delegated=session.depth > 0, sections=sections
+    )
+    return text, fixed_tokens(text, tools)
+
+
+async def _fit(session: Session, st: TurnState, fixed: int) -> bool:
     """Compact the conversation when the next request would pass ``agent.compact_at`` of
     the serving route's window; ``False`` (the turn ended) when it cannot fit at all."""
     try:
-        route, window = serving_window(agent.model, agent.model_name)
-    except (ConfigError, ValueError):
+        route, window = serving_window(session.chat_model, session.model)
+    except (ConfigError, UsageError, ValueError):
         return True  # an unknown override: the router's own error says it
-    section = agent.config.agent
+    section = session.config.agent
     if window is None or not needs_compaction(st.history, fixed, window, section.compact_at):
         return True
     spent: list[llm.Result] = []
@@ -267,12 +271,12 @@ async def _fit(agent: AgentLike, st: TurnState, conv: Conversation, fixed: int) 
         st.budget.add(result.completion.usage, result.cost_usd)
         st.totals.add(result.completion.usage, result.cost_usd)
 
-    name = section.compaction_model or agent.model_name
-    result = await conv.compact(
+    name = section.compaction_model or session.model
+    result = await session.conversation.compact(
         turn=st.turn,
         fixed=fixed,
         window=window,
-        summarize=summarizer(agent.model, name, window, count),
+        summarize=summarizer(session.chat_model, name, window, count),
         spent=spent,
     )
     elided = result.elided
@@ -291,33 +295,28 @@ async def _fit(agent: AgentLike, st: TurnState, conv: Conversation, fixed: int) 
     return False
 
 
-async def compact_now(
-    agent: AgentLike, conv: Conversation, focus: str | None = None
-) -> ContextCompacted:
-    """``/compact``: summarise the session's older turns now (see ``Session.compact``)."""
-    registry = _registry_for(agent, None)
+async def compact_now(session: Session, focus: str | None = None) -> ContextCompacted:
+    """``/compact [focus]``: summarise the session's older turns now, whatever their
+    size (``Session.compact``). UsageError naming why when nothing was summarised."""
+    registry = _registry_for(session, None)
     tools = tool_defs(registry)
-    sections = await conv.sections(memory=agent.depth == 0)
-    text = system_prompt(
-        agent.context.cwd, registry.names, delegated=agent.depth > 0, sections=sections
-    )
-    fixed = fixed_tokens(text, tools)
-    _, window = serving_window(agent.model, agent.model_name)
-    history = await conv.history()
+    _, fixed = await _system(session, registry, tools)
+    _, window = serving_window(session.chat_model, session.model)
+    history = await session.conversation.history()
     if window is None:  # unknown: as if the conversation filled half of it
         window = 2 * (fixed + history.tokens)
     spent: list[llm.Result] = []
 
     async def count(result: llm.Result) -> None:
         spent.append(result)
-        agent.totals.add(result.completion.usage, result.cost_usd)
+        session.totals.add(result.completion.usage, result.cost_usd)
 
-    name = agent.config.agent.compaction_model or agent.model_name
-    result = await conv.compact(
+    name = session.config.agent.compaction_model or session.model
+    result = await session.conversation.compact(
         turn=0,
         fixed=fixed,
         window=window,
-        summarize=summarizer(agent.model, name, window, count),
+        summarize=summarizer(session.chat_model, name, window, count),
         focus=focus,
         force=True,
         spent=spent,
@@ -327,13 +326,13 @@ async def compact_now(
     return ContextCompacted(result.before, result.after, result.elided, True, "manual")
 
 
-def _visible(agent: AgentLike, st: TurnState) -> list[llm.Message]:
+def _visible(session: Session, st: TurnState) -> list[llm.Message]:
     """The conversation as this request sends it: images only when a model can read them."""
     messages = st.history.messages()
     if not st.history.images:
         return messages
     try:
-        vision = reads_images(agent.model, agent.model_name)
+        vision = reads_images(session.chat_model, session.model)
     except (ConfigError, ValueError):
         vision = True  # an unknown override: the router's own error says it
     if vision:
@@ -344,8 +343,8 @@ def _visible(agent: AgentLike, st: TurnState) -> list[llm.Message]:
     return [dataclasses.replace(m, images=()) if m.images else m for m in messages]
 
 
-def _window(agent: AgentLike, result: llm.Result) -> int | None:
-    profile = getattr(agent.model, "profile", None)
+def _window(session: Session, result: llm.Result) -> int | None:
+    profile = getattr(session.chat_model, "profile", None)
     if profile is None:
         return None
     try:
@@ -355,7 +354,7 @@ def _window(agent: AgentLike, result: llm.Result) -> int | None:
     return window if isinstance(window, int) else None
 
 
-async def _complete(agent: AgentLike, st: TurnState, request: llm.ChatRequest) -> llm.Result | None:
+async def _complete(session: Session, st: TurnState, request: llm.ChatRequest) -> llm.Result | None:
     """One streamed model call; ``None`` (the turn ended in error) when it failed.
 
     The router tells of each attempt as it happens; a move becomes a ``model_switch``
@@ -383,8 +382,8 @@ async def _complete(agent: AgentLike, st: TurnState, request: llm.ChatRequest) -
     async with anyio.create_task_group() as tg:
         tg.start_soon(announce)
         try:
-            async with agent.model.stream(
-                request, model=agent.model_name, on_attempt=observe
+            async with session.chat_model.stream(
+                request, model=session.model, on_attempt=observe
             ) as stream:
                 send.close()
                 await announced.wait()
@@ -425,19 +424,19 @@ def _failed(st: TurnState, exc: Exception) -> None:
 
 
 async def _run_tools(
-    agent: AgentLike, st: TurnState, registry: ToolRegistry, calls: Sequence[llm.ToolCall]
+    session: Session, st: TurnState, registry: ToolRegistry, calls: Sequence[llm.ToolCall]
 ) -> None:
     for batch in _batches(registry, calls):
         if len(batch) == 1:
-            await _call(agent, st, registry, batch[0])
+            await _call(session, st, registry, batch[0])
             continue
         async with anyio.create_task_group() as tg:
             for call in batch:
-                tg.start_soon(_call, agent, st, registry, call)
+                tg.start_soon(_call, session, st, registry, call)
 
 
 async def _call(
-    agent: AgentLike, st: TurnState, registry: ToolRegistry, call: llm.ToolCall
+    session: Session, st: TurnState, registry: ToolRegistry, call: llm.ToolCall
 ) -> None:
     tool = registry.get(call.name)
     kind = tool.annotations.kind if tool is not None else "other"
@@ -480,7 +479,7 @@ async def _call(
     plan = _plan(call.name, result)
     if plan is not None:
         await st.emit(plan)
-    entry.id = await agent.store.append_tool(
+    entry.id = await session.store.append_tool(
         st.session_id, st.turn, message, result, events=st.log.take()
     )
 

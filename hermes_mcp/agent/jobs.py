@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import anyio
 import anyio.abc
 
+from hermes_mcp.agent.delegation import delegate
 from hermes_mcp.agent.events import (
     ChildUpdate,
     Event,
@@ -313,7 +314,7 @@ class Jobs:
 
         async def run(job: Job) -> None:
             job.activity.children_total = len(tasks)
-            job.delegation = await session.delegate(tasks, emit=self._emitter(job))
+            job.delegation = await delegate(session, tasks, emit=self._emitter(job))
             job._finish("completed")
 
         job = self._start("delegation", session.id, run)

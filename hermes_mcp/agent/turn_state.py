@@ -1,27 +1,18 @@
-"""What the run engine and the ``delegate_task`` tool share: one turn's bookkeeping, the
-session's running totals, and the shape of the agent they both work for (a protocol, so
-neither imports the ``Agent`` façade: the imports point one way)."""
+"""What the run engine and the ``delegate_task`` tool share: one turn's bookkeeping, and
+the session's running totals."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
-
-import anyio
+from typing import Any
 
 from hermes_mcp.agent.budget import Budget
-from hermes_mcp.agent.conversation import Conversation
 from hermes_mcp.agent.event_codec import EventLog
 from hermes_mcp.agent.events import ContextCompacted, Emit, Event, StopReason, TurnEnd
 from hermes_mcp.agent.history import History
-from hermes_mcp.agent.model import ChatModel
-from hermes_mcp.agent.prompt import Prompt
-from hermes_mcp.agent.store import SessionStore
-from hermes_mcp.config import Config
 from hermes_mcp.llm import types as llm
-from tools import ToolContext, ToolRegistry
+from tools import ToolContext
 
 
 @dataclass
@@ -45,45 +36,6 @@ def _plus(a: llm.Usage, b: llm.Usage) -> llm.Usage:
         a.cached_tokens + b.cached_tokens,
         a.reasoning_tokens + b.reasoning_tokens,
     )
-
-
-class AgentLike(Protocol):
-    """What the engine and delegation need of an agent (``loop.Agent`` is one)."""
-
-    model: ChatModel
-    store: SessionStore
-    context: ToolContext
-    config: Config
-    registry: ToolRegistry
-    model_name: str | None
-    conversation: Conversation | None  # the session's (history in memory), if bound
-    depth: int
-    totals: SessionTotals
-
-    @property
-    def can_delegate(self) -> bool: ...
-
-    def child(
-        self,
-        *,
-        toolsets: Sequence[str] | None,
-        model: str | None,
-        context: ToolContext,
-        timeout_s: float | None = None,
-    ) -> AgentLike: ...
-
-    async def open_session(
-        self, session_id: str | None = None, *, title: str = "", parent_id: str | None = None
-    ) -> str: ...
-
-    async def run_turn(
-        self,
-        prompt: Prompt,
-        *,
-        session_id: str,
-        emit: Emit,
-        cancel_scope: anyio.CancelScope | None = None,
-    ) -> TurnEnd: ...
 
 
 @dataclass
