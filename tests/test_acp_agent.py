@@ -426,6 +426,13 @@ async def test_prompts_sent_while_one_runs_wait_and_run_in_order(
         assert {first, second} == {"two", "three"}
         asked = [last_user_message(r.body) for r in fake.requests[2:4]]
         assert asked == [first, second]
+        # /compact [focus]: the older turns summarised by the model, said in the session.
+        await conn.prompt(session_id=sid, prompt=text("/compact the prompts"))
+        assert "Context compacted:" in editor.text(sid) and "older turns summarised" in (
+            editor.text(sid)
+        )
+        summary_request = last_user_message(fake.requests[-1].body)
+        assert "Pay particular attention to: the prompts" in summary_request
 
         # No route left: a JSON-RPC error naming provider, class and recovery time.
         fake.script(KEY_A, rate_limited(120))
@@ -437,7 +444,7 @@ async def test_prompts_sent_while_one_runs_wait_and_run_in_order(
             "rate_limit",
         )
         assert data["retryAt"] and data["attempts"]
-        assert fake.count(key=KEY_A) == 5  # one request for the failing prompt, no retry loop
+        assert fake.count(key=KEY_A) == 6  # one request for the failing prompt, no retry loop
 
 
 @pytest.mark.anyio

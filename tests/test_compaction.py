@@ -234,3 +234,26 @@ async def test_a_stored_compaction_is_the_history_a_load_reads(tmp_path: Path) -
 def _result() -> Result:
     completion = Completion("", (), "tool_calls", Usage(1, 1), "m")
     return Result(completion, "p", "m", None, (), None)
+
+
+# -- what the edges show -------------------------------------------------------------------
+
+
+def test_agent_run_usage_and_the_acp_line_say_a_compaction_happened() -> None:
+    from acp_adapter.mapping import UpdateMapper
+    from hermes_mcp.agent.event_codec import decode, encode
+    from hermes_mcp.agent.events import ContextCompacted, TurnEnd
+    from hermes_mcp.agent.jobs import RouteLog
+    from hermes_mcp.mcp_server import mapping
+
+    event = ContextCompacted(5200, 2100, 3, True)
+    end = TurnEnd("end_turn", "s1", "done", compactions=(event,))
+    usage = mapping.turn_structured(end, RouteLog())["usage"]
+    assert usage["compactions"] == [
+        {"tokens_before": 5200, "tokens_after": 2100, "summarized": True}
+    ]
+    mapping.AgentRunOutput.model_validate(mapping.turn_structured(end, RouteLog()))
+    assert decode(encode(end)) == end and decode(encode(event)) == event
+    [update] = UpdateMapper(Path("/ws")).updates(event)
+    assert "context compacted: 5,200 → 2,100 tokens" in update.content.text
+    assert mapping.progress_text(event) == event.text

@@ -245,9 +245,11 @@ async def _system(
     session: Session, registry: ToolRegistry, tools: tuple[llm.ToolDef, ...]
 ) -> tuple[str, int]:
     """The system prompt of this turn (the context files read now, the memory notes of
-    the session's first turn; a delegated task gets no memory) and the share of a
+    the session's first turn when the session has the memory tool; a delegated task
+    gets no memory) and the share of a
     request it and the tool definitions take (estimated tokens)."""
-    sections = await session.conversation.sections(memory=session.depth == 0)
+    memory = session.depth == 0 and "memory" in session.toolsets
+    sections = await session.conversation.sections(memory=memory)
     text = system_prompt(
         session.cwd, registry.names, delegated=session.depth > 0, sections=sections
     )

@@ -31,6 +31,7 @@ import anyio.abc
 from hermes_mcp.agent.delegation import delegate
 from hermes_mcp.agent.events import (
     ChildUpdate,
+    ContextCompacted,
     Event,
     ModelSwitch,
     TextDelta,
@@ -89,6 +90,8 @@ class Activity:
             self.text = f"{event.action} {event.from_} → {event.to} ({event.reason})"
         elif isinstance(event, ChildUpdate):
             self._child(event)
+        elif isinstance(event, ContextCompacted):
+            self.text = event.text
         elif isinstance(event, TurnEnd):
             self.text = f"finished: {event.stop_reason}"
             self.iterations = max(self.iterations, event.iterations)
