@@ -186,7 +186,8 @@ class McpSection(_Strict):
 
     toolsets: list[str] = Field(default_factory=lambda: list(MCP_TOOLSETS))
     job_retention_s: float = Field(default=3600.0, gt=0)  # finished agent_start jobs kept
-    job_log_events: int = Field(default=500, ge=1)  # events kept per job
+    # No longer used (jobs keep no event log): accepted so that older config files load.
+    job_log_events: int | None = Field(default=None, ge=1, exclude=True)
     max_jobs: int = Field(default=16, ge=1)  # background jobs running at once
     progress_interval_s: float = Field(default=4.0, gt=0, le=5.0)
 

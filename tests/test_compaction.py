@@ -241,8 +241,7 @@ def _result() -> Result:
 
 def test_agent_run_usage_and_the_acp_line_say_a_compaction_happened() -> None:
     from acp_adapter.mapping import UpdateMapper
-    from hermes_mcp.agent.event_codec import decode, encode
-    from hermes_mcp.agent.events import ContextCompacted, TurnEnd
+    from hermes_mcp.agent.events import ContextCompacted, TurnEnd, decode_event
     from hermes_mcp.agent.jobs import RouteLog
     from hermes_mcp.mcp_server import mapping
 
@@ -253,7 +252,15 @@ def test_agent_run_usage_and_the_acp_line_say_a_compaction_happened() -> None:
         {"tokens_before": 5200, "tokens_after": 2100, "summarized": True}
     ]
     mapping.AgentRunOutput.model_validate(mapping.turn_structured(end, RouteLog()))
-    assert decode(encode(end)) == end and decode(encode(event)) == event
+    assert decode_event(end.to_json()) == end and decode_event(event.to_json()) == event
+    assert event.to_json() == {
+        "type": "compaction",
+        "tokens_before": 5200,
+        "tokens_after": 2100,
+        "elided": 3,
+        "summarized": True,
+        "reason": "auto",
+    }
     [update] = UpdateMapper(Path("/ws")).updates(event)
     assert "context compacted: 5,200 → 2,100 tokens" in update.content.text
     assert mapping.progress_text(event) == event.text

@@ -16,7 +16,9 @@ from hermes_mcp.agent.events import (
     UserMessage,
 )
 from hermes_mcp.agent.jobs import Activity, RouteLog
-from hermes_mcp.llm.types import Usage
+from hermes_mcp.agent.model import switch_for
+from hermes_mcp.config import ModelRef
+from hermes_mcp.llm.types import Attempt, Usage
 from hermes_mcp.mcp_server import mapping
 from hermes_mcp.mcp_server.catalog import Catalog
 from tools import ToolResult, build_registry
@@ -62,7 +64,10 @@ def test_tool_results() -> None:
 
 def test_a_served_turn_shows_its_whole_route() -> None:
     route = RouteLog()
-    route.add(ModelSwitch("primary:big", "backup:mini", "quota_exhausted", "fallback"))
+    moved = Attempt("primary", "big", "3f2a0000", 429, "quota_exhausted", "fallback", 8.0)
+    switch = switch_for(moved, ModelRef("backup", "mini"))
+    assert switch is not None
+    route.add(switch)
     route.add(_served())
     end = TurnEnd("end_turn", "s1", text="hi", usage=Usage(input_tokens=9, output_tokens=3))
     result = mapping.turn_result(end, route)

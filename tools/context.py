@@ -141,9 +141,6 @@ class ToolContext:
     def sensitive_reason(self, path: Path) -> str | None:
         return self.sensitive().reason(path)
 
-    def inside_workspace(self, path: Path) -> bool:
-        return any(paths.is_within(path, root) for root in self.roots)
-
     def display(self, path: Path) -> str:
         return paths.display(path, self.roots)
 

@@ -38,6 +38,8 @@ from jsonschema.validators import validator_for
 from pydantic import BaseModel, ConfigDict, ValidationError
 from referencing import Registry
 
+from hermes_mcp.errors import ToolDenied as ToolDenied
+from hermes_mcp.errors import ToolError as ToolError
 from hermes_mcp.log import get_logger, redact, redact_value
 
 if TYPE_CHECKING:
@@ -53,14 +55,6 @@ OPEN_TOOLSETS: tuple[str, ...] = ("mcp",)
 ArgsT = TypeVar("ArgsT", bound=BaseModel)
 
 _log = get_logger("hermes_mcp.tools")
-
-
-class ToolError(Exception):
-    """A tool's expected failure; its message is what the model reads."""
-
-
-class ToolDenied(ToolError):
-    """The policy or the approver refused the action (``ToolResult.denied``)."""
 
 
 @dataclass(frozen=True)
@@ -231,10 +225,6 @@ class ToolRegistry:
         if unknown:
             raise ValueError(f"unknown toolset(s): {', '.join(sorted(unknown))}")
         return ToolRegistry(t for t in self._tools.values() if t.toolset in wanted)
-
-    def json_schemas(self) -> dict[str, dict[str, Any]]:
-        """Each tool's argument schema, by name."""
-        return {name: tool.json_schema() for name, tool in self._tools.items()}
 
     async def call(self, name: str, raw_arguments: Any, ctx: ToolContext) -> ToolResult:
         """Validate and run one tool call. Failures are error results; cancellation raises."""

@@ -9,7 +9,7 @@ session's backends (delegated children use the same one).
 
 Layout: ``session`` (``Session``: the one object a turn runs on, its lifetime and its
 one-turn-at-a-time rule), ``engine`` (the turn itself, private), ``events`` (the event
-types), ``event_codec`` (events ↔ JSON, the turn's event log), ``turn_state`` (a turn's
+types, their union and its codec), ``event_log`` (the turn's event log), ``turn_state`` (a turn's
 bookkeeping, session totals), ``turn`` (the handle), ``budget``, ``model`` (the model
 interface, attempts → ``model_switch``), ``prompt`` (prompt parts), ``store`` /
 ``transcript`` / ``writer`` / ``replay`` (sessions in SQLite: rows, group commit,

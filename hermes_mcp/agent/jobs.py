@@ -7,9 +7,8 @@ stop them; only :meth:`Job.cancel` (or the runtime closing) does.
 
 A job knows, while it runs: its state, when it started, what it is doing now (the
 model answering, the tool running, child *n* of *m*), its iterations so far, the model
-that served the last call, and a capped log of its events (as ``to_json()`` dicts, each
-with a sequence number, so a poller can ask for what is new). When it ends it holds its
-result: the ``TurnEnd`` of a turn, or the ``DelegationOutput`` of a delegation.
+that served the last call, and how many events it has recorded. When it ends it holds
+its result: the ``TurnEnd`` of a turn, or the ``DelegationOutput`` of a delegation.
 
 Finished jobs are kept for ``retention_s`` (``[mcp] job_retention_s``) so that a late
 poll still finds the result, then forgotten: the table never only grows. Nothing here
@@ -20,7 +19,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -42,6 +40,7 @@ from hermes_mcp.agent.events import (
     UsageUpdate,
 )
 from hermes_mcp.errors import UsageError
+from hermes_mcp.llm.types import Attempt
 from hermes_mcp.log import get_logger
 
 if TYPE_CHECKING:
@@ -73,44 +72,50 @@ class Activity:
     def update(self, event: Event) -> str | None:
         """Fold one event in; the new description when it changed (``None`` otherwise)."""
         before = self.text
-        if isinstance(event, UsageUpdate):
-            self.iterations += 1
-            self.model = f"{event.provider}:{event.model}"
-            self.text = f"{self.model} answered (model call {self.iterations})"
-        elif isinstance(event, TextDelta | ThoughtDelta):
-            if self.model is not None and not self.text.startswith(self.model + " writing"):
-                self.text = f"{self.model} writing the answer"
-        elif isinstance(event, ToolCallStart):
-            self.tools_running[event.call_id] = event.name
-            self.text = f"running {event.title or event.name}"
-        elif isinstance(event, ToolCallEnd):
-            self.tools_running.pop(event.call_id, None)
-            self.text = f"{event.name} {event.status}; waiting for the model"
-        elif isinstance(event, ModelSwitch):
-            self.text = f"{event.action} {event.from_} → {event.to} ({event.reason})"
-        elif isinstance(event, ChildUpdate):
-            self._child(event)
-        elif isinstance(event, ContextCompacted):
-            self.text = event.text
-        elif isinstance(event, TurnEnd):
-            self.text = f"finished: {event.stop_reason}"
-            self.iterations = max(self.iterations, event.iterations)
-            self.model = event.model or self.model
+        match event:
+            case UsageUpdate():
+                self.iterations += 1
+                self.model = f"{event.provider}:{event.model}"
+                self.text = f"{self.model} answered (model call {self.iterations})"
+            case TextDelta() | ThoughtDelta():
+                if self.model is not None and not self.text.startswith(self.model + " writing"):
+                    self.text = f"{self.model} writing the answer"
+            case ToolCallStart():
+                self.tools_running[event.call_id] = event.name
+                self.text = f"running {event.title or event.name}"
+            case ToolCallEnd():
+                self.tools_running.pop(event.call_id, None)
+                self.text = f"{event.name} {event.status}; waiting for the model"
+            case ModelSwitch():
+                self.text = f"{event.action} {event.from_} → {event.to} ({event.reason})"
+            case ChildUpdate():
+                self._child(event)
+            case ContextCompacted():
+                self.text = event.text
+            case TurnEnd():
+                self.text = f"finished: {event.stop_reason}"
+                self.iterations = max(self.iterations, event.iterations)
+                self.model = event.model or self.model
+            case _:
+                pass  # a user message, a tool's progress, a plan: no new activity
         return self.text if self.text != before else None
 
     def _child(self, event: ChildUpdate) -> None:
         self.children[event.task] = event.status
         self.children_total = max(self.children_total, event.task + 1, len(self.children))
         n, m = event.task + 1, self.children_total
-        if event.status == "started":
-            self.text = f"child {n} of {m} started: {event.goal[:80]}"
-        elif event.status == "done":
-            done = sum(1 for s in self.children.values() if s == "done")
-            self.text = f"child {n} of {m} done ({done} of {m} finished)"
-        elif isinstance(event.event, ToolCallStart):
-            self.text = f"child {n} of {m}: running {event.event.title or event.event.name}"
-        elif isinstance(event.event, UsageUpdate):
-            self.text = f"child {n} of {m}: {event.event.provider}:{event.event.model} answered"
+        match event.status, event.event:
+            case "started", _:
+                self.text = f"child {n} of {m} started: {event.goal[:80]}"
+            case "done", _:
+                done = sum(1 for s in self.children.values() if s == "done")
+                self.text = f"child {n} of {m} done ({done} of {m} finished)"
+            case _, ToolCallStart(title=title, name=name):
+                self.text = f"child {n} of {m}: running {title or name}"
+            case _, UsageUpdate(provider=provider, model=model):
+                self.text = f"child {n} of {m}: {provider}:{model} answered"
+            case _:
+                pass
 
 
 @dataclass
@@ -124,29 +129,31 @@ class RouteLog:
     credential: str | None = None  # fingerprint
 
     def add(self, event: Event) -> None:
-        if isinstance(event, ModelSwitch):
-            provider, _, model = event.from_.partition(":")
-            self.attempts.append(
-                {
-                    "provider": provider,
-                    "model": model,
-                    "action": event.action,
-                    "error_class": event.reason,
-                    "to": event.to,
-                }
-            )
-        elif isinstance(event, UsageUpdate):
-            self.provider, self.model = event.provider, event.model
-            self.credential = event.credential
-            self.attempts.append(
-                {
-                    "provider": event.provider,
-                    "model": event.model,
-                    "credential": event.credential,
-                    "action": "served",
-                    "error_class": None,
-                }
-            )
+        match event:
+            case ModelSwitch(attempt=Attempt(provider=provider, model=model)):
+                self.attempts.append(
+                    {
+                        "provider": provider,
+                        "model": model,
+                        "action": event.action,
+                        "error_class": event.reason,
+                        "to": event.to,
+                    }
+                )
+            case UsageUpdate():
+                self.provider, self.model = event.provider, event.model
+                self.credential = event.credential
+                self.attempts.append(
+                    {
+                        "provider": event.provider,
+                        "model": event.model,
+                        "credential": event.credential,
+                        "action": "served",
+                        "error_class": None,
+                    }
+                )
+            case _:
+                pass  # only moves of the router and served calls are the route
 
 
 @dataclass
@@ -157,7 +164,6 @@ class Job:
     kind: JobKind
     session_id: str
     started_at: float  # wall clock (time.time)
-    log_cap: int
     state: JobState = "running"
     finished_at: float | None = None
     activity: Activity = field(default_factory=Activity)
@@ -166,9 +172,7 @@ class Job:
     turn_end: TurnEnd | None = None
     delegation: DelegationOutput | None = None
     error: str | None = None
-    seq: int = 0
-    log: deque[tuple[int, dict[str, Any]]] = field(default_factory=deque)
-    dropped: int = 0  # events that fell out of the capped log
+    seq: int = 0  # events recorded
     _started_mono: float = field(default_factory=time.monotonic)
     _ended_mono: float | None = None
     _done: anyio.Event = field(default_factory=anyio.Event)
@@ -192,15 +196,7 @@ class Job:
         for watch in list(self.watchers):
             watch(event)
         self.seq += 1
-        self.log.append((self.seq, event.to_json()))
-        while len(self.log) > self.log_cap:
-            self.log.popleft()
-            self.dropped += 1
         self._poke()
-
-    def events_after(self, seq: int) -> list[tuple[int, dict[str, Any]]]:
-        """The logged events with a sequence number above ``seq`` (oldest first)."""
-        return [(n, e) for n, e in self.log if n > seq]
 
     async def changed(self, timeout_s: float) -> None:
         """Return when something was recorded or the job ended, or after ``timeout_s``."""
@@ -263,12 +259,10 @@ class Jobs:
         task_group: anyio.abc.TaskGroup,
         *,
         retention_s: float = 3600.0,
-        log_cap: int = 500,
         max_running: int = 16,
     ) -> None:
         self._tg = task_group
         self.retention_s = retention_s
-        self.log_cap = log_cap
         self.max_running = max_running
         self._jobs: dict[str, Job] = {}
 
@@ -360,7 +354,6 @@ class Jobs:
             kind=kind,
             session_id=session_id,
             started_at=time.time(),
-            log_cap=self.log_cap,
         )
         self._jobs[job.id] = job
         self._tg.start_soon(self._run, job, runner, name=f"job {job.id}")

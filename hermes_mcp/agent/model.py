@@ -53,6 +53,7 @@ def switch_for(attempt: Attempt, to: ModelRef | None) -> ModelSwitch | None:
         to=str(to),
         reason=attempt.error_class or attempt.reason or attempt.action,
         action=attempt.action,
+        attempt=attempt,
     )
 
 

@@ -2,7 +2,8 @@
 
 Turns recorded with the event log (schema v5) come back from it: the ``user_message``
 stored when the turn began, then every event in the order it was emitted, each decoded
-to the dataclass the live turn emitted (text and thought deltas coalesced). A turn
+(``events.decode_event``, the union's codec) to the dataclass the live turn emitted
+(text and thought deltas coalesced). A turn
 without stored events (recorded before v5, or copied by a partial fork) is rebuilt from
 its messages: ``user_message``, the assistant's text, ``tool_call_start`` and
 ``tool_call_end`` per call (the kind ``other``, the title the tool's name: neither was
@@ -15,7 +16,6 @@ import dataclasses
 import json
 import sqlite3
 
-from hermes_mcp.agent.event_codec import decode
 from hermes_mcp.agent.events import (
     Event,
     TextDelta,
@@ -24,6 +24,7 @@ from hermes_mcp.agent.events import (
     ToolCallStatus,
     TurnEnd,
     UserMessage,
+    decode_event,
 )
 from hermes_mcp.llm.types import Usage
 from hermes_mcp.log import redact, redact_value
@@ -37,7 +38,7 @@ def replay_session(db: Database, session_id: str) -> list[Event]:
         "SELECT turn, payload FROM events WHERE session_id = ? ORDER BY turn, seq, id",
         (session_id,),
     ):
-        event = decode(json.loads(row[1]))
+        event = decode_event(row[1])
         if isinstance(event, TurnEnd) and event.session_id != session_id:
             event = dataclasses.replace(event, session_id=session_id)  # a fork's copy
         stored.setdefault(int(row[0]), []).append(event)

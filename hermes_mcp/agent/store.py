@@ -11,7 +11,7 @@ so the conversation stays one that every provider accepts.
 
 Each assistant message also adds its usage and cost to the session's totals and records
 its route on the turn, in the same transaction. The turn's events
-(``event_codec.EventLog``) ride along with each of these writes, for
+(``event_log.EventLog``) ride along with each of these writes, for
 :meth:`SessionStore.replay`. Listing, loading, forking, renaming, deleting and
 searching are the base-level queries of ``hermes_mcp.state.sessions`` and
 ``hermes_mcp.state.search`` (shared with the tools and the command line), run here in
@@ -416,15 +416,6 @@ class SessionStore:
             return message_id
 
         return await self._write(append)
-
-    async def append_events(self, session_id: str, turn: int, events: Pending) -> None:
-        """Store events with no message to go with (a cancelled call's end, ...)."""
-
-        def append(conn: sqlite3.Connection) -> None:
-            insert_events(conn, session_id, turn, events)
-
-        if events:
-            await self._write(append)
 
     async def history(self, session_id: str) -> list[Message]:
         """The session's conversation, oldest first, with placeholders for lost results

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hermes_mcp.agent.budget import Budget
-from hermes_mcp.agent.event_codec import EventLog
+from hermes_mcp.agent.event_log import EventLog
 from hermes_mcp.agent.events import ContextCompacted, Emit, Event, StopReason, TurnEnd
 from hermes_mcp.agent.history import History
 from hermes_mcp.llm import types as llm

@@ -151,7 +151,6 @@ class Edge:
                 self.jobs = Jobs(
                     rt.task_group,
                     retention_s=mcp.job_retention_s,
-                    log_cap=mcp.job_log_events,
                     max_running=mcp.max_jobs,
                 )
                 self._ready.set()

@@ -204,15 +204,17 @@ def turn_result(end: TurnEnd, route: RouteLog) -> types.CallToolResult:
 
 def progress_text(event: Event) -> str | None:
     """A progress message for events worth one of their own (``None``: not worth it)."""
-    if isinstance(event, ModelSwitch):
-        return f"{event.action}: {event.from_} → {event.to} ({event.reason})"
-    if isinstance(event, ToolCallStart):
-        return f"running {event.title or event.name}"
-    if isinstance(event, ChildUpdate) and event.status in ("started", "done"):
-        return f"child {event.task + 1} {event.status}: {event.goal[:80]}"
-    if isinstance(event, ContextCompacted):
-        return event.text
-    return None
+    match event:
+        case ModelSwitch():
+            return f"{event.action}: {event.from_} → {event.to} ({event.reason})"
+        case ToolCallStart():
+            return f"running {event.title or event.name}"
+        case ChildUpdate(status="started" | "done"):
+            return f"child {event.task + 1} {event.status}: {event.goal[:80]}"
+        case ContextCompacted():
+            return event.text
+        case _:
+            return None
 
 
 # -- transcripts -------------------------------------------------------------------------------
@@ -236,25 +238,32 @@ def transcript_markdown(title: str, session_id: str, events: Iterable[Event]) ->
             answer.clear()
 
     for event in events:
-        if isinstance(event, TextDelta):
-            answer.append(event.text)
-            continue
-        if isinstance(event, ThoughtDelta):
-            continue
-        flush()
-        if isinstance(event, UserMessage):
-            out.extend(["## user", "", event.text, ""])
-        elif isinstance(event, ToolCallStart):
-            args = json.dumps(event.arguments, ensure_ascii=False)
-            out.extend([f"**tool** `{event.name}` {args}", ""])
-        elif isinstance(event, ToolCallEnd):
-            out.extend([f"result ({event.status}):", "", _fence(event.output[:4000]), ""])
-        elif isinstance(event, PlanUpdate):
-            items = [f"- [{e.get('status', '')}] {e.get('content', '')}" for e in event.entries]
-            out.extend(["**plan:**", "", *items, ""])
-        elif isinstance(event, ContextCompacted):
-            out.extend([f"*[{event.text}; the model saw a summary from here on]*", ""])
-        elif isinstance(event, TurnEnd) and event.stop_reason != "end_turn":
-            out.extend([f"*turn ended: {event.stop_reason}: {event.message or ''}*", ""])
+        match event:
+            case TextDelta(text=delta):
+                answer.append(delta)
+            case ThoughtDelta():
+                pass
+            case UserMessage():
+                flush()
+                out.extend(["## user", "", event.text, ""])
+            case ToolCallStart():
+                flush()
+                args = json.dumps(event.arguments, ensure_ascii=False)
+                out.extend([f"**tool** `{event.name}` {args}", ""])
+            case ToolCallEnd():
+                flush()
+                out.extend([f"result ({event.status}):", "", _fence(event.output[:4000]), ""])
+            case PlanUpdate():
+                flush()
+                items = [f"- [{e.get('status', '')}] {e.get('content', '')}" for e in event.entries]
+                out.extend(["**plan:**", "", *items, ""])
+            case ContextCompacted():
+                flush()
+                out.extend([f"*[{event.text}; the model saw a summary from here on]*", ""])
+            case TurnEnd(stop_reason=reason) if reason != "end_turn":
+                flush()
+                out.extend([f"*turn ended: {reason}: {event.message or ''}*", ""])
+            case _:
+                flush()
     flush()
     return "\n".join(out).rstrip() + "\n"

@@ -34,6 +34,7 @@ from hermes_mcp.state.records import (
     stored_message,
     turn_record,
 )
+from hermes_mcp.state.schema import RETOTAL_SESSIONS
 
 __all__ = [
     "CompactionRecord",
@@ -248,15 +249,4 @@ def fork_session(
         conn.execute(_RETOTAL, (new_id,))
 
 
-_RETOTAL = """
-UPDATE sessions SET
-    input_tokens = (SELECT COALESCE(SUM(m.input_tokens), 0) FROM messages m
-                    WHERE m.session_id = sessions.id AND m.role = 'assistant'),
-    output_tokens = (SELECT COALESCE(SUM(m.output_tokens), 0) FROM messages m
-                     WHERE m.session_id = sessions.id AND m.role = 'assistant'),
-    cost_usd = (SELECT SUM(m.cost_usd) FROM messages m
-                WHERE m.session_id = sessions.id AND m.role = 'assistant'),
-    model = (SELECT m.provider || ':' || m.model FROM messages m
-             WHERE m.session_id = sessions.id AND m.provider IS NOT NULL
-             ORDER BY m.id DESC LIMIT 1)
-WHERE id = ?"""
+_RETOTAL = RETOTAL_SESSIONS + "WHERE id = ?"
