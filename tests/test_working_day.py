@@ -10,10 +10,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import pytest
 
 from hermes_mcp import cli_sessions
 from hermes_mcp.agent.events import ContextCompacted
+from hermes_mcp.mcp_server.mapping import transcript_markdown
 from hermes_mcp.testing import FakeProvider, reply, unauthorized
 from tests.agent_helpers import call, calls, new_home, new_workspace, run_turn, session_rig
 from tests.keys import FALLBACK_KEY, KEY_A
@@ -59,6 +61,17 @@ def users_of(body: dict[str, Any] | None) -> list[str]:
 AGENT = {"compaction_model": "summary:s", "max_iterations": 6}
 
 
+def test_the_fake_refuses_a_request_past_its_window(fake: FakeProvider) -> None:
+    """What the tests below rely on: a request too big for the window is refused."""
+    body = {"model": "m", "messages": [{"role": "user", "content": "x" * (4 * WINDOW)}]}
+    answer = httpx2.post(f"{fake.openai_base_url}/chat/completions", json=body, timeout=10)
+    assert answer.status_code == 400
+    assert answer.json()["error"]["code"] == "context_length_exceeded"
+    assert [r.reason for r in fake.rejections] == ["context_overflow"]
+    small = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+    assert httpx2.post(f"{fake.openai_base_url}/chat/completions", json=small).status_code == 200
+
+
 @pytest.mark.anyio
 async def test_forty_turns_with_large_outputs_stay_inside_a_6000_token_window(
     tmp_path: Path, fake: FakeProvider
@@ -92,6 +105,12 @@ async def test_forty_turns_with_large_outputs_stay_inside_a_6000_token_window(
         record = await rig.store.load(session.id)
         assert record is not None and record.compactions
         shown = cli_sessions._transcript(record)
+        # session/load and hermes://sessions/{id} replay a marker where it happened
+        replayed = [e async for e in session.replay()]
+        markdown = transcript_markdown("t", session.id, replayed)
+    assert sum(isinstance(e, ContextCompacted) for e in replayed) == len(compactions)
+    assert markdown.count("context compacted:") == len(compactions)
+    assert all(f"turn {n}: what is in the file?" in markdown for n in range(1, 41))
     for n in range(1, 41):
         assert f"user: turn {n}: what is in the file?" in shown
     assert "context compacted:" in shown and shown.count("tool read_file") == 40
