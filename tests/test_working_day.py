@@ -187,3 +187,31 @@ async def test_agents_md_and_memory_reach_the_model(tmp_path: Path, fake: FakePr
     assert first.index("the build uses uv") < first.index("the user likes short answers")
     assert second == first  # nothing changed: the same bytes (the prompt cache holds)
     assert "make test" in third and "make check" not in third
+
+
+@pytest.mark.anyio
+async def test_a_model_with_no_known_window_is_compacted_when_it_says_too_long(
+    tmp_path: Path, fake: FakeProvider
+) -> None:
+    home, ws = new_home(tmp_path), new_workspace(tmp_path)
+    home.write(
+        {
+            "primary": {"url": fake.openai_base_url, "keys": [KEY_A]},
+            "summary": {"url": fake.openai_base_url, "keys": [FALLBACK_KEY]},
+        },
+        "primary:local",
+    )
+    fake.set_default(FALLBACK_KEY, reply("Summary: turns about a.txt."))
+    big_file(ws, "a.txt")
+    steps = []
+    for n in range(1, 13):
+        steps += [calls(call("read_file", f"r{n}", path="a.txt")), reply(f"answer {n}")]
+    fake.script(KEY_A, *steps)
+    agent = {"compaction_model": "summary:local"}
+    async with session_rig(home, ws, toolsets=["files"], agent=agent) as rig:
+        for n in range(1, 13):
+            _, end = await run_turn(rig.session, f"turn {n}", limit_s=30)
+            assert (end.stop_reason, end.text) == ("end_turn", f"answer {n}"), end
+    refused = [r for r in fake.rejections if r.reason == "context_overflow"]
+    assert refused  # the provider said so (its window is not in any profile)...
+    assert fake.count(key=KEY_A) - len(refused) == 24  # ...and each turn still answered

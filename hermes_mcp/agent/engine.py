@@ -189,6 +189,7 @@ async def _loop(session: Session, st: TurnState) -> None:
     tools = tool_defs(registry)
     text, fixed = await _system(session, registry, tools)
     system = llm.Message.system(text)
+    shrunk = False  # compacted after a provider said the request was too long
     while True:
         if not st.budget.next_iteration():
             st.finish("max_iterations", explain("max_iterations", st.budget))
@@ -196,7 +197,16 @@ async def _loop(session: Session, st: TurnState) -> None:
         if not await _fit(session, st, fixed):
             return
         messages = _visible(session, st)
-        result = await _complete(session, st, llm.ChatRequest((system, *messages), tools))
+        request = llm.ChatRequest((system, *messages), tools)
+        try:
+            result = await _complete(session, st, request, too_long=not shrunk)
+        except _TooLong as exc:
+            # The window was unknown or wrong: compact below what was refused, once.
+            shrunk = True
+            size = fixed + st.history.tokens
+            if await _compact_for(session, st, fixed, exc.route, int(size * 0.75)):
+                continue
+            return
         if result is None:
             return
         completion = result.completion
@@ -266,6 +276,15 @@ async def _fit(session: Session, st: TurnState, fixed: int) -> bool:
     section = session.config.agent
     if window is None or not needs_compaction(st.history, fixed, window, section.compact_at):
         return True
+    return await _compact_for(session, st, fixed, route, window)
+
+
+async def _compact_for(
+    session: Session, st: TurnState, fixed: int, route: str, window: int
+) -> bool:
+    """Compact for ``route``'s ``window``; ``False`` (the turn ended, saying the context
+    is full and how to go on) when the conversation cannot be made to fit."""
+    section = session.config.agent
     spent: list[llm.Result] = []
 
     async def count(result: llm.Result) -> None:
@@ -356,8 +375,20 @@ def _window(session: Session, result: llm.Result) -> int | None:
     return window if isinstance(window, int) else None
 
 
-async def _complete(session: Session, st: TurnState, request: llm.ChatRequest) -> llm.Result | None:
+class _TooLong(Exception):
+    """Every route refused the request as too long for its context window."""
+
+    def __init__(self, route: str) -> None:
+        super().__init__(route)
+        self.route = route
+
+
+async def _complete(
+    session: Session, st: TurnState, request: llm.ChatRequest, *, too_long: bool = False
+) -> llm.Result | None:
     """One streamed model call; ``None`` (the turn ended in error) when it failed.
+    ``too_long``: raise :class:`_TooLong` (the turn goes on) when every route refused the
+    request as too long, so the caller can compact and ask again.
 
     The router tells of each attempt as it happens; a move becomes a ``model_switch``
     at once (a task forwards them, since the router cannot wait on a slow consumer),
@@ -400,6 +431,10 @@ async def _complete(session: Session, st: TurnState, request: llm.ChatRequest) -
         finally:
             send.close()
     if failure is not None:
+        overflow = FailureClass.CONTEXT_OVERFLOW
+        if too_long and isinstance(failure, NoRouteError) and failure.failure_class is overflow:
+            log.info("turn.context_overflow", message=failure.message)
+            raise _TooLong(f"{failure.provider}")
         _failed(st, failure)
         return None
     if result is None:
