@@ -77,7 +77,8 @@ class Compaction:
     summarized: bool
     boundary: int | None = None
     summary: str | None = None
-    failure: str | None = None  # why the summary failed, when it did
+    failure: str | None = None  # why no summary was written, when one was needed
+    asked: bool = False  # a model was asked for a summary
 
 
 def limit_for(window: int, compact_at: float) -> int:
@@ -124,14 +125,16 @@ async def compact(
     else:
         failure = None if summary else "the model wrote no summary"
     if not summary:
-        return Compaction(before, fixed + history.tokens, elided, False, failure=failure)
+        after = fixed + history.tokens
+        return Compaction(before, after, elided, False, failure=failure, asked=True)
     boundary = next((e.id for e in reversed(covered) if e.id is not None), None)
     kept = history.entries[cut:]
     prompt = _prompt_of(history.entries, cut)
     if prompt is not None:
         kept = [prompt, *kept]
     history.replace(kept, summary)
-    return Compaction(before, fixed + history.tokens, elided, True, boundary, summary)
+    after = fixed + history.tokens
+    return Compaction(before, after, elided, True, boundary, summary, asked=True)
 
 
 def _recent_start(entries: Sequence[Entry], keep: int) -> int:

@@ -293,23 +293,29 @@ async def _compact_for(
         st.totals.add(result.completion.usage, result.cost_usd)
 
     name = section.compaction_model or session.model
+    # A summary that failed is not asked for again in the same turn (each model call
+    # would pay for another failing one): the cheap steps still run.
+    asked = st.summary_failure is None
     result = await session.conversation.compact(
         turn=st.turn,
         fixed=fixed,
         window=window,
-        summarize=summarizer(session.chat_model, name, window, count),
+        summarize=summarizer(session.chat_model, name, window, count) if asked else None,
         spent=spent,
     )
+    if result.asked and not result.summarized:
+        st.summary_failure = result.failure
     elided = result.elided
     if fixed + st.history.tokens > window:  # the last resort: the recent outputs too
         elided += elide_all(st.history)
     after = fixed + st.history.tokens
-    event = ContextCompacted(result.before, after, elided, result.summarized)
-    st.compactions.append(event)
-    await st.emit(event)
+    if after < result.before:  # something changed: say so
+        event = ContextCompacted(result.before, after, elided, result.summarized)
+        st.compactions.append(event)
+        await st.emit(event)
     if after <= window:
         return True
-    message = full_message(route, window, result.failure)
+    message = full_message(route, window, result.failure if asked else st.summary_failure)
     st.error = {"provider": None, "class": "context_overflow", "message": message}
     st.error.update(retry_at=None, attempts=[])
     st.finish("error", message)

@@ -5,9 +5,12 @@ an assistant message when its stream has ended, each tool result when its call r
 Killing the process loses at most the message in flight. Writes are ``BEGIN IMMEDIATE``
 transactions run in a worker thread, never on the event loop.
 
-:meth:`SessionStore.history` rebuilds a session's conversation for the next turn. A
-tool call left without a result (the process died during it) gets a placeholder result,
-so the conversation stays one that every provider accepts.
+:meth:`SessionStore.load_history` rebuilds a session's conversation when a live
+session starts its first turn (after that the session appends in memory): the messages
+after its context boundary (``/reset``, a compaction, with the compaction's summary
+first). A tool call left without a result (the process died during it) gets a
+placeholder result, so the conversation stays one that every provider accepts.
+:meth:`SessionStore.compact` stores a compaction's boundary and summary.
 
 Each assistant message also adds its usage and cost to the session's totals and records
 its route on the turn, in the same transaction. The turn's events
@@ -280,20 +283,6 @@ class SessionStore:
     async def open_turn(self, session_id: str, prompt: Prompt) -> tuple[int, int]:
         """``begin_turn``, returning the turn's number and its user message's row id (a
         live session appends the message to its in-memory history: no history read)."""
-        turn, message_id, _ = await self._start(session_id, prompt, history=False)
-        return turn, message_id
-
-    async def start_turn(
-        self, session_id: str, prompt: Prompt, *, history: bool = True
-    ) -> tuple[int, list[Message]]:
-        """``begin_turn`` and ``history`` in one write: the turn's number and the
-        conversation it continues (its new user message last)."""
-        turn, _, messages = await self._start(session_id, prompt, history=history)
-        return turn, messages
-
-    async def _start(
-        self, session_id: str, prompt: Prompt, *, history: bool
-    ) -> tuple[int, int, list[Message]]:
         now = self._clock()
         text = prompt_text(prompt)
         parts = as_parts(prompt)
@@ -301,7 +290,7 @@ class SessionStore:
         described = [d for d in (describe(p) for p in parts) if d is not None]
         user_event = {"type": "user_message", "text": redact(text), "parts": described}
 
-        def insert(conn: sqlite3.Connection) -> tuple[int, int, list[Message]]:
+        def insert(conn: sqlite3.Connection) -> tuple[int, int]:
             row = conn.execute(
                 "SELECT COALESCE(MAX(turn), 0) + 1 FROM turns WHERE session_id = ?",
                 (session_id,),
@@ -320,9 +309,7 @@ class SessionStore:
                 " title = CASE title WHEN '' THEN ? ELSE title END WHERE id = ?",
                 (now, make_title(text), session_id),
             )
-            if not history:
-                return turn, message_id, []
-            return turn, message_id, _messages(conn.execute(HISTORY, (session_id,) * 4))
+            return turn, message_id
 
         return await self._write(insert)
 
@@ -515,10 +502,6 @@ def _message(row: sqlite3.Row) -> Message:
         name=row["name"],
         images=images_of(row["parts"]),
     )
-
-
-def _messages(rows: Iterable[sqlite3.Row]) -> list[Message]:
-    return repair([_message(row) for row in rows])
 
 
 def _history(rows: Iterable[sqlite3.Row], summary: str | None) -> History:

@@ -55,6 +55,7 @@ class TurnState:
     log: EventLog = field(default_factory=EventLog)
     history: History = field(default_factory=History)  # the session's, appended to
     compactions: list[ContextCompacted] = field(default_factory=list)
+    summary_failure: str | None = None  # a summary failed this turn: not asked again
     unanswered: dict[str, llm.ToolCall] = field(default_factory=dict)
     text: str = ""
     notes: list[str] = field(default_factory=list)  # said in turn_end.message
