@@ -259,6 +259,14 @@ class TurnEnd(_Json):
     def _milliseconds(self, duration_s: float) -> float:
         return round(duration_s, 3)
 
+    # Written only when the turn compacted: the JSON of every other turn is as before.
+    @model_serializer(mode="wrap")
+    def _without_no_compactions(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if not data.get("compactions"):
+            data.pop("compactions", None)
+        return data
+
 
 Event = (
     UserMessage
