@@ -302,7 +302,14 @@ class Live:
             raise self._busy(edge) from None
 
     async def _slash(self, edge: EdgeSession, session: Session, command: str) -> PromptResponse:
-        text = await slash.run(self, edge, session, command)
+        async def switch_model(value: str) -> None:
+            await self.set_model(session, value)
+            update = ConfigOptionUpdate(
+                session_update="config_option_update", config_options=self._options(session)
+            )
+            await self.conn.session_update(edge.id, update)
+
+        text = await slash.run(self.rt, session, command, switch_model=switch_model)
         await self.conn.session_update(edge.id, message(text))
         return PromptResponse(stop_reason="end_turn")
 

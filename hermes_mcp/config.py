@@ -14,6 +14,7 @@ import re
 import tomllib
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -22,6 +23,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from hermes_mcp import env_chain
 from hermes_mcp.credentials import Credential, CredentialRefError, dedupe, resolve
 from hermes_mcp.errors import ConfigError
 from hermes_mcp.log import get_logger
@@ -448,9 +450,7 @@ def load_settings(
     source = path or config_path(env)
     home = home_dir(env)
     if not source.exists() and path is None and source == home / "config.toml":
-        from hermes_mcp.zero_config import zero_config_settings  # no file: keys from env
-
-        zero = zero_config_settings(home, os.environ if env is None else env)
+        zero = _from_environment(home, os.environ if env is None else env)  # keys from env
         if zero is not None:
             return zero
     if not source.exists():
@@ -467,3 +467,15 @@ def load_settings(
     for warning in warnings:  # ask and run go on; doctor reports each as a failed check
         get_logger("hermes_mcp.config").warning("config.credential_unusable", detail=warning)
     return Settings(config, source, home, credentials, tuple(warnings))
+
+
+def _from_environment(home: Path, env: Mapping[str, str]) -> Settings | None:
+    """Settings built from the key variables that are set, or None when none is."""
+    chosen = env_chain.detect(env)
+    if not chosen:
+        return None
+    where = "environment (no config file)"
+    config = parse_config(env_chain.config_data(chosen), where)
+    settings = Settings(config, None, home, resolve_credentials(config, where))
+    env_chain.announce(chosen)
+    return settings

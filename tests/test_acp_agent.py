@@ -398,7 +398,7 @@ async def test_prompts_sent_while_one_runs_wait_and_run_in_order(
 
         async with anyio.create_task_group() as tg:
             tg.start_soon(send, "one")
-            await fake.wait_in_flight(1)
+            await fake.wait_in_flight(1, timeout=30)  # the runtime opens in the background
             tg.start_soon(send, "two")  # both wait behind "one" (no -32003)
             tg.start_soon(send, "three")
             # Another session of the same process is not held up by them.

@@ -307,6 +307,25 @@ async def test_an_agent_turn_asks_too(served: Served, fake: FakeProvider) -> Non
     assert body is not None and "from-the-turn" in body["messages"][-1]["content"]
 
 
+async def test_a_delegated_child_asks_through_its_parent_session(
+    served: Served, fake: FakeProvider
+) -> None:
+    """A delegated child's context holds its parent session's approver: its question
+    reaches the person (elicitation, or input_required in 2026-07-28) with no routing
+    data on the request."""
+    served.elicitations.clear()
+    fake.script(
+        KEY_A,
+        calls(call("terminal", "t1", command="echo from-a-child")),
+        reply("child ran it"),
+    )
+    with anyio.fail_after(30):
+        result = await served.client.call_tool("delegate_task", {"tasks": [{"goal": "run"}]})
+    data = structured(result)
+    assert [(r["status"], r["summary"]) for r in data["results"]] == [("completed", "child ran it")]
+    assert len(served.elicitations) == 1 and "echo from-a-child" in served.elicitations[0]
+
+
 async def test_a_background_job_asks_through_its_polls(served: Served, fake: FakeProvider) -> None:
     """agent_start: in the handshake era the job elicits on the connection; in 2026-07-28
     the next agent_result answers input_required and its retry carries the answer."""

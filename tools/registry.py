@@ -28,8 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import anyio
 from jsonschema import SchemaError
@@ -41,11 +40,13 @@ from referencing import Registry
 from hermes_mcp.errors import ToolDenied as ToolDenied
 from hermes_mcp.errors import ToolError as ToolError
 from hermes_mcp.log import get_logger, redact, redact_value
+from tools.effects import FileDiff as FileDiff
+from tools.effects import Location as Location
+from tools.effects import ToolKind as ToolKind
 
 if TYPE_CHECKING:
     from tools.context import ToolContext
 
-ToolKind = Literal["read", "edit", "delete", "move", "search", "execute", "think", "fetch", "other"]
 
 #: Every toolset name the project knows. ``delegation`` is filled by the agent (issue 8).
 TOOLSETS: tuple[str, ...] = ("files", "terminal", "web", "memory", "planning", "delegation")
@@ -55,24 +56,6 @@ OPEN_TOOLSETS: tuple[str, ...] = ("mcp",)
 ArgsT = TypeVar("ArgsT", bound=BaseModel)
 
 _log = get_logger("hermes_mcp.tools")
-
-
-@dataclass(frozen=True)
-class FileDiff:
-    """An edit, as the ACP edge shows it: ``old_text`` is ``None`` for a new file."""
-
-    path: Path
-    old_text: str | None
-    new_text: str
-    unified: str
-
-
-@dataclass(frozen=True)
-class Location:
-    """A place the tool touched, so an editor can follow along."""
-
-    path: Path
-    line: int | None = None
 
 
 @dataclass(frozen=True)

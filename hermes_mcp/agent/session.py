@@ -431,7 +431,6 @@ class Session:
                 session_id=child_id,
                 call_id=None,
                 progress=None,
-                parent_session_id=context.session_id,
                 parent_call_id=context.call_id,
             ),
             choices=SessionChoices(model=model or self.model, toolsets=wanted),

@@ -10,14 +10,11 @@ fallback as it happens; ``notifications/cancelled`` cancels the job and the call
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import anyio
 import mcp_types as types
 
-from hermes_mcp.agent.events import Event, ModelSwitch
 from hermes_mcp.agent.jobs import Job, Jobs
 from hermes_mcp.mcp_server import interactive, mapping
 from hermes_mcp.mcp_server.catalog import (
@@ -28,13 +25,14 @@ from hermes_mcp.mcp_server.catalog import (
     SessionsListArgs,
 )
 from hermes_mcp.mcp_server.edge import Ctx, Edge
+from hermes_mcp.mcp_server.job_progress import WIND_DOWN_S, follow
+from hermes_mcp.mcp_server.sessions import McpSession
 from tools.delegation import DelegateArgs
 
 Handler = Callable[
     [Edge, Ctx, Any, tuple[Any, ...]],
     Awaitable[types.CallToolResult | types.InputRequiredResult],
 ]
-WIND_DOWN_S = 15.0  # how long a cancelled call waits for its turn to end
 
 
 def _jobs(edge: Edge) -> Jobs:
@@ -43,8 +41,10 @@ def _jobs(edge: Edge) -> Jobs:
     return edge.jobs
 
 
-async def _start_turn(edge: Edge, ctx: Ctx, args: AgentRunArgs, roots: tuple[Any, ...]) -> Job:
-    session = await edge.session(
+async def _start_turn(
+    edge: Edge, ctx: Ctx, args: AgentRunArgs, roots: tuple[Any, ...]
+) -> tuple[McpSession, Job]:
+    owner = await edge.session(
         ctx,
         roots,
         session_id=args.session_id,
@@ -52,59 +52,8 @@ async def _start_turn(edge: Edge, ctx: Ctx, args: AgentRunArgs, roots: tuple[Any
         toolsets=args.toolsets,
         title=args.prompt,
     )
-    return _jobs(edge).start_turn(session, args.prompt)
-
-
-async def progress(edge: Edge, ctx: Ctx, job: Job) -> None:
-    """Send progress for ``job`` until it ends: what each notable event says as it
-    happens (a fallback, a tool, a child), the current activity at least every
-    ``[mcp] progress_interval_s`` otherwise; route switches also as log messages."""
-    assert edge.settings is not None
-    interval = edge.settings.config.mcp.progress_interval_s
-    notes: list[str] = []
-    switches: list[ModelSwitch] = []
-
-    def note(event: Event) -> None:
-        text = mapping.progress_text(event)
-        if text is not None:
-            notes.append(text)
-        if isinstance(event, ModelSwitch):
-            switches.append(event)
-
-    job.watchers.append(note)
-    step, last = 0, 0.0
-    try:
-        while True:
-            ended = job.done
-            now = time.monotonic()
-            messages = list(notes)
-            notes.clear()
-            if not messages and (now - last >= interval or ended):
-                messages = [f"{job.activity.text} ({job.elapsed_s:.0f} s)"]
-            for text in messages:
-                step += 1
-                await ctx.session.report_progress(step, None, text)
-                last = now
-            for switch in switches:
-                await edge.log(ctx, "warning", {"event": "model_switch", **switch.to_json()})
-            switches.clear()
-            if ended:
-                return
-            await job.changed(max(0.05, interval - (time.monotonic() - last)))
-    finally:
-        job.watchers.remove(note)
-
-
-async def follow(edge: Edge, ctx: Ctx, job: Job) -> None:
-    """Wait for ``job`` with progress; cancelling the call cancels the job (and waits,
-    briefly, for its turn to wind down, so the session is free for the next call)."""
-    try:
-        await progress(edge, ctx, job)
-    except anyio.get_cancelled_exc_class():
-        job.cancel()
-        with anyio.move_on_after(WIND_DOWN_S, shield=True):
-            await job.wait()
-        raise
+    assert owner.session is not None
+    return owner, _jobs(edge).start_turn(owner.session, args.prompt)
 
 
 def _turn_result(job: Job) -> types.CallToolResult:
@@ -115,7 +64,12 @@ def _turn_result(job: Job) -> types.CallToolResult:
 
 
 async def _wait(
-    edge: Edge, ctx: Ctx, tool: str, job: Job, result: Callable[[], types.CallToolResult]
+    edge: Edge,
+    ctx: Ctx,
+    tool: str,
+    owner: McpSession,
+    job: Job,
+    result: Callable[[], types.CallToolResult],
 ) -> interactive.Result:
     """Wait for ``job`` in this call; in 2026-07-28, where a person can only be asked
     through ``input_required``, as an interaction (``interactive``)."""
@@ -123,27 +77,26 @@ async def _wait(
         await follow(edge, ctx, job)
         return result()
 
-    async def work() -> types.CallToolResult:
+    async def work(_: object) -> types.CallToolResult:
         await job.wait()
         return result()
 
-    keys = [f"session:{job.session_id}"]
-    return await interactive.start(edge, ctx, tool, keys, work, cancel=job.cancel, job=job)
+    return await interactive.start(edge, ctx, tool, owner, work, cancel=job.cancel, job=job)
 
 
 async def agent_run(
     edge: Edge, ctx: Ctx, args: AgentRunArgs, roots: tuple[Any, ...]
 ) -> interactive.Result:
-    job = await _start_turn(edge, ctx, args, roots)
-    return await _wait(edge, ctx, "agent_run", job, lambda: _turn_result(job))
+    owner, job = await _start_turn(edge, ctx, args, roots)
+    return await _wait(edge, ctx, "agent_run", owner, job, lambda: _turn_result(job))
 
 
 async def agent_start(
     edge: Edge, ctx: Ctx, args: AgentRunArgs, roots: tuple[Any, ...]
 ) -> types.CallToolResult:
-    job = await _start_turn(edge, ctx, args, roots)
+    owner, job = await _start_turn(edge, ctx, args, roots)
     if interactive.wanted(ctx):  # its approvals wait for agent_result to carry them
-        interactive.hold_for_polls(edge, job)
+        interactive.hold_for_polls(edge, owner, job)
     data = {"job_id": job.id, "session_id": job.session_id}
     return mapping.structured_result(f"started job {job.id}", data)
 
@@ -214,10 +167,11 @@ async def delegate_task(
     edge: Edge, ctx: Ctx, args: DelegateArgs, roots: tuple[Any, ...]
 ) -> interactive.Result:
     goals = "; ".join(t.goal for t in args.tasks)
-    session = await edge.session(
+    owner = await edge.session(
         ctx, roots, session_id=None, model=None, toolsets=None, title=f"delegate_task: {goals}"
     )
-    job = _jobs(edge).start_delegation(session, args.tasks)
+    assert owner.session is not None
+    job = _jobs(edge).start_delegation(owner.session, args.tasks)
 
     def result() -> types.CallToolResult:
         if job.delegation is None:
@@ -227,7 +181,7 @@ async def delegate_task(
         summary = f"{done} of {len(out.results)} task(s) completed"
         return mapping.structured_result(summary, out.model_dump(mode="json"))
 
-    return await _wait(edge, ctx, "delegate_task", job, result)
+    return await _wait(edge, ctx, "delegate_task", owner, job, result)
 
 
 async def sessions_list(
@@ -283,4 +237,4 @@ HANDLERS: dict[str, Handler] = {
     "providers_status": providers_status,
 }
 
-__all__ = ["HANDLERS", "follow", "progress"]
+__all__ = ["HANDLERS"]

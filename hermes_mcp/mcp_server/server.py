@@ -27,6 +27,7 @@ from hermes_mcp.log import get_logger
 from hermes_mcp.mcp_server.edge import Ctx, Edge
 
 if TYPE_CHECKING:
+    from hermes_mcp.mcp_server.approvals import Interaction
     from hermes_mcp.mcp_server.catalog import Catalog
 
 _log = get_logger("hermes_mcp.mcp_server")
@@ -56,19 +57,25 @@ def _catalog(edge: Edge) -> Catalog:
     return edge.catalog
 
 
+def preload() -> None:
+    """What ``tools/list`` needs: the tools and the edge's modules (the edge runs this in
+    a worker thread once the first answer is on the wire)."""
+    import hermes_mcp.mcp_server.agent_tools
+    import hermes_mcp.mcp_server.catalog
+    import hermes_mcp.mcp_server.resources  # noqa: F401
+
+
 def build_server(edge: Edge) -> Server[Any]:
     async def list_tools(
         ctx: Ctx, params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
         await edge.listed()
-        edge.note_request(ctx)
         return types.ListToolsResult(tools=list(_catalog(edge).listed))
 
     async def call_tool(
         ctx: Ctx, params: types.CallToolRequestParams
     ) -> types.CallToolResult | types.InputRequiredResult:
         await edge.loaded()
-        edge.note_request(ctx)
         from hermes_mcp.errors import HermesError
         from hermes_mcp.mcp_server import interactive, mapping
         from hermes_mcp.mcp_server.agent_tools import HANDLERS
@@ -96,12 +103,11 @@ def build_server(edge: Edge) -> Server[Any]:
             arguments = params.arguments or {}
             if not interactive.wanted(ctx):
                 return await _run_registry_tool(edge, ctx, tool, arguments, where)
-            call_id = f"mcp-{uuid.uuid4().hex[:12]}"
 
-            async def work() -> types.CallToolResult:
-                return await _run_registry_tool(edge, ctx, tool, arguments, where, call_id)
+            async def work(interaction: Interaction) -> types.CallToolResult:
+                return await _run_registry_tool(edge, ctx, tool, arguments, where, interaction)
 
-            return await interactive.start(edge, ctx, name, [f"call:{call_id}"], work)
+            return await interactive.start(edge, ctx, name, edge.direct, work)
         except HermesError as exc:
             return mapping.error_result(f"{name}: {exc}")
         except MCPError:
@@ -130,7 +136,6 @@ def build_server(edge: Edge) -> Server[Any]:
         ctx: Ctx, params: types.ReadResourceRequestParams
     ) -> types.ReadResourceResult:
         await edge.loaded()
-        edge.note_request(ctx)
         from hermes_mcp.mcp_server import resources
 
         try:
@@ -176,22 +181,30 @@ async def _run_registry_tool(
     tool: Any,
     arguments: dict[str, Any],
     roots: tuple[Any, ...],
-    call_id: str | None = None,
+    interaction: Interaction | None = None,
 ) -> types.CallToolResult:
+    """One direct call of a registry tool. In a 2026-07-28 interaction, its approvals go
+    to that interaction (an approver made for this call) and its progress to the round
+    waiting now; otherwise the direct calls' approver asks on this request's connection."""
     from hermes_mcp.mcp_server import mapping
+    from hermes_mcp.mcp_server.sessions import McpApprover
     from tools import ToolRegistry
 
     step = 0
-    call_id = call_id or f"mcp-{uuid.uuid4().hex[:12]}"
-    waiting = edge.asking.get(f"call:{call_id}")
+    call_id = f"mcp-{uuid.uuid4().hex[:12]}"
+    if interaction is None:
+        edge.direct.used_by(ctx)
+        approver = edge.direct.approver
+    else:
+        approver = McpApprover(edge.direct, interaction)
 
     async def progress(text: str) -> None:
         nonlocal step
-        target = ctx if waiting is None else waiting.ctx  # the round waiting now, if any
+        target = ctx if interaction is None else interaction.ctx  # the round waiting now
         if target is not None:
             step += 1
             await target.session.report_progress(step, None, text[-500:])
 
-    context = edge.tool_context(roots, progress=progress).for_call(call_id)
+    context = edge.tool_context(roots, progress, approver).for_call(call_id)
     result = await ToolRegistry([tool]).call(tool.name, arguments, context)
     return mapping.tool_result(result)
