@@ -191,12 +191,8 @@ async def test_read_only_tools_run_in_ask_mode_without_a_prompt(
             assert approver.requests == []
             shouted = await session.registry.call("demo__shout", {"text": "hi"}, ctx)
             assert (shouted.is_error, shouted.text) == (False, "HI")
-            [request] = approver.requests
-            assert (request.tool, request.action, request.session_id) == (
-                "demo__shout",
-                "mcp",
-                session.id,
-            )
+            [request] = approver.requests  # the session's own approver was asked
+            assert (request.tool, request.action, request.call_id) == ("demo__shout", "mcp", "c1")
             assert request.risk and "'shout' on the MCP server 'demo'" in request.risk
             await session.close()
     assert calls_file.read_text() == "hi\n"
