@@ -77,5 +77,6 @@ class EdgeSession:
 
     async def close(self) -> None:
         self._closed = True
+        self.prompts.cancel_waiting()  # they answer cancelled; none starts on a closed session
         if self._session is not None:
             await self._session.close()
