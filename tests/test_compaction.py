@@ -264,3 +264,53 @@ def test_agent_run_usage_and_the_acp_line_say_a_compaction_happened() -> None:
     [update] = UpdateMapper(Path("/ws")).updates(event)
     assert "context compacted: 5,200 → 2,100 tokens" in update.content.text
     assert mapping.progress_text(event) == event.text
+
+
+@pytest.mark.anyio
+async def test_compact_now_summarises_and_a_cancelled_one_drops_nothing(tmp_path: Path) -> None:
+    import anyio
+
+    from hermes_mcp.errors import UsageError
+    from hermes_mcp.testing.scripted import Say, ScriptedModel
+    from tests.agent_helpers import new_home, new_workspace, session_rig
+
+    home, ws = new_home(tmp_path), new_workspace(tmp_path)
+    home.write({"scripted": {"url": "http://127.0.0.1:9", "keys": ["none"]}}, "scripted:model")
+    model = ScriptedModel([Say(f"answer {n} " + "words " * 200) for n in range(1, 5)])
+    async with session_rig(home, ws, model=model, toolsets=["files"]) as rig:
+        session = rig.session
+        for n in range(1, 5):
+            await session.run(f"question {n}")
+        # Cancelled while the summary is being written: nothing changes.
+        model.add(Say("too late", delay_s=60))
+        failed: list[BaseException] = []
+
+        async def compact() -> None:
+            try:
+                await session.compact()
+            except UsageError as exc:
+                failed.append(exc)
+
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(compact)
+                await anyio.wait_all_tasks_blocked()
+                assert session.busy and session.cancel()
+        assert "cancelled" in str(failed[0])
+        kept = await rig.store.load_history(session.id)
+        assert kept.summary is None and len(kept) == 8
+        # Asked for, with a focus: the older turns summarised, the transcript whole.
+        model.add(Say("They asked four questions."))
+        done = await session.compact("the questions")
+        assert (
+            done.summarized and done.reason == "manual" and done.tokens_after < done.tokens_before
+        )
+        assert "Pay particular attention to: the questions" in str(model.requests[-1].messages[-1])
+        history = await rig.store.load_history(session.id)
+        assert history.summary == "They asked four questions."
+        assert [e.message.content for e in history][-1].startswith("answer 4")
+        record = await rig.store.load(session.id)
+        assert record is not None and len(record.messages) == 8 and len(record.compactions) == 1
+        model.add(Say("fine"))
+        await session.run("question 5")  # the next turn starts from the summary
+        assert "They asked four questions." in model.requests[-1].messages[1].content

@@ -379,14 +379,17 @@ class Session:
     async def compact(self, focus: str | None = None) -> ContextCompacted:
         """Compact the conversation now (``/compact [focus]``): old tool outputs elided
         and the older turns summarised (``focus`` says what the summary should keep),
-        whatever its size; stored like an automatic compaction. SessionBusy while a turn
-        runs; UsageError when nothing could be summarised (the reason is named)."""
-        self.check_open()
-        if self.busy:
-            raise SessionBusy(f"session {self.id} is running a turn: wait for it to end")
+        whatever its size; stored like an automatic compaction. It holds the session as a
+        turn does (SessionBusy while a turn runs; a turn asked for meanwhile is refused)
+        and ``cancel()`` cancels it, dropping nothing. UsageError when nothing could be
+        summarised (the reason is named)."""
         if self._deps.compactor is None:
             raise UsageError("compaction is not available in this session")
-        return await self._deps.compactor(self, focus)
+        scope = anyio.CancelScope()
+        with self._running("/compact", scope), scope:
+            return await self._deps.compactor(self, focus)
+        self.conversation.forget()  # cut short: read the history again at the next turn
+        raise UsageError("the compaction was cancelled; nothing was dropped")
 
     def cancel(self) -> bool:
         """Cancel the running turn (if any); whether there was one."""
