@@ -80,7 +80,7 @@ async def start(
             owner.release(interaction)
 
     edge.rt().task_group.start_soon(run)
-    return await wait(owner, ctx, interaction, job, edge)
+    return await wait(edge, owner, ctx, interaction, job)
 
 
 def answer(edge: Edge, params: types.CallToolRequestParams) -> tuple[McpSession, Interaction]:
@@ -98,7 +98,7 @@ def answer(edge: Edge, params: types.CallToolRequestParams) -> tuple[McpSession,
 
 async def resume(edge: Edge, ctx: Ctx, params: types.CallToolRequestParams) -> Result:
     owner, interaction = answer(edge, params)
-    return await wait(owner, ctx, interaction, None, edge)
+    return await wait(edge, owner, ctx, interaction, None)
 
 
 # -- background jobs: their approvals reach the person through agent_result ----------------
@@ -143,7 +143,7 @@ async def wait_job(job: Job, asks: Interaction | None, timeout_s: float) -> None
 
 
 async def wait(
-    owner: McpSession, ctx: Ctx, interaction: Interaction, job: Job | None, edge: Edge
+    edge: Edge, owner: McpSession, ctx: Ctx, interaction: Interaction, job: Job | None
 ) -> Result:
     job = interaction.job = job or interaction.job
     interaction.ctx = ctx
