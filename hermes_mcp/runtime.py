@@ -149,6 +149,7 @@ class Runtime:
         except Exception:
             await self.store.delete(session_id)  # a config the session cannot open with
             raise
+        session.conversation.fresh()  # nothing to read back at its first turn
         return await self._opened(session)
 
     async def load_session(
@@ -221,6 +222,10 @@ class Runtime:
         return session
 
     async def _opened(self, session: Session) -> Session:
+        try:  # the memory notes as the session starts, and the context files, read now
+            await session.conversation.sections(memory="memory" in session.toolsets)
+        except Exception as exc:  # the first turn reads them again
+            log.error("session_context_failed", session_id=session.id, error=exc)
         for hook in self.session_hooks:
             try:
                 await hook(self, session)

@@ -204,3 +204,23 @@ def test_memory_is_bounded_with_a_note(db: Database, workspace: Path) -> None:
 def test_no_notes_no_section(db: Database, workspace: Path) -> None:
     assert memory_notes.render(memory_notes.take_snapshot(db, workspace)) == ""
     assert memory_notes.render(memory_notes.take_snapshot(None, workspace)) == ""
+
+
+def test_a_reading_is_stale_once_a_file_changes(workspace: Path, home: Path) -> None:
+    """A live session reads the files again only when stat says something changed."""
+    (workspace / "AGENTS.md").write_text("first")
+    reading = context_files.read(workspace, home)
+    assert "first" in reading.section and not reading.stale()
+    (workspace / "AGENTS.md").write_text("second, longer")
+    assert reading.stale()
+    reading = context_files.read(workspace, home)
+    assert "second" in reading.section and not reading.stale()
+    (home / "AGENTS.md").write_text("mine")  # a file appearing counts too
+    assert reading.stale()
+    reading = context_files.read(workspace, home)
+    (workspace / "other.md").write_text("elsewhere")
+    (workspace / "AGENTS.md").unlink()
+    (workspace / "AGENTS.md").symlink_to(workspace / "other.md")  # retargeted
+    assert reading.stale()
+    assert "elsewhere" in context_files.read(workspace, home).section
+    assert context_files.ContextRead.UNREAD.stale()

@@ -167,7 +167,7 @@ async def test_agents_md_and_memory_reach_the_model(tmp_path: Path, fake: FakePr
     configure(home, fake)
     (ws / "AGENTS.md").write_text("Run the tests with `make check`.\n")
     (home.path / "AGENTS.md").write_text("Answer in British English.\n")
-    fake.script(KEY_A, reply("one"), reply("two"), reply("three"))
+    fake.script(KEY_A, reply("zero"), reply("one"), reply("two"), reply("three"))
     async with session_rig(home, ws, toolsets=["files", "memory"]) as rig:
         with rig.db.write() as conn:
             for n, text in enumerate(["the user likes short answers", "the build uses uv"]):
@@ -177,11 +177,15 @@ async def test_agents_md_and_memory_reach_the_model(tmp_path: Path, fake: FakePr
                     " VALUES ('global', ?, ?, ?)",
                     (text, now, now),
                 )
-        await run_turn(rig.session, "hello")
-        await run_turn(rig.session, "again")
+        # The notes are read as a session starts: this one started before they existed.
+        await run_turn(rig.session, "before")
+        session = await rig.runtime.create_session(ws, toolsets=["files", "memory"])
+        await run_turn(session, "hello")
+        await run_turn(session, "again")
         (ws / "AGENTS.md").write_text("Run the tests with `make test`.\n")
-        await run_turn(rig.session, "and now")
-    first, second, third = (system_of(r.body) for r in fake.requests)
+        await run_turn(session, "and now")
+    before, first, second, third = (system_of(r.body) for r in fake.requests)
+    assert "Run the tests with `make check`." in before and "# Memory" not in before
     assert "Run the tests with `make check`." in first
     assert "Answer in British English." in first
     assert first.index("the build uses uv") < first.index("the user likes short answers")

@@ -30,6 +30,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 from hermes_mcp.log import get_logger, redact
 from tools.paths import (
@@ -67,6 +68,53 @@ class ContextFile:
     @property
     def cut(self) -> bool:
         return self.refused is None and self.size > MAX_BYTES
+
+
+#: What decides whether a context file must be read again: for each path looked at,
+#: its own and its target's (device, inode, size, mtime, ctime), or None when missing.
+Signature = tuple[tuple[int, int, int, int, int] | None, ...]
+
+
+def _stat(path: Path, *, follow: bool) -> tuple[int, int, int, int, int] | None:
+    try:
+        st = os.stat(path, follow_symlinks=follow)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def _signature(paths: Sequence[Path]) -> Signature:
+    return tuple(_stat(p, follow=follow) for p in paths for follow in (False, True))
+
+
+@dataclass(frozen=True)
+class ContextRead:
+    """The rendered section of one reading and what to check to know it is current."""
+
+    section: str
+    paths: tuple[Path, ...] = ()
+    signature: Signature = ()
+
+    UNREAD: ClassVar[ContextRead]
+
+    def stale(self) -> bool:
+        """Whether a file changed since (a few ``stat`` calls, no read): any change of
+        a name, its link target, size or times means a new reading, with every check."""
+        return not self.paths or _signature(self.paths) != self.signature
+
+
+ContextRead.UNREAD = ContextRead("")
+
+
+def read(workspace: Path, state_dir: Path | None, config_file: Path | None = None) -> ContextRead:
+    """:func:`read_context_files`, rendered, with the signature taken before the read (a
+    change during the read shows as stale next time). Blocking."""
+    paths = [workspace / name for name in PROJECT_NAMES]
+    if state_dir is not None:
+        paths.insert(0, state_dir / USER_NAME)
+    signature = _signature(paths)
+    files = read_context_files(workspace, state_dir, config_file)
+    return ContextRead(render(files), tuple(paths), signature)
 
 
 def read_context_files(

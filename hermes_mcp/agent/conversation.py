@@ -58,6 +58,7 @@ class Conversation:
         self.config_file = config_file
         self._history: History | None = None
         self._memory: MemorySnapshot | None = None
+        self._files = context_files.ContextRead.UNREAD
 
     async def history(self) -> History:
         """The model's conversation, read from the store the first time only."""
@@ -65,25 +66,35 @@ class Conversation:
             self._history = await self.store.load_history(self.session_id)
         return self._history
 
+    def fresh(self) -> None:
+        """The session was just created: its history is empty, no read needed."""
+        if self._history is None:
+            self._history = History()
+
     def forget(self) -> None:
         """Read the history again at the next turn (after ``/reset``, or when a write
         failed and memory and database may differ)."""
         self._history = None
 
     async def sections(self, *, memory: bool = True) -> list[str]:
-        """The prompt sections of this session's turn: the context files (read now), then
-        the memory notes (read at the first turn and kept)."""
-        files = await anyio.to_thread.run_sync(
-            context_files.read_context_files, self.cwd, self.state_dir, self.config_file
-        )
-        out = [context_files.render(files)]
-        if memory:
-            if self._memory is None:
-                self._memory = await anyio.to_thread.run_sync(
-                    memory_notes.take_snapshot, self.db, self.cwd
-                )
+        """The prompt sections of this session's turn: the context files (read again
+        when ``stat`` says one changed), then the memory notes (read the first time, when
+        the runtime opens the session, and kept)."""
+        snapshot = memory and self._memory is None
+        if snapshot or self._files.stale():
+            # One worker-thread hop for both (the first turn); later turns hop only when
+            # a context file changed on disk.
+            self._files, taken = await anyio.to_thread.run_sync(self._read, snapshot)
+            if taken is not None:
+                self._memory = taken
+        out = [self._files.section]
+        if memory and self._memory is not None:
             out.append(memory_notes.render(self._memory))
         return out
+
+    def _read(self, snapshot: bool) -> tuple[context_files.ContextRead, MemorySnapshot | None]:
+        files = context_files.read(self.cwd, self.state_dir, self.config_file)
+        return files, memory_notes.take_snapshot(self.db, self.cwd) if snapshot else None
 
     async def compact(
         self,

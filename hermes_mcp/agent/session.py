@@ -426,7 +426,7 @@ class Session:
             agent = config.agent.model_copy(update={"max_duration_s": timeout_s})
             config = config.model_copy(update={"agent": agent})
         child_id = await self.store.create(cwd=str(context.cwd), title=title, parent_id=self.id)
-        return Session(
+        child = Session(
             child_id,
             self._deps,
             context=dataclasses.replace(
@@ -441,6 +441,8 @@ class Session:
             depth=self.depth + 1,
             registry=self.registry.by_toolsets(wanted),
         )
+        child.conversation.fresh()
+        return child
 
     # -- replay and lifetime ---------------------------------------------------------------
 
