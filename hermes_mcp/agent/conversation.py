@@ -3,10 +3,11 @@
 - the **history** (``history.py``), read from the database once, at the session's first
   turn, then appended to as each message is stored: a turn at message 2,000 costs what a
   turn at message 2 does;
-- the **memory snapshot** (``memory_notes.py``), taken once, so the system prompt stays
-  the same bytes from turn to turn;
-- the **prompt sections**: the context files (``context_files.py``), read again at each
-  turn (an edit shows at the next turn), then the memory notes;
+- the **memory snapshot** (``memory_notes.py``), taken once, when the runtime opens the
+  session, so the system prompt stays the same bytes from turn to turn;
+- the **prompt sections**: the context files (``context_files.py``), read with the
+  memory notes, then again whenever ``stat`` says one changed (an edit shows at the
+  next turn), then the memory notes;
 - **compaction** (``compaction.py``) with the summary written by a model, and what the
   store keeps of it.
 

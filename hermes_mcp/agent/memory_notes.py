@@ -2,8 +2,8 @@
 session starts.
 
 The notes visible from the workspace (global ones and the workspace's own) are read once,
-when the session's first turn builds its prompt, newest first, and kept for the life of
-the open session: a note saved during the session is in the database at once (``memory
+when the runtime opens the session (``Conversation.sections``), newest first, and kept
+for the life of the open session: a note saved during the session is in the database at once (``memory
 list`` shows it) but reaches the prompt with the next session, so the prompt stays the
 same bytes from turn to turn (prompt caching). At most :data:`MAX_NOTES` notes and
 :data:`MAX_CHARS` characters are shown; a line says how many were left out and how to
