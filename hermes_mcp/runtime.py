@@ -222,10 +222,6 @@ class Runtime:
         return session
 
     async def _opened(self, session: Session) -> Session:
-        try:  # the memory notes as the session starts, and the context files, read now
-            await session.conversation.sections(memory="memory" in session.toolsets)
-        except Exception as exc:  # the first turn reads them again
-            log.error("session_context_failed", session_id=session.id, error=exc)
         for hook in self.session_hooks:
             try:
                 await hook(self, session)

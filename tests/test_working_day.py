@@ -169,6 +169,8 @@ async def test_agents_md_and_memory_reach_the_model(tmp_path: Path, fake: FakePr
     (home.path / "AGENTS.md").write_text("Answer in British English.\n")
     fake.script(KEY_A, reply("zero"), reply("one"), reply("two"), reply("three"))
     async with session_rig(home, ws, toolsets=["files", "memory"]) as rig:
+        # The notes are read as a session starts: this one started before they existed.
+        await run_turn(rig.session, "before")
         with rig.db.write() as conn:
             for n, text in enumerate(["the user likes short answers", "the build uses uv"]):
                 now = time.time() + n
@@ -177,8 +179,6 @@ async def test_agents_md_and_memory_reach_the_model(tmp_path: Path, fake: FakePr
                     " VALUES ('global', ?, ?, ?)",
                     (text, now, now),
                 )
-        # The notes are read as a session starts: this one started before they existed.
-        await run_turn(rig.session, "before")
         session = await rig.runtime.create_session(ws, toolsets=["files", "memory"])
         await run_turn(session, "hello")
         await run_turn(session, "again")

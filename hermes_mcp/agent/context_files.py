@@ -106,15 +106,28 @@ class ContextRead:
 ContextRead.UNREAD = ContextRead("")
 
 
-def read(workspace: Path, state_dir: Path | None, config_file: Path | None = None) -> ContextRead:
-    """:func:`read_context_files`, rendered, with the signature taken before the read (a
-    change during the read shows as stale next time). Blocking."""
+def _candidates(workspace: Path, state_dir: Path | None) -> tuple[Path, ...]:
     paths = [workspace / name for name in PROJECT_NAMES]
     if state_dir is not None:
         paths.insert(0, state_dir / USER_NAME)
+    return tuple(paths)
+
+
+def absent(workspace: Path, state_dir: Path | None) -> ContextRead | None:
+    """The reading when no context file exists (a few ``stat`` calls, nothing to read:
+    no worker thread needed), else ``None``."""
+    paths = _candidates(workspace, state_dir)
+    signature = _signature(paths)
+    return ContextRead("", paths, signature) if not any(signature) else None
+
+
+def read(workspace: Path, state_dir: Path | None, config_file: Path | None = None) -> ContextRead:
+    """:func:`read_context_files`, rendered, with the signature taken before the read (a
+    change during the read shows as stale next time). Blocking."""
+    paths = _candidates(workspace, state_dir)
     signature = _signature(paths)
     files = read_context_files(workspace, state_dir, config_file)
-    return ContextRead(render(files), tuple(paths), signature)
+    return ContextRead(render(files), paths, signature)
 
 
 def read_context_files(

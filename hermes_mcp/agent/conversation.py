@@ -79,23 +79,22 @@ class Conversation:
 
     async def sections(self, *, memory: bool = True) -> list[str]:
         """The prompt sections of this session's turn: the context files (read again
-        when ``stat`` says one changed), then the memory notes (read the first time, when
-        the runtime opens the session, and kept)."""
-        snapshot = memory and self._memory is None
-        if snapshot or self._files.stale():
-            # One worker-thread hop for both (the first turn); later turns hop only when
-            # a context file changed on disk.
-            self._files, taken = await anyio.to_thread.run_sync(self._read, snapshot)
-            if taken is not None:
-                self._memory = taken
+        when ``stat`` says one changed; a worker thread only when one exists), then the
+        memory notes (read the first time, on the database's reader for the event loop,
+        and kept)."""
+        if self._files.stale():
+            files = context_files.absent(self.cwd, self.state_dir)
+            if files is None:
+                files = await anyio.to_thread.run_sync(
+                    context_files.read, self.cwd, self.state_dir, self.config_file
+                )
+            self._files = files
         out = [self._files.section]
-        if memory and self._memory is not None:
+        if memory:
+            if self._memory is None:
+                self._memory = memory_notes.take_snapshot(self.db, self.cwd)
             out.append(memory_notes.render(self._memory))
         return out
-
-    def _read(self, snapshot: bool) -> tuple[context_files.ContextRead, MemorySnapshot | None]:
-        files = context_files.read(self.cwd, self.state_dir, self.config_file)
-        return files, memory_notes.take_snapshot(self.db, self.cwd) if snapshot else None
 
     async def compact(
         self,

@@ -251,6 +251,13 @@ async def _loop(session: Session, st: TurnState) -> None:
             return
 
 
+async def _sections(session: Session) -> list[str]:
+    """The session's prompt sections: the context files and, at the top level with the
+    memory tool, the memory notes (read at the first turn, then kept)."""
+    memory = session.depth == 0 and "memory" in session.toolsets
+    return await session.conversation.sections(memory=memory)
+
+
 async def _system(
     session: Session, registry: ToolRegistry, tools: tuple[llm.ToolDef, ...]
 ) -> tuple[str, int]:
@@ -258,8 +265,7 @@ async def _system(
     the session's first turn when the session has the memory tool; a delegated task
     gets no memory) and the share of a
     request it and the tool definitions take (estimated tokens)."""
-    memory = session.depth == 0 and "memory" in session.toolsets
-    sections = await session.conversation.sections(memory=memory)
+    sections = await _sections(session)
     text = system_prompt(
         session.cwd, registry.names, delegated=session.depth > 0, sections=sections
     )

@@ -2,10 +2,10 @@
 session starts.
 
 The notes visible from the workspace (global ones and the workspace's own) are read once,
-when the runtime opens the session (``Conversation.sections``), newest first, and kept
-for the life of the open session: a note saved during the session is in the database at once (``memory
-list`` shows it) but reaches the prompt with the next session, so the prompt stays the
-same bytes from turn to turn (prompt caching). At most :data:`MAX_NOTES` notes and
+when the runtime opens the session (``Conversation.prefetch``), newest first, and kept
+for the life of the open session: a note saved during the session is in the database at
+once (``memory list`` shows it) but reaches the prompt with the next session, so the
+prompt stays the same bytes from turn to turn (prompt caching). At most :data:`MAX_NOTES` notes and
 :data:`MAX_CHARS` characters are shown; a line says how many were left out and how to
 see them. Notes are the model's own words (redacted when stored): they are shown as
 notes, not as instructions.
@@ -36,7 +36,8 @@ class MemorySnapshot:
 
 
 def take_snapshot(db: Database | None, cwd: Path) -> MemorySnapshot:
-    """The notes to show in a session working in ``cwd``. Blocking (a worker thread)."""
+    """The notes to show in a session working in ``cwd``: two small reads on the
+    database's own reader connection (``Database.read``, meant for the event loop)."""
     if db is None:
         return MemorySnapshot()
     notes, total = recent_notes(db, str(cwd), MAX_NOTES)
