@@ -3,10 +3,11 @@
 - the user's ``$HERMES_MCP_HOME/AGENTS.md`` (preferences for every project), then
 - the project's ``AGENTS.md`` at the workspace root, else its ``CLAUDE.md``.
 
-Each is cut at :data:`MAX_BYTES` with a note saying so, and read again for every turn:
-an edit shows in the next turn's prompt, and an unchanged file gives the same bytes (the
-prompt stays cacheable). A context file is the user's text, not the model's, but it is
-read like any file a tool reads (``tools/paths.py``):
+Each is cut at :data:`MAX_BYTES` with a note saying so, and read again at the next turn
+after ``stat`` says it changed (:class:`ContextRead`): an edit shows in the next turn's
+prompt, and an unchanged file gives the same bytes (the prompt stays cacheable). A
+context file is the user's text, not the model's, but it is read like any file a tool
+reads (``tools/paths.py``):
 
 - the project file's resolved path must lie inside the workspace (an ``AGENTS.md``
   symlink to ``~/.ssh/id_rsa`` or to the hermes secrets leads out of it and is refused),
