@@ -1,5 +1,6 @@
 """One ACP session as this connection holds it: the runtime's session (once it exists),
-the event mapper, the terminal links, and whether the title was announced.
+the event mapper, the terminal links, its prompt queue (``queue.py``), and whether the
+title was announced.
 
 Light on purpose (``session/new`` builds one before the runtime has loaded): the
 runtime's :class:`~hermes_mcp.agent.session.Session` arrives through :meth:`opened`, or
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING
 import anyio
 from acp import RequestError
 
+from acp_adapter.queue import PromptQueue
 from hermes_mcp.log import get_logger
 
 if TYPE_CHECKING:
@@ -36,6 +38,7 @@ class EdgeSession:
         self._error: BaseException | None = None
         self._ready = anyio.Event()
         self._closed = False
+        self.prompts = PromptQueue()  # one prompt at a time, the others waiting in order
 
     @property
     def session(self) -> Session | None:
@@ -67,10 +70,13 @@ class EdgeSession:
         return self._session
 
     def cancel(self) -> None:
+        """``session/cancel``: the running prompt and those waiting now."""
+        self.prompts.cancel_waiting()
         if self._session is not None:
             self._session.cancel()
 
     async def close(self) -> None:
         self._closed = True
+        self.prompts.cancel_waiting()  # they answer cancelled; none starts on a closed session
         if self._session is not None:
             await self._session.close()

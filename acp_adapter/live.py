@@ -34,11 +34,12 @@ from acp_adapter.content import Block, ContentRefused, command_text, to_parts
 from acp_adapter.edge import EdgeSession
 from acp_adapter.editor import EditorFiles, EditorTerminal, TerminalLinks
 from acp_adapter.errors import config_error
-from acp_adapter.mapping import Answer, UpdateMapper, message, outcome
+from acp_adapter.mapping import Answer, UpdateMapper, message, outcome, user_chunks
 from acp_adapter.mcp import attach_mcp_servers
 from acp_adapter.permissions import EditorApprover
-from hermes_mcp.agent.events import ToolCallEnd, ToolCallStart, TurnEnd
-from hermes_mcp.agent.prompt import PromptPart
+from acp_adapter.queue import QueueFull, Start
+from hermes_mcp.agent.events import ToolCallEnd, ToolCallStart, TurnEnd, UserMessage
+from hermes_mcp.agent.prompt import PromptPart, describe, prompt_text
 from hermes_mcp.agent.session import Session, SessionBusy
 from hermes_mcp.agent.store import SessionNotFound
 from hermes_mcp.errors import UsageError
@@ -267,17 +268,15 @@ class Live:
         session = await edge.wait()
         command = command_text(blocks)
         if command is not None and slash.known(command):
-
-            async def switch_model(value: str) -> None:
-                await self.set_model(session, value)
-                update = ConfigOptionUpdate(
-                    session_update="config_option_update", config_options=self._options(session)
-                )
-                await self.conn.session_update(edge.id, update)
-
-            text = await slash.run(self.rt, session, command, switch_model=switch_model)
-            await self.conn.session_update(edge.id, message(text))
-            return PromptResponse(stop_reason="end_turn")
+            if not slash.queued(command):
+                return await self._slash(edge, session, command)
+            try:
+                async with edge.prompts.turn() as start:
+                    if start is Start.CANCELLED:
+                        return PromptResponse(stop_reason="cancelled")
+                    return await self._slash(edge, session, command)
+            except QueueFull:
+                raise self._busy(edge) from None
         skill_parts = None
         if command is not None:  # /name args: a skill's instructions and the args
             try:
@@ -291,7 +290,32 @@ class Live:
             parts = skill_parts if skill_parts is not None else to_parts(blocks)
         except ContentRefused as exc:
             raise invalid(str(exc), sessionId=edge.id) from None
-        if session.busy:
+        try:
+            async with edge.prompts.turn() as start:
+                if start is Start.CANCELLED:
+                    return PromptResponse(stop_reason="cancelled")
+                if start is Start.WAITED:  # the editor sees where this prompt starts
+                    await self._announce(edge, parts)
+                return await self._prompt(edge, session, parts)
+        except QueueFull:
+            raise self._busy(edge) from None
+
+    async def _slash(self, edge: EdgeSession, session: Session, command: str) -> PromptResponse:
+        async def switch_model(value: str) -> None:
+            await self.set_model(session, value)
+            update = ConfigOptionUpdate(
+                session_update="config_option_update", config_options=self._options(session)
+            )
+            await self.conn.session_update(edge.id, update)
+
+        text = await slash.run(self.rt, session, command, switch_model=switch_model)
+        await self.conn.session_update(edge.id, message(text))
+        return PromptResponse(stop_reason="end_turn")
+
+    async def _prompt(
+        self, edge: EdgeSession, session: Session, parts: list[PromptPart]
+    ) -> PromptResponse:
+        if session.busy:  # a turn started elsewhere (not through this queue)
             raise self._busy(edge)
         started = time.monotonic()
         try:
@@ -345,12 +369,21 @@ class Live:
             raise RequestError.internal_error({"message": "the turn ended without turn_end"})
         return turn.outcome
 
+    async def _announce(self, edge: EdgeSession, parts: list[PromptPart]) -> None:
+        described = tuple(d for d in (describe(p) for p in parts) if d is not None)
+        for update in user_chunks(UserMessage(prompt_text(parts), described)):
+            await self.conn.session_update(edge.id, update)
+
     @staticmethod
     def _busy(edge: EdgeSession) -> RequestError:
+        waiting = edge.prompts.waiting
+        why = (
+            f"{waiting} prompts are already waiting in this session"
+            if waiting
+            else "a prompt is already running in this session"
+        )
         return RequestError(
-            SESSION_BUSY,
-            "a prompt is already running in this session: wait for it to end or cancel it",
-            {"sessionId": edge.id},
+            SESSION_BUSY, f"{why}: wait for one to end or cancel", {"sessionId": edge.id}
         )
 
     async def _title(self, edge: EdgeSession) -> None:

@@ -55,6 +55,7 @@ from acp.schema import (
 from acp_adapter.errors import NOT_CONFIGURED
 from hermes_mcp.agent.events import (
     ChildUpdate,
+    ContextCompacted,
     Event,
     ModelSwitch,
     PlanUpdate,
@@ -164,6 +165,8 @@ class UpdateMapper:
             case ChildUpdate():
                 update = self._child(event)
                 return [update] if update is not None else []
+            case ContextCompacted():
+                return [message(f"\n\n_[{event.text}]_\n\n")]
             case TurnEnd():
                 return []  # the prompt's answer, see outcome()
             case _:

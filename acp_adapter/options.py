@@ -49,6 +49,11 @@ COMMANDS: tuple[tuple[str, str, str | None], ...] = (
     ("cost", "Tokens and cost of this session so far", None),
     ("providers", "Every configured credential: state, cooldown, last failure", None),
     ("reset", "Start a fresh context: the model forgets this session's conversation", None),
+    (
+        "compact",
+        "Summarise the conversation so far to free context (the transcript keeps it all)",
+        "what the summary should focus on (optional)",
+    ),
 )
 
 

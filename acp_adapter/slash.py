@@ -4,7 +4,10 @@
 ``/fallback`` (the chain, each route's credentials with cooldowns and recovery times),
 ``/cost`` (the session's tokens and cost), ``/providers`` (every credential),
 ``/reset`` (a fresh context: the model forgets the conversation so far; the transcript
-the editor shows, and ``session/load``, keep it). Their
+the editor shows, and ``session/load``, keep it), ``/compact [focus]`` (the older turns
+replaced by a summary for the model, ``focus`` saying what it should keep; the
+transcript keeps every message). ``/reset`` and ``/compact`` wait for a running prompt
+to end (they queue like a prompt). Their
 answer is one agent message; they are not part of the conversation the model sees.
 The handler (``live.py``) passes what a command changes beyond the session: how to
 switch the model and tell the editor (``switch_model``).
@@ -24,7 +27,9 @@ if TYPE_CHECKING:
 
 SwitchModel = Callable[[str], Awaitable[None]]
 
-NAMES = ("model", "fallback", "cost", "providers", "reset")
+NAMES = ("model", "fallback", "cost", "providers", "reset", "compact")
+#: Commands that need the session idle: they wait in the prompt queue.
+QUEUED = ("reset", "compact")
 
 
 def split(command: str) -> tuple[str, str]:
@@ -34,6 +39,10 @@ def split(command: str) -> tuple[str, str]:
 
 def known(command: str) -> bool:
     return split(command)[0] in NAMES
+
+
+def queued(command: str) -> bool:
+    return split(command)[0] in QUEUED
 
 
 async def run(rt: Runtime, session: Session, command: str, *, switch_model: SwitchModel) -> str:
@@ -48,6 +57,9 @@ async def run(rt: Runtime, session: Session, command: str, *, switch_model: Swit
         if name == "reset":
             await session.reset_context()
             return "Started a fresh context: the model no longer sees this session's earlier turns."
+        if name == "compact":
+            compacted = await session.compact(arg or None)
+            return f"{compacted.text[0].upper()}{compacted.text[1:]}."
         return "```\n" + format_report(rt.router.status()["credentials"]) + "\n```"
     except HermesError as exc:
         return f"/{name}: {exc}"

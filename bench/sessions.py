@@ -10,11 +10,16 @@ model (``hermes_mcp.testing.scripted``), so that only the runtime is measured.
   bare, in the same run): events, tool dispatch, the SQLite appends, request building.
 - ``fifty_ratio``: 50 sessions each running one turn at once, every model call taking
   ``--latency-ms``: wall time against the ideal, one latency.
+- ``turn_at_ms``: a one-call turn of a live session holding 2, 200 and 2,000 stored
+  messages (loaded once, one turn run before measuring), minus the scripted model's own
+  time for the same request; median of ``--rounds`` turns each, the three sessions taking
+  turns (interleaved). ``flat_ratio`` is 2,000's against 2's (target 1.3x).
 
     python3 -m uv run --frozen python bench/sessions.py [--latency-ms 200] [--iterations 50]
+        [--rounds 30]
 
 Prints one JSON line: the figures, and each ``*_ratio`` against its target (create 5 ms,
-load 50 ms, fifty 1.3x; below 1 meets it).
+load 50 ms, fifty 1.3x, flat 1.3x; below 1 meets it).
 """
 
 from __future__ import annotations
@@ -43,7 +48,8 @@ from hermes_mcp.runtime import Runtime, open_runtime  # noqa: E402
 from hermes_mcp.testing.scripted import Call, Say, ScriptedModel, by_round  # noqa: E402
 
 RUNS = 20
-TARGETS = {"create_ms": 5.0, "load_ms": 50.0, "fifty_ratio": 1.3}
+TARGETS = {"create_ms": 5.0, "load_ms": 50.0, "fifty_ratio": 1.3, "flat_ratio": 1.3}
+SIZES = (2, 200, 2000)
 
 
 def median_ms(samples: list[float]) -> float:
@@ -143,7 +149,30 @@ async def fifty(settings: Any, ws: Path, latency_s: float) -> tuple[float, float
     return round(wall * 1000, 1), round(wall / latency_s, 3)
 
 
-async def main(latency_ms: float, iterations: int) -> dict[str, Any]:
+async def turn_at(settings: Any, ws: Path, rounds: int) -> dict[int, float]:
+    """Per-turn overhead of live sessions of each size in SIZES (see the docstring)."""
+    model = ScriptedModel()  # answers "done" to every request
+    async with open_runtime(settings, model=model) as rt:
+        ids = {size: await stored_session(rt, ws, size) for size in SIZES}
+        sessions = {size: await rt.load_session(ids[size]) for size in SIZES}
+        for session in sessions.values():
+            await session.run("warm up")  # the first turn reads the history
+        samples: dict[int, list[float]] = {size: [] for size in SIZES}
+        for _ in range(rounds):
+            for size in SIZES:
+                before = len(model.requests)
+                started = time.perf_counter()
+                end = await sessions[size].run("one more question")
+                turn_s = time.perf_counter() - started
+                assert end.stop_reason == "end_turn", end
+                bare_s = await bare(ScriptedModel(), model.requests[before:])
+                samples[size].append(turn_s - bare_s)
+        for session in sessions.values():
+            await session.close()
+    return {size: median_ms(samples[size]) for size in SIZES}
+
+
+async def main(latency_ms: float, iterations: int, rounds: int = 30) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         home, ws = Path(tmp) / "home", Path(tmp) / "ws"
         home.mkdir()
@@ -160,6 +189,7 @@ async def main(latency_ms: float, iterations: int) -> dict[str, Any]:
             load_ms, load_open_ms = await load(rt, stored)
         overhead_ms = await turn_overhead(settings, ws, iterations)
         fifty_ms, fifty_ratio = await fifty(settings, ws, latency_ms / 1000)
+        at = await turn_at(settings, ws, rounds)
     out: dict[str, Any] = {
         "create_ms": create_ms,
         "load_ms": load_ms,
@@ -169,6 +199,8 @@ async def main(latency_ms: float, iterations: int) -> dict[str, Any]:
         "fifty_wall_ms": fifty_ms,
         "latency_ms": latency_ms,
         "fifty_ratio": fifty_ratio,
+        "turn_at_ms": {str(size): ms for size, ms in at.items()},
+        "flat_ratio": round(at[SIZES[-1]] / at[SIZES[0]], 3),
     }
     out["target_ratio"] = {k: round(out[k] / target, 3) for k, target in TARGETS.items()}
     return out
@@ -178,6 +210,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--latency-ms", type=float, default=200.0)
     parser.add_argument("--iterations", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=30)
     args = parser.parse_args()
-    result = anyio.run(main, args.latency_ms, args.iterations)
+    result = anyio.run(main, args.latency_ms, args.iterations, args.rounds)
     sys.stdout.write(json.dumps(result) + "\n")

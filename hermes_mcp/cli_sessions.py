@@ -24,7 +24,7 @@ from hermes_mcp.config import Config, Settings, home_dir
 from hermes_mcp.errors import HermesError, StateError, UsageError, iso_utc
 from hermes_mcp.log import redact
 from hermes_mcp.state import Database, open_database
-from hermes_mcp.state.records import SessionInfo, SessionRecord, StoredMessage
+from hermes_mcp.state.records import CompactionRecord, SessionInfo, SessionRecord, StoredMessage
 from hermes_mcp.state.search import search_sessions
 from hermes_mcp.state.sessions import (
     SessionNotFound,
@@ -179,8 +179,11 @@ def _transcript(record: SessionRecord) -> str:
     if info.parent_id:
         lines.append(f"delegated by {info.parent_id}")
     turns = {t.turn: t for t in record.turns}
+    marks = sorted(record.compactions, key=lambda c: c.after_message)
     shown = 0
     for message in record.messages:
+        while marks and marks[0].after_message < message.id:
+            lines.append(_compaction(marks.pop(0)))
         if message.turn != shown:
             shown = message.turn
             turn = turns.get(shown)
@@ -188,7 +191,18 @@ def _transcript(record: SessionRecord) -> str:
             model = f", {turn.model}" if turn is not None and turn.model else ""
             lines.append(f"\n-- turn {shown} ({how}{model}) --")
         lines.append(_message(message))
+    lines.extend(_compaction(mark) for mark in marks)
     return "\n".join(lines)
+
+
+def _compaction(mark: CompactionRecord) -> str:
+    """The marker where the model's history was compacted: what it saw from then on was
+    the summary, then the messages below (every message is still shown here)."""
+    return (
+        f"== context compacted: {mark.tokens_before:,} → {mark.tokens_after:,} tokens; the"
+        f" model saw the summary below instead of the messages above ==\n"
+        + "\n".join(f"   | {line}" for line in mark.summary.splitlines())
+    )
 
 
 def _message(message: StoredMessage) -> str:

@@ -168,6 +168,18 @@ class AgentSection(_Strict):
     # execute_code: a script's wall time (waits for a person excluded) and its tool calls
     code_timeout_s: float = _timeout(60.0)
     code_max_calls: int = Field(default=200, ge=1, le=10_000)
+    # Compact the history before a request would pass this share of the serving route's
+    # context window; the summary is written by compaction_model ("provider:model"),
+    # else by the session's model.
+    compact_at: float = Field(default=0.8, gt=0.1, le=1.0, allow_inf_nan=False)
+    compaction_model: str | None = None
+
+    @field_validator("compaction_model")
+    @classmethod
+    def _compaction_ref(cls, value: str | None) -> str | None:
+        if value is not None:
+            ModelRef.parse(value)
+        return value
 
 
 class DelegationSection(_Strict):

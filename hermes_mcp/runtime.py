@@ -93,6 +93,7 @@ class Runtime:
             config_file=file,
             db=db,
             state_dir=settings.home,
+            compactor=engine.compact_now,
         )
 
     @property
@@ -148,6 +149,7 @@ class Runtime:
         except Exception:
             await self.store.delete(session_id)  # a config the session cannot open with
             raise
+        session.conversation.fresh()  # nothing to read back at its first turn
         return await self._opened(session)
 
     async def load_session(

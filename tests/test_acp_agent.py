@@ -62,6 +62,12 @@ def final(editor: Editor, call_id: str) -> Any:
     return ends[0]
 
 
+def last_user_message(body: dict[str, Any] | None) -> str:
+    users = [m for m in (body or {}).get("messages", []) if m.get("role") == "user"]
+    content = users[-1]["content"] if users else ""
+    return content if isinstance(content, str) else content[0].get("text", "")
+
+
 def content_text(update: Any) -> str:
     return "\n".join(
         c.content.text
@@ -369,33 +375,64 @@ async def test_without_a_provider_new_works_and_the_prompt_names_the_missing_con
 
 
 @pytest.mark.anyio
-async def test_a_second_prompt_while_one_runs_is_refused(
+async def test_prompts_sent_while_one_runs_wait_and_run_in_order(
     tmp_path: Path, fake: FakeProvider
 ) -> None:
     home, ws = new_home(tmp_path), new_workspace(tmp_path)
     configure(home, fake)
-    fake.script(KEY_A, hold("first", reply("First.")), reply("Other session."))
+    fake.script(
+        KEY_A,
+        hold("first", reply("First.")),
+        reply("Other session."),
+        reply("Next."),
+        reply("Last."),
+    )
     editor = Editor()
     async with connect(editor, home.process_env, ws) as conn:
         sid = (await conn.new_session(cwd=str(ws))).session_id
         other = (await conn.new_session(cwd=str(ws))).session_id
+        answers: dict[str, Any] = {}
+
+        async def send(prompt: str) -> None:
+            answers[prompt] = await conn.prompt(session_id=sid, prompt=text(prompt))
+
         async with anyio.create_task_group() as tg:
-            answers: list[Any] = []
-
-            async def first() -> None:
-                answers.append(await conn.prompt(session_id=sid, prompt=text("one")))
-
-            tg.start_soon(first)
-            await fake.wait_in_flight(1)
-            with pytest.raises(acp.RequestError) as busy:
-                await conn.prompt(session_id=sid, prompt=text("two"))
-            assert busy.value.code == -32003 and "already running" in str(busy.value)
-            # Another session of the same process is not held up by it.
+            tg.start_soon(send, "one")
+            await fake.wait_in_flight(1, timeout=30)  # the runtime opens in the background
+            tg.start_soon(send, "two")  # both wait behind "one" (no -32003)
+            tg.start_soon(send, "three")
+            # Another session of the same process is not held up by them.
             with anyio.fail_after(30):
                 elsewhere = await conn.prompt(session_id=other, prompt=text("meanwhile"))
             assert elsewhere.stop_reason == "end_turn" and editor.text(other) == "Other session."
+            assert fake.count(key=KEY_A) == 2  # the queued prompts have not reached a model
             fake.release("first")
-        assert answers[0].stop_reason == "end_turn"
+        assert [answers[p].stop_reason for p in ("one", "two", "three")] == ["end_turn"] * 3
+        # Each waiting prompt is shown where it starts (a user message), then its answer;
+        # the model saw them one after the other, in that order.
+        shown = [
+            (u.session_update, u.content.text)
+            for s, u in editor.updates
+            if s == sid and u.session_update in ("user_message_chunk", "agent_message_chunk")
+        ]
+        first, second = shown[1][1], shown[3][1]
+        assert shown == [
+            ("agent_message_chunk", "First."),
+            ("user_message_chunk", first),
+            ("agent_message_chunk", "Next."),
+            ("user_message_chunk", second),
+            ("agent_message_chunk", "Last."),
+        ]
+        assert {first, second} == {"two", "three"}
+        asked = [last_user_message(r.body) for r in fake.requests[2:4]]
+        assert asked == [first, second]
+        # /compact [focus]: the older turns summarised by the model, said in the session.
+        await conn.prompt(session_id=sid, prompt=text("/compact the prompts"))
+        assert "Context compacted:" in editor.text(sid) and "older turns summarised" in (
+            editor.text(sid)
+        )
+        summary_request = last_user_message(fake.requests[-1].body)
+        assert "Pay particular attention to: the prompts" in summary_request
 
         # No route left: a JSON-RPC error naming provider, class and recovery time.
         fake.script(KEY_A, rate_limited(120))
@@ -407,7 +444,7 @@ async def test_a_second_prompt_while_one_runs_is_refused(
             "rate_limit",
         )
         assert data["retryAt"] and data["attempts"]
-        assert fake.count(key=KEY_A) == 3  # one request for the failing prompt, no retry loop
+        assert fake.count(key=KEY_A) == 6  # one request for the failing prompt, no retry loop
 
 
 @pytest.mark.anyio

@@ -94,3 +94,24 @@ async def test_status_names_cooldowns_and_skips_with_recovery_times(
     ]
     text = json.dumps(after)
     assert not any(secret in text for secret in ALL)
+
+
+@pytest.mark.anyio
+async def test_next_route_is_the_one_that_would_serve_now(
+    tmp_path: Path, fake: FakeProvider
+) -> None:
+    """What compaction sizes for: with the primary cooling, the fallback's window."""
+    from hermes_mcp.agent.model import serving_window
+    from hermes_mcp.config import ModelRef
+
+    home = Home(tmp_path)
+    configure(home, fake)
+    fake.script(KEY_A, rate_limited(retry_after=120))
+    fake.script(FALLBACK_KEY, reply("from the backup"))
+    async with router_for(home, clock=Clock()) as router:
+        assert router.next_route() == ModelRef("primary", "gpt-4o")
+        assert serving_window(router) == ("primary:gpt-4o", 128_000)
+        assert serving_window(router, "primary:my-model") == ("primary:my-model", 32_000)
+        await router.complete(ChatRequest.of("hi"))  # the primary is cooling now
+        assert router.next_route() == ModelRef("backup", "gpt-4o-mini")
+        assert serving_window(router)[0] == "backup:gpt-4o-mini"

@@ -108,6 +108,18 @@ def _run(db: Database, args: MemoryArgs, workspace: str) -> tuple[str, list[Note
     return f"{verb} note {row['id']} ({_note(row).scope})", [_note(row)], False
 
 
+def recent_notes(db: Database, cwd: str, limit: int) -> tuple[list[Note], int]:
+    """Up to ``limit`` notes visible from the workspace ``cwd`` (global and its own),
+    most recently changed first, and how many there are in all. Blocking."""
+    visible = ("global", f"workspace:{cwd}")
+    rows = db.read(
+        f"{_COLUMNS} WHERE scope IN (?, ?) ORDER BY updated_at DESC, id DESC LIMIT ?",
+        (*visible, limit),
+    )
+    total = db.read("SELECT COUNT(*) FROM memory WHERE scope IN (?, ?)", visible)[0][0]
+    return [_note(row) for row in rows], int(total)
+
+
 async def memory(args: MemoryArgs, ctx: ToolContext) -> ToolResult:
     if ctx.db is None:
         raise ToolError("memory is unavailable: no state database in this session")

@@ -2,8 +2,9 @@
 user's prompt to ``turn_end`` (private: edges call ``session.turn()``, which the runtime
 wires to :func:`run_turn`).
 
-1. records the user's message (and its ``user_message`` event), reloads the session's
-   conversation;
+1. records the user's message (and its ``user_message`` event) and appends it to the
+   session's conversation, held in memory (``conversation.py``: the database is read
+   once, at the session's first turn);
 2. streams a model call; each move of the router (rotation, fallback, skip) is
    announced as ``model_switch`` the moment it happens (``on_attempt``), before the next
    route's first token; then the deltas, then ``usage`` (with the serving model's
@@ -24,6 +25,13 @@ wall-time budget is a deadline inside it. Tool calls and delegated children run 
 groups inside that scope, so nothing of a cancelled turn outlives it. A tool call cut
 short ends with status ``cancelled`` and gets a placeholder result in the session, so
 the next turn's conversation stays valid.
+
+Before each model call the conversation is compacted when the request would pass
+``agent.compact_at`` of the window of the route that will serve it
+(``compaction.py``): a ``compaction`` event says so; a conversation that cannot be made
+to fit ends the turn with ``error`` (class ``context_overflow``) saying how to go on.
+The system prompt carries the project's and the user's instructions (``AGENTS.md``)
+and the memory notes (``prompts.py``).
 
 Every event also goes to the turn's event log, stored with the turn's writes: that is
 what ``SessionStore.replay`` gives back. Images in the prompt reach only a model whose
@@ -47,8 +55,11 @@ from pydantic import BaseModel
 
 from hermes_mcp.agent import learning
 from hermes_mcp.agent.budget import Budget, explain
+from hermes_mcp.agent.compaction import elide_all, full_message, needs_compaction
+from hermes_mcp.agent.conversation import summarizer
 from hermes_mcp.agent.delegation import delegate_tool
 from hermes_mcp.agent.events import (
+    ContextCompacted,
     Emit,
     ModelSwitch,
     PlanUpdate,
@@ -61,14 +72,23 @@ from hermes_mcp.agent.events import (
     TurnEnd,
     UsageUpdate,
 )
-from hermes_mcp.agent.model import reads_images, switch_for
-from hermes_mcp.agent.prompt import Prompt
-from hermes_mcp.agent.prompts import offered_skills, system_prompt
+from hermes_mcp.agent.history import fixed_tokens
+from hermes_mcp.agent.model import reads_images, serving_window, switch_for
+from hermes_mcp.agent.prompt import Prompt, as_parts, prompt_text
+from hermes_mcp.agent.prompts import offered_skills, skills_section, system_prompt
 from hermes_mcp.agent.session import Session
 from hermes_mcp.agent.store import INTERRUPTED
+from hermes_mcp.agent.transcript import user_message
 from hermes_mcp.agent.turn_state import TurnState
 from hermes_mcp.config import ModelRef
-from hermes_mcp.errors import ConfigError, FailureClass, NoRouteError, ProviderError, StateError
+from hermes_mcp.errors import (
+    ConfigError,
+    FailureClass,
+    NoRouteError,
+    ProviderError,
+    StateError,
+    UsageError,
+)
 from hermes_mcp.llm import types as llm
 from hermes_mcp.log import get_logger, redact, redact_value
 from tools import Tool, ToolContext, ToolRegistry, ToolResult
@@ -124,7 +144,10 @@ async def run_turn(
         try:
             with scope:
                 with anyio.move_on_after(st.budget.max_duration_s) as deadline:
-                    st.turn, st.messages = await session.store.start_turn(st.session_id, prompt)
+                    st.history = await session.conversation.history()
+                    st.turn, user_id = await session.store.open_turn(st.session_id, prompt)
+                    message = user_message(prompt_text(prompt), as_parts(prompt))
+                    st.history.append(message, id=user_id, turn=st.turn)
                     await _loop(session, st)
                 if deadline.cancelled_caught:
                     st.finish("max_duration", explain("max_duration", st.budget))
@@ -138,6 +161,10 @@ async def run_turn(
             end = st.end()
             with anyio.CancelScope(shield=True):
                 await _settle(session, st, end)
+            if st.stop not in ("end_turn", "max_tokens", "refusal", "max_iterations", "max_cost"):
+                # Cut short (cancelled, out of time, a failure): memory may hold a message
+                # the store did not take, or miss one it did. Read it again next turn.
+                session.conversation.forget()
         await st.out(end)
         return end
 
@@ -157,7 +184,8 @@ async def _settle(session: Session, st: TurnState, end: TurnEnd) -> None:
     try:
         for call in st.unanswered.values():
             message = llm.Message.tool(call.id, call.name, f"{INTERRUPTED} ({st.stop})")
-            await session.store.append_tool(st.session_id, st.turn, message)
+            entry = st.history.append(message, id=None, turn=st.turn)
+            entry.id = await session.store.append_tool(st.session_id, st.turn, message)
         await session.store.end_turn(
             st.session_id,
             st.turn,
@@ -171,8 +199,10 @@ async def _settle(session: Session, st: TurnState, end: TurnEnd) -> None:
         log.error("turn.not_saved", error=str(exc))
 
 
-def _registry_for(session: Session, st: TurnState) -> ToolRegistry:
-    if not session.can_delegate and "code" not in session.toolsets:
+def _registry_for(session: Session, st: TurnState | None) -> ToolRegistry:
+    """The turn's tools: the session's, with ``delegate_task`` and ``execute_code`` when
+    they are on (they need the turn: ``st``; without one, the session's own)."""
+    if st is None or (not session.can_delegate and "code" not in session.toolsets):
         return session.registry
     registry = ToolRegistry(session.registry)
     if session.can_delegate:
@@ -205,25 +235,34 @@ def code_tool_for(session: Session, st: TurnState, registry: ToolRegistry) -> To
 async def _loop(session: Session, st: TurnState) -> None:
     registry = _registry_for(session, st)
     tools = tool_defs(registry)
-    skills = await offered_skills(session.context, registry.names)
-    system = llm.Message.system(
-        system_prompt(session.cwd, registry.names, delegated=session.depth > 0, skills=skills)
-    )
+    text, fixed = await _system(session, registry, tools)
+    system = llm.Message.system(text)
     learn_after = session.config.skills.learn_after_tool_calls
     key = await cache_key(session, st.session_id)
+    shrunk = False  # compacted after a provider said the request was too long
     while True:
         if not st.budget.next_iteration():
             st.finish("max_iterations", explain("max_iterations", st.budget))
             return
+        if not await _fit(session, st, fixed):
+            return
         messages = _visible(session, st)
         nudge = learning.reminder(st.tool_calls, learn_after, registry.names, depth=session.depth)
         request = llm.ChatRequest((system, *messages, *nudge), tools, cache_key=key)
-        result = await _complete(session, st, request)
+        try:
+            result = await _complete(session, st, request, too_long=not shrunk)
+        except _TooLong as exc:
+            # The window was unknown or wrong: compact below what was refused, once.
+            shrunk = True
+            size = fixed + st.history.tokens
+            if await _compact_for(session, st, fixed, exc.route, int(size * 0.75)):
+                continue
+            return
         if result is None:
             return
         completion = result.completion
         assistant = completion.message()  # with its replay, for the same wire
-        st.messages.append(assistant)
+        entry = st.history.append(assistant, id=None, turn=st.turn)
         st.unanswered = {call.id: call for call in completion.tool_calls}
         st.tool_calls.extend(call.name for call in completion.tool_calls)
         st.budget.add(completion.usage, result.cost_usd)
@@ -242,7 +281,7 @@ async def _loop(session: Session, st: TurnState) -> None:
                 attempts=result.attempts,
             )
         )
-        await session.store.append_assistant(
+        entry.id = await session.store.append_assistant(
             st.session_id, st.turn, assistant, result, events=st.log.take()
         )
         if completion.finish_reason == "length":
@@ -265,20 +304,130 @@ async def _loop(session: Session, st: TurnState) -> None:
             return
 
 
+async def _sections(session: Session) -> list[str]:
+    """The session's prompt sections: the context files and, at the top level with the
+    memory tool, the memory notes (read at the first turn, then kept)."""
+    memory = session.depth == 0 and "memory" in session.toolsets
+    return await session.conversation.sections(memory=memory)
+
+
+async def _system(
+    session: Session, registry: ToolRegistry, tools: tuple[llm.ToolDef, ...]
+) -> tuple[str, int]:
+    """The system prompt of this turn (the context files read now, the memory notes of
+    the session's first turn when the session has the memory tool; a delegated task
+    gets no memory) and the share of a
+    request it and the tool definitions take (estimated tokens)."""
+    skills = await offered_skills(session.context, registry.names)
+    sections = [*await _sections(session), skills_section(skills)]
+    text = system_prompt(
+        session.cwd, registry.names, delegated=session.depth > 0, sections=sections
+    )
+    return text, fixed_tokens(text, tools)
+
+
+async def _fit(session: Session, st: TurnState, fixed: int) -> bool:
+    """Compact the conversation when the next request would pass ``agent.compact_at`` of
+    the serving route's window; ``False`` (the turn ended) when it cannot fit at all."""
+    try:
+        route, window = serving_window(session.chat_model, session.model)
+    except (ConfigError, UsageError, ValueError):
+        return True  # an unknown override: the router's own error says it
+    section = session.config.agent
+    if window is None or not needs_compaction(st.history, fixed, window, section.compact_at):
+        return True
+    return await _compact_for(session, st, fixed, route, window)
+
+
+async def _compact_for(
+    session: Session, st: TurnState, fixed: int, route: str, window: int
+) -> bool:
+    """Compact for ``route``'s ``window``; ``False`` (the turn ended, saying the context
+    is full and how to go on) when the conversation cannot be made to fit."""
+    section = session.config.agent
+    spent: list[llm.Result] = []
+
+    async def count(result: llm.Result) -> None:
+        spent.append(result)
+        st.budget.add(result.completion.usage, result.cost_usd)
+        st.totals.add(result.completion.usage, result.cost_usd)
+
+    name = section.compaction_model or session.model
+    # A summary that failed is not asked for again in the same turn (each model call
+    # would pay for another failing one): the cheap steps still run.
+    asked = st.summary_failure is None
+    result = await session.conversation.compact(
+        turn=st.turn,
+        fixed=fixed,
+        window=window,
+        summarize=summarizer(session.chat_model, name, window, count) if asked else None,
+        spent=spent,
+    )
+    if result.asked and not result.summarized:
+        st.summary_failure = result.failure
+    elided = result.elided
+    if fixed + st.history.tokens > window:  # the last resort: the recent outputs too
+        elided += elide_all(st.history)
+    after = fixed + st.history.tokens
+    if after < result.before:  # something changed: say so
+        event = ContextCompacted(result.before, after, elided, result.summarized)
+        st.compactions.append(event)
+        await st.emit(event)
+    if after <= window:
+        return True
+    message = full_message(route, window, result.failure if asked else st.summary_failure)
+    st.error = {"provider": None, "class": "context_overflow", "message": message}
+    st.error.update(retry_at=None, attempts=[])
+    st.finish("error", message)
+    return False
+
+
+async def compact_now(session: Session, focus: str | None = None) -> ContextCompacted:
+    """``/compact [focus]``: summarise the session's older turns now, whatever their
+    size (``Session.compact``). UsageError naming why when nothing was summarised."""
+    registry = _registry_for(session, None)
+    tools = tool_defs(registry)
+    _, fixed = await _system(session, registry, tools)
+    _, window = serving_window(session.chat_model, session.model)
+    history = await session.conversation.history()
+    if window is None:  # unknown: as if the conversation filled half of it
+        window = 2 * (fixed + history.tokens)
+    spent: list[llm.Result] = []
+
+    async def count(result: llm.Result) -> None:
+        spent.append(result)
+        session.totals.add(result.completion.usage, result.cost_usd)
+
+    name = session.config.agent.compaction_model or session.model
+    result = await session.conversation.compact(
+        turn=0,
+        fixed=fixed,
+        window=window,
+        summarize=summarizer(session.chat_model, name, window, count),
+        focus=focus,
+        force=True,
+        spent=spent,
+    )
+    if not result.summarized:
+        raise UsageError(f"nothing was summarised: {result.failure or 'nothing to summarise'}")
+    return ContextCompacted(result.before, result.after, result.elided, True, "manual")
+
+
 def _visible(session: Session, st: TurnState) -> list[llm.Message]:
     """The conversation as this request sends it: images only when a model can read them."""
-    if not any(m.images for m in st.messages):
-        return st.messages
+    messages = st.history.messages()
+    if not st.history.images:
+        return messages
     try:
         vision = reads_images(session.chat_model, session.model)
     except (ConfigError, ValueError):
         vision = True  # an unknown override: the router's own error says it
     if vision:
-        return st.messages
+        return messages
     if NO_VISION not in st.notes:
         st.notes.append(NO_VISION)
         log.info("turn.images_dropped")
-    return [dataclasses.replace(m, images=()) if m.images else m for m in st.messages]
+    return [dataclasses.replace(m, images=()) if m.images else m for m in messages]
 
 
 def _window(session: Session, result: llm.Result) -> int | None:
@@ -292,8 +441,20 @@ def _window(session: Session, result: llm.Result) -> int | None:
     return window if isinstance(window, int) else None
 
 
-async def _complete(session: Session, st: TurnState, request: llm.ChatRequest) -> llm.Result | None:
+class _TooLong(Exception):
+    """Every route refused the request as too long for its context window."""
+
+    def __init__(self, route: str) -> None:
+        super().__init__(route)
+        self.route = route
+
+
+async def _complete(
+    session: Session, st: TurnState, request: llm.ChatRequest, *, too_long: bool = False
+) -> llm.Result | None:
     """One streamed model call; ``None`` (the turn ended in error) when it failed.
+    ``too_long``: raise :class:`_TooLong` (the turn goes on) when every route refused the
+    request as too long, so the caller can compact and ask again.
 
     The router tells of each attempt as it happens; a move becomes a ``model_switch``
     at once (a task forwards them, since the router cannot wait on a slow consumer),
@@ -336,6 +497,10 @@ async def _complete(session: Session, st: TurnState, request: llm.ChatRequest) -
         finally:
             send.close()
     if failure is not None:
+        overflow = FailureClass.CONTEXT_OVERFLOW
+        if too_long and isinstance(failure, NoRouteError) and failure.failure_class is overflow:
+            log.info("turn.context_overflow", message=failure.message)
+            raise _TooLong(f"{failure.provider}")
         _failed(st, failure)
         return None
     if result is None:
@@ -379,8 +544,10 @@ async def _call(
     result = await _dispatch(st, registry, call)
     message = llm.Message.tool(call.id, call.name, result.text)
     st.unanswered.pop(call.id, None)
-    st.messages.append(message)
-    await session.store.append_tool(st.session_id, st.turn, message, result, events=st.log.take())
+    entry = st.history.append(message, id=None, turn=st.turn)
+    entry.id = await session.store.append_tool(
+        st.session_id, st.turn, message, result, events=st.log.take()
+    )
 
 
 async def _dispatch(

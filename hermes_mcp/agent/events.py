@@ -12,7 +12,8 @@ then ``usage``; per tool call ``tool_call_start``, any ``tool_call_progress``, e
 one ``tool_call_end`` (also when the turn is cancelled: status ``cancelled``), then
 ``plan`` after the ``todo`` tool (the calls an ``execute_code`` script makes are
 tool calls too, their ``parent_call_id`` naming the script's call); ``child`` for a
-delegated task's progress; and last,
+delegated task's progress; ``compaction`` before a model call when the conversation was
+compacted; and last,
 exactly once, ``turn_end``. Replay (``SessionStore.replay``) gives back the same events,
 each turn opened by a ``user_message``, consecutive deltas coalesced
 (``event_log.py``). Text, arguments, outputs and diffs are redacted at the source:
@@ -224,6 +225,28 @@ class ChildUpdate(_Json):
 
 
 @dataclass(frozen=True)
+class ContextCompacted(_Json):
+    """The conversation was compacted to fit the serving model's context window
+    (``agent/compaction.py``), before a model call (``reason`` ``auto``) or by
+    ``/compact`` (``manual``): estimated tokens before and after, old tool outputs
+    elided, and whether a model-written summary replaced the older turns. The
+    transcript keeps every message; replay shows this event where it happened."""
+
+    type: Literal["compaction"] = field(default="compaction", init=False)
+    tokens_before: int
+    tokens_after: int
+    elided: int = 0
+    summarized: bool = False
+    reason: Literal["auto", "manual"] = "auto"
+
+    @property
+    def text(self) -> str:
+        """What an edge tells the person."""
+        how = "older turns summarised" if self.summarized else "old tool outputs elided"
+        return f"context compacted: {self.tokens_before:,} → {self.tokens_after:,} tokens ({how})"
+
+
+@dataclass(frozen=True)
 class TurnEnd(_Json):
     """The last event of a turn, and what ``run_turn`` returns.
 
@@ -245,10 +268,19 @@ class TurnEnd(_Json):
     duration_s: float = 0.0
     model: str | None = None  # "provider:model" that served the last call
     error: dict[str, Any] | None = None
+    compactions: tuple[ContextCompacted, ...] = ()  # those of this turn
 
     @field_serializer("duration_s")
     def _milliseconds(self, duration_s: float) -> float:
         return round(duration_s, 3)
+
+    # Written only when the turn compacted: the JSON of every other turn is as before.
+    @model_serializer(mode="wrap")
+    def _without_no_compactions(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if not data.get("compactions"):
+            data.pop("compactions", None)
+        return data
 
 
 Event = (
@@ -262,6 +294,7 @@ Event = (
     | UsageUpdate
     | ModelSwitch
     | ChildUpdate
+    | ContextCompacted
     | TurnEnd
 )
 

@@ -29,6 +29,7 @@ import anyio.abc
 from hermes_mcp.agent.delegation import delegate
 from hermes_mcp.agent.events import (
     ChildUpdate,
+    ContextCompacted,
     Event,
     ModelSwitch,
     TextDelta,
@@ -89,6 +90,8 @@ class Activity:
                 self.text = f"{event.action} {event.from_} → {event.to} ({event.reason})"
             case ChildUpdate():
                 self._child(event)
+            case ContextCompacted():
+                self.text = event.text
             case TurnEnd():
                 self.text = f"finished: {event.stop_reason}"
                 self.iterations = max(self.iterations, event.iterations)

@@ -65,3 +65,22 @@ def reads_images(model: ChatModel, name: str | None = None) -> bool:
     if chain is None or profile is None:
         return True
     return any(profile(route).vision is True for route in chain(name))
+
+
+def serving_window(model: ChatModel, name: str | None = None) -> tuple[str, int | None]:
+    """The route that will serve the next request (``provider:model``) and its context
+    window (``None``: unknown). Asks the model interface's ``next_route`` (the router:
+    the first route of the chain not skipped now), else takes the chain's head."""
+    chain = getattr(model, "chain", None)
+    profile = getattr(model, "profile", None)
+    if chain is None or profile is None:
+        return (name or "the model"), None
+    pick = getattr(model, "next_route", None)
+    route = pick(name) if pick is not None else None
+    if route is None:
+        routes = chain(name)
+        if not routes:
+            return (name or "the model"), None
+        route = routes[0]
+    window = profile(route).context_window
+    return str(route), window if isinstance(window, int) else None

@@ -1,10 +1,13 @@
 """The system prompts: one for an agent answering a user, one for a delegated task.
 
-The system prompt is rebuilt for every turn and never stored with the session. When the
-``skills`` toolset is on, it ends with a section naming each skill with its description
-only (progressive disclosure: ``skill_view`` loads the instructions); that section is
-one seam (:func:`skills_section`, fed by :func:`offered_skills`), so a composed prompt
-can place it where it likes.
+A system prompt is a list of sections joined by blank lines, in this order: who the agent
+is, how it works in the workspace (with a word on ``execute_code`` when it is offered),
+its tools, then the sections a session adds (the project's and the user's instructions,
+``context_files.render``; the memory notes, ``memory_notes.render``; the skills, each
+named with its description only, :func:`skills_section` fed by :func:`offered_skills`:
+``skill_view`` loads the instructions). An empty section is left out. The prompt is
+rebuilt for every turn and never stored with the session; built from the same inputs it
+is the same bytes, so a provider's prompt cache keeps hitting until something changed.
 """
 
 from __future__ import annotations
@@ -36,13 +39,9 @@ _CODE = (
 
 
 def system_prompt(
-    cwd: Path,
-    tool_names: Iterable[str],
-    *,
-    delegated: bool,
-    skills: Sequence[tuple[str, str, str]] = (),
+    cwd: Path, tool_names: Iterable[str], *, delegated: bool, sections: Sequence[str] = ()
 ) -> str:
-    """``skills`` are ``(name, description, scope)`` triples (:func:`offered_skills`)."""
+    """The system prompt; ``sections`` are the session's own, rendered, in order."""
     names = sorted(tool_names)
     tools = ", ".join(names) or "none"
     if delegated:
@@ -57,8 +56,8 @@ def system_prompt(
     common = _COMMON.format(cwd=cwd)
     if "execute_code" in names:
         common = f"{common} {_CODE}"
-    base = f"{intro}\n\n{common}\n\nTools available: {tools}."
-    return base + skills_section(skills)
+    parts = [intro, common, f"Tools available: {tools}.", *sections]
+    return "\n\n".join(part for part in parts if part)
 
 
 def skills_section(skills: Sequence[tuple[str, str, str]]) -> str:
@@ -80,7 +79,7 @@ def skills_section(skills: Sequence[tuple[str, str, str]]) -> str:
     if more:
         lines.append(f"- ... and {more} more: call skills_list")
     return (
-        "\n\nSkills (saved procedures). When one applies to the task, load its "
+        "Skills (saved procedures). When one applies to the task, load its "
         "instructions with skill_view before you start, and follow them:\n" + "\n".join(lines)
     )
 

@@ -42,7 +42,8 @@ from typing import Any, Self
 
 import anyio
 
-from hermes_mcp.agent.events import Emit, Event, TurnEnd
+from hermes_mcp.agent.conversation import Conversation
+from hermes_mcp.agent.events import ContextCompacted, Emit, Event, TurnEnd
 from hermes_mcp.agent.model import ChatModel
 from hermes_mcp.agent.prompt import Prompt
 from hermes_mcp.agent.store import SessionStore
@@ -94,13 +95,15 @@ class SessionClosed(UsageError):
 #: The run engine (``engine.run_turn``): one turn of ``session`` from ``prompt`` to its
 #: ``turn_end``, every event sent to ``emit``, cancelled through the scope.
 Engine = Callable[["Session", Prompt, Emit, anyio.CancelScope], Awaitable[TurnEnd]]
+#: ``engine.compact_now``: ``/compact [focus]`` on an idle session.
+Compactor = Callable[["Session", str | None], Awaitable[ContextCompacted]]
 
 
 @dataclass(frozen=True)
 class SessionDeps:
     """What every session of a runtime shares: the model interface (the router), the
-    run engine, the store, the loaded config (and its file, for error messages), the
-    database and the state directory."""
+    run engine (and its ``/compact``), the store, the loaded config (and its file, for
+    error messages), the database and the state directory."""
 
     model: ChatModel
     engine: Engine
@@ -109,6 +112,7 @@ class SessionDeps:
     config_file: str | None
     db: Database
     state_dir: Path | None
+    compactor: Compactor | None = None
 
 
 @dataclass
@@ -219,6 +223,14 @@ class Session:
         self._closers: list[Callable[[], Awaitable[None]]] = []
         self.toolsets = self._toolsets()
         self.registry = registry if registry is not None else self._registry()
+        self.conversation = Conversation(
+            session_id,
+            deps.store,
+            db=deps.db,
+            cwd=context.cwd,
+            state_dir=deps.state_dir,
+            config_file=context.config_file,
+        )
 
     # -- what the session is -----------------------------------------------------------
 
@@ -377,6 +389,22 @@ class Session:
         if self.busy:
             raise SessionBusy(f"session {self.id} is running a turn: cancel it first")
         await self.store.reset_context(self.id)
+        self.conversation.forget()
+
+    async def compact(self, focus: str | None = None) -> ContextCompacted:
+        """Compact the conversation now (``/compact [focus]``): old tool outputs elided
+        and the older turns summarised (``focus`` says what the summary should keep),
+        whatever its size; stored like an automatic compaction. It holds the session as a
+        turn does (SessionBusy while a turn runs; a turn asked for meanwhile is refused)
+        and ``cancel()`` cancels it, dropping nothing. UsageError when nothing could be
+        summarised (the reason is named)."""
+        if self._deps.compactor is None:
+            raise UsageError("compaction is not available in this session")
+        scope = anyio.CancelScope()
+        with self._running("/compact", scope), scope:
+            return await self._deps.compactor(self, focus)
+        self.conversation.forget()  # cut short: read the history again at the next turn
+        raise UsageError("the compaction was cancelled; nothing was dropped")
 
     def cancel(self) -> bool:
         """Cancel the running turn (if any); whether there was one."""
@@ -413,7 +441,7 @@ class Session:
             agent = config.agent.model_copy(update={"max_duration_s": timeout_s})
             config = config.model_copy(update={"agent": agent})
         child_id = await self.store.create(cwd=str(context.cwd), title=title, parent_id=self.id)
-        return Session(
+        child = Session(
             child_id,
             self._deps,
             context=dataclasses.replace(
@@ -428,6 +456,8 @@ class Session:
             depth=self.depth + 1,
             registry=self.registry.by_toolsets(wanted),
         )
+        child.conversation.fresh()
+        return child
 
     # -- replay and lifetime ---------------------------------------------------------------
 

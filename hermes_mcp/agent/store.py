@@ -5,9 +5,12 @@ an assistant message when its stream has ended, each tool result when its call r
 Killing the process loses at most the message in flight. Writes are ``BEGIN IMMEDIATE``
 transactions run in a worker thread, never on the event loop.
 
-:meth:`SessionStore.history` rebuilds a session's conversation for the next turn. A
-tool call left without a result (the process died during it) gets a placeholder result,
-so the conversation stays one that every provider accepts.
+:meth:`SessionStore.load_history` rebuilds a session's conversation when a live
+session starts its first turn (after that the session appends in memory): the messages
+after its context boundary (``/reset``, a compaction, with the compaction's summary
+first). A tool call left without a result (the process died during it) gets a
+placeholder result, so the conversation stays one that every provider accepts.
+:meth:`SessionStore.compact` stores a compaction's boundary and summary.
 
 Each assistant message also adds its usage and cost to the session's totals and records
 its route on the turn, in the same transaction. The turn's events
@@ -29,6 +32,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import anyio
 
+from hermes_mcp.agent.history import Entry, History, message_tokens
 from hermes_mcp.agent.prompt import Prompt, as_parts, describe, prompt_text
 from hermes_mcp.agent.replay import replay_session
 from hermes_mcp.agent.transcript import (
@@ -283,14 +287,12 @@ class SessionStore:
         """Record a new turn and its user message (its text, and its other parts for the
         history) and the ``user_message`` event replay starts the turn with; returns the
         turn's number."""
-        turn, _ = await self.start_turn(session_id, prompt, history=False)
+        turn, _ = await self.open_turn(session_id, prompt)
         return turn
 
-    async def start_turn(
-        self, session_id: str, prompt: Prompt, *, history: bool = True
-    ) -> tuple[int, list[Message]]:
-        """``begin_turn`` and ``history`` in one write: the turn's number and the
-        conversation it continues (its new user message last)."""
+    async def open_turn(self, session_id: str, prompt: Prompt) -> tuple[int, int]:
+        """``begin_turn``, returning the turn's number and its user message's row id (a
+        live session appends the message to its in-memory history: no history read)."""
         now = self._clock()
         text = prompt_text(prompt)
         parts = as_parts(prompt)
@@ -298,7 +300,7 @@ class SessionStore:
         described = [d for d in (describe(p) for p in parts) if d is not None]
         user_event = {"type": "user_message", "text": redact(text), "parts": described}
 
-        def insert(conn: sqlite3.Connection) -> tuple[int, list[Message]]:
+        def insert(conn: sqlite3.Connection) -> tuple[int, int]:
             row = conn.execute(
                 "SELECT COALESCE(MAX(turn), 0) + 1 FROM turns WHERE session_id = ?",
                 (session_id,),
@@ -308,15 +310,16 @@ class SessionStore:
                 "INSERT INTO turns (session_id, turn, started_at) VALUES (?, ?, ?)",
                 (session_id, turn, now),
             )
-            insert_message(conn, session_id, turn, Message.user(text), now, {"parts": packed})
+            message_id = insert_message(
+                conn, session_id, turn, Message.user(text), now, {"parts": packed}
+            )
             insert_events(conn, session_id, turn, [(0, user_event)])
             conn.execute(
                 "UPDATE sessions SET updated_at = ?,"
                 " title = CASE title WHEN '' THEN ? ELSE title END WHERE id = ?",
                 (now, make_title(text), session_id),
             )
-            history_rows = conn.execute(HISTORY, (session_id, session_id)) if history else []
-            return turn, _messages(history_rows)
+            return turn, message_id
 
         return await self._write(insert)
 
@@ -362,7 +365,8 @@ class SessionStore:
         message: Message,
         result: Result,
         events: Pending = (),
-    ) -> None:
+    ) -> int:
+        """Store a model's answer; its row id."""
         now = self._clock()
         usage = result.completion.usage
         meta = {
@@ -379,12 +383,13 @@ class SessionStore:
             "credential": result.credential,
         }
 
-        def append(conn: sqlite3.Connection) -> None:
-            insert_message(conn, session_id, turn, message, now, meta)
+        def append(conn: sqlite3.Connection) -> int:
+            message_id = insert_message(conn, session_id, turn, message, now, meta)
             add_totals(conn, session_id, turn, served, usage, result.cost_usd, now)
             insert_events(conn, session_id, turn, events)
+            return message_id
 
-        await self._write(append)
+        return await self._write(append)
 
     async def append_tool(
         self,
@@ -393,7 +398,8 @@ class SessionStore:
         message: Message,
         result: ToolResult | None = None,
         events: Pending = (),
-    ) -> None:
+    ) -> int:
+        """Store a tool's result (or a placeholder); its row id."""
         meta: dict[str, Any] = {}
         if result is not None:
             meta["is_error"] = int(result.is_error)
@@ -402,15 +408,34 @@ class SessionStore:
         now = self._clock()
         pending = list(events)
 
-        def append(conn: sqlite3.Connection) -> None:
-            insert_message(conn, session_id, turn, message, now, meta)
+        def append(conn: sqlite3.Connection) -> int:
+            message_id = insert_message(conn, session_id, turn, message, now, meta)
             insert_events(conn, session_id, turn, pending)
+            return message_id
 
-        await self._write(append)
+        return await self._write(append)
 
     async def history(self, session_id: str) -> list[Message]:
-        """The session's conversation, oldest first, with placeholders for lost results."""
-        return _messages(await self._run(self.db.read, HISTORY, (session_id, session_id)))
+        """The session's conversation, oldest first, with placeholders for lost results
+        (the compaction summary, if any, first)."""
+        return (await self.load_history(session_id)).messages()
+
+    async def load_history(self, session_id: str) -> History:
+        """The conversation the model continues, read once when a session is loaded:
+        the messages after the context boundary (``/reset``, a compaction), with the
+        prompt of the first one's turn when the boundary fell inside that turn, and the
+        compaction's summary; placeholders for lost results. SessionNotFound if unknown."""
+
+        def read() -> tuple[list[sqlite3.Row], list[sqlite3.Row]]:
+            summary = self.db.read(
+                "SELECT context_summary FROM sessions WHERE id = ?", (session_id,)
+            )
+            return summary, self.db.read(HISTORY, (session_id,) * 4)
+
+        summary_rows, rows = await self._run(read)
+        if not summary_rows:
+            raise SessionNotFound.named(session_id)
+        return _history(rows, summary_rows[0][0])
 
     async def reset_context(self, session_id: str) -> None:
         """Start a fresh conversation for the model: the next turn's history holds only
@@ -418,7 +443,7 @@ class SessionStore:
 
         def update(conn: sqlite3.Connection) -> None:
             conn.execute(
-                "UPDATE sessions SET context_from ="
+                "UPDATE sessions SET context_summary = NULL, context_from ="
                 " (SELECT COALESCE(MAX(id), 0) FROM messages WHERE session_id = ?)"
                 " WHERE id = ?",
                 (session_id, session_id),
@@ -426,25 +451,83 @@ class SessionStore:
 
         await self._write(update)
 
+    async def compact(
+        self,
+        session_id: str,
+        turn: int,
+        *,
+        boundary: int,
+        summary: str,
+        tokens_before: int,
+        tokens_after: int,
+        usage: Sequence[tuple[Usage, float | None]] = (),
+    ) -> None:
+        """Store a compaction: the model's history now starts with ``summary``, then the
+        messages after ``boundary`` (with their turn's prompt). A row in ``compactions``
+        marks the place in the transcript; no message is deleted. ``usage``: the summary
+        calls' tokens and cost, added to the session's totals."""
+        now = self._clock()
+        tokens_in = sum(u.input_tokens for u, _ in usage)
+        tokens_out = sum(u.output_tokens for u, _ in usage)
+        costs = [c for _, c in usage if c is not None]
+        cost = sum(costs) if costs else None
 
+        def update(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE sessions SET context_from = ?, context_summary = ? WHERE id = ?",
+                (boundary, summary, session_id),
+            )
+            conn.execute(
+                "INSERT INTO compactions (session_id, turn, after_message, tokens_before,"
+                " tokens_after, summary, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (session_id, turn, boundary, tokens_before, tokens_after, summary, now),
+            )
+            conn.execute(
+                "UPDATE sessions SET input_tokens = input_tokens + ?,"
+                " output_tokens = output_tokens + ?, cost_usd = CASE WHEN ? IS NULL"
+                " THEN cost_usd ELSE COALESCE(cost_usd, 0) + ? END WHERE id = ?",
+                (tokens_in, tokens_out, cost, cost, session_id),
+            )
+
+        await self._write(update)
+
+
+#: The messages after the session's context boundary, and the prompt of the turn the
+#: first of them belongs to when the boundary fell inside that turn (a compaction in the
+#: middle of a long turn keeps the turn's prompt whole). Parameters: the session id 4x.
 HISTORY = (
-    "SELECT role, content, tool_calls, tool_call_id, name, parts FROM messages"
-    " WHERE session_id = ? AND id > (SELECT context_from FROM sessions WHERE id = ?)"
+    "SELECT id, turn, role, content, tool_calls, tool_call_id, name, parts FROM messages"
+    " WHERE session_id = ? AND (id > (SELECT context_from FROM sessions WHERE id = ?)"
+    " OR (role = 'user' AND turn = (SELECT turn FROM messages WHERE session_id = ? AND"
+    " id > (SELECT context_from FROM sessions WHERE id = ?) ORDER BY id LIMIT 1)))"
     " ORDER BY id"
 )
 
 
-def _messages(rows: Iterable[sqlite3.Row]) -> list[Message]:
-    messages = [
-        Message(
-            role=row["role"],
-            content=row["content"],
-            tool_calls=tool_calls(row["tool_calls"]),
-            tool_call_id=row["tool_call_id"],
-            name=row["name"],
-            images=images_of(row["parts"]),
-            replay=replay_of(row["parts"]),
-        )
-        for row in rows
-    ]
-    return repair(messages)
+def _message(row: sqlite3.Row) -> Message:
+    return Message(
+        role=row["role"],
+        content=row["content"],
+        tool_calls=tool_calls(row["tool_calls"]),
+        tool_call_id=row["tool_call_id"],
+        name=row["name"],
+        images=images_of(row["parts"]),
+        replay=replay_of(row["parts"]),
+    )
+
+
+def _history(rows: Iterable[sqlite3.Row], summary: str | None) -> History:
+    """Rows → a :class:`History` whose messages are ``repair``-ed: a placeholder entry
+    (id ``None``) for each call that lost its result."""
+    stored: dict[int, tuple[int, int]] = {}
+    messages: list[Message] = []
+    for row in rows:
+        message = _message(row)
+        stored[id(message)] = (row["id"], row["turn"])
+        messages.append(message)
+    entries: list[Entry] = []
+    turn = 0
+    for message in repair(messages):
+        message_id, turn = stored.get(id(message), (None, turn))
+        entries.append(Entry(message, message_id, turn, message_tokens(message)))
+    return History(entries, summary)

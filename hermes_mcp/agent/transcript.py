@@ -24,7 +24,8 @@ def insert_message(
     message: Message,
     now: float,
     meta: dict[str, Any] | None = None,
-) -> None:
+) -> int:
+    """Insert one message; its row id."""
     calls = None
     if message.tool_calls:
         # Stored redacted (as the events show them): a key the model wrote into a call
@@ -39,7 +40,7 @@ def insert_message(
     # The model's own text is stored redacted too (tool results already are): a key it
     # repeats stays out of the database. The user's prompt is stored as given.
     content = redact(message.content) if message.role == "assistant" else message.content
-    conn.execute(
+    cursor = conn.execute(
         "INSERT INTO messages (session_id, turn, role, content, tool_calls, tool_call_id, name,"
         " is_error, structured, provider, model, input_tokens, output_tokens, cost_usd,"
         " created_at, parts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -62,6 +63,7 @@ def insert_message(
             meta.get("parts"),
         ),
     )
+    return int(cursor.lastrowid or 0)
 
 
 def insert_events(
@@ -122,6 +124,12 @@ def pack_parts(parts: Sequence[PromptPart]) -> str | None:
                 }
             )
     return json.dumps(out) if out else None
+
+
+def user_message(text: str, parts: Sequence[PromptPart]) -> Message:
+    """The user's message as the history holds it (``images_of(pack_parts(parts))``)."""
+    images = tuple(Image(p.media_type, p.data) for p in parts if isinstance(p, ImagePart))
+    return Message("user", text, images=images)
 
 
 def images_of(raw: str | None) -> tuple[Image, ...]:

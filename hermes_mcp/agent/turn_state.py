@@ -9,7 +9,8 @@ from typing import Any
 
 from hermes_mcp.agent.budget import Budget
 from hermes_mcp.agent.event_log import EventLog
-from hermes_mcp.agent.events import Emit, Event, StopReason, TurnEnd
+from hermes_mcp.agent.events import ContextCompacted, Emit, Event, StopReason, TurnEnd
+from hermes_mcp.agent.history import History
 from hermes_mcp.llm import types as llm
 from tools import ToolContext
 
@@ -47,7 +48,9 @@ class TurnState:
     started: float = field(default_factory=time.monotonic)
     turn: int = 0  # 0 until the turn is recorded
     log: EventLog = field(default_factory=EventLog)
-    messages: list[llm.Message] = field(default_factory=list)
+    history: History = field(default_factory=History)  # the session's, appended to
+    compactions: list[ContextCompacted] = field(default_factory=list)
+    summary_failure: str | None = None  # a summary failed this turn: not asked again
     unanswered: dict[str, llm.ToolCall] = field(default_factory=dict)
     text: str = ""
     notes: list[str] = field(default_factory=list)  # said in turn_end.message
@@ -78,4 +81,5 @@ class TurnState:
             duration_s=time.monotonic() - self.started,
             model=self.served,
             error=self.error,
+            compactions=tuple(self.compactions),
         )

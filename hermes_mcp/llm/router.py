@@ -247,6 +247,21 @@ class Router:
             self._clock(),
         )
 
+    def next_route(self, model: str | None = None) -> ModelRef | None:
+        """The route that would serve a request now: the first of the chain that is not
+        skipped (a model found missing, a provider failing, every credential cooling or
+        dead); ``None`` when every route is. What the agent compacts for: the next
+        route may have a smaller window than the first."""
+        now = self._clock()
+        for route in self.chain(model):
+            if (route.provider, route.model) in self._missing_models:
+                continue
+            if self._skip_until.get(route, 0.0) > now:
+                continue
+            if self.providers[route.provider].pool.available(route.model):
+                return route
+        return None
+
     def profile(self, route: ModelRef) -> ModelProfile:
         """What a route's model can do and costs (built-in table + config overrides)."""
         found = self._profiles.get(route)

@@ -54,12 +54,21 @@ def tool_definition(tool: Tool[Any]) -> types.Tool:
     return definition(tool.name, tool.description, tool.args, tool.annotations, tool.output)
 
 
+class CompactionOut(BaseModel):
+    """The conversation was compacted during the turn to fit the model's window."""
+
+    tokens_before: int
+    tokens_after: int
+    summarized: bool
+
+
 class UsageOut(BaseModel):
     input_tokens: int = 0
     output_tokens: int = 0
     cached_tokens: int = 0
     reasoning_tokens: int = 0
     cache_write_tokens: int = 0
+    compactions: list[CompactionOut] = []
 
 
 class AgentRunOutput(BaseModel):

@@ -25,6 +25,7 @@ from pydantic import ValidationError
 
 from hermes_mcp.agent.events import (
     ChildUpdate,
+    ContextCompacted,
     Event,
     ModelSwitch,
     PlanUpdate,
@@ -91,7 +92,15 @@ def validation_message(name: str, exc: ValidationError) -> str:
 
 def turn_structured(end: TurnEnd, route: RouteLog) -> dict[str, Any]:
     attempts = route.records(end.error.get("attempts") if end.error is not None else None)
-    usage = end.usage.to_json()
+    usage: dict[str, Any] = dict(end.usage.to_json())
+    usage["compactions"] = [
+        {
+            "tokens_before": c.tokens_before,
+            "tokens_after": c.tokens_after,
+            "summarized": c.summarized,
+        }
+        for c in end.compactions
+    ]
     return {
         "session_id": end.session_id,
         "answer": end.text,
@@ -162,6 +171,8 @@ def progress_text(event: Event) -> str | None:
             return f"running {event.title or event.name}{inside}"
         case ChildUpdate(status="started" | "done"):
             return f"child {event.task + 1} {event.status}: {event.goal[:80]}"
+        case ContextCompacted():
+            return event.text
         case _:
             return None
 
@@ -207,6 +218,9 @@ def transcript_markdown(title: str, session_id: str, events: Iterable[Event]) ->
                 flush()
                 items = [f"- [{e.get('status', '')}] {e.get('content', '')}" for e in event.entries]
                 out.extend(["**plan:**", "", *items, ""])
+            case ContextCompacted():
+                flush()
+                out.extend([f"*[{event.text}; the model saw a summary from here on]*", ""])
             case TurnEnd(stop_reason=reason) if reason != "end_turn":
                 flush()
                 out.extend([f"*turn ended: {reason}: {event.message or ''}*", ""])

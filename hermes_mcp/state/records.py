@@ -104,18 +104,44 @@ class StoredMessage:
 
 
 @dataclass(frozen=True)
+class CompactionRecord:
+    """A compaction: the model's history was summarised up to message ``after_message``
+    (the transcript keeps every message; this marks the place)."""
+
+    turn: int
+    after_message: int
+    tokens_before: int
+    tokens_after: int
+    summary: str
+    created_at: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "turn": self.turn,
+            "after_message": self.after_message,
+            "tokens_before": self.tokens_before,
+            "tokens_after": self.tokens_after,
+            "summary": self.summary,
+            "created_at": iso_utc(self.created_at),
+        }
+
+
+@dataclass(frozen=True)
 class SessionRecord:
-    """A whole session: its summary, its turns and its messages in order."""
+    """A whole session: its summary, its turns, its messages and its compactions, in
+    order."""
 
     info: SessionInfo
     turns: list[TurnRecord] = field(default_factory=list)
     messages: list[StoredMessage] = field(default_factory=list)
+    compactions: list[CompactionRecord] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "session": self.info.to_json(),
             "turns": [t.to_json() for t in self.turns],
             "messages": [m.to_json() for m in self.messages],
+            "compactions": [c.to_json() for c in self.compactions],
         }
 
 
@@ -153,5 +179,16 @@ def stored_message(row: sqlite3.Row) -> StoredMessage:
         structured=json.loads(row["structured"]) if row["structured"] else None,
         provider=row["provider"],
         model=row["model"],
+        created_at=row["created_at"],
+    )
+
+
+def compaction_record(row: sqlite3.Row) -> CompactionRecord:
+    return CompactionRecord(
+        turn=row["turn"],
+        after_message=row["after_message"],
+        tokens_before=row["tokens_before"],
+        tokens_after=row["tokens_after"],
+        summary=row["summary"],
         created_at=row["created_at"],
     )

@@ -204,3 +204,28 @@ MIGRATIONS.append(
 # same session (its history begins after message ``context_from``) while the stored
 # transcript, and so replay, keeps everything.
 MIGRATIONS.append(("ALTER TABLE sessions ADD COLUMN context_from INTEGER NOT NULL DEFAULT 0",))
+
+# 7: compaction (``agent/compaction.py``). ``sessions.context_summary``: the summary the
+# model sees before the messages after ``context_from`` (NULL: none; ``/reset`` clears
+# it). ``compactions``: one row per summary written, for the transcript's markers
+# (``sessions show``): the message it covers up to (``after_message``, the boundary),
+# the estimated tokens before and after, and the summary itself. Messages are never
+# deleted: the transcript keeps everything.
+MIGRATIONS.append(
+    (
+        "ALTER TABLE sessions ADD COLUMN context_summary TEXT",
+        """
+    CREATE TABLE compactions (
+        id             INTEGER PRIMARY KEY AUTOINCREMENT,
+        session_id     TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+        turn           INTEGER NOT NULL,        -- the turn it happened in (0: none, /compact)
+        after_message  INTEGER NOT NULL,        -- the last message the summary covers
+        tokens_before  INTEGER NOT NULL,
+        tokens_after   INTEGER NOT NULL,
+        summary        TEXT NOT NULL,
+        created_at     REAL NOT NULL
+    )
+    """,
+        "CREATE INDEX compactions_session ON compactions(session_id, id)",
+    )
+)

@@ -24,17 +24,20 @@ from typing import Any
 from hermes_mcp.errors import StateError, UsageError
 from hermes_mcp.state.db import Database
 from hermes_mcp.state.records import (
+    CompactionRecord,
     SessionInfo,
     SessionPage,
     SessionRecord,
     StoredMessage,
     TurnRecord,
+    compaction_record,
     stored_message,
     turn_record,
 )
 from hermes_mcp.state.schema import RETOTAL_SESSIONS
 
 __all__ = [
+    "CompactionRecord",
     "SessionInfo",
     "SessionNotFound",
     "SessionPage",
@@ -164,7 +167,8 @@ def list_sessions(
 
 
 def load_session(db: Database, session_id: str) -> SessionRecord | None:
-    """The session with every turn and stored message (no placeholders added)."""
+    """The session with every turn and stored message (no placeholders added), and
+    where its history was compacted."""
     info = get_session(db, session_id)
     if info is None:
         return None
@@ -181,8 +185,16 @@ def load_session(db: Database, session_id: str) -> SessionRecord | None:
             " ORDER BY id",
             (session_id,),
         )
+        compactions = db.read(
+            "SELECT turn, after_message, tokens_before, tokens_after, summary, created_at"
+            " FROM compactions WHERE session_id = ? ORDER BY id",
+            (session_id,),
+        )
     return SessionRecord(
-        info, [turn_record(t) for t in turns], [stored_message(m) for m in messages]
+        info,
+        [turn_record(t) for t in turns],
+        [stored_message(m) for m in messages],
+        [compaction_record(c) for c in compactions],
     )
 
 

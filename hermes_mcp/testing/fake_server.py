@@ -79,7 +79,8 @@ class _Prechecked(Protocol):
 
 class Rejection(NamedTuple):
     """A request refused before any scripted step (``reason``: ``key_in_url``,
-    ``missing_credential``, ``missing_version``, ``unknown_token``, ``expired_token``)."""
+    ``missing_credential``, ``missing_version``, ``unknown_token``, ``expired_token``,
+    ``context_overflow`` past ``context_limit``)."""
 
     at: float
     path: str
@@ -133,6 +134,7 @@ class FakeProvider(ProviderState, TokenEndpoint):
         *,
         latency_s: float = 0.0,
         record_bodies: bool = True,
+        context_limit: int | None = None,
     ) -> None:
         super().__init__(record_bodies=record_bodies)
         TokenEndpoint.__init__(self)
@@ -140,6 +142,10 @@ class FakeProvider(ProviderState, TokenEndpoint):
         self._host = loopback_host(host)
         self._port = port
         self.latency_s = latency_s
+        # A model's window: a request body of more than this many tokens (its bytes / 4,
+        # schemas and JSON included) is refused with the dialect's context-length error
+        # before any step is taken (a ``context_overflow`` rejection).
+        self.context_limit = context_limit
         self._dialects: dict[str, Dialect] = {}
         # Loop-thread state.
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -356,6 +362,12 @@ class FakeProvider(ProviderState, TokenEndpoint):
                 return web.Response(
                     status=rendered.status, body=rendered.body, headers=rendered.headers
                 )
+        if self.context_limit is not None and len(raw) / 4 > self.context_limit:
+            self._record_rejection(record, "context_overflow", 400)
+            rendered = dialect.render_failure(Failure("context_overflow", 400), req)
+            return web.Response(
+                status=rendered.status, body=rendered.body, headers=rendered.headers
+            )
         step = self._begin(record)
         task = asyncio.current_task()
         if task is not None:

@@ -147,6 +147,7 @@ class ScriptedModel:
         self._profile = profile or ModelProfile(context_window=128_000, tools=True)
         self._profiles = {ModelRef.parse(k): v for k, v in (profiles or {}).items()}
         self.requests: list[ChatRequest] = []
+        self.down: set[str] = set()  # routes next_route skips, as the router would
 
     def add(self, *steps: Step) -> None:
         self._queue.extend(steps)
@@ -157,6 +158,10 @@ class ScriptedModel:
 
     def profile(self, route: ModelRef) -> ModelProfile:
         return self._profiles.get(route, self._profile)
+
+    def next_route(self, model: str | None = None) -> ModelRef | None:
+        """The chain's first route not in ``down`` (the router's ``next_route``)."""
+        return next((r for r in self.chain(model) if str(r) not in self.down), None)
 
     def _next(self, request: ChatRequest) -> Step:
         if self._script is not None:
