@@ -57,7 +57,7 @@ class StdioTransport:
         """The transport on ``stdin_fd`` (after ``prefix``) and ``wire``, its writer
         running for the block's duration (what was sent is flushed at the end)."""
         source, sink = FdReader(stdin_fd), FdWriter(wire.fileno())
-        writer = LineWriter(sink.write, max_unsent=max_unsent)
+        writer = LineWriter(sink.write, try_write=sink.try_write, max_unsent=max_unsent)
         channel = LineChannel(LineReader(source.read, prefix=prefix, max_line=max_line), writer)
         with nonblocking(source.fd, sink.fd):
             async with anyio.create_task_group() as tg:

@@ -269,12 +269,20 @@ class LineWriter:
 
     ``send`` queues and returns at once while fewer than ``max_unsent`` bytes wait;
     past that it waits for the peer to read. After ``write`` fails (the peer is gone)
-    or :meth:`close`, ``send`` raises ``anyio.BrokenResourceError``."""
+    or :meth:`close`, ``send`` raises ``anyio.BrokenResourceError``. With ``try_write``
+    (a non-blocking write returning the bytes taken, e.g. :meth:`FdWriter.try_write`),
+    a line sent while nothing waits goes out at once, without a hop to :meth:`run`;
+    what the pipe does not take is queued (in order) for :meth:`run`."""
 
     def __init__(
-        self, write: Callable[[bytes], Awaitable[None]], *, max_unsent: int = MAX_UNSENT
+        self,
+        write: Callable[[bytes], Awaitable[None]],
+        *,
+        try_write: Callable[[bytes], int] | None = None,
+        max_unsent: int = MAX_UNSENT,
     ) -> None:
         self._write = write
+        self._try_write = try_write
         self.max_unsent = max_unsent
         self._queue: deque[bytes] = deque()
         self.unsent = 0  # bytes queued and not yet written
@@ -291,6 +299,19 @@ class LineWriter:
             await self._changed.wait()
         if self._closed:
             raise anyio.BrokenResourceError("the peer stopped reading")
+        if self._try_write is not None and not self._queue:  # nothing before it: write now
+            try:
+                taken = self._try_write(data)
+            except BlockingIOError:
+                taken = 0
+            except OSError:
+                self.close()
+                raise anyio.BrokenResourceError("the peer is gone") from None
+            if taken == len(data):
+                if not self.first_write.is_set():
+                    self.first_write.set()
+                return
+            data = data[taken:]
         self._queue.append(data)
         self.unsent += len(data)
         self._notify()
@@ -405,6 +426,12 @@ class FdWriter:
                 view = view[os.write(self.fd, view) :]
             except BlockingIOError:
                 await anyio.wait_writable(self.fd)
+
+    def try_write(self, data: bytes) -> int:
+        """Write what the pipe takes now (``BlockingIOError``: nothing)."""
+        if not self.polled:
+            raise BlockingIOError
+        return os.write(self.fd, data)
 
     def _write_all(self, data: bytes) -> None:
         view = memoryview(data)

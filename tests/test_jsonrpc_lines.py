@@ -243,3 +243,33 @@ async def test_bad_lines_after_the_peer_is_gone_are_dropped_not_raised() -> None
     assert writer.closed
     message = await channel.receive()
     assert message is not None and message["method"] == "x"
+
+
+async def test_lines_written_at_once_and_the_rest_in_order_by_the_writer() -> None:
+    """The pipe takes a line at once, then half of one, then nothing: what it did not
+    take goes out from ``run`` in order, after the part already written."""
+    out = bytearray()
+    takes = [100, 3, 0]
+
+    def try_write(data: bytes) -> int:
+        n = min(len(data), takes.pop(0) if takes else 0)
+        if n == 0:
+            raise BlockingIOError
+        out.extend(data[:n])
+        return n
+
+    async def write(data: bytes) -> None:
+        out.extend(data)
+
+    writer = LineWriter(write, try_write=try_write)
+    await writer.send(b"first\n")
+    assert out == b"first\n" and writer.first_write.is_set() and writer.unsent == 0
+    await writer.send(b"second\n")  # 3 bytes taken, the rest queued
+    await writer.send(b"third\n")  # behind it, never ahead
+    assert out == b"first\nsec" and writer.unsent == len(b"ond\nthird\n")
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(writer.run)
+            await writer.drained()
+            tg.cancel_scope.cancel()
+    assert out == b"first\nsecond\nthird\n"

@@ -71,7 +71,7 @@ class StdioWire:
         self.wire = wire
         self.source = source if source is not None else sys.stdin.buffer
         out, self._in = FdWriter(wire.fileno()), FdReader(self.source.fileno())
-        self.writer = LineWriter(out.write, max_unsent=max_unsent)
+        self.writer = LineWriter(out.write, try_write=out.try_write, max_unsent=max_unsent)
         reader = LineReader(self._in.read, prefix=prefix, max_line=max_line)
         self.channel = LineChannel(reader, self.writer)
         self.first_write = self.writer.first_write
