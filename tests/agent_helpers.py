@@ -94,7 +94,7 @@ async def agent_rig(
 
 
 async def run_turn(
-    agent: Agent, prompt: str, *, session_id: str | None = None, limit_s: float = 10.0
+    agent: Agent, prompt: str, *, session_id: str | None = None, limit_s: float = 30.0
 ) -> tuple[list[Event], TurnEnd]:
     """Run one turn to its end; every event, and the turn_end."""
     events: list[Event] = []

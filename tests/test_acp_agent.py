@@ -4,7 +4,6 @@ the loopback fake provider: the issue's "Must show" list."""
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -148,7 +147,8 @@ async def test_edit_and_command_asked_then_load_replays_then_cancel_and_continue
     # A new process: load replays the whole session, then cancel mid-stream and go on.
     fake.script(
         KEY_A,
-        stream(chunks=["one ", "two ", "three ", "four ", "five"], delay_s=2.0),
+        # Never finishes: after "one ", the next chunk comes in ten minutes.
+        stream(chunks=["one ", "two ", "three"], delay_s=600),
         reply("Back again."),
         reply("Forked."),
     )
@@ -168,24 +168,17 @@ async def test_edit_and_command_asked_then_load_replays_then_cancel_and_continue
         assert [e.content for e in again.of("plan", sid)[-1].entries] == ["write notes", "say hi"]
         again.updates.clear()
 
-        async def cancel_on_first_chunk() -> float:
+        async def cancel_on_first_chunk() -> None:
             await again.wait_for(lambda: bool(again.of("agent_message_chunk", sid)))
             await conn.cancel(session_id=sid)
-            return time.monotonic()
 
         async with anyio.create_task_group() as tg:
-            cancelled_at: list[float] = []
-
-            async def cancel() -> None:
-                cancelled_at.append(await cancel_on_first_chunk())
-
-            tg.start_soon(cancel)
+            tg.start_soon(cancel_on_first_chunk)
             with anyio.fail_after(30):
                 stopped = await conn.prompt(session_id=sid, prompt=text("count slowly"))
-            returned_at = time.monotonic()
-        assert stopped.stop_reason == "cancelled"
-        assert returned_at - cancelled_at[0] < 1.0
-        await fake.wait_disconnect(5)  # the provider saw its stream closed
+        # The prompt ends on the cancel: the stream it was reading never finishes.
+        assert stopped.stop_reason == "cancelled" and again.text(sid) == "one "
+        await fake.wait_disconnect()  # the provider saw its stream closed
 
         with anyio.fail_after(30):
             next_one = await conn.prompt(session_id=sid, prompt=text("and now?"))
@@ -339,9 +332,7 @@ async def test_without_a_provider_new_works_and_the_prompt_names_the_missing_con
     editor = Editor()
     env = {**home.process_env, "HERMES_TEST_PRIMARY_0": KEY_A}  # what the setup will name
     async with connect(editor, env, ws) as conn:
-        started = time.monotonic()
         new = await conn.new_session(cwd=str(link))
-        assert time.monotonic() - started < 5  # no provider probe (the bench measures it)
         with pytest.raises(acp.RequestError) as failed:
             await conn.prompt(session_id=new.session_id, prompt=text("hello"))
         assert failed.value.code == -32000 and "[model]" in str(failed.value)

@@ -83,7 +83,7 @@ async def test_two_turns_on_one_session_run_one_after_the_other(
             async def second() -> None:
                 ends.append((await run_turn(rig.agent, "B", session_id=session))[1])
 
-            with anyio.fail_after(10):
+            with anyio.fail_after(30):
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(second)
                     await fake.wait_in_flight(1)

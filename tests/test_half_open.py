@@ -110,7 +110,7 @@ async def test_with_no_fallback_a_request_waits_for_the_probes_answer(
         async def ask() -> None:
             texts.append((await router.complete(ChatRequest.of("hi"))).text)
 
-        with anyio.fail_after(20):
+        with anyio.fail_after(30):
             async with anyio.create_task_group() as tg:
                 tg.start_soon(ask)
                 await fake.wait_in_flight(1)
