@@ -1,5 +1,7 @@
-"""``hermes-acp`` as a real process, driven by the SDK's client over real stdio against
-the loopback fake provider: the issue's "Must show" list."""
+"""``hermes-acp`` driven by the SDK's client against the loopback fake provider: the
+issue's "Must show" list. The agent runs in the test's process over two pipes
+(tests/in_process.py); the session loaded "in a new process" is a real ``hermes-acp``
+process, which covers the real process end to end."""
 
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from acp.schema import (
 )
 
 from hermes_mcp.testing import FakeProvider, hold, rate_limited, reply, stream
-from tests.acp_client import Editor, connect, text
+from tests.acp_client import Editor, connect, connect_in_process, text
 from tests.agent_helpers import call, calls, delegate, new_home, new_workspace
 from tests.keys import FALLBACK_KEY, KEY_A
 from tests.routing import Home
@@ -87,7 +89,7 @@ async def test_edit_and_command_asked_then_load_replays_then_cancel_and_continue
     fake.script(KEY_A, calls(call("todo", "p1", todos=todos)), *EDIT_AND_RUN)
     editor = Editor()
     editor.answers = ["allow_once", "allow_always"]  # the edit once; the command always
-    async with connect(editor, home.process_env, ws) as conn:
+    async with connect_in_process(editor, home.process_env, ws) as conn:
         new = await conn.new_session(cwd=str(ws), mcp_servers=[])
         sid = new.session_id
         assert new.modes is not None and new.modes.current_mode_id == "ask"
@@ -210,7 +212,7 @@ async def test_editor_files_and_terminal_leave_the_disk_alone(
     )
     editor = Editor(fs=True, terminal=True)
     editor.buffers[str(ws / "hello.py")] = 'print("unsaved buffer")\n'
-    async with connect(editor, home.process_env, ws) as conn:
+    async with connect_in_process(editor, home.process_env, ws) as conn:
         sid = (await conn.new_session(cwd=str(ws))).session_id
         await conn.set_session_mode(session_id=sid, mode_id="accept_edits")
         assert [u.current_mode_id for u in editor.of("current_mode_update", sid)] == [
@@ -280,7 +282,7 @@ async def test_a_rate_limited_primary_falls_back_once_and_the_editor_is_told(
     fake.script(KEY_A, rate_limited(600))
     fake.script(FALLBACK_KEY, reply("From the fallback.", thinking="Weighing it up."))
     editor = Editor()
-    async with connect(editor, home.process_env, ws) as conn:
+    async with connect_in_process(editor, home.process_env, ws) as conn:
         sid = (await conn.new_session(cwd=str(ws))).session_id
         with anyio.fail_after(30):
             done = await conn.prompt(session_id=sid, prompt=text("hello"))
@@ -331,7 +333,7 @@ async def test_without_a_provider_new_works_and_the_prompt_names_the_missing_con
     link.symlink_to(ws)
     editor = Editor()
     env = {**home.process_env, "HERMES_TEST_PRIMARY_0": KEY_A}  # what the setup will name
-    async with connect(editor, env, ws) as conn:
+    async with connect_in_process(editor, env, ws) as conn:
         new = await conn.new_session(cwd=str(link))
         with pytest.raises(acp.RequestError) as failed:
             await conn.prompt(session_id=new.session_id, prompt=text("hello"))
@@ -367,7 +369,7 @@ async def test_a_second_prompt_while_one_runs_is_refused(
     configure(home, fake)
     fake.script(KEY_A, hold("first", reply("First.")), reply("Other session."))
     editor = Editor()
-    async with connect(editor, home.process_env, ws) as conn:
+    async with connect_in_process(editor, home.process_env, ws) as conn:
         sid = (await conn.new_session(cwd=str(ws))).session_id
         other = (await conn.new_session(cwd=str(ws))).session_id
         async with anyio.create_task_group() as tg:
@@ -417,7 +419,7 @@ async def test_delegated_tasks_show_progress_and_ask_on_the_parent_call(
         reply("A pixel."),
     )
     editor = Editor()
-    async with connect(editor, home.process_env, ws) as conn:
+    async with connect_in_process(editor, home.process_env, ws) as conn:
         sid = (await conn.new_session(cwd=str(ws))).session_id
         with anyio.fail_after(30):
             done = await conn.prompt(session_id=sid, prompt=text("delegate it"))
