@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
+
+import structlog
 
 
 @contextlib.contextmanager
@@ -32,6 +35,25 @@ def environment(env: Mapping[str, str], cwd: Path | None = None) -> Iterator[Non
         os.environ.update(saved)
 
 
+@contextlib.contextmanager
+def logging_restored() -> Iterator[None]:
+    """The logging set-up as it was before: an entry point configures structlog and the
+    standard library's root logger for the whole process (``sticky``, for ``serve``)."""
+    from hermes_mcp import log
+
+    config = structlog.get_config()
+    chosen = log._configured, log._chosen_level, log._chosen_renderer
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        yield
+    finally:
+        structlog.configure(**config)
+        log._configured, log._chosen_level, log._chosen_renderer = chosen
+        root.handlers[:] = handlers
+        root.setLevel(level)
+
+
 @dataclass
 class Pipes:
     """Two pipes: the edge reads ``edge_in`` (a descriptor, as its stdin) and writes
@@ -41,7 +63,7 @@ class Pipes:
     edge_out: BinaryIO
     client_read: int
     client_write: int
-    _transports: list[asyncio.BaseTransport] = field(default_factory=list)
+    _transports: list[asyncio.BaseTransport | asyncio.StreamWriter] = field(default_factory=list)
 
     @classmethod
     def open(cls) -> Pipes:
@@ -63,8 +85,9 @@ class Pipes:
             lambda: asyncio.StreamReaderProtocol(asyncio.StreamReader()),
             os.fdopen(self.client_write, "wb", buffering=0),
         )
-        self._transports += [read, write]
-        return reader, asyncio.StreamWriter(write, protocol, None, loop)
+        writer = asyncio.StreamWriter(write, protocol, None, loop)
+        self._transports += [read, writer]
+        return reader, writer
 
     def close_client_ends(self) -> None:
         for transport in self._transports:

@@ -1,4 +1,5 @@
-"""The command line, run as real processes against the fake provider (issue 2's Must show)."""
+"""The command line against the fake provider (issue 2's Must show): its entry point in process
+(tests/routing.py `hermes`), and as real processes where the process is the point."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from anyio.streams.text import TextReceiveStream
 from hermes_mcp import __version__
 from hermes_mcp.testing import FakeProvider, daily_quota, rate_limited, reply, unauthorized
 from tests.keys import FALLBACK_KEY, KEY_A, KEY_B, seen
-from tests.routing import Home, hermes
+from tests.routing import Home, hermes, hermes_process
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -49,7 +50,7 @@ async def test_plain_ask_prints_only_the_answer(tmp_path: Path, fake: FakeProvid
     home = Home(tmp_path)
     chain(home, fake, [KEY_A])
     fake.script(KEY_A, reply("Paris."))
-    ran = await hermes(home, "ask", "capital", "of", "France?")
+    ran = await hermes_process(home, "ask", "capital", "of", "France?")  # the real stdout
     assert (ran.code, ran.stdout) == (0, "Paris.\n")
     body = fake.requests[0].body
     assert body is not None and body["messages"][-1]["content"] == "capital of France?"

@@ -18,7 +18,7 @@ from hermes_mcp.llm.types import ChatRequest
 from hermes_mcp.state import open_database
 from hermes_mcp.testing import FakeProvider, hold, rate_limited, reply
 from tests.keys import FALLBACK_KEY, KEY_A
-from tests.routing import Home, hermes, router_for
+from tests.routing import Home, hermes, hermes_process, router_for
 
 PROCESSES = 20
 
@@ -51,6 +51,7 @@ async def cooled_and_ended(home: Home, fake: FakeProvider) -> None:
 
 
 @pytest.mark.anyio
+@pytest.mark.timeout(180)  # 20 real processes at once: about 30 s of CPU in all
 async def test_when_a_cooldown_ends_20_processes_send_one_probe_in_all(
     tmp_path: Path, fake: FakeProvider
 ) -> None:
@@ -61,7 +62,7 @@ async def test_when_a_cooldown_ends_20_processes_send_one_probe_in_all(
     results: list[dict[str, object]] = []
 
     async def one() -> None:
-        ran = await hermes(home, "ask", "--json", "hi", limit_s=120)
+        ran = await hermes_process(home, "ask", "--json", "hi", limit_s=120)
         assert ran.code == 0, ran.stderr
         results.append(json.loads(ran.stdout))
 

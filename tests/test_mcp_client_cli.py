@@ -1,4 +1,4 @@
-"""``[mcp_servers]`` through the command line, as real processes: ``hermes-mcp run`` with a
+"""``[mcp_servers]`` through the command line (``run`` as a real process): ``hermes-mcp run`` with a
 scripted model calling a configured server's tool, ``hermes-mcp doctor`` listing each
 server's tools or problem, and another hermes-mcp's ``serve --protocol mcp`` as a server."""
 
