@@ -3,6 +3,7 @@ and the CLI run as a real subprocess."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -152,7 +153,7 @@ async def hermes(home: Home, *args: str, limit_s: float = 30.0) -> Ran:
         return await hermes_process(home, *args, limit_s=limit_s)
     with anyio.fail_after(limit_s):
         code, out, err = await anyio.to_thread.run_sync(
-            _main_in_process, home.process_env, args, abandon_on_cancel=True
+            main_in_process, home.process_env, args, abandon_on_cancel=True
         )
     seen(out)
     seen(err)
@@ -164,13 +165,18 @@ async def hermes(home: Home, *args: str, limit_s: float = 30.0) -> Ran:
 _ONE_AT_A_TIME = threading.Lock()
 
 
-def _main_in_process(env: dict[str, str], args: tuple[str, ...]) -> tuple[int, str, str]:
+def main_in_process(
+    env: dict[str, str], args: tuple[str, ...], *, one_at_a_time: bool = True
+) -> tuple[int, str, str]:
+    """``cli.main(ARGS)`` with ``env`` as the environment: (exit code, stdout, stderr).
+    ``one_at_a_time`` False: in a forked child (the lock may have been held at the fork)."""
     from hermes_mcp import cli
     from tests.in_process import environment, logging_restored
 
     out, err = io.StringIO(), io.StringIO()
     streams = sys.stdin, sys.stdout, sys.stderr
-    with _ONE_AT_A_TIME, environment(env), logging_restored():
+    lock = _ONE_AT_A_TIME if one_at_a_time else contextlib.nullcontext()
+    with lock, environment(env), logging_restored():
         sys.stdin, sys.stdout, sys.stderr = io.StringIO(), out, err
         try:
             code = cli.main(list(args))
