@@ -29,7 +29,7 @@ from acp.schema import (
     Usage,
 )
 
-from acp_adapter import options, slash
+from acp_adapter import options, skills, slash
 from acp_adapter.content import Block, ContentRefused, command_text, to_parts
 from acp_adapter.edge import EdgeSession
 from acp_adapter.editor import EditorFiles, EditorTerminal, TerminalLinks
@@ -43,6 +43,7 @@ from hermes_mcp.agent.store import SessionNotFound
 from hermes_mcp.errors import UsageError
 from hermes_mcp.log import get_logger
 from hermes_mcp.runtime import Backends, Runtime
+from tools import ToolError
 
 if TYPE_CHECKING:
     from hermes_mcp.mcp_client import McpClient
@@ -116,7 +117,7 @@ class Live:
         if edge.closed:  # session/close came while it was being created
             await session.close()
             return
-        await self._commands(edge.id)
+        await self._commands(edge.id, session)
 
     async def reopen(self, edge: EdgeSession) -> None:
         """Open ``edge``'s stored session again (the runtime was restarted)."""
@@ -152,7 +153,7 @@ class Live:
         edge.opened(session, mapper, links)
         edge.titled = bool(info.title)
         await self._attach(session, [] if already_open else servers)
-        await self._commands(session_id)
+        await self._commands(session_id, session)
         return edge
 
     async def fork(self, session_id: str, servers: list[Any]) -> EdgeSession:
@@ -165,10 +166,9 @@ class Live:
         await forked.close()
         return await self.open(forked.id, Path(info.cwd), [], servers)
 
-    async def _commands(self, session_id: str) -> None:
-        from acp.helpers import update_available_commands
-
-        await self.conn.session_update(session_id, update_available_commands(options.commands()))
+    async def _commands(self, session_id: str, session: Session) -> None:
+        """The built-in commands and the skills', followed until the session closes."""
+        await skills.announce(self.rt, self.conn, session_id, session)
 
     def announced(
         self, edge: EdgeSession
@@ -263,9 +263,23 @@ class Live:
         session = await edge.wait()
         command = command_text(blocks)
         if command is not None and slash.known(command):
-            text = await slash.run(self, edge, session, command)
+
+            async def switch_model(value: str) -> None:
+                await self.set_model(session, value)
+                update = ConfigOptionUpdate(
+                    session_update="config_option_update", config_options=self._options(session)
+                )
+                await self.conn.session_update(edge.id, update)
+
+            text = await slash.run(self.rt, session, command, switch_model=switch_model)
             await self.conn.session_update(edge.id, message(text))
             return PromptResponse(stop_reason="end_turn")
+        skill_parts = None
+        if command is not None:  # /name args: a skill's instructions and the args
+            try:
+                skill_parts = await skills.turn_prompt(self.rt, session, *slash.split(command))
+            except ToolError as exc:
+                raise invalid(str(exc), sessionId=edge.id) from None
         problem = self.rt.problem
         if problem is not None:
             raise RequestError(
@@ -274,7 +288,7 @@ class Live:
                 {"class": "config", "message": problem, "authMethod": "setup"},
             )
         try:
-            parts = to_parts(blocks)
+            parts = skill_parts if skill_parts is not None else to_parts(blocks)
         except ContentRefused as exc:
             raise invalid(str(exc), sessionId=edge.id) from None
         if session.busy:
@@ -282,8 +296,8 @@ class Live:
         started = time.monotonic()
         try:
             end = await self._run(edge, session, parts)
-        except SessionBusy:
-            raise self._busy(edge) from None
+        except SessionBusy as exc:  # here, or in another process (the session's lease)
+            raise RequestError(SESSION_BUSY, str(exc), {"sessionId": edge.id}) from None
         except UsageError as exc:
             raise invalid(str(exc), sessionId=edge.id) from None
         result = outcome(end)

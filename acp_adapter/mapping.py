@@ -12,7 +12,8 @@ ACP session), so the editor sees a replayed session exactly as it saw it live:
   editor terminal carries the terminal instead and its output is the editor's to show;
   ``tool_call_end`` → the final status (``denied`` and ``cancelled`` are ``failed`` in
   ACP, with the reason in the content and ``rawOutput.status``), the diff of a file
-  change, locations and raw output.
+  change, locations and raw output. A call made by an ``execute_code`` script is a
+  tool call of its own whose ``_meta.hermes.parentToolCallId`` names the script's call.
 - ``plan`` → ``plan``; ``usage`` → ``usage_update`` (context used and window, the
   session's cost, token counts in ``_meta``); ``model_switch`` → a visible note in the
   message (which model, why); ``child`` → an update of the parent's ``delegate_task``
@@ -27,7 +28,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast, get_args
+from typing import Any, assert_never, cast, get_args
 
 from acp.schema import (
     AgentMessageChunk,
@@ -135,34 +136,37 @@ class UpdateMapper:
 
     def updates(self, event: Event) -> list[SessionUpdate]:
         """The session updates one event becomes (often one, sometimes none)."""
-        if isinstance(event, TextDelta):
-            return [message(event.text)] if event.text else []
-        if isinstance(event, ThoughtDelta):
-            if not event.text:
-                return []
-            chunk = AgentThoughtChunk(
-                session_update="agent_thought_chunk", content=_text(event.text)
-            )
-            return [chunk]
-        if isinstance(event, UserMessage):
-            return user_chunks(event)
-        if isinstance(event, Start):
-            return [self._start(event)]
-        if isinstance(event, Progress):
-            return self._progress(event)
-        if isinstance(event, ToolCallEnd):
-            return [self._end(event)]
-        if isinstance(event, PlanUpdate):
-            return [plan(event)]
-        if isinstance(event, Usage):
-            used = usage(event)
-            return [used] if used is not None else []
-        if isinstance(event, ModelSwitch):
-            return [switch_note(event)]
-        if isinstance(event, ChildUpdate):
-            update = self._child(event)
-            return [update] if update is not None else []
-        return []  # turn_end: the prompt's answer, see outcome()
+        match event:
+            case TextDelta(text=text):
+                return [message(text)] if text else []
+            case ThoughtDelta(text=text):
+                if not text:
+                    return []
+                return [
+                    AgentThoughtChunk(session_update="agent_thought_chunk", content=_text(text))
+                ]
+            case UserMessage():
+                return user_chunks(event)
+            case Start():
+                return [self._start(event)]
+            case Progress():
+                return self._progress(event)
+            case ToolCallEnd():
+                return [self._end(event)]
+            case PlanUpdate():
+                return [plan(event)]
+            case Usage():
+                used = usage(event)
+                return [used] if used is not None else []
+            case ModelSwitch():
+                return [switch_note(event)]
+            case ChildUpdate():
+                update = self._child(event)
+                return [update] if update is not None else []
+            case TurnEnd():
+                return []  # the prompt's answer, see outcome()
+            case _:
+                assert_never(event)
 
     def attach_terminal(self, call_id: str, terminal_id: str) -> ToolCallProgress:
         """The command of ``call_id`` runs in the editor's terminal ``terminal_id``: show
@@ -198,6 +202,7 @@ class UpdateMapper:
             status="in_progress",
             locations=locations,
             raw_input=event.arguments,
+            field_meta=parent_meta(event.parent_call_id),
         )
 
     def _progress(self, event: Progress) -> list[SessionUpdate]:
@@ -239,6 +244,7 @@ class UpdateMapper:
             content=content,
             locations=locations,
             raw_output=raw,
+            field_meta=parent_meta(event.parent_call_id),
         )
 
     def _child(self, event: ChildUpdate) -> ToolCallProgress | None:
@@ -256,21 +262,27 @@ class UpdateMapper:
         )
 
 
+def parent_meta(parent_call_id: str | None) -> dict[str, Any] | None:
+    """A call made by an ``execute_code`` script names that call (ACP has no nesting)."""
+    return None if parent_call_id is None else {"hermes": {"parentToolCallId": parent_call_id}}
+
+
 def child_status(event: ChildUpdate) -> str:
-    if event.status == "started":
-        return "started"
-    inner = event.event
-    if event.status == "done":
-        if isinstance(inner, TurnEnd):
-            return f"done ({inner.stop_reason})"
-        return "done"
-    if isinstance(inner, Start):
-        return f"running {inner.title}"
-    if isinstance(inner, ToolCallEnd):
-        return f"{inner.name} {inner.status}"
-    if inner is not None:
-        return inner.type.replace("_", " ")
-    return "working"
+    match event.status, event.event:
+        case "started", _:
+            return "started"
+        case "done", TurnEnd(stop_reason=reason):
+            return f"done ({reason})"
+        case "done", _:
+            return "done"
+        case _, Start(title=title):
+            return f"running {title}"
+        case _, ToolCallEnd(name=name, status=status):
+            return f"{name} {status}"
+        case _, None:
+            return "working"
+        case _, inner:
+            return inner.type.replace("_", " ")
 
 
 def user_chunks(event: UserMessage) -> list[SessionUpdate]:

@@ -1,4 +1,5 @@
-"""What a session announces: its modes, its config options and its slash commands.
+"""What a session announces: its modes, its config options and its slash commands (the
+built-in ones, then one per skill).
 
 Modes are the policy modes (``ask``, ``accept_edits``, ``auto``). Config options are the
 model (category ``model``: the default, its fallbacks and every model in a provider's
@@ -7,6 +8,9 @@ config is read: no network. Everything here is pure.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from acp.schema import (
     AvailableCommand,
@@ -19,6 +23,9 @@ from acp.schema import (
 )
 
 from hermes_mcp.config import Config
+
+if TYPE_CHECKING:
+    from tools.skills import Skill
 
 MODES: dict[str, tuple[str, str]] = {
     "ask": ("Ask", "Reads freely; every edit and every command asks first"),
@@ -43,6 +50,9 @@ COMMANDS: tuple[tuple[str, str, str | None], ...] = (
     ("providers", "Every configured credential: state, cooldown, last failure", None),
     ("reset", "Start a fresh context: the model forgets this session's conversation", None),
 )
+
+
+BUILT_IN = frozenset(name for name, _, _ in COMMANDS)
 
 
 def modes(current: str) -> SessionModeState:
@@ -114,7 +124,13 @@ def config_options(
     return out
 
 
-def commands() -> list[AvailableCommand]:
+def commands(skills: Sequence[Skill] = ()) -> list[AvailableCommand]:
+    """The built-in commands, then each skill not named like one (``/name args``)."""
+    table = list(COMMANDS)
+    for skill in skills:
+        if skill.name not in BUILT_IN:
+            hint = skill.front.argument_hint or "what to apply it to (optional)"
+            table.append((skill.name, f"Skill: {skill.description}", hint))
     return [
         AvailableCommand(
             name=name,
@@ -123,5 +139,5 @@ def commands() -> list[AvailableCommand]:
             if hint is None
             else AvailableCommandInput(root=UnstructuredCommandInput(hint=hint)),
         )
-        for name, about, hint in COMMANDS
+        for name, about, hint in table
     ]

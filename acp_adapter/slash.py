@@ -6,21 +6,23 @@
 ``/reset`` (a fresh context: the model forgets the conversation so far; the transcript
 the editor shows, and ``session/load``, keep it). Their
 answer is one agent message; they are not part of the conversation the model sees.
+The handler (``live.py``) passes what a command changes beyond the session: how to
+switch the model and tell the editor (``switch_model``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
-
-from acp.schema import ConfigOptionUpdate
 
 from hermes_mcp.errors import HermesError
 from hermes_mcp.llm.status import format_report
 
 if TYPE_CHECKING:
-    from acp_adapter.edge import EdgeSession
-    from acp_adapter.live import Live
     from hermes_mcp.agent.session import Session
+    from hermes_mcp.runtime import Runtime
+
+SwitchModel = Callable[[str], Awaitable[None]]
 
 NAMES = ("model", "fallback", "cost", "providers", "reset")
 
@@ -34,47 +36,42 @@ def known(command: str) -> bool:
     return split(command)[0] in NAMES
 
 
-async def run(live: Live, edge: EdgeSession, session: Session, command: str) -> str:
+async def run(rt: Runtime, session: Session, command: str, *, switch_model: SwitchModel) -> str:
     name, arg = split(command)
     try:
         if name == "model":
-            return await _model(live, edge, session, arg)
+            return await _model(rt, session, arg, switch_model)
         if name == "fallback":
-            return _fallback(live, session)
+            return _fallback(rt, session)
         if name == "cost":
-            return await _cost(live, session)
+            return await _cost(rt, session)
         if name == "reset":
             await session.reset_context()
             return "Started a fresh context: the model no longer sees this session's earlier turns."
-        return "```\n" + format_report(live.rt.router.status()["credentials"]) + "\n```"
+        return "```\n" + format_report(rt.router.status()["credentials"]) + "\n```"
     except HermesError as exc:
         return f"/{name}: {exc}"
 
 
-def _chain(live: Live, session: Session) -> list[str]:
-    return [str(ref) for ref in live.rt.router.chain(session.model)]
+def _chain(rt: Runtime, session: Session) -> list[str]:
+    return [str(ref) for ref in rt.router.chain(session.model)]
 
 
-async def _model(live: Live, edge: EdgeSession, session: Session, arg: str) -> str:
+async def _model(rt: Runtime, session: Session, arg: str, switch_model: SwitchModel) -> str:
     if arg:
-        await live.set_model(session, arg)
-        update = ConfigOptionUpdate(
-            session_update="config_option_update",
-            config_options=live._options(session),
-        )
-        await live.conn.session_update(edge.id, update)
-    chain = _chain(live, session)
+        await switch_model(arg)
+    chain = _chain(rt, session)
     whose = "this session's choice" if session.model else "the default"
     lines = [f"Model: {chain[0]} ({whose})"]
     lines += [f"Fallback {i}: {ref}" for i, ref in enumerate(chain[1:], 1)]
     return "\n".join(lines)
 
 
-def _fallback(live: Live, session: Session) -> str:
-    status = live.rt.router.status()
+def _fallback(rt: Runtime, session: Session) -> str:
+    status = rt.router.status()
     skips = {skip["route"]: skip for skip in status["skips"]}
     lines = []
-    for i, ref in enumerate(_chain(live, session)):
+    for i, ref in enumerate(_chain(rt, session)):
         provider = ref.partition(":")[0]
         role = "primary" if i == 0 else f"fallback {i}"
         skip = skips.get(ref)
@@ -94,8 +91,8 @@ def _fallback(live: Live, session: Session) -> str:
     return "\n".join(lines) or "no model is configured"
 
 
-async def _cost(live: Live, session: Session) -> str:
-    info = await live.rt.store.get(session.id)
+async def _cost(rt: Runtime, session: Session) -> str:
+    info = await rt.store.get(session.id)
     if info is None:
         return "no usage recorded yet"
     cost = "unknown (no priced call)" if info.cost_usd is None else f"${info.cost_usd:.4f}"

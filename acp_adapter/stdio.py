@@ -25,8 +25,10 @@ log = get_logger("acp_adapter")
 
 async def serve(wire: BinaryIO, *, prefix: bytes = b"", stdin_fd: int = 0) -> None:
     """Serve one ACP connection on ``stdin_fd`` (after ``prefix``) and ``wire``."""
-    transport = await StdioTransport.open(wire, prefix=prefix, stdin_fd=stdin_fd)
-    async with anyio.create_task_group() as tg:
+    async with (
+        StdioTransport.open(wire, prefix=prefix, stdin_fd=stdin_fd) as transport,
+        anyio.create_task_group() as tg,
+    ):
         host = RuntimeHost(tg)
         agent = HermesAgent(host, tg)
         conn = AgentSideConnection(agent, transport, listening=False, use_unstable_protocol=True)

@@ -22,6 +22,7 @@ Prints JSON lines; the last is ``{"fanout_ratio": {...}, "loop_overhead_ms": ...
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -43,15 +44,14 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 import anyio  # noqa: E402
 import httpx2  # noqa: E402
 
-from hermes_mcp.agent import Agent, SessionStore, ToolCallEnd, ToolCallStart  # noqa: E402
+from hermes_mcp.agent import ToolCallEnd, ToolCallStart  # noqa: E402
 from hermes_mcp.agent.model import ModelStream  # noqa: E402
+from hermes_mcp.agent.session import Session  # noqa: E402
 from hermes_mcp.config import AgentSection, DelegationSection, load_settings  # noqa: E402
-from hermes_mcp.llm.credential_state import CredentialStateStore  # noqa: E402
 from hermes_mcp.llm.router import Router  # noqa: E402
 from hermes_mcp.llm.types import ChatRequest  # noqa: E402
 from hermes_mcp.llm.walk import AttemptObserver  # noqa: E402
-from hermes_mcp.state import open_database  # noqa: E402
-from tools import Policy, ToolContext  # noqa: E402
+from hermes_mcp.runtime import Runtime, open_runtime  # noqa: E402
 
 KEY = "sk-bench-0000000000000000000000"
 CONCURRENCY = 4
@@ -111,10 +111,10 @@ def tool_reply(name: str, call_id: str, arguments: dict[str, Any]) -> dict[str, 
 
 
 class Recording:
-    """The router, keeping every request the loop sends."""
+    """The runtime's router (set once it is open), keeping every request the loop sends."""
 
-    def __init__(self, router: Router) -> None:
-        self.router = router
+    def __init__(self) -> None:
+        self.router: Router | None = None
         self.requests: list[ChatRequest] = []
 
     @asynccontextmanager
@@ -126,23 +126,31 @@ class Recording:
         on_attempt: AttemptObserver | None = None,
     ) -> AsyncIterator[ModelStream]:
         self.requests.append(request)
+        assert self.router is not None
         async with self.router.stream(request, model=model, on_attempt=on_attempt) as events:
             yield events
 
 
 async def fan_out(
-    agent: Agent, client: httpx2.AsyncClient, url: str, children: int, latency_s: float
+    rt: Runtime,
+    workspace: Path,
+    client: httpx2.AsyncClient,
+    url: str,
+    children: int,
+    latency_s: float,
 ) -> dict[str, Any]:
     tasks = [{"goal": f"say hello, child {i}"} for i in range(children)]
     await script(client, url, [tool_reply("delegate_task", "d1", {"tasks": tasks})])
     started = ended = 0.0
-    async with agent.turn(f"fan out to {children}") as turn:
+    session = await rt.create_session(workspace, mode="auto", toolsets=["planning", "delegation"])
+    async with session.turn(f"fan out to {children}") as turn:
         async for event in turn:
             if isinstance(event, ToolCallStart):
                 started = time.perf_counter()
             elif isinstance(event, ToolCallEnd):
                 ended = time.perf_counter()
     assert turn.outcome is not None and turn.outcome.stop_reason == "end_turn", turn.outcome
+    await session.close()
     rounds = math.ceil(children / CONCURRENCY)
     wall = ended - started
     return {
@@ -158,13 +166,13 @@ async def fan_out(
 
 
 async def loop_overhead(
-    agent: Agent, recording: Recording, client: httpx2.AsyncClient, url: str, iterations: int
+    session: Session, recording: Recording, client: httpx2.AsyncClient, url: str, iterations: int
 ) -> dict[str, Any]:
     steps = [tool_reply("todo", f"t{i}", {}) for i in range(iterations)]
     await script(client, url, steps)
     recording.requests.clear()
     started = time.perf_counter()
-    async with agent.turn("plan, repeatedly") as turn:
+    async with session.turn("plan, repeatedly") as turn:
         async for _ in turn:
             pass
     turn_s = time.perf_counter() - started
@@ -172,6 +180,7 @@ async def loop_overhead(
     sent = list(recording.requests)
     await script(client, url, steps)
     started = time.perf_counter()
+    assert recording.router is not None
     for request in sent:
         async with recording.router.stream(request, model="fast:bench-model") as events:
             async for _ in events:
@@ -205,25 +214,18 @@ async def run(latency_ms: float, iterations: int, repeats: int) -> None:
                     "delegation": DelegationSection(max_concurrency=CONCURRENCY, max_depth=1),
                 }
             )
-            db = open_database(settings.db_path)
-            store = SessionStore(db)
-            context = ToolContext((workspace,), policy=Policy("auto"), db=db, state_dir=home)
+            recording = Recording()
             async with (
-                Router(settings, CredentialStateStore(db)) as router,
+                open_runtime(dataclasses.replace(settings, config=config), model=recording) as rt,
                 httpx2.AsyncClient() as client,
             ):
-                delegating = Agent(
-                    router, store, context, config=config, toolsets=["planning", "delegation"]
-                )
-                recording = Recording(router)
-                looping = Agent(
-                    recording, store, context, config=config, model_name="fast:bench-model"
-                )
+                recording.router = rt.router
+                looping = await rt.create_session(workspace, mode="auto", model="fast:bench-model")
                 await loop_overhead(looping, recording, client, fast_url, 10)  # warm up
                 ratios: dict[str, float] = {}
                 for children in (1, 4, 16):
                     results = [
-                        await fan_out(delegating, client, slow_url, children, latency_ms / 1000)
+                        await fan_out(rt, workspace, client, slow_url, children, latency_ms / 1000)
                         for _ in range(repeats)
                     ]
                     best = min(results, key=lambda r: r["ratio"])
@@ -240,7 +242,6 @@ async def run(latency_ms: float, iterations: int, repeats: int) -> None:
                         "loop_overhead_ms": round(statistics.median(overheads), 3),
                     }
                 )
-            db.close()
     finally:
         for proc in (slow, fast):
             proc.terminate()

@@ -35,7 +35,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 
 import anyio  # noqa: E402
 
-from hermes_mcp.agent.event_codec import encode  # noqa: E402
+from hermes_mcp.agent.event_log import encode  # noqa: E402
 from hermes_mcp.agent.events import TurnEnd  # noqa: E402
 from hermes_mcp.config import load_settings  # noqa: E402
 from hermes_mcp.llm.types import ChatRequest, Completion, Message, Result, Usage  # noqa: E402

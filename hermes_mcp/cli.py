@@ -23,6 +23,8 @@ import anyio.abc
 from hermes_mcp import __version__
 from hermes_mcp.cli_sessions import add_parser as add_sessions_parser
 from hermes_mcp.cli_sessions import cmd_sessions
+from hermes_mcp.cli_skills import add_parser as add_skills_parser
+from hermes_mcp.cli_skills import cmd_skills
 from hermes_mcp.config import Settings, load_settings
 from hermes_mcp.errors import ConfigError, HermesError, NoRouteError, StateError, UsageError
 from hermes_mcp.install.command import add_parsers as add_install_parsers
@@ -86,6 +88,7 @@ def _parser() -> argparse.ArgumentParser:
     doctor.add_argument("--json", action="store_true", help="print a JSON list of checks")
 
     add_sessions_parser(sub, _Parser)  # sessions [list|show|search|delete|rename|fork]
+    add_skills_parser(sub, _Parser)  # skills [list|show NAME]
     add_install_parsers(sub, _Parser)  # install CLIENT, uninstall CLIENT
     sub.add_parser("setup", help="write a starter config.toml from the API keys that are set")
     _add_serve_parser(sub)
@@ -340,6 +343,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_doctor(args)
         if args.command == "sessions":
             return cmd_sessions(args, _out, _err)
+        if args.command == "skills":
+            return cmd_skills(args, _out, _err)
         if args.command in ("install", "uninstall"):
             return cmd_install(args, _out, _err)
         if args.command == "setup":

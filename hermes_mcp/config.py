@@ -14,6 +14,7 @@ import re
 import tomllib
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -22,13 +23,14 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from hermes_mcp import env_chain
 from hermes_mcp.credentials import Credential, CredentialRefError, dedupe, resolve
 from hermes_mcp.errors import ConfigError
 from hermes_mcp.log import get_logger
 
 PROVIDER_NAME = re.compile(r"^[a-z0-9_-]+$")
 
-Wire = Literal["openai", "anthropic", "gemini", "vertex"]
+Wire = Literal["openai", "responses", "anthropic", "gemini", "vertex"]
 Strategy = Literal["fill_first", "round_robin", "least_used", "random"]
 
 
@@ -91,6 +93,12 @@ class ModelSettings(_Strict):
     output_per_mtok: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     # default: the input price
     cached_per_mtok: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    # tokens written to the provider's prompt cache (Anthropic: 1.25x input); default:
+    # the input price
+    cache_write_per_mtok: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    # How hard the model thinks, mapped per wire (reasoning_effort, reasoning.effort,
+    # Anthropic thinking budgets, Gemini thinkingConfig); absent: nothing is sent.
+    reasoning: Literal["off", "low", "medium", "high"] | None = None
 
 
 # A timeout must be a finite number of seconds, and one a clock can add to now.
@@ -146,8 +154,20 @@ class AgentSection(_Strict):
     max_duration_s: float = _timeout(900.0)
     max_cost_usd: float = Field(default=5.0, ge=0, allow_inf_nan=False)
     toolsets: list[str] = Field(
-        default_factory=lambda: ["files", "terminal", "web", "memory", "planning", "delegation"]
+        default_factory=lambda: [
+            "files",
+            "terminal",
+            "web",
+            "memory",
+            "planning",
+            "skills",
+            "delegation",
+            "code",
+        ]
     )
+    # execute_code: a script's wall time (waits for a person excluded) and its tool calls
+    code_timeout_s: float = _timeout(60.0)
+    code_max_calls: int = Field(default=200, ge=1, le=10_000)
 
 
 class DelegationSection(_Strict):
@@ -166,7 +186,15 @@ class PolicySection(_Strict):
     approval_timeout_s: float = Field(default=300.0, gt=0, le=86_400)
 
 
-MCP_TOOLSETS: tuple[str, ...] = ("files", "terminal", "web", "memory", "planning", "agent")
+MCP_TOOLSETS: tuple[str, ...] = (
+    "files",
+    "terminal",
+    "web",
+    "memory",
+    "planning",
+    "skills",
+    "agent",
+)
 
 
 class McpSection(_Strict):
@@ -174,7 +202,8 @@ class McpSection(_Strict):
 
     toolsets: list[str] = Field(default_factory=lambda: list(MCP_TOOLSETS))
     job_retention_s: float = Field(default=3600.0, gt=0)  # finished agent_start jobs kept
-    job_log_events: int = Field(default=500, ge=1)  # events kept per job
+    # No longer used (jobs keep no event log): accepted so that older config files load.
+    job_log_events: int | None = Field(default=None, ge=1, exclude=True)
     max_jobs: int = Field(default=16, ge=1)  # background jobs running at once
     progress_interval_s: float = Field(default=4.0, gt=0, le=5.0)
 
@@ -187,6 +216,16 @@ class McpSection(_Strict):
                 f"unknown toolset(s) {', '.join(unknown)}: choose from {', '.join(MCP_TOOLSETS)}"
             )
         return value
+
+
+class SkillsSection(_Strict):
+    """``[skills]``: the learning nudge and how often the skill folders are looked at."""
+
+    # After this many tool calls in one turn the model is reminded that it may save what
+    # it learned as a skill (or improve the one it followed); 0 never reminds.
+    learn_after_tool_calls: int = Field(default=12, ge=0)
+    # How often the MCP and ACP edges look for changed skills (list_changed, commands).
+    watch_interval_s: float = Field(default=2.0, gt=0, le=3600)
 
 
 # -- [mcp_servers.NAME]: other MCP servers whose tools the agent may use (mcp_client/) ---
@@ -209,6 +248,8 @@ class McpServerSection(_Strict):
     tools: list[str] | None = None  # an allow-list of the server's tool names
     timeout_s: float = Field(default=120.0, gt=0)  # per call
     startup_timeout_s: float = Field(default=30.0, gt=0)  # start, handshake, tools/list
+    # A stdio server's longest message line; a longer one fails the call it answers.
+    max_line_bytes: int = Field(default=16 * 1024 * 1024, ge=4096)
 
     @model_validator(mode="after")
     def _one_transport(self) -> McpServerSection:
@@ -230,6 +271,7 @@ class Config(_Strict):
     delegation: DelegationSection = Field(default_factory=DelegationSection)
     policy: PolicySection = Field(default_factory=PolicySection)
     mcp: McpSection = Field(default_factory=McpSection)
+    skills: SkillsSection = Field(default_factory=SkillsSection)
     mcp_servers: dict[str, McpServerSection] = Field(default_factory=dict)
 
 
@@ -435,9 +477,7 @@ def load_settings(
     source = path or config_path(env)
     home = home_dir(env)
     if not source.exists() and path is None and source == home / "config.toml":
-        from hermes_mcp.zero_config import zero_config_settings  # no file: keys from env
-
-        zero = zero_config_settings(home, os.environ if env is None else env)
+        zero = _from_environment(home, os.environ if env is None else env)  # keys from env
         if zero is not None:
             return zero
     if not source.exists():
@@ -454,3 +494,15 @@ def load_settings(
     for warning in warnings:  # ask and run go on; doctor reports each as a failed check
         get_logger("hermes_mcp.config").warning("config.credential_unusable", detail=warning)
     return Settings(config, source, home, credentials, tuple(warnings))
+
+
+def _from_environment(home: Path, env: Mapping[str, str]) -> Settings | None:
+    """Settings built from the key variables that are set, or None when none is."""
+    chosen = env_chain.detect(env)
+    if not chosen:
+        return None
+    where = "environment (no config file)"
+    config = parse_config(env_chain.config_data(chosen), where)
+    settings = Settings(config, None, home, resolve_credentials(config, where))
+    env_chain.announce(chosen)
+    return settings

@@ -6,7 +6,9 @@ its SQLite database (WAL works there, a write transaction commits), and each pro
 ``--probe`` it also sends one cheap request (``max_tokens = 1``) per credential of each
 provider in the model chain, straight to the provider: no rotation, no fallback, and no
 change to any credential's state. Each ``[mcp_servers]`` entry is connected, and its
-tools or its problem listed (``hermes_mcp/mcp_client/doctor.py``).
+tools or its problem listed (``hermes_mcp/mcp_client/doctor.py``). Skills are found
+from the current directory as a workspace: each one that breaks the format is named (it
+is skipped everywhere else), and each one shadowed by a skill of the same name.
 """
 
 from __future__ import annotations
@@ -103,13 +105,14 @@ async def _probe(settings: Settings) -> list[Check]:
 
 
 async def _agent_check(settings: Settings) -> list[Check]:
-    """Build what ``run`` builds (runtime: router, tools, policy, agent) without running a
-    turn: a config ``run`` rejects (a rule, a toolset, a provider) raises ConfigError
-    here. Returns what is known of each chain model's price (a budget counts only those)."""
-    from hermes_mcp.agent import build_agent
-
+    """Open what ``run`` opens (runtime: router; a session: tools, policy) without running
+    a turn: a config ``run`` rejects (a rule, a toolset, a provider) raises ConfigError
+    here. The session is deleted again. Returns what is known of each chain model's price
+    (a budget counts only those)."""
     async with open_runtime(settings) as runtime:
-        build_agent(settings, runtime.router, runtime.db, cwd=Path.cwd())
+        session = await runtime.create_session(Path.cwd(), title="hermes-mcp doctor")
+        await session.close()
+        await runtime.store.delete(session.id)
         checks = []
         for route in settings.chain:
             profile = runtime.router.profile(route)
@@ -122,6 +125,21 @@ async def _agent_check(settings: Settings) -> list[Check]:
                 )
             checks.append(Check(f"price {route}", True, detail))
         return checks
+
+
+def _skill_checks(settings: Settings) -> list[Check]:
+    from tools.skills import discover, skill_roots
+
+    found = discover(skill_roots(settings.home, [Path.cwd()]))
+    names = ", ".join(found.names) or "none"
+    checks = [Check("skills", True, f"{len(found.skills)} found: {names}")]
+    checks += [Check("skill", False, f"skipped {problem}") for problem in found.problems]
+    for lost in found.shadowed:
+        winner = found.get(lost.name)
+        where = winner.folder if winner is not None else "another root"
+        detail = f"warning: {lost.folder} is shadowed by {where} (same name; the first root wins)"
+        checks.append(Check("skill", True, detail))
+    return checks
 
 
 async def run_doctor(probe: bool) -> tuple[list[Check], int]:
@@ -155,6 +173,7 @@ async def run_doctor(probe: bool) -> tuple[list[Check], int]:
         )
     checks += _credential_checks(settings)
     checks += [Check(*row) for row in await check_servers(settings)]  # [mcp_servers]
+    checks += _skill_checks(settings)
     if probe:
         try:
             checks += await _probe(settings)

@@ -7,7 +7,11 @@ HermesError
 ├── StateError           the state directory or its SQLite database is unusable
 ├── ProviderError        one request to one provider failed; carries its FailureClass
 │   └── StreamBroken     a stream failed after its first token (never replayed or switched)
-└── NoRouteError         every route of the chain failed or was unavailable (exit 1)
+├── NoRouteError         every route of the chain failed or was unavailable (exit 1)
+└── ToolError            a tool's expected failure; its message is what the model reads
+    └── ToolDenied       the policy or the person refused the action
+
+A ``ToolError`` never leaves ``ToolRegistry.call``: it becomes the tool's error result.
 
 ``FailureClass`` is the single vocabulary the router acts on; wire modules classify a
 provider failure once, from its status and its body, and the router never looks at HTTP.
@@ -80,6 +84,15 @@ class ConfigError(HermesError):
 
 class UsageError(HermesError):
     """The command line asks for something that cannot be done."""
+
+
+class ToolError(HermesError):
+    """A tool's expected failure; its message is what the model reads (the registry
+    turns it into an error result: it never ends a turn or a request)."""
+
+
+class ToolDenied(ToolError):
+    """The policy or the approver refused the action (``ToolResult.denied``)."""
 
 
 class StateError(HermesError):

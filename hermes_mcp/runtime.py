@@ -30,6 +30,7 @@ from typing import Any
 import anyio
 import anyio.abc
 
+from hermes_mcp.agent import engine
 from hermes_mcp.agent.model import ChatModel
 from hermes_mcp.agent.session import (
     Session,
@@ -38,6 +39,7 @@ from hermes_mcp.agent.session import (
     check_mode,
     check_model,
     check_toolsets,
+    new_context,
 )
 from hermes_mcp.agent.store import SessionNotFound, SessionStore
 from hermes_mcp.config import Settings, load_settings
@@ -85,6 +87,7 @@ class Runtime:
         file = str(settings.source) if settings.source else None
         self._deps = SessionDeps(
             model=model if model is not None else router,
+            engine=engine.run_turn,
             store=self.store,
             config=settings.config,
             config_file=file,
@@ -140,7 +143,12 @@ class Runtime:
                 model=choices.model,
                 toolsets=None if choices.toolsets is None else list(choices.toolsets),
             )
-        return await self._opened(self._open(session_id, roots, choices, backends, plan=None))
+        try:
+            session = self._open(session_id, roots, choices, backends, plan=None)
+        except Exception:
+            await self.store.delete(session_id)  # a config the session cannot open with
+            raise
+        return await self._opened(session)
 
     async def load_session(
         self,
@@ -195,16 +203,18 @@ class Runtime:
         plan: list[dict[str, Any]] | None,
     ) -> Session:
         backends = backends or Backends()
-        session = Session(
+        context = new_context(
             session_id,
             self._deps,
-            roots=roots,
-            choices=choices,
+            roots,
+            mode=choices.mode,
             approver=backends.approver,
             files=backends.files,
             terminal=backends.terminal,
             plan=plan,
-            on_close=self._forget,
+        )
+        session = Session(
+            session_id, self._deps, context=context, choices=choices, on_close=self._forget
         )
         self._sessions[session_id] = session
         return session

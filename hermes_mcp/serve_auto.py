@@ -24,7 +24,6 @@ The command line imports only the chosen edge: detection does not pay for the ot
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -33,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
+from hermes_mcp.jsonrpc_lines import batch_answer, dumps, loads
 from hermes_mcp.log import get_logger, redact
 from hermes_mcp.stdio_guard import guard_stdout
 
@@ -49,11 +49,11 @@ class Detection:
 
     protocol: Protocol | None
     reason: str
-    error: dict[str, Any] | None = None  # the whole response line, when protocol is None
+    error: Any = None  # the whole response (an array for a batch), when protocol is None
 
     @property
     def error_line(self) -> bytes:
-        return (json.dumps(self.error, separators=(",", ":")) + "\n").encode()
+        return dumps(self.error)
 
 
 def _error(code: int, message: str, request_id: Any = None) -> Detection:
@@ -66,11 +66,14 @@ def _error(code: int, message: str, request_id: Any = None) -> Detection:
 def detect(line: bytes) -> Detection:
     """Which protocol ``line`` (the first message) opens; pure."""
     try:
-        message = json.loads(line)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        message = loads(line)  # bad UTF-8 and nesting past 1,024 levels are errors too
+    except ValueError as exc:
         return _error(PARSE_ERROR, f"Parse error: the first line is not JSON ({exc})")
+    if isinstance(message, list):
+        reason = "Invalid request: the first message is a batch; batches are not supported"
+        return Detection(None, reason, batch_answer(message))
     if not isinstance(message, dict):
-        kind = "a batch" if isinstance(message, list) else type(message).__name__
+        kind = type(message).__name__
         return _error(
             INVALID_REQUEST, f"Invalid request: the first message is {kind}, not an object"
         )

@@ -1,13 +1,7 @@
 """Zero-config start: with no config file, the well-known API key variables that are set
-become a default model chain, and ``hermes-mcp setup`` writes that chain down.
-
-Each known variable names a provider (wire, endpoint, a default model). The chain is
-those providers in the order of :data:`KNOWN` (direct vendors first, then aggregators),
-each on its default model; credentials are ``env:NAME`` references, so no key is ever
-copied anywhere. ``HERMES_MCP_<PROVIDER>_BASE_URL`` (``HERMES_MCP_OPENAI_BASE_URL``, ...)
-points a default provider at another endpoint: a local proxy, or the loopback fake in
-tests. The chain is announced once per process on stderr (``config.zero``) and shown by
-``doctor``.
+become a default model chain (``env_chain.py``, which ``config.load_settings`` reads),
+and ``hermes-mcp setup`` writes that chain down. The chain is announced once per process
+on stderr (``config.zero``) and shown by ``doctor`` (:func:`describe`).
 
 Only the default location counts as "no config file": a missing ``$HERMES_MCP_CONFIG``
 or ``--config`` is still an error, since someone asked for that file.
@@ -18,118 +12,17 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
-from hermes_mcp.config import Settings, config_path, parse_config, resolve_credentials
+from hermes_mcp.config import Settings, config_path, parse_config
+from hermes_mcp.env_chain import KEY_VARIABLES as KEY_VARIABLES
+from hermes_mcp.env_chain import KNOWN as KNOWN
+from hermes_mcp.env_chain import ChosenProvider as ChosenProvider
+from hermes_mcp.env_chain import KnownProvider as KnownProvider
+from hermes_mcp.env_chain import base_url_variable as base_url_variable
+from hermes_mcp.env_chain import config_data as config_data
+from hermes_mcp.env_chain import detect as detect
 from hermes_mcp.errors import ConfigError, UsageError
-from hermes_mcp.log import get_logger
-
-
-@dataclass(frozen=True)
-class KnownProvider:
-    name: str
-    variables: tuple[str, ...]  # any of these set enables it (all set: a pool)
-    wire: str
-    base_url: str
-    model: str
-    note: str
-
-
-# Order = chain order. Models: each vendor's current general model with tool calling
-# (checked against genai-prices' data, which prices each of them; mistral and deepseek
-# by their API's alias for the latest).
-KNOWN: tuple[KnownProvider, ...] = (
-    KnownProvider("anthropic", ("ANTHROPIC_API_KEY",), "anthropic",
-                  "https://api.anthropic.com", "claude-sonnet-5-5", "Anthropic"),
-    KnownProvider("openai", ("OPENAI_API_KEY",), "openai",
-                  "https://api.openai.com/v1", "gpt-5.5", "OpenAI"),
-    KnownProvider("gemini", ("GEMINI_API_KEY", "GOOGLE_API_KEY"), "gemini",
-                  "https://generativelanguage.googleapis.com", "gemini-3.8-flash",
-                  "Google Gemini (AI Studio key)"),
-    KnownProvider("openrouter", ("OPENROUTER_API_KEY",), "openai",
-                  "https://openrouter.ai/api/v1", "anthropic/claude-sonnet-5.5", "OpenRouter"),
-    KnownProvider("deepseek", ("DEEPSEEK_API_KEY",), "openai",
-                  "https://api.deepseek.com/v1", "deepseek-chat", "DeepSeek"),
-    KnownProvider("mistral", ("MISTRAL_API_KEY",), "openai",
-                  "https://api.mistral.ai/v1", "mistral-large-latest", "Mistral"),
-    KnownProvider("xai", ("XAI_API_KEY",), "openai",
-                  "https://api.x.ai/v1", "grok-4.7", "xAI"),
-    KnownProvider("groq", ("GROQ_API_KEY",), "openai",
-                  "https://api.groq.com/openai/v1", "openai/gpt-oss-120b", "Groq"),
-)  # fmt: skip
-
-KEY_VARIABLES: tuple[str, ...] = tuple(v for p in KNOWN for v in p.variables)
-
-_announced = False
-
-
-def base_url_variable(provider: str) -> str:
-    return f"HERMES_MCP_{provider.upper()}_BASE_URL"
-
-
-@dataclass(frozen=True)
-class ChosenProvider:
-    known: KnownProvider
-    variables: tuple[str, ...]  # the ones that are set
-    base_url: str
-    overridden: bool  # base_url came from HERMES_MCP_<NAME>_BASE_URL
-
-    @property
-    def ref(self) -> str:
-        return f"{self.known.name}:{self.known.model}"
-
-
-def detect(env: Mapping[str, str]) -> list[ChosenProvider]:
-    """The known providers whose key variables are set, in chain order."""
-    chosen = []
-    for known in KNOWN:
-        present = tuple(v for v in known.variables if env.get(v, "").strip())
-        if not present:
-            continue
-        override = env.get(base_url_variable(known.name), "").strip()
-        chosen.append(ChosenProvider(known, present, override or known.base_url, bool(override)))
-    return chosen
-
-
-def config_data(chosen: list[ChosenProvider]) -> dict[str, object]:
-    """The chain as the config file's data (what ``parse_config`` validates)."""
-    providers = {
-        c.known.name: {
-            "wire": c.known.wire,
-            "base_url": c.base_url,
-            "credentials": [f"env:{v}" for v in c.variables],
-        }
-        for c in chosen
-    }
-    refs = [c.ref for c in chosen]
-    return {"model": {"default": refs[0], "fallbacks": refs[1:]}, "providers": providers}
-
-
-def zero_config_settings(home: Path, env: Mapping[str, str]) -> Settings | None:
-    """Settings built from the key variables that are set, or None when none is."""
-    chosen = detect(env)
-    if not chosen:
-        return None
-    where = "environment (no config file)"
-    config = parse_config(config_data(chosen), where)
-    settings = Settings(config, None, home, resolve_credentials(config, where))
-    _announce(chosen)
-    return settings
-
-
-def _announce(chosen: list[ChosenProvider]) -> None:
-    global _announced
-    if _announced:
-        return
-    _announced = True
-    get_logger("hermes_mcp.config").info(
-        "config.zero",
-        message="no config file: using the API keys in the environment",
-        chain=[c.ref for c in chosen],
-        keys=[v for c in chosen for v in c.variables],
-        hint="`hermes-mcp setup` writes this chain to a config.toml you can edit",
-    )
 
 
 def is_zero_config(settings: Settings) -> bool:
@@ -173,7 +66,7 @@ def render_config(chosen: list[ChosenProvider]) -> str:
             "",
             f"# {c.known.note}: {', '.join(c.variables)}",
             f"[providers.{c.known.name}]",
-            f"wire = {_toml(c.known.wire)}",
+            f"wire = {_toml(c.wire)}",
             f"base_url = {_toml(c.base_url)}"
             + (f"  # from {base_url_variable(c.known.name)}" if c.overridden else ""),
             "credentials = [" + ", ".join(_toml(f"env:{v}") for v in c.variables) + "]",

@@ -1,8 +1,9 @@
-"""Shared helpers for the agent tests: an agent wired to the fake provider through a real
-router and a real SQLite store, and ways to run a turn and look at its events."""
+"""Shared helpers for the agent tests: a session opened through the runtime (a real router
+to the fake provider, a real SQLite store), and ways to run a turn and look at its events."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
@@ -12,16 +13,18 @@ from typing import Any
 
 import anyio
 
-from hermes_mcp.agent import Agent, Event, SessionStore, Turn, TurnEnd
+from hermes_mcp.agent import Event, SessionStore, Turn, TurnEnd
+from hermes_mcp.agent.model import ChatModel
+from hermes_mcp.agent.session import Session
 from hermes_mcp.config import AgentSection, DelegationSection, PolicySection
-from hermes_mcp.llm.credential_state import CredentialStateStore
 from hermes_mcp.llm.router import Router
-from hermes_mcp.state import Database, open_database
+from hermes_mcp.runtime import Backends, Runtime, open_runtime
+from hermes_mcp.state import Database
 from hermes_mcp.testing import reply
 from hermes_mcp.testing.fake_steps import Reply
-from tests.routing import Home, Sleeps
+from tests.routing import Home
 from tests.tools_helpers import RecordingApprover
-from tools import Approver, Policy, ToolContext, ToolRegistry
+from tools import Approver, Tool
 
 
 def new_home(tmp_path: Path) -> Home:
@@ -41,15 +44,32 @@ def new_workspace(tmp_path: Path) -> Path:
 
 @dataclass
 class Rig:
-    agent: Agent
-    router: Router
-    store: SessionStore
-    db: Database
+    """A runtime over the fake provider, and one session opened in it (as an edge does)."""
+
+    runtime: Runtime
+    session: Session
     approver: Any
+
+    @property
+    def router(self) -> Router:
+        return self.runtime.router
+
+    @property
+    def store(self) -> SessionStore:
+        return self.runtime.store
+
+    @property
+    def db(self) -> Database:
+        return self.runtime.db
+
+    async def load(self, session_id: str) -> Session:
+        """Another stored session, opened with the rig's approver."""
+        backends = Backends(approver=self.approver)
+        return await self.runtime.load_session(session_id, backends=backends)
 
 
 @asynccontextmanager
-async def agent_rig(
+async def session_rig(
     home: Home,
     workspace: Path,
     *,
@@ -58,48 +78,36 @@ async def agent_rig(
     agent: dict[str, Any] | None = None,
     delegation: dict[str, Any] | None = None,
     toolsets: Iterable[str] | None = None,
-    registry: ToolRegistry | None = None,
+    tools: Iterable[Tool[Any]] = (),
+    model: ChatModel | None = None,
 ) -> AsyncIterator[Rig]:
-    """An Agent over a real Router (config written by ``home``) and a real store."""
+    """A runtime (``open_runtime``, as every edge opens it) over the config ``home``
+    wrote, with ``[agent]``, ``[delegation]`` and ``[policy]`` replaced, and a new session
+    in ``workspace`` whose risky actions go to ``approver``; ``tools`` are added to it."""
     settings = home.settings()
     config = settings.config.model_copy(
         update={
             "agent": AgentSection(**(agent or {})),
             "delegation": DelegationSection(**(delegation or {})),
-            "policy": PolicySection(mode=mode),  # type: ignore[arg-type]
+            "policy": PolicySection(mode=mode),
         }
     )
-    db = open_database(settings.db_path)
     approver = approver if approver is not None else RecordingApprover()
-    context = ToolContext(
-        (workspace,),
-        policy=Policy(mode),  # type: ignore[arg-type]
-        approver=approver,
-        db=db,
-        state_dir=home.path,
-    )
-    store = SessionStore(db)
-    try:
-        async with Router(settings, CredentialStateStore(db), sleep=Sleeps()) as router:
-            sets = None if toolsets is None else list(toolsets)
-            yield Rig(
-                Agent(router, store, context, config=config, toolsets=sets, registry=registry),
-                router,
-                store,
-                db,
-                approver,
-            )
-    finally:
-        db.close()
+    async with open_runtime(dataclasses.replace(settings, config=config), model=model) as rt:
+        session = await rt.create_session(
+            workspace, backends=Backends(approver=approver), toolsets=toolsets
+        )
+        session.add_tools(tools)
+        yield Rig(rt, session, approver)
 
 
 async def run_turn(
-    agent: Agent, prompt: str, *, session_id: str | None = None, limit_s: float = 30.0
+    session: Session, prompt: str, *, limit_s: float = 30.0
 ) -> tuple[list[Event], TurnEnd]:
     """Run one turn to its end; every event, and the turn_end."""
     events: list[Event] = []
     with anyio.fail_after(limit_s):
-        async with agent.turn(prompt, session_id=session_id) as turn:
+        async with session.turn(prompt) as turn:
             events = [event async for event in turn]
     assert turn.outcome is not None and events[-1] is turn.outcome
     return events, turn.outcome

@@ -54,6 +54,15 @@ def demo_server() -> Any:
                 out.write(text + "\n")
         return text.upper()
 
+    @server.tool(name="files.delete")
+    def files_delete(path: str) -> str:
+        """Delete a file (a name with a dot: registered as demo__files_delete)."""
+        calls = os.environ.get("HERMES_TEST_CALLS")
+        if calls:
+            with open(calls, "a") as out:
+                out.write(f"delete {path}\n")
+        return f"deleted {path}"
+
     @server.tool(annotations=ToolAnnotations(readOnlyHint=True))
     def picture() -> list[TextContent | ImageContent]:
         """A caption and a tiny image."""
@@ -67,6 +76,11 @@ def demo_server() -> Any:
     def big() -> str:
         """A very long answer."""
         return "x" * 300_000
+
+    @server.tool(annotations=ToolAnnotations(readOnlyHint=True))
+    def flood(mb: int) -> str:
+        """An answer of ``mb`` megabytes: one line on the wire."""
+        return "x" * (mb * 1024 * 1024)
 
     @server.tool()
     def broken() -> str:

@@ -22,25 +22,24 @@ class Raw:
         self.proc = proc
         self.buffer = b""
 
-    async def send(self, line: str | dict[str, Any]) -> None:
-        data = line if isinstance(line, str) else json.dumps(line)
+    async def send(self, line: bytes | str | dict[str, Any]) -> None:
+        data = line if isinstance(line, str | bytes) else json.dumps(line)
         assert self.proc.stdin is not None
-        await self.proc.stdin.send(data.encode() + b"\n")
+        await self.proc.stdin.send((data if isinstance(data, bytes) else data.encode()) + b"\n")
 
-    async def read(self) -> dict[str, Any]:
+    async def read(self) -> Any:
         assert self.proc.stdout is not None
         while b"\n" not in self.buffer:
             self.buffer += await self.proc.stdout.receive()
         line, _, self.buffer = self.buffer.partition(b"\n")
-        message: dict[str, Any] = json.loads(line)
-        return message
+        return json.loads(line)
 
     async def answer(self, msg_id: Any) -> dict[str, Any]:
         """The response to ``msg_id`` (notifications on the way are skipped)."""
         while True:
             message = await self.read()
             if "method" not in message and message.get("id") == msg_id:
-                return message
+                return message  # type: ignore[no-any-return]
 
 
 def request(msg_id: int, method: str, params: Any) -> dict[str, Any]:
@@ -57,8 +56,12 @@ async def test_bad_input_gets_json_rpc_errors_and_the_agent_keeps_serving(tmp_pa
         with anyio.fail_after(30):
             await raw.send("{not json")
             assert (await raw.answer(None))["error"]["code"] == -32700
-            await raw.send("[1, 2]")
-            assert (await raw.answer(None))["error"]["code"] == -32600
+            await raw.send("[1, 2]")  # a batch: one answer per element that is no message
+            assert [a["error"]["code"] for a in await raw.read()] == [-32600, -32600]
+            await raw.send(b"[" * 200_000)  # nested past the parser's limit (killed it once)
+            assert "nested" in json.dumps(await raw.answer(None))
+            await raw.send(b'{"jsonrpc": "2.0", "id": 1, "method": "\xff"}')  # not UTF-8
+            assert (await raw.answer(None))["error"]["code"] == -32700
             await raw.send({"jsonrpc": "2.0", "id": 7})
             assert (await raw.answer(7))["error"]["code"] == -32600
 

@@ -1,5 +1,5 @@
 """The pure translation from events to ACP session updates, and the other pure pieces of
-the edge (prompt content, the turn's outcome, wire checks), without a process."""
+the edge (prompt content, the turn's outcome), without a process."""
 
 from __future__ import annotations
 
@@ -24,7 +24,6 @@ from acp_adapter.mapping import (
     UpdateMapper,
     outcome,
 )
-from acp_adapter.wire import check
 from hermes_mcp.agent.events import (
     ChildUpdate,
     ModelSwitch,
@@ -196,17 +195,15 @@ def test_prompt_content_becomes_parts_and_oversized_resources_are_refused() -> N
     assert command_text([TextContentBlock(type="text", text="not /cost")]) is None
 
 
-def test_wire_checks_what_the_dispatcher_cannot_take() -> None:
-    assert check({"jsonrpc": "2.0", "id": 1, "method": "initialize"}) is None
-    assert check({"jsonrpc": "2.0", "method": "session/cancel"}) is None
-    assert check({"jsonrpc": "2.0", "id": 1, "result": {}}) is None
-    for bad in (
-        [1],
-        "x",
-        {"id": 1},
-        {"method": 3},
-        {"id": [1], "method": "x"},
-        {"id": True, "method": "x"},
-    ):
-        reply = check(bad)
-        assert reply is not None and reply["error"]["code"] == -32600
+def test_a_scripts_calls_name_their_execute_code_call_in_meta() -> None:
+    m = UpdateMapper(CWD)
+    (parent,) = m.updates(ToolCallStart("c1", "execute_code", "execute_code", "execute", {}))
+    assert parent.field_meta is None
+    start = ToolCallStart("c1.1", "read_file", "read_file: a.txt", "read", {"path": "a.txt"}, "c1")
+    (child,) = m.updates(start)
+    assert child.tool_call_id == "c1.1" and child.session_update == "tool_call"
+    assert child.field_meta == {"hermes": {"parentToolCallId": "c1"}}
+    dumped = child.model_dump(by_alias=True, exclude_none=True)
+    assert dumped["_meta"] == {"hermes": {"parentToolCallId": "c1"}}
+    (end,) = m.updates(ToolCallEnd("c1.1", "read_file", "completed", "one", parent_call_id="c1"))
+    assert end.status == "completed" and end.field_meta == {"hermes": {"parentToolCallId": "c1"}}

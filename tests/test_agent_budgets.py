@@ -11,7 +11,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from hermes_mcp.agent import Agent, Budget, TextDelta
+from hermes_mcp.agent import Budget, TextDelta
 from hermes_mcp.llm.routed_stream import RouterStream
 from hermes_mcp.llm.router import Router
 from hermes_mcp.llm.types import Attempt, ChatRequest, Delta, Result, Usage
@@ -25,12 +25,12 @@ from hermes_mcp.testing import (
     unauthorized,
 )
 from tests.agent_helpers import (
-    agent_rig,
     call,
     calls,
     new_home,
     new_workspace,
     run_turn,
+    session_rig,
     types,
 )
 from tests.keys import KEY_A
@@ -56,8 +56,8 @@ async def test_max_iterations_ends_the_turn_and_says_so(tmp_path: Path, fake: Fa
     home, ws = new_home(tmp_path), new_workspace(tmp_path)
     configure(home, fake)
     fake.script(KEY_A, *read_again(5))  # type: ignore[arg-type]
-    async with agent_rig(home, ws, agent={"max_iterations": 2}) as rig:
-        _, end = await run_turn(rig.agent, "loop")
+    async with session_rig(home, ws, agent={"max_iterations": 2}) as rig:
+        _, end = await run_turn(rig.session, "loop")
     assert end.stop_reason == "max_iterations" and end.iterations == 2
     assert end.message is not None and "agent.max_iterations" in end.message
     assert fake.count(key=KEY_A) == 2
@@ -70,18 +70,19 @@ async def test_max_duration_ends_the_turn_and_closes_the_request(
     home, ws = new_home(tmp_path), new_workspace(tmp_path)
     configure(home, fake)
     fake.script(KEY_A, hold("never"))
-    async with agent_rig(home, ws, agent={"max_duration_s": 0.3}) as rig:
-        _, end = await run_turn(rig.agent, "wait")
+    async with session_rig(home, ws, agent={"max_duration_s": 0.3}) as rig:
+        _, end = await run_turn(rig.session, "wait")
     assert end.stop_reason == "max_duration"
     assert end.message is not None and "agent.max_duration_s" in end.message
     await fake.wait_disconnect()
 
 
 class _Priced:
-    """The router with a price on every answer (prices are not configurable yet)."""
+    """The runtime's router with a price on every answer (prices are not configurable
+    yet); ``router`` is set once the runtime has opened it."""
 
-    def __init__(self, router: Router, cost: float) -> None:
-        self.router = router
+    def __init__(self, cost: float) -> None:
+        self.router: Router | None = None
         self.cost = cost
 
     @asynccontextmanager
@@ -92,6 +93,7 @@ class _Priced:
         model: str | None = None,
         on_attempt: AttemptObserver | None = None,
     ) -> AsyncIterator[_PricedStream]:
+        assert self.router is not None
         async with self.router.stream(request, model=model, on_attempt=on_attempt) as inner:
             yield _PricedStream(inner, self.cost)
 
@@ -121,11 +123,10 @@ async def test_max_cost_ends_the_turn_before_more_tools_run(
     home, ws = new_home(tmp_path), new_workspace(tmp_path)
     configure(home, fake)
     fake.script(KEY_A, *read_again(5))  # type: ignore[arg-type]
-    async with agent_rig(home, ws, agent={"max_cost_usd": 1.0}) as rig:
-        priced = Agent(
-            _Priced(rig.router, 0.6), rig.store, rig.agent.context, config=rig.agent.config
-        )
-        events, end = await run_turn(priced, "spend")
+    priced = _Priced(0.6)
+    async with session_rig(home, ws, agent={"max_cost_usd": 1.0}, model=priced) as rig:
+        priced.router = rig.router
+        events, end = await run_turn(rig.session, "spend")
         history = await rig.store.history(end.session_id)
     assert end.stop_reason == "max_cost" and end.cost_usd == pytest.approx(1.2)
     assert end.message is not None and "agent.max_cost_usd" in end.message
@@ -148,8 +149,8 @@ async def test_an_answer_cut_at_the_token_limit_is_max_tokens(
     home, ws = new_home(tmp_path), new_workspace(tmp_path)
     configure(home, fake)
     fake.script(KEY_A, reply("the beginning of", finish_reason="length"))
-    async with agent_rig(home, ws) as rig:
-        _, end = await run_turn(rig.agent, "long")
+    async with session_rig(home, ws) as rig:
+        _, end = await run_turn(rig.session, "long")
     assert (end.stop_reason, end.text) == ("max_tokens", "the beginning of")
 
 
@@ -158,8 +159,8 @@ async def test_a_content_filter_is_a_refusal(tmp_path: Path, fake: FakeProvider)
     home, ws = new_home(tmp_path), new_workspace(tmp_path)
     configure(home, fake)
     fake.script(KEY_A, reply("I can", finish_reason="content_filter"))
-    async with agent_rig(home, ws) as rig:
-        _, end = await run_turn(rig.agent, "bad")
+    async with session_rig(home, ws) as rig:
+        _, end = await run_turn(rig.session, "bad")
     assert end.stop_reason == "refusal" and end.text == ""
 
 
@@ -170,8 +171,8 @@ async def test_no_route_ends_the_turn_in_error_never_as_answer_text(
     home, ws = new_home(tmp_path), new_workspace(tmp_path)
     configure(home, fake)
     fake.set_default(KEY_A, unauthorized())
-    async with agent_rig(home, ws) as rig:
-        events, end = await run_turn(rig.agent, "hi")
+    async with session_rig(home, ws) as rig:
+        events, end = await run_turn(rig.session, "hi")
     assert types(events) == ["turn_end"]
     assert (end.stop_reason, end.text) == ("error", "")
     assert end.error is not None and (end.error["provider"], end.error["class"]) == (
@@ -186,8 +187,8 @@ async def test_a_bad_request_is_surfaced_as_an_error(tmp_path: Path, fake: FakeP
     home, ws = new_home(tmp_path), new_workspace(tmp_path)
     configure(home, fake)
     fake.script(KEY_A, fail(400, {"error": {"message": "messages: bad shape"}}))
-    async with agent_rig(home, ws) as rig:
-        _, end = await run_turn(rig.agent, "hi")
+    async with session_rig(home, ws) as rig:
+        _, end = await run_turn(rig.session, "hi")
     assert end.stop_reason == "error" and end.error is not None
     assert end.error["class"] == "bad_request"
 
@@ -199,9 +200,9 @@ async def test_a_stream_broken_after_its_first_token_ends_in_error(
     home, ws = new_home(tmp_path), new_workspace(tmp_path)
     configure(home, fake)
     fake.script(KEY_A, stream(chunks=["Hel", "lo", " there"], break_after=2))
-    async with agent_rig(home, ws) as rig:
+    async with session_rig(home, ws) as rig:
         with anyio.fail_after(30):
-            events, end = await run_turn(rig.agent, "hi")
+            events, end = await run_turn(rig.session, "hi")
     assert "".join(e.text for e in events if isinstance(e, TextDelta)) == "Hello"
     assert (end.stop_reason, end.text) == ("error", "")
     assert end.message is not None and end.message.startswith("primary: server_error")

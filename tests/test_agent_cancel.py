@@ -12,16 +12,17 @@ from typing import Any
 import anyio
 import pytest
 
-from hermes_mcp.agent import Agent, Event, TurnEnd
+from hermes_mcp.agent import Event, TurnEnd
+from hermes_mcp.agent.session import Session
 from hermes_mcp.testing import FakeProvider, hold, reply
 from tests.agent_helpers import (
-    agent_rig,
     call,
     calls,
     delegate,
     new_home,
     new_workspace,
     run_turn,
+    session_rig,
     wait_for,
 )
 from tests.keys import KEY_A
@@ -40,8 +41,8 @@ async def cancel(turn: Any) -> TurnEnd:
     return end
 
 
-async def next_turn_works(agent: Agent, session_id: str) -> None:
-    _, end = await run_turn(agent, "and now?", session_id=session_id)
+async def next_turn_works(session: Session) -> None:
+    _, end = await run_turn(session, "and now?")
     assert (end.stop_reason, end.text) == ("end_turn", "next turn works")
 
 
@@ -54,15 +55,15 @@ async def test_cancel_during_a_slow_completion(tmp_path: Path, fake: FakeProvide
     home, ws = new_home(tmp_path), new_workspace(tmp_path)
     home.write({"primary": {"url": fake.openai_base_url, "keys": [KEY_A]}}, "primary:gpt-4o")
     fake.script(KEY_A, hold("never", reply("too late")), reply("next turn works"))
-    async with agent_rig(home, ws) as rig:
+    async with session_rig(home, ws) as rig:
         with anyio.fail_after(30):
-            async with rig.agent.turn("slow one") as turn:
+            async with rig.session.turn("slow one") as turn:
                 await fake.wait_in_flight(1)
                 end = await cancel(turn)
             await fake.wait_disconnect()
         assert (end.stop_reason, end.text) == ("cancelled", "")
         await nothing_in_flight(fake)
-        await next_turn_works(rig.agent, end.session_id)
+        await next_turn_works(rig.session)
 
 
 @pytest.mark.anyio
@@ -71,10 +72,10 @@ async def test_cancel_during_a_long_terminal_call(tmp_path: Path, fake: FakeProv
     home.write({"primary": {"url": fake.openai_base_url, "keys": [KEY_A]}}, "primary:gpt-4o")
     command = "sleep 60 & echo $! > child.pid; echo $$ > shell.pid; echo started; wait"
     fake.script(KEY_A, calls(call("terminal", "t1", command=command)), reply("next turn works"))
-    async with agent_rig(home, ws) as rig:
+    async with session_rig(home, ws) as rig:
         seen: list[Event] = []
         with anyio.fail_after(30):
-            async with rig.agent.turn("run it") as turn:
+            async with rig.session.turn("run it") as turn:
                 await wait_for(
                     turn, lambda e: e.type == "tool_call_progress" and "started" in e.text, seen
                 )
@@ -84,7 +85,7 @@ async def test_cancel_during_a_long_terminal_call(tmp_path: Path, fake: FakeProv
             pid = int((ws / pidfile).read_text())
             await wait_gone(pid)
             assert not alive(pid)
-        await next_turn_works(rig.agent, end.session_id)
+        await next_turn_works(rig.session)
     body = fake.requests[-1].body
     assert body is not None
     result = next(m for m in body["messages"] if m.get("tool_call_id") == "t1")
@@ -97,9 +98,9 @@ async def test_cancel_reaches_every_child(tmp_path: Path, fake: FakeProvider) ->
     home.write({"primary": {"url": fake.openai_base_url, "keys": [KEY_A]}}, "primary:gpt-4o")
     tasks = [{"goal": f"wait {n}"} for n in range(3)]
     fake.script(KEY_A, delegate(*tasks), *[hold("never")] * 3, reply("next turn works"))
-    async with agent_rig(home, ws) as rig:
+    async with session_rig(home, ws) as rig:
         with anyio.fail_after(30):
-            async with rig.agent.turn("fan out") as turn:
+            async with rig.session.turn("fan out") as turn:
                 await fake.wait_in_flight(3)
                 end = await cancel(turn)
             await fake.wait_disconnect(count=3)
@@ -111,4 +112,4 @@ async def test_cancel_reaches_every_child(tmp_path: Path, fake: FakeProvider) ->
         )
         assert [r[0] for r in rows] == ["cancelled"] * 3
         await nothing_in_flight(fake)
-        await next_turn_works(rig.agent, end.session_id)
+        await next_turn_works(rig.session)

@@ -14,7 +14,6 @@ import pytest
 from hermes_mcp.agent import ChildUpdate, ModelSwitch, ToolCallEnd, ToolCallStart, TurnEnd
 from hermes_mcp.testing import FakeProvider, fail, hold, rate_limited, reply
 from tests.agent_helpers import (
-    agent_rig,
     call,
     calls,
     delegate,
@@ -22,6 +21,7 @@ from tests.agent_helpers import (
     new_home,
     new_workspace,
     run_turn,
+    session_rig,
 )
 from tests.keys import FALLBACK_KEY, KEY_A, KEY_B, KEY_C, KEY_D
 from tests.tools_helpers import RecordingApprover
@@ -66,22 +66,22 @@ async def test_eight_tasks_run_four_at_a_time_a_fifth_only_when_one_finishes(
     delegation = {"max_concurrency": 4, "max_depth": 1}
 
     async def let_them_finish_one_by_one() -> None:
-        await fake.wait_in_flight(4, timeout=15)
+        await fake.wait_in_flight(4)
         for i in range(8):
             # the parent's request and every child started so far
             assert len(fake.requests) == min(5 + i, 9)
             fake.release(f"child {i}")  # the i-th child to start finishes...
             if i < 4:  # ...and a queued one takes its place
                 await fake.wait_until(
-                    lambda n=6 + i: len(fake.requests) == n and fake.in_flight == 4, 15
+                    lambda n=6 + i: len(fake.requests) == n and fake.in_flight == 4
                 )
             else:
-                await fake.wait_until(lambda n=7 - i: fake.in_flight == n, 15)
+                await fake.wait_until(lambda n=7 - i: fake.in_flight == n)
 
-    async with agent_rig(home, ws, delegation=delegation) as rig:
+    async with session_rig(home, ws, delegation=delegation) as rig:
         async with anyio.create_task_group() as tg:
             tg.start_soon(let_them_finish_one_by_one)
-            events, end = await run_turn(rig.agent, "count every part", limit_s=30)
+            events, end = await run_turn(rig.session, "count every part")
         results = stored_results(rig)
 
     assert (end.stop_reason, end.text) == ("end_turn", "all eight parts counted")
@@ -121,9 +121,9 @@ async def test_four_children_hold_four_distinct_keys(tmp_path: Path, fake: FakeP
     for key in keys:
         fake.script(key, hold("go", reply(f"done with {key[:12]}")))
     fake.script(KEY_A, reply("finished"))
-    async with agent_rig(home, ws) as rig:
+    async with session_rig(home, ws) as rig:
         with anyio.fail_after(30):
-            async with rig.agent.turn("split it") as turn:
+            async with rig.session.turn("split it") as turn:
                 await fake.wait_keys_in_flight(4)
                 assert fake.in_flight == 4
                 fake.release("go")
@@ -152,8 +152,8 @@ async def test_children_go_to_the_fallback_the_parent_found(
     fake.set_default(KEY_A, rate_limited())
     fake.script(FALLBACK_KEY, delegate(*[task(n) for n in range(4)]))
     fake.set_default(FALLBACK_KEY, reply("done on the fallback"))
-    async with agent_rig(home, ws) as rig:
-        events, end = await run_turn(rig.agent, "split it")
+    async with session_rig(home, ws) as rig:
+        events, end = await run_turn(rig.session, "split it")
         results = stored_results(rig)
     assert end.stop_reason == "end_turn"
     assert fake.count(key=KEY_A) == 1
@@ -192,8 +192,8 @@ async def test_a_failing_child_fails_its_task_not_the_batch(
         {"goal": "no such toolset", "toolsets": ["spells"]},
     ]
     fake.script(KEY_A, delegate(*tasks), reply("child ok"), reply("reported"))
-    async with agent_rig(home, ws, delegation={"max_concurrency": 1}) as rig:
-        _, end = await run_turn(rig.agent, "try them")
+    async with session_rig(home, ws, delegation={"max_concurrency": 1}) as rig:
+        _, end = await run_turn(rig.session, "try them")
         results = stored_results(rig)
     assert (end.stop_reason, end.text) == ("end_turn", "reported")
     assert [r["status"] for r in results] == ["completed", "failed", "failed", "failed"]
@@ -219,8 +219,8 @@ async def test_a_childs_risky_action_goes_to_the_parents_approver(
         reply("the child could not clean up"),
     )
     approver = RecordingApprover(allowed=False)
-    async with agent_rig(home, ws, mode="ask", approver=approver) as rig:
-        events, end = await run_turn(rig.agent, "clean")
+    async with session_rig(home, ws, mode="ask", approver=approver) as rig:
+        events, end = await run_turn(rig.session, "clean")
     assert end.stop_reason == "end_turn"
     assert [(r.tool, r.command, r.call_id) for r in approver.requests] == [
         ("terminal", "rm -rf build", "t1")
@@ -236,8 +236,8 @@ async def test_no_delegation_at_depth_zero(tmp_path: Path, fake: FakeProvider) -
     home, ws = new_home(tmp_path), new_workspace(tmp_path)
     home.write({"primary": {"url": fake.openai_base_url, "keys": [KEY_A]}}, "primary:gpt-4o")
     fake.script(KEY_A, reply("alone"))
-    async with agent_rig(home, ws, delegation={"max_depth": 0}) as rig:
-        _, end = await run_turn(rig.agent, "hi")
+    async with session_rig(home, ws, delegation={"max_depth": 0}) as rig:
+        _, end = await run_turn(rig.session, "hi")
     assert end.stop_reason == "end_turn"
     names = tool_names(fake.requests[0].body)
     assert "delegate_task" not in names and "read_file" in names
@@ -251,8 +251,8 @@ async def test_a_child_that_times_out_fails_its_task_only(
     home.write({"primary": {"url": fake.openai_base_url, "keys": [KEY_A]}}, "primary:gpt-4o")
     tasks = [{"goal": "too slow", "timeout_s": 0.3}, {"goal": "quick"}]
     fake.script(KEY_A, delegate(*tasks), hold("never"), reply("quick done"), reply("reported"))
-    async with agent_rig(home, ws, delegation={"max_concurrency": 1}) as rig:
-        _, end = await run_turn(rig.agent, "both")
+    async with session_rig(home, ws, delegation={"max_concurrency": 1}) as rig:
+        _, end = await run_turn(rig.session, "both")
         results = stored_results(rig)
     assert end.stop_reason == "end_turn"
     assert [(r["status"], r["exit_reason"]) for r in results] == [

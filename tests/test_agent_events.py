@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from hermes_mcp.agent import (
     STOP_REASONS,
@@ -19,8 +22,8 @@ from hermes_mcp.agent import (
     TurnEnd,
     UsageUpdate,
 )
-from hermes_mcp.agent.event_codec import EventLog, decode, encode
-from hermes_mcp.agent.events import UserMessage
+from hermes_mcp.agent.event_log import EventLog, encode
+from hermes_mcp.agent.events import Event, UserMessage, decode_event
 from hermes_mcp.agent.store import INTERRUPTED, repair
 from hermes_mcp.llm.types import Message, ToolCall, Usage
 from tools import FileDiff, Location
@@ -117,7 +120,7 @@ def test_every_event_survives_the_codec_field_for_field() -> None:
             "attempts": [{"provider": "p", "action": "fallback"}],
         },
     )
-    events = [
+    events: list[Event] = [
         UserMessage("hi", ({"type": "image", "media_type": "image/png", "uri": None},)),
         TextDelta("hi"),
         ThoughtDelta("hmm"),
@@ -133,7 +136,65 @@ def test_every_event_survives_the_codec_field_for_field() -> None:
         end,
     ]
     for event in events:
-        assert decode(json.loads(json.dumps(encode(event)))) == event
+        assert decode_event(json.loads(json.dumps(encode(event)))) == event
+        assert decode_event(json.dumps(encode(event))) == event
+
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def _add_new_defaults(value: Any) -> None:
+    """Fields added since the fixture was written, with the defaults old rows decode to:
+    ``parent_call_id`` on tool calls (issue 27), ``cache_write_tokens`` in usage (issue 21)."""
+    if isinstance(value, list):
+        for item in value:
+            _add_new_defaults(item)
+    if not isinstance(value, dict):
+        return
+    if value.get("type") in ("tool_call_start", "tool_call_end"):
+        value.setdefault("parent_call_id", None)
+    if "input_tokens" in value:
+        value.setdefault("cache_write_tokens", 0)
+    for item in value.values():
+        _add_new_defaults(item)
+
+
+def test_an_event_log_stored_before_the_union_still_decodes_to_the_same_json() -> None:
+    """Rows of the ``events`` table written by the hand-written codec this union replaced
+    (one of every kind, a child's nested events, an error with attempts): each decodes to
+    its dataclass and encodes back to exactly what was stored, plus the fields added
+    since with their defaults (:func:`_add_new_defaults`)."""
+    lines = (FIXTURES / "events_before_union.jsonl").read_text().splitlines()
+    decoded = [decode_event(line) for line in lines]
+    stored = [json.loads(line) for line in lines]
+    for row in stored:
+        _add_new_defaults(row)
+    assert [encode(event) for event in decoded] == stored
+    kinds = {event.type for event in decoded}
+    assert kinds == {
+        "user_message",
+        "model_switch",
+        "thought_delta",
+        "text_delta",
+        "usage",
+        "tool_call_start",
+        "tool_call_progress",
+        "tool_call_end",
+        "plan",
+        "child",
+        "turn_end",
+    }
+    child = next(e for e in decoded if isinstance(e, ChildUpdate) and e.status == "done")
+    assert isinstance(child.event, TurnEnd) and child.event.model == "backup:mini"
+    usage = next(e for e in decoded if isinstance(e, UsageUpdate))
+    assert usage.usage == Usage(120, 30, 10, 5) and usage.session_usage == Usage(240, 60, 10, 5)
+    end = next(e for e in decoded if isinstance(e, ToolCallEnd) and e.diff is not None)
+    assert end.diff == FileDiff(Path("/w/a.py"), "old\n", "new\n", "--- a\n+++ b\n")
+
+
+def test_an_unknown_event_type_is_refused() -> None:
+    with pytest.raises(ValueError, match="does not match any of the expected tags"):
+        decode_event({"type": "no_such_event", "text": "x"})
 
 
 def test_the_event_log_coalesces_deltas_and_keeps_emission_order() -> None:

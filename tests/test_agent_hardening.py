@@ -9,11 +9,12 @@ from pathlib import Path
 import anyio
 import pytest
 
-from hermes_mcp.agent.events import ToolCallStart, TurnEnd
+from hermes_mcp.agent.events import ToolCallStart
+from hermes_mcp.agent.session import SessionBusy
 from hermes_mcp.agent.transcript import INTERRUPTED, repair
 from hermes_mcp.llm.types import Message, ToolCall
 from hermes_mcp.testing import FakeProvider, hold, reply
-from tests.agent_helpers import agent_rig, call, calls, new_home, new_workspace, run_turn
+from tests.agent_helpers import call, calls, new_home, new_workspace, run_turn, session_rig
 from tests.keys import KEY_A
 
 
@@ -58,8 +59,8 @@ async def test_tool_call_start_scrubs_key_shaped_arguments(
     home, ws = configure(tmp_path, fake)
     key = "sk-proj-ARGUMENTabcdefghijklmnopqrst"
     fake.script(KEY_A, calls(call("read_file", "r1", path=f"{key}.txt")), reply("No such file."))
-    async with agent_rig(home, ws) as rig:  # type: ignore[arg-type]
-        events, end = await run_turn(rig.agent, "read it")
+    async with session_rig(home, ws) as rig:  # type: ignore[arg-type]
+        events, end = await run_turn(rig.session, "read it")
     start = next(e for e in events if isinstance(e, ToolCallStart))
     assert key not in str(start.to_json()) and "[REDACTED]" in start.arguments["path"]
     assert end.stop_reason == "end_turn"
@@ -69,30 +70,29 @@ async def test_tool_call_start_scrubs_key_shaped_arguments(
 
 
 @pytest.mark.anyio
-async def test_two_turns_on_one_session_run_one_after_the_other(
+async def test_a_second_turn_on_a_busy_session_is_refused_and_nothing_interleaves(
     tmp_path: Path, fake: FakeProvider
 ) -> None:
+    """One turn at a time, enforced by the session alone: a second turn while one runs
+    is refused at once (never queued, never interleaved into the history); after the
+    first ends, the next one runs."""
     home, ws = configure(tmp_path, fake)
     fake.script(KEY_A, hold("a", then=reply("A answer")), reply("B answer"))
-    async with agent_rig(home, ws) as rig:  # type: ignore[arg-type]
-        first_events: list[object] = []
-        async with rig.agent.turn("A") as first:
-            session = first.session_id
-            ends: list[TurnEnd] = []
-
-            async def second() -> None:
-                ends.append((await run_turn(rig.agent, "B", session_id=session))[1])
-
-            with anyio.fail_after(30):
-                async with anyio.create_task_group() as tg:
-                    tg.start_soon(second)
-                    await fake.wait_in_flight(1)
-                    assert len(fake.requests) == 1  # B waits for A instead of interleaving
-                    fake.release("a")
-                    first_events = [e async for e in first]
-        history = await rig.store.history(session)
-    assert next(e for e in first_events if isinstance(e, TurnEnd)).text == "A answer"
-    assert ends[0].text == "B answer"
+    async with session_rig(home, ws) as rig:  # type: ignore[arg-type]
+        with anyio.fail_after(30):
+            async with rig.session.turn("A") as first:
+                await fake.wait_in_flight(1)
+                with pytest.raises(SessionBusy):
+                    await rig.session.run("B")
+                with pytest.raises(SessionBusy):
+                    async with rig.session.turn("B"):
+                        pass
+                assert len(fake.requests) == 1
+                fake.release("a")
+                first_end = await first.wait()
+            _, second_end = await run_turn(rig.session, "B")
+        history = await rig.store.history(rig.session.id)
+    assert (first_end.text, second_end.text) == ("A answer", "B answer")
     assert [(m.role, m.content) for m in history] == [
         ("user", "A"),
         ("assistant", "A answer"),

@@ -15,13 +15,13 @@ from pydantic import BaseModel
 from hermes_mcp.agent import ToolCallEnd, ToolCallStart
 from hermes_mcp.testing import FakeProvider, hold, rate_limited, reply, stream
 from tests.agent_helpers import (
-    agent_rig,
     as_json_lines,
     call,
     calls,
     new_home,
     new_workspace,
     run_turn,
+    session_rig,
     squeeze,
     types,
     wait_for,
@@ -61,8 +61,8 @@ async def test_multi_step_turn_reads_patches_and_runs_with_events_in_order(
         calls(call("terminal", "c3", command="cat hello.py")),
         stream(chunks=["Done: ", "it prints ", "hermes."], usage=(40, 6)),
     )
-    async with agent_rig(home, ws) as rig:
-        events, end = await run_turn(rig.agent, "make hello.py greet hermes")
+    async with session_rig(home, ws) as rig:
+        events, end = await run_turn(rig.session, "make hello.py greet hermes")
         history = await rig.store.history(end.session_id)
 
     assert squeeze(types(events)) == [
@@ -123,8 +123,8 @@ async def test_a_fallback_shows_as_model_switch_before_the_answer(
     configure(home, fake, fallback=True)
     fake.script(KEY_A, rate_limited(retry_after=30))
     fake.script(FALLBACK_KEY, reply("from the fallback"))
-    async with agent_rig(home, ws) as rig:
-        events, end = await run_turn(rig.agent, "hi")
+    async with session_rig(home, ws) as rig:
+        events, end = await run_turn(rig.session, "hi")
     assert squeeze(types(events)) == ["model_switch", "text_delta", "usage", "turn_end"]
     switch = as_json_lines(events)[0]
     assert switch == {
@@ -182,8 +182,10 @@ async def test_independent_read_only_calls_run_in_parallel(
         calls(call("meet", "m1", name="a"), call("meet", "m2", name="b")),
         reply("both met"),
     )
-    async with agent_rig(home, ws, registry=registry, toolsets=["files"]) as rig:
-        events, end = await run_turn(rig.agent, "meet")
+    async with session_rig(
+        home, ws, tools=[t for t in registry if t.name == "meet"], toolsets=["files"]
+    ) as rig:
+        events, end = await run_turn(rig.session, "meet")
     assert end.stop_reason == "end_turn"
     outputs = sorted(e.output for e in events if isinstance(e, ToolCallEnd))
     assert outputs == ["a met b", "b met a"]
@@ -201,10 +203,10 @@ async def test_messages_are_stored_as_they_happen(tmp_path: Path, fake: FakeProv
         calls(call("read_file", "r1", path="hello.py")),
         calls(call("terminal", "t1", command="echo started; sleep 30")),
     )
-    async with agent_rig(home, ws) as rig:
+    async with session_rig(home, ws) as rig:
         seen: list[Any] = []
         with anyio.fail_after(30):
-            async with rig.agent.turn("look") as turn:
+            async with rig.session.turn("look") as turn:
                 await wait_for(turn, lambda e: e.type == "tool_call_progress", seen)
                 rows = rig.db.query(
                     "SELECT role, tool_call_id FROM messages WHERE session_id = ? ORDER BY id",
@@ -229,9 +231,9 @@ async def test_a_session_continues_with_its_history(tmp_path: Path, fake: FakePr
     home, ws = new_home(tmp_path), new_workspace(tmp_path)
     configure(home, fake)
     fake.script(KEY_A, reply("first answer"), reply("second answer"))
-    async with agent_rig(home, ws) as rig:
-        _, first = await run_turn(rig.agent, "one")
-        _, second = await run_turn(rig.agent, "two", session_id=first.session_id)
+    async with session_rig(home, ws) as rig:
+        _, first = await run_turn(rig.session, "one")
+        _, second = await run_turn(rig.session, "two")
         rows = rig.db.query(
             "SELECT turn, stop_reason FROM turns WHERE session_id = ? ORDER BY turn",
             (first.session_id,),
@@ -250,8 +252,8 @@ async def test_the_todo_tool_emits_a_plan(tmp_path: Path, fake: FakeProvider) ->
     configure(home, fake)
     todos = [{"content": "read", "status": "completed"}, {"content": "write"}]
     fake.script(KEY_A, calls(call("todo", "p1", todos=todos)), reply("planned"))
-    async with agent_rig(home, ws) as rig:
-        events, _ = await run_turn(rig.agent, "plan")
+    async with session_rig(home, ws) as rig:
+        events, _ = await run_turn(rig.session, "plan")
     plan = next(line for line in as_json_lines(events) if line["type"] == "plan")
     assert [(e["content"], e["status"]) for e in plan["entries"]] == [
         ("read", "completed"),
@@ -268,9 +270,9 @@ async def test_a_held_request_still_lets_events_flow_to_a_slow_consumer(
     home, ws = new_home(tmp_path), new_workspace(tmp_path)
     configure(home, fake)
     fake.script(KEY_A, hold("go", then=stream(chunks=["a", "b", "c", "d"])))
-    async with agent_rig(home, ws) as rig:
+    async with session_rig(home, ws) as rig:
         with anyio.fail_after(30):
-            async with rig.agent.turn("hi", buffer=0) as turn:
+            async with rig.session.turn("hi", buffer=0) as turn:
                 await fake.wait_in_flight(1)
                 fake.release("go")
                 events = [event async for event in turn]

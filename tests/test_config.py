@@ -117,3 +117,13 @@ def test_model_ref_splits_at_first_colon() -> None:
     for bad in ("nocolon", "Upper:model", "p:", ":m"):
         with pytest.raises(ValueError):
             ModelRef.parse(bad)
+
+
+def test_a_config_that_still_sets_the_retired_job_log_events_loads(tmp_path: Path) -> None:
+    """``[mcp] job_log_events`` kept a per-job event log nobody read; it is gone, and a
+    config file written for it still loads (the key is accepted and ignored)."""
+    path = tmp_path / "config.toml"
+    path.write_text("[mcp]\njob_log_events = 500\nmax_jobs = 3\n")
+    settings = load_settings(path, env={"HERMES_MCP_HOME": str(tmp_path)})
+    assert settings.config.mcp.max_jobs == 3
+    assert "job_log_events" not in settings.config.mcp.model_dump()

@@ -76,7 +76,7 @@ async def test_pending_tool_call_fails_over_openai_to_anthropic_to_gemini(
     ]
     anthropic_body = next(r.body for r in fake.requests if r.key == KEY_B)
     assert anthropic_body is not None
-    assert anthropic_body["system"] == "You are Hermes."
+    assert anthropic_body["system"][0]["text"] == "You are Hermes."
     use = anthropic_body["messages"][1]["content"][0]
     result = anthropic_body["messages"][2]["content"][0]
     assert (use["type"], use["id"]) == ("tool_use", "call_abc_123")  # mapped to its charset

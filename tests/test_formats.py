@@ -1,4 +1,4 @@
-"""Anthropic and Gemini against the fake provider: plain and streamed answers, a tool
+"""Anthropic, Gemini and OpenAI's Responses API against the fake provider: plain and streamed answers, a tool
 call and its result round trip, every failure class mapped from the real error bodies,
 and the seed bug (a single Gemini key on a per-day quota)."""
 
@@ -28,7 +28,7 @@ from hermes_mcp.testing import (
 from tests.keys import FALLBACK_KEY, KEY_A, KEY_B
 from tests.routing import Home, Sleeps, hermes, router_for
 
-WIRES = ["anthropic", "gemini"]
+WIRES = ["anthropic", "gemini", "responses"]
 TOOLS = (
     ToolDef(
         "read_file",
@@ -36,7 +36,7 @@ TOOLS = (
         {"type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]},
     ),
 )
-MODELS = {"anthropic": "claude-sonnet-4", "gemini": "gemini-2.5-pro"}
+MODELS = {"anthropic": "claude-sonnet-4", "gemini": "gemini-2.5-pro", "responses": "gpt-5"}
 
 
 @pytest.fixture
@@ -49,7 +49,11 @@ def fake() -> Iterator[FakeProvider]:
 def configure(home: Home, fake: FakeProvider, wire: str, keys: list[str]) -> None:
     home.write(
         {
-            "primary": {"url": fake.url, "keys": keys, "wire": wire},
+            "primary": {
+                "url": fake.openai_base_url if wire == "responses" else fake.url,
+                "keys": keys,
+                "wire": wire,
+            },
             "backup": {"url": fake.openai_base_url, "keys": [FALLBACK_KEY]},
         },
         f"primary:{MODELS[wire]}",
@@ -80,7 +84,9 @@ async def test_plain_and_streamed_answers(tmp_path: Path, fake: FakeProvider, wi
     first = fake.requests[0].body
     assert first is not None
     if wire == "anthropic":
-        assert first["system"] == "Be brief."
+        assert first["system"][0]["text"] == "Be brief."
+    elif wire == "responses":
+        assert first["instructions"] == "Be brief." and first["store"] is False
     else:
         assert first["systemInstruction"] == {"parts": [{"text": "Be brief."}]}
     assert not [r for r in fake.rejections]  # headers right; the Gemini key never in the URL
@@ -129,6 +135,14 @@ async def test_tool_call_and_result_round_trip(
             sent["messages"][1]["content"][0]["id"],
             "# hermes",
         )
+    elif wire == "responses":
+        call_item, output = sent["input"][1], sent["input"][2]
+        assert (call_item["type"], call_item["name"]) == ("function_call", "read_file")
+        assert output == {
+            "type": "function_call_output",
+            "call_id": call_item["call_id"],
+            "output": "# hermes",
+        }
     else:
         assert sent["contents"][1]["parts"][0]["functionCall"]["name"] == "read_file"
         response = sent["contents"][2]["parts"][0]["functionResponse"]
@@ -189,7 +203,9 @@ async def test_in_stream_error_before_the_first_token_fails_over(
         text = "".join([d.text async for d in events if isinstance(d, TextDelta)])
     assert text == "from the fallback"
     primary = [a for a in events.attempts if a.provider == "primary"]
-    assert {a.error_class for a in primary} == {"overloaded"}
+    # Responses streams fail with response.failed (server_error); the others overloaded.
+    expected = "server_error" if wire == "responses" else "overloaded"
+    assert {a.error_class for a in primary} == {expected}
 
 
 @pytest.mark.anyio

@@ -9,8 +9,9 @@
 
 Besides: production code never imports ``hermes_mcp.testing``; nothing below the entry
 points imports an edge (an edge may use the MCP client, which is a client library);
-``llm/``, ``tools/`` and ``agent/`` never import the ``mcp`` or ``acp`` SDKs. Every import
-counts, wherever it sits (inside a function, under ``TYPE_CHECKING``)."""
+``llm/``, ``tools/`` and ``agent/`` never import the ``mcp`` or ``acp`` SDKs; inside a
+package, no modules import each other in a circle. Every import counts, wherever it sits
+(inside a function, under ``TYPE_CHECKING``)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ EDGES = ("hermes_mcp.mcp_server", "acp_adapter", "hermes_mcp.mcp_client")
 ENTRY_POINTS = (
     "hermes_mcp.cli",
     "hermes_mcp.cli_sessions",
+    "hermes_mcp.cli_skills",
     "hermes_mcp.doctor",
     "hermes_mcp.tty_approver",  # the command line's approver (run on a terminal)
 )
@@ -134,11 +136,78 @@ def test_the_core_never_imports_a_protocol_sdk() -> None:
 
 def test_the_layer_check_sees_a_violation() -> None:
     """The checker itself: an upward import, a relative one, and the test helpers."""
-    assert layer("hermes_mcp.agent.loop") == AGENT
+    assert layer("hermes_mcp.agent.engine") == AGENT
     assert layer("hermes_mcp.runtime") == RUNTIME
     assert layer("tools.backends.local") == LOWER
     assert layer("acp_adapter.server") == EDGE
     assert layer("hermes_mcp.testing.scripted") is None
     assert known("hermes_mcp.agent.engine") and not known("hermes_mcp.agent.engine.run_turn")
-    session = ROOT / "hermes_mcp" / "agent" / "session.py"
-    assert "hermes_mcp.agent.loop" in imports(session)
+    engine = ROOT / "hermes_mcp" / "agent" / "engine.py"
+    assert "hermes_mcp.agent.session" in imports(engine)
+
+
+def _child(package: str, module: str) -> str | None:
+    """The module or subpackage directly inside ``package`` that ``module`` is, or is
+    within (``None``: outside it, or the package itself)."""
+    if not module.startswith(package + "."):
+        return None
+    return f"{package}.{module[len(package) + 1 :].split('.')[0]}"
+
+
+def package_graphs() -> dict[str, dict[str, set[str]]]:
+    """For each package of ours: what each module (or subpackage, as one) directly inside
+    it imports from the others directly inside it. The package's own ``__init__`` is
+    left out (importing a submodule runs it anyway)."""
+    files = production_files()
+    packages = {module_of(f) for f in files if f.name == "__init__.py"}
+    graphs: dict[str, dict[str, set[str]]] = {package: {} for package in packages}
+    for path in files:
+        me = module_of(path)
+        found = imports(path)
+        for package, graph in graphs.items():
+            mine = _child(package, me)
+            if mine is None:
+                continue
+            edges = graph.setdefault(mine, set())
+            for target in found:
+                theirs = _child(package, target)
+                if theirs is not None and theirs != mine and known(theirs):
+                    edges.add(theirs)
+    return graphs
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Import circles of one package: at least one through each module that is in one,
+    found from the circle's smallest module name."""
+    found: list[list[str]] = []
+    for start in sorted(graph):
+        stack: list[tuple[str, list[str]]] = [(start, [start])]
+        seen: set[str] = set()
+        while stack:
+            node, path = stack.pop()
+            for target in sorted(graph.get(node, ())):
+                if target == start:
+                    found.append(path)
+                elif target > start and target not in seen:
+                    seen.add(target)
+                    stack.append((target, [*path, target]))
+    return found
+
+
+def test_no_import_circle_inside_a_package() -> None:
+    """Inside every package, its modules' imports (every import, wherever it sits) form
+    no circle: each module can be read after the ones it uses."""
+    problems = [
+        " → ".join([*circle, circle[0]])
+        for graph in package_graphs().values()
+        for circle in cycles(graph)
+    ]
+    assert problems == []
+
+
+def test_the_circle_check_sees_a_circle() -> None:
+    graph = {"p.a": {"p.b"}, "p.b": {"p.c"}, "p.c": {"p.a"}, "p.d": {"p.a"}}
+    assert cycles(graph) == [["p.a", "p.b", "p.c"]]
+    assert cycles({"p.a": {"p.b"}, "p.b": set()}) == []
+    assert _child("hermes_mcp.llm", "hermes_mcp.llm.wires.openai") == "hermes_mcp.llm.wires"
+    assert _child("hermes_mcp.llm", "hermes_mcp.llm") is None

@@ -17,7 +17,7 @@ from hermes_mcp.runtime import Backends
 from hermes_mcp.testing import FakeProvider, reply
 from tests.agent_helpers import call, calls, new_home, new_workspace
 from tests.keys import FALLBACK_KEY, KEY_A
-from tests.mcp_client_helpers import assert_gone, configure, mcp_runtime, server
+from tests.mcp_client_helpers import assert_gone, configure, mcp_runtime, pids, server
 from tests.tools_helpers import RecordingApprover
 
 
@@ -175,6 +175,55 @@ async def test_an_mcp_deny_rule_stops_a_call(tmp_path: Path, fake: FakeProvider)
 
 
 @pytest.mark.anyio
+async def test_an_mcp_rule_matches_the_servers_own_spelling(
+    tmp_path: Path, fake: FakeProvider
+) -> None:
+    """``mcp:demo__files.delete`` matched nothing (the tool is registered as
+    ``demo__files_delete``), so in ``auto`` mode the denied tool ran."""
+    home, ws = new_home(tmp_path), new_workspace(tmp_path)
+    pid_file, calls_file = tmp_path / "pids", tmp_path / "calls"
+    section = server("demo", "demo", pid_file, env={"HERMES_TEST_CALLS": str(calls_file)})
+    configure(home, fake, section, mode="auto", policy='deny = ["mcp:demo__files.delete"]')
+    with anyio.fail_after(60):
+        async with mcp_runtime(home) as (runtime, _client):
+            session = await runtime.create_session(ws)
+            ctx = session.context.for_call("c1")
+            assert "demo__files_delete" in session.registry.names
+            denied = await session.registry.call("demo__files_delete", {"path": "x"}, ctx)
+            assert denied.is_error and "deny rule 'mcp:demo__files.delete'" in denied.text
+            await session.close()
+    assert not calls_file.exists()  # the server never saw the call
+
+
+@pytest.mark.anyio
+async def test_an_over_long_answer_fails_its_call_and_the_server_keeps_serving(
+    tmp_path: Path, fake: FakeProvider
+) -> None:
+    """A 50 MB result line once stalled the server's connection (the SDK's reader re-joined
+    its buffer per chunk): the next five small calls timed out. Over the cap, the call
+    fails naming it; the same connection answers the next calls."""
+    home, ws = new_home(tmp_path), new_workspace(tmp_path)
+    pid_file = tmp_path / "pids"
+    section = server("demo", "demo", pid_file, max_line_bytes=4 * 1024 * 1024, timeout_s=60)
+    configure(home, fake, section)
+    with anyio.fail_after(120):
+        async with mcp_runtime(home) as (runtime, _client):
+            session = await runtime.create_session(ws)
+            ctx = session.context.for_call("c1")
+            flood = await session.registry.call("demo__flood", {"mb": 50}, ctx)
+            assert flood.is_error, flood.text[:300]
+            assert "over max_line_bytes = 4194304" in flood.text
+            for n in range(5):
+                added = await session.registry.call("demo__add", {"a": n, "b": 1}, ctx)
+                assert (added.is_error, added.text) == (False, str(n + 1))
+            small = await session.registry.call("demo__flood", {"mb": 1}, ctx)
+            assert not small.is_error  # under the cap: whole (cut for the model as usual)
+            assert len(pids(pid_file)) == 1  # one server process: the connection held
+            await session.close()
+    assert_gone(pid_file, 1)
+
+
+@pytest.mark.anyio
 async def test_read_only_tools_run_in_ask_mode_without_a_prompt(
     tmp_path: Path, fake: FakeProvider
 ) -> None:
@@ -191,12 +240,8 @@ async def test_read_only_tools_run_in_ask_mode_without_a_prompt(
             assert approver.requests == []
             shouted = await session.registry.call("demo__shout", {"text": "hi"}, ctx)
             assert (shouted.is_error, shouted.text) == (False, "HI")
-            [request] = approver.requests
-            assert (request.tool, request.action, request.session_id) == (
-                "demo__shout",
-                "mcp",
-                session.id,
-            )
+            [request] = approver.requests  # the session's own approver was asked
+            assert (request.tool, request.action, request.call_id) == ("demo__shout", "mcp", "c1")
             assert request.risk and "'shout' on the MCP server 'demo'" in request.risk
             await session.close()
     assert calls_file.read_text() == "hi\n"

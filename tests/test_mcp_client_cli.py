@@ -116,16 +116,22 @@ async def test_doctor_lists_each_servers_tools_or_its_problem(
     configure(
         home,
         fake,
-        server("demo", "demo", pid_file, tools=["add", "shout", "nosuch"]),
+        server("demo", "demo", pid_file, tools=["add", "shout", "files.delete", "nosuch"]),
         server("broken", "exit", pid_file),
         server("off", "demo", pid_file, enabled=False),
+        policy='deny = ["mcp:demo__shout", "mcp:demo__files.delete", "mcp:demo__rm_*"]',
     )
     ran = await hermes(home, ws, "doctor", "--json")
     checks = {c["check"]: c for c in json.loads(ran.stdout)}
     assert ran.code == 1  # one server is broken
     demo = checks["mcp demo"]
-    assert demo["ok"] and "2 tool(s) (demo__add, demo__shout)" in demo["detail"]
+    tools = "3 tool(s) (demo__add, demo__shout, demo__files_delete)"
+    assert demo["ok"] and tools in demo["detail"]
     assert "has no tool(s) nosuch (mcp_servers.demo.tools)" in demo["detail"]
+    # A rule matching no tool of a connected server is named (a typo protects nothing).
+    warned = [c for c in checks.values() if c["check"].startswith("policy deny")]
+    assert [c["check"] for c in warned] == ["policy deny mcp:demo__rm_*"]
+    assert warned[0]["ok"] and "matches no tool" in warned[0]["detail"]
     assert not checks["mcp broken"]["ok"]
     assert "cannot start: the token is missing" in checks["mcp broken"]["detail"]
     assert checks["mcp off"] == {

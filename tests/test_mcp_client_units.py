@@ -15,7 +15,7 @@ from acp.schema import EnvVariable, HttpHeader, HttpMcpServer, McpServerStdio, S
 from hermes_mcp.config import load_settings
 from hermes_mcp.errors import ConfigError
 from hermes_mcp.log import redact
-from hermes_mcp.mcp_client import from_acp, server_name, specs_from_acp, specs_from_config
+from hermes_mcp.mcp_client import from_acp, mapping, server_name, specs_from_acp, specs_from_config
 from hermes_mcp.mcp_client.mapping import to_result, tool_annotations, tool_name
 from tests.keys import FALLBACK_KEY, LITERAL_KEY
 from tests.tools_helpers import make_ctx
@@ -328,3 +328,41 @@ def test_the_readme_example_is_a_valid_config() -> None:
         "http",
         30,
     )
+
+
+def test_mcp_and_tool_rules_match_either_spelling_of_a_name() -> None:
+    roots = [Path("/w")]
+    aliases = mapping.spellings("evil", "files.delete")
+    assert aliases == ("evil__files.delete",) and mapping.spellings("evil", "ok") == ()
+    call = ApprovalRequest(
+        tool="evil__files_delete",
+        kind="other",
+        action="mcp",
+        title="evil__files_delete",
+        risk="calls",
+        aliases=aliases,
+    )
+    for rules in (["mcp:evil__files.delete"], ["mcp:evil__files_delete"], ["tool:evil__*.delete"]):
+        assert Policy("auto", deny=rules).evaluate(call, roots).outcome == "deny", rules
+    assert Policy("auto", deny=["mcp:evil__files.list"]).evaluate(call, roots).outcome == "allow"
+
+
+def test_the_id_of_an_over_long_answer_is_read_from_its_ends() -> None:
+    from hermes_mcp.jsonrpc_lines import TooLong
+    from hermes_mcp.mcp_client.stdio import id_of, parse
+
+    def line(head: bytes, tail: bytes) -> TooLong:
+        return TooLong(10**8, head, tail)
+
+    assert id_of(line(b'{"jsonrpc":"2.0","id":5,"result":{"content":[', b"")) == 5
+    assert id_of(line(b'{"jsonrpc": "2.0", "id": "a\\"b", "result"', b"")) == 'a"b'
+    assert id_of(line(b'{"result":{"x":{"id":9', b'xx"}]},"jsonrpc":"2.0","id":7}\n')) == 7
+    # An "id" inside the result is not the response's.
+    assert id_of(line(b'{"result":{"id":9,', b'"text":"x","id":3}}')) is None
+    assert id_of(line(b'{"jsonrpc":"2.0","method":"x","params":{', b"}}")) is None
+    failed = parse(line(b'{"jsonrpc":"2.0","id":5,"result":', b""), 4096)
+    assert not isinstance(failed, Exception) and failed is not None
+    error = failed.message
+    assert isinstance(error, types.JSONRPCError) and error.id == 5
+    assert "over max_line_bytes = 4096" in error.error.message
+    assert isinstance(parse(line(b"{", b"}"), 4096), ValueError)

@@ -7,6 +7,7 @@ from jsonschema import Draft202012Validator
 
 from hermes_mcp.agent.events import (
     ChildUpdate,
+    Event,
     ModelSwitch,
     TextDelta,
     ToolCallEnd,
@@ -16,14 +17,24 @@ from hermes_mcp.agent.events import (
     UserMessage,
 )
 from hermes_mcp.agent.jobs import Activity, RouteLog
-from hermes_mcp.llm.types import Usage
+from hermes_mcp.llm.types import Attempt, Usage
 from hermes_mcp.mcp_server import mapping
 from hermes_mcp.mcp_server.catalog import Catalog
 from tools import ToolResult, build_registry
 
+FELL_BACK = Attempt("primary", "big", "9c1e3f2a", 429, "quota_exhausted", "fallback", 80.0)
+
 
 def _served(provider: str = "backup", model: str = "mini") -> UsageUpdate:
-    return UsageUpdate(Usage(input_tokens=9, output_tokens=3), 0.001, provider, model, "3f2a9c1e")
+    served = Attempt(provider, model, "3f2a9c1e", 200, None, "served", 120.0, cost_usd=0.001)
+    return UsageUpdate(
+        Usage(input_tokens=9, output_tokens=3),
+        0.001,
+        provider,
+        model,
+        "3f2a9c1e",
+        attempts=(FELL_BACK, served),
+    )
 
 
 def test_tool_definitions_carry_schemas_and_annotations() -> None:
@@ -62,15 +73,18 @@ def test_tool_results() -> None:
 
 def test_a_served_turn_shows_its_whole_route() -> None:
     route = RouteLog()
-    route.add(ModelSwitch("primary:big", "backup:mini", "quota_exhausted", "fallback"))
+    route.add(ModelSwitch("primary:big", "backup:mini", "quota_exhausted", "fallback", FELL_BACK))
     route.add(_served())
     end = TurnEnd("end_turn", "s1", text="hi", usage=Usage(input_tokens=9, output_tokens=3))
     result = mapping.turn_result(end, route)
     data = result.structured_content
     assert not result.is_error and data is not None
     assert (data["answer"], data["provider"], data["credential"]) == ("hi", "backup", "3f2a9c1e")
-    assert [a["action"] for a in data["attempts"]] == ["fallback", "served"]
-    assert data["attempts"][0]["error_class"] == "quota_exhausted"
+    assert [a["action"] for a in data["attempts"]] == ["fallback", "served"]  # each once
+    assert (data["attempts"][0]["error_class"], data["attempts"][0]["status"]) == (
+        "quota_exhausted",
+        429,
+    )
     mapping.AgentRunOutput.model_validate(data)
 
 
@@ -80,15 +94,18 @@ def test_a_failed_turn_is_an_error_naming_provider_class_and_retry_at() -> None:
         "class": "quota_exhausted",
         "message": "spent",
         "retry_at": "2026-12-02T00:00:00Z",
-        "attempts": [{"provider": "primary"}],
+        "attempts": [FELL_BACK.to_json()],
     }
     end = TurnEnd("error", "s1", message="spent", error=error)
-    result = mapping.turn_result(end, RouteLog())
+    route = RouteLog()
+    route.add(ModelSwitch("primary:big", "backup:mini", "quota_exhausted", "fallback", FELL_BACK))
+    result = mapping.turn_result(end, route)
     assert result.is_error
     body = result.content[0].text  # type: ignore[union-attr]
     assert "primary" in body and "quota_exhausted" in body and "2026-12-02T00:00:00Z" in body
     assert result.structured_content is not None
-    assert result.structured_content["attempts"] == [{"provider": "primary"}]
+    # The failed walk's records, each attempt once (its switch was not listed again).
+    assert result.structured_content["attempts"] == [FELL_BACK.to_json()]
 
 
 def test_budgets_and_cancellation_say_why() -> None:
@@ -103,6 +120,8 @@ def test_progress_texts_and_activity() -> None:
     assert mapping.progress_text(switch) == "fallback: primary:big → backup:mini (rate_limit)"
     start = ToolCallStart("c1", "read_file", "Read hello.py", "read", {"path": "hello.py"})
     assert mapping.progress_text(start) == "running Read hello.py"
+    inner = ToolCallStart("c1.1", "read_file", "read_file: a", "read", {"path": "a"}, "c1")
+    assert mapping.progress_text(inner) == "running read_file: a (in c1)"
     assert mapping.progress_text(TextDelta("x")) is None
     act = Activity()
     act.update(_served())
@@ -114,7 +133,7 @@ def test_progress_texts_and_activity() -> None:
 
 
 def test_transcripts_are_markdown() -> None:
-    events = [
+    events: list[Event] = [
         UserMessage("what is in hello.py?"),
         ToolCallStart("c1", "read_file", "Read", "read", {"path": "hello.py"}),
         ToolCallEnd("c1", "read_file", "completed", "```print()```"),
@@ -167,6 +186,7 @@ def test_the_mcp_config_section() -> None:
         "web",
         "memory",
         "planning",
+        "skills",
         "agent",
     ]
     with pytest.raises(ConfigError, match=r"mcp\.toolsets.*unknown toolset\(s\) delegation"):

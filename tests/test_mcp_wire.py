@@ -57,14 +57,15 @@ async def exchange(
             assert proc.stdin is not None and proc.stdout is not None
             await proc.stdin.send(b"".join(lines))
             buffer = b""
-            while len([m for m in out if "id" in m]) < answers:
+            while len([m for m in out if isinstance(m, list) or "id" in m]) < answers:
                 chunk = await proc.stdout.receive()
                 buffer += chunk
                 while b"\n" in buffer:
                     line, buffer = buffer.split(b"\n", 1)
                     seen(line.decode())
                     message = json.loads(line)  # nothing but JSON on stdout
-                    assert message["jsonrpc"] == "2.0"
+                    for each in message if isinstance(message, list) else [message]:
+                        assert each["jsonrpc"] == "2.0"  # a batch's answer is an array
                     out.append(message)
             await proc.stdin.aclose()
             rest = b"".join([chunk async for chunk in proc.stdout])
@@ -131,6 +132,32 @@ async def test_each_bad_input_gets_its_error_and_the_next_request_is_answered(
     text = denied["content"][0]["text"]
     assert denied["isError"] is True and "cannot be asked" in text and "accept_edits" in text
     assert not (ws / "x.txt").exists()
+
+
+async def test_hostile_lines_get_their_errors_and_the_server_keeps_serving(
+    tmp_path: Path,
+) -> None:
+    """A line nested 200,000 deep once killed the server (RecursionError, exit 1); bad
+    UTF-8 and a batch get their answers per JSON-RPC 2.0 too."""
+    home, ws = new_home(tmp_path), new_workspace(tmp_path)
+    lines = [
+        line(INIT),
+        line(INITIALIZED),
+        b"[" * 200_000 + b"\n",
+        b'{"jsonrpc":"2.0","id":1,"method":"' + b"[" * 200_000 + b'"}\n',  # deep in a string: fine
+        b'{"jsonrpc":"2.0","id":2,"method":"tools/list","params":{"x":"\xff"}}\n',
+        line(json.dumps([{"jsonrpc": "2.0", "id": 3, "method": "ping"}])),
+        line({"jsonrpc": "2.0", "id": 4, "method": "ping"}),
+    ]
+    out = await exchange(home, lines, "--workspace", str(ws), answers=6)
+    batch = [m for m in out if isinstance(m, list)]
+    single = [m for m in out if isinstance(m, dict)]
+    errors = [m["error"] for m in single if m.get("id") is None and "error" in m]
+    assert [e["code"] for e in errors] == [-32700, -32700]
+    assert "nested deeper" in errors[0]["data"]["details"]
+    assert by_id(single)[1]["error"]["code"] == -32601  # a method of that name is unknown
+    assert [(a["id"], a["error"]["code"]) for a in batch[0]] == [(3, -32600)]
+    assert by_id(single)[4]["result"] == {}
 
 
 async def test_a_2026_client_may_open_with_tools_list(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ import pytest
 
 from hermes_mcp.config import ModelRef
 from hermes_mcp.llm.prices import is_local, prices
+from hermes_mcp.llm.profiles import ModelProfile
 from hermes_mcp.llm.types import Usage
 from tests.keys import KEY_A
 from tests.routing import Home, hermes, router_for
@@ -31,8 +32,8 @@ def test_the_major_providers_models_have_prices(
 ) -> None:
     found = prices(tmp_path, wire, url, model)
     assert found is not None
-    fresh, out, cached = found
-    assert 0 < fresh < out and 0 < cached <= fresh
+    fresh, out, cached, written = found
+    assert 0 < fresh < out and 0 < cached <= fresh <= written
     # Looked up once: the answer is kept for the next process.
     assert any(p.name.startswith("prices-") for p in tmp_path.iterdir())
 
@@ -88,3 +89,22 @@ async def test_the_router_looks_prices_up_before_any_request(tmp_path: Path) -> 
 
 def _price_files(home: Path) -> list[str]:
     return [p.read_text() for p in home.iterdir() if p.name.startswith("prices-")]
+
+
+def test_anthropic_cache_writes_are_priced_at_the_write_rate(tmp_path: Path) -> None:
+    found = prices(tmp_path, "anthropic", "https://api.anthropic.com", "claude-sonnet-4-5")
+    assert found is not None
+    fresh, out, read, written = found
+    # Priced below Claude's long-context tier: $3 in, $15 out, $0.30 read, $3.75 write.
+    assert (fresh, out, read, written) == pytest.approx((3.0, 15.0, 0.3, 3.75))
+    profile = ModelProfile(
+        input_per_mtok=fresh,
+        output_per_mtok=out,
+        cached_per_mtok=read,
+        cache_write_per_mtok=written,
+    )
+    usage = Usage(
+        input_tokens=10_000, output_tokens=1_000, cached_tokens=6_000, cache_write_tokens=3_000
+    )
+    expected = (1_000 * 3.0 + 6_000 * 0.3 + 3_000 * 3.75 + 1_000 * 15.0) / 1_000_000
+    assert profile.cost(usage) == pytest.approx(expected)

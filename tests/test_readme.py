@@ -1,5 +1,5 @@
 """The README stands on its own (a clone has no ../shared): no link outside the
-repository, and its `[agent]`, `[delegation]` and `[policy]` block states the real
+repository, and its `[agent]`, `[skills]`, `[delegation]` and `[policy]` block states the real
 defaults."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import re
 import tomllib
 from pathlib import Path
 
-from hermes_mcp.config import AgentSection, DelegationSection, PolicySection
+from hermes_mcp.config import AgentSection, DelegationSection, PolicySection, SkillsSection
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -24,3 +24,4 @@ def test_the_agent_sections_are_documented_with_their_defaults() -> None:
     assert documented["agent"] == AgentSection().model_dump()
     assert documented["delegation"] == DelegationSection().model_dump()
     assert documented["policy"] == PolicySection().model_dump()
+    assert documented["skills"] == SkillsSection().model_dump()

@@ -197,7 +197,6 @@ async def test_fifty_sessions_at_once_end_apart_and_leave_nothing_behind(
             assert replayed[0] == "user_message" and replayed[-1] == "turn_end"
             assert replayed.count("tool_call_end") == 2 and replayed.count("usage") == 2
             refs += [weakref.ref(session), weakref.ref(session.registry)]
-            refs.append(weakref.ref(session.agent))
             await session.close()
         assert rt.sessions == ()
         sessions.clear()

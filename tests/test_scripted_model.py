@@ -10,6 +10,7 @@ from pathlib import Path
 import anyio
 import pytest
 
+from hermes_mcp.agent.delegation import delegate
 from hermes_mcp.agent.events import (
     ChildUpdate,
     Event,
@@ -124,8 +125,8 @@ async def test_delegate_outside_a_turn_streams_child_text_on_request_and_counts_
                 seen[deltas].append(event)
 
             with anyio.fail_after(30):
-                out = await session.delegate(
-                    [DelegatedTask(goal="say hi")], emit=keep, deltas=deltas
+                out = await delegate(
+                    session, [DelegatedTask(goal="say hi")], emit=keep, deltas=deltas
                 )
             assert out.results[0].status == "completed"
             assert out.results[0].summary == "child says hi"

@@ -64,7 +64,9 @@ def test_the_first_message_names_the_protocol(message: object, protocol: str) ->
         (b"hello there\n", PARSE_ERROR, None),
         (b'{"jsonrpc": "2.0", "id": 1, "method": "initialize"\n', PARSE_ERROR, None),
         (b"\xff\xfe\n", PARSE_ERROR, None),
-        (line([MCP_INIT]), INVALID_REQUEST, None),  # a batch
+        (b"[" * 200_000 + b"\n", PARSE_ERROR, None),  # nested past the parser's limit
+        (b'{"a":' * 200_000 + b"1" + b"}" * 200_000 + b"\n", PARSE_ERROR, None),
+        (line([]), INVALID_REQUEST, None),  # an empty batch
         (line("initialize"), INVALID_REQUEST, None),
         (line({**ACP_INIT, "jsonrpc": "1.0"}), INVALID_REQUEST, 0),
         (line({**ACP_INIT, "params": {}}), INVALID_REQUEST, 0),
@@ -81,6 +83,16 @@ def test_anything_else_gets_a_json_rpc_error(raw: bytes, code: int, request_id: 
     assert found.error["jsonrpc"] == "2.0"
     assert (found.error["id"], found.error["error"]["code"]) == (request_id, code)
     assert found.error_line.endswith(b"\n") and json.loads(found.error_line) == found.error
+
+
+def test_a_batch_first_gets_one_error_per_request_in_it() -> None:
+    found = detect(line([MCP_INIT, {"jsonrpc": "2.0", "method": "x"}, 7]))
+    assert found.protocol is None
+    answers = json.loads(found.error_line)
+    assert [(a["id"], a["error"]["code"]) for a in answers] == [
+        (1, INVALID_REQUEST),
+        (None, INVALID_REQUEST),
+    ]
 
 
 @pytest.fixture

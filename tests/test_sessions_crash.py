@@ -18,6 +18,8 @@ import anyio.abc
 import pytest
 from anyio.streams.text import TextReceiveStream
 
+from hermes_mcp.agent.events import ToolCallStart
+from hermes_mcp.agent.store import SessionStore
 from hermes_mcp.state import open_database
 from hermes_mcp.state.sessions import load_session
 from hermes_mcp.testing import FakeProvider, hold, reply, stream
@@ -92,6 +94,15 @@ async def continue_session(home: Home, ws: Path, session_id: str) -> list[Event]
         )
     assert proc.returncode == 0, proc.stderr.decode()
     return [json.loads(line) for line in seen(proc.stdout.decode()).splitlines()]
+
+
+async def replay(home: Home, session_id: str) -> list[Any]:
+    """The session's events as ``session/load`` replays them (the store's replay)."""
+    db = open_database(home.settings().db_path)
+    try:
+        return [event async for event in SessionStore(db).replay(session_id)]
+    finally:
+        db.close()
 
 
 def sent(fake: FakeProvider) -> list[tuple[str, str | None, str]]:
@@ -173,6 +184,14 @@ async def test_kill_9_mid_tool_keeps_the_results_and_stands_in_for_the_lost_one(
                 ("assistant", None),  # its terminal call never returned
             ]
             assert messages[3]["tool_calls"][0]["arguments"] == {"command": command}
+            # What the editor was shown (the call started) is what a load replays.
+            replayed = await replay(home, loaded["session"]["id"])
+            starts = [e for e in replayed if isinstance(e, ToolCallStart)]
+            assert [(e.call_id, e.name) for e in starts] == [
+                ("r1", "read_file"),
+                ("t1", "terminal"),
+            ]
+            assert starts[1].arguments == {"command": command}
             events = await continue_session(home, ws, loaded["session"]["id"])
     finally:
         pidfile = ws / "shell.pid"  # the shell and its sleep outlived the killed process
@@ -268,3 +287,50 @@ async def test_two_processes_append_to_their_own_sessions_at_once(
     users = [r.messages[0].id for r in records.values() if r is not None]
     answers = [m.id for r in records.values() if r is not None for m in r.messages[1:]]
     assert max(users) < min(answers)  # both were appending at the same time
+
+
+@pytest.mark.anyio
+async def test_a_session_runs_one_turn_at_a_time_across_processes(
+    tmp_path: Path, fake: FakeProvider
+) -> None:
+    """Two ``run --session ID`` at once once both ran and interleaved one transcript
+    (turns 3, 4, 3, 4). The second now ends at once, exit 2, naming the busy session; a
+    lease left by a killed process is taken over."""
+    home, ws = new_home(tmp_path), new_workspace(tmp_path)
+    configure(home, fake)
+    fake.script(
+        KEY_A,
+        reply("one"),
+        hold("first", then=reply("two")),
+        stream(chunks=["thr", "ee"], delay_s=60),  # killed mid-stream, holding the lease
+        reply("four"),
+    )
+    with anyio.fail_after(60):
+        started = await anyio.run_process(
+            [HERMES, "run", "--json", "begin"], env=home.process_env, cwd=ws, check=False
+        )
+        assert started.returncode == 0, started.stderr.decode()
+        session_id = json.loads(started.stdout.decode().splitlines()[-1])["session_id"]
+        command = [HERMES, "run", "--session", session_id, "--json", "second"]
+        async with await anyio.open_process(command, env=home.process_env, cwd=ws) as first:
+            await fake.wait_in_flight(1, timeout=30)  # its turn is running
+            busy = await hermes(home, "run", "--session", session_id, "interleave")
+            assert busy.code == 2, busy.stderr
+            assert f"session {session_id} is already running a turn" in busy.stderr
+            assert f"pid {first.pid}" in busy.stderr
+            fake.release("first")
+            assert await first.wait() == 0
+        async with await anyio.open_process(
+            [HERMES, "run", "--session", session_id, "--json", "third"],
+            env=home.process_env,
+            cwd=ws,
+        ) as third:
+            events = await events_until(third, lambda e: e["type"] == "text_delta")
+            assert events[-1]["text"] == "thr"
+            third.kill()
+            assert await third.wait() == -signal.SIGKILL
+        events = await continue_session(home, ws, session_id)  # the dead one's lease
+    assert events[-1]["text"] == "four"
+    loaded = await the_only_session(home)
+    prompts = [m["content"] for m in loaded["messages"] if m["role"] == "user"]
+    assert prompts == ["begin", "second", "third", "go on"]

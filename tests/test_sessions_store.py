@@ -17,7 +17,7 @@ from hermes_mcp.state.schema import MIGRATIONS
 from hermes_mcp.state.search import fts_query, search_sessions
 from hermes_mcp.state.sessions import make_title
 from hermes_mcp.testing import FakeProvider, reply
-from tests.agent_helpers import agent_rig, call, calls, new_home, new_workspace, run_turn
+from tests.agent_helpers import call, calls, new_home, new_workspace, run_turn, session_rig
 from tests.keys import KEY_A
 from tests.routing import Clock, Home
 from tests.tools_helpers import call as call_tool
@@ -54,9 +54,9 @@ async def test_a_session_keeps_its_title_totals_and_the_route_of_each_turn(
         reply("It greets.", usage=(30, 7)),
         reply("Still greets.", usage=(50, 3)),
     )
-    async with agent_rig(home, ws) as rig:
-        _, first = await run_turn(rig.agent, "What does hello.py do?\nBe brief.")
-        await run_turn(rig.agent, "And now?", session_id=first.session_id)
+    async with session_rig(home, ws) as rig:
+        _, first = await run_turn(rig.session, "What does hello.py do?\nBe brief.")
+        await run_turn(rig.session, "And now?")
         info = await rig.store.get(first.session_id)
         record = await rig.store.load(first.session_id)
     assert info is not None and record is not None
@@ -115,12 +115,12 @@ async def test_fork_rename_and_delete(tmp_path: Path, fake: FakeProvider) -> Non
     home, ws = new_home(tmp_path), new_workspace(tmp_path)
     configure(home, fake)
     fake.script(KEY_A, reply("the original answer"), reply("the fork goes on"))
-    async with agent_rig(home, ws) as rig:
-        _, end = await run_turn(rig.agent, "tell me about zebras")
+    async with session_rig(home, ws) as rig:
+        _, end = await run_turn(rig.session, "tell me about zebras")
         original = end.session_id
         fork = await rig.store.fork(original)
         assert await rig.store.history(fork) == await rig.store.history(original)
-        await run_turn(rig.agent, "and the fork?", session_id=fork)
+        await run_turn(await rig.load(fork), "and the fork?")
         child = await rig.store.create(cwd=str(ws), title="a task", parent_id=original)
         await rig.store.rename(fork, "Zebras, forked\nsecond line")
         assert (await rig.store.get(original)).message_count == 2  # type: ignore[union-attr]
@@ -242,12 +242,12 @@ async def test_a_database_written_by_schema_v2_opens_with_its_data_intact(
     configure(home, fake)
     _v2_database(home.path / "state.db")
     fake.script(KEY_A, reply("fixed"))
-    async with agent_rig(home, ws) as rig:
+    async with session_rig(home, ws) as rig:
         version = rig.db.query("PRAGMA user_version")[0][0]
         info = await rig.store.get("old")
         record = await rig.store.load("old")
         hits = await rig.store.search("cobalt otter")
-        _, end = await run_turn(rig.agent, "try again", session_id="old")
+        _, end = await run_turn(await rig.load("old"), "try again")
         after = await rig.store.get("old")
     assert version == len(MIGRATIONS)
     assert info is not None and record is not None and after is not None

@@ -35,6 +35,9 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "memory": {"action": "add", "content": "prefers tabs", "scope": "workspace"},
     "session_search": {"query": '"flaky build"', "limit": 5, "workspace_only": True},
     "todo": {"todos": [{"content": "write tests", "status": "in_progress"}]},
+    "skills_list": {"query": "release"},
+    "skill_view": {"name": "release", "path": "references/steps.md"},
+    "skill_manage": {"action": "patch", "name": "release", "old_text": "a", "new_text": "b"},
 }
 
 

@@ -60,7 +60,10 @@ def body(data: Any) -> bytes:
 def test_anthropic_request_shape() -> None:
     wire = AnthropicWire()
     out = wire.body(CONVERSATION, "claude-sonnet-4")
-    assert out["system"] == "Be brief." and out["max_tokens"] > 0
+    assert out["system"] == [
+        {"type": "text", "text": "Be brief.", "cache_control": {"type": "ephemeral"}}
+    ]
+    assert out["max_tokens"] > 0
     assert [m["role"] for m in out["messages"]] == ["user", "assistant", "user"]
     assert out["messages"][1]["content"][1] == {
         "type": "tool_use",
@@ -68,6 +71,11 @@ def test_anthropic_request_shape() -> None:
         "name": "read_file",
         "input": {"path": "README.md"},
     }
+    # Cache breakpoints on the stable prefix: the last tool, the system prompt, and the
+    # last block of each of the last two turns (4, the API's limit).
+    marked = [b for m in out["messages"] for b in m["content"] if "cache_control" in b]
+    assert [b.get("id") or b.get("tool_use_id") for b in marked] == ["call_2", "call_2"]
+    assert out["tools"][-1]["cache_control"] == {"type": "ephemeral"}
     results = out["messages"][2]["content"]
     assert [(r["type"], r["tool_use_id"]) for r in results] == [
         ("tool_result", "call_1"),
@@ -265,8 +273,14 @@ def test_gemini_request_shape_and_key_header() -> None:
     out = wire.body(CONVERSATION, "gemini-2.5-pro")
     assert out["systemInstruction"] == {"parts": [{"text": "Be brief."}]}
     assert [c["role"] for c in out["contents"]] == ["user", "model", "user"]
+    # A turn written elsewhere has no signature: the first call of the step carries the
+    # value Google documents for that case (Gemini 3 refuses an unsigned step).
     assert out["contents"][1]["parts"][1] == {
-        "functionCall": {"name": "read_file", "args": {"path": "README.md"}}
+        "functionCall": {"name": "read_file", "args": {"path": "README.md"}},
+        "thoughtSignature": "skip_thought_signature_validator",
+    }
+    assert out["contents"][1]["parts"][2] == {
+        "functionCall": {"name": "read_file", "args": {"path": "setup.py"}}
     }
     assert out["contents"][2]["parts"][0] == {
         "functionResponse": {"name": "read_file", "response": {"result": "# hermes"}}

@@ -169,3 +169,13 @@ def test_detection_order_pools_and_overrides() -> None:
 def test_an_explicit_env_without_keys_gets_no_chain(tmp_path: Path) -> None:
     settings = load_settings(env={"HERMES_MCP_HOME": str(tmp_path)}, required=False)
     assert settings.config.model is None and settings.source is None
+
+
+def test_openai_reasoning_models_use_the_responses_api_on_openai_itself() -> None:
+    from hermes_mcp.zero_config import KNOWN, ChosenProvider
+
+    openai = next(k for k in KNOWN if k.name == "openai")
+    direct = ChosenProvider(openai, ("OPENAI_API_KEY",), openai.base_url, False)
+    proxied = ChosenProvider(openai, ("OPENAI_API_KEY",), "http://127.0.0.1:9/v1", True)
+    assert direct.wire == "responses"  # gpt-5.x: reasoning carried across tool calls
+    assert proxied.wire == "openai"  # a proxy surely speaks chat completions

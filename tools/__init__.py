@@ -1,9 +1,10 @@
 """The tool registry and the agent's tools. Imports no protocol edge.
 
 ``build_registry(toolsets)`` returns a :class:`ToolRegistry` holding the tools of the
-named toolsets (``files``, ``terminal``, ``web``, ``memory``, ``planning``;
-``delegation`` is known but filled by the agent, which registers ``delegate_task``
-itself). ``default_registry()`` holds every built-in tool. Each call builds fresh
+named toolsets (``files``, ``terminal``, ``web``, ``memory``, ``planning``,
+``skills``; ``delegation`` and ``code`` are known but filled by the agent, which registers
+``delegate_task`` and ``execute_code`` per turn: ``tools.code_mode.code_tool``).
+``default_registry()`` holds every built-in tool. Each call builds fresh
 registries, so a caller may register more tools without touching anyone else's.
 
 Layout: ``registry`` (Tool, ToolResult, ToolRegistry), ``context`` (ToolContext,
@@ -12,7 +13,8 @@ modes), ``shell`` (commands parsed as ``sh`` does), ``urls`` (fetch rules on par
 URLs), ``paths`` (confinement, sensitive files, no-follow opening), ``linear_re``
 (RE2 for model-supplied patterns), ``environment`` (the scrubbed command environment),
 ``backends/`` (file and terminal back-ends: ``base``, ``local_files``,
-``local_terminal``), then one module per tool or small group.
+``local_terminal``), ``skills/`` (agentskills.io skills and their toolset), then one
+module per tool or small group.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ from tools.registry import (
 )
 from tools.search import SEARCH_TOOLS
 from tools.sessions import SESSION_TOOLS
+from tools.skills.tools import SKILL_TOOLS
 from tools.terminal import TERMINAL_TOOLS
 from tools.todo import TODO_TOOLS
 from tools.web import WEB_TOOLS
@@ -67,6 +70,7 @@ BUILTIN_TOOLS: tuple[Tool[Any], ...] = (
     *MEMORY_TOOLS,
     *SESSION_TOOLS,
     *TODO_TOOLS,
+    *SKILL_TOOLS,
 )
 
 

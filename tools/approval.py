@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
 
 if TYPE_CHECKING:
-    from tools.registry import FileDiff, ToolKind
+    from tools.effects import FileDiff, ToolKind
 
 Action = Literal["read", "write", "terminal", "fetch", "mcp"]
 
@@ -36,14 +36,15 @@ class ApprovalRequest:
     url: str | None = None
     risk: str | None = None
     diff: FileDiff | None = None
+    # The call that asks, and for a delegated child, its parent's ``delegate_task`` call,
+    # so an edge can show the request against the call the person sees. Whom to ask is
+    # not here: each session's approver is its own (the edge binds one per session).
     call_id: str | None = None
-    # Whose request it is: the session of the turn that asks (a delegated child's own),
-    # and for a child, its parent's session and the parent's ``delegate_task`` call, so
-    # an edge can show the request against the call the person sees.
-    session_id: str | None = None
-    parent_session_id: str | None = None
     parent_call_id: str | None = None
     addresses: tuple[str, ...] = ()  # for a fetch: what the host resolved to
+    # The tool's other spellings, which ``tool:``/``mcp:`` rules match too: for a
+    # mounted MCP server's tool, ``<server>__<its own name>`` beside the registered one.
+    aliases: tuple[str, ...] = ()
 
     @property
     def memo_key(self) -> tuple[str, str]:

@@ -27,13 +27,13 @@ from typing import Any
 import anyio
 
 from hermes_mcp.config import Config, config_path, home_dir
+from hermes_mcp.errors import ToolDenied, ToolError
 from hermes_mcp.log import get_logger
 from hermes_mcp.state import Database
 from tools import paths
 from tools.approval import ApprovalRequest, Approver, Decision, NonInteractiveApprover
 from tools.backends import FileBackend, LocalFiles, LocalTerminal, TerminalBackend
 from tools.policy import Policy
-from tools.registry import ToolDenied, ToolError
 
 ProgressReporter = Callable[[str], Awaitable[None]]
 
@@ -77,7 +77,6 @@ class ToolContext:
     plans: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     remembered: dict[tuple[str, str], bool] = field(default_factory=dict)
     approval_timeout_s: float = 300.0  # no answer in time is a denial that says so
-    parent_session_id: str | None = None  # set for a delegated child's calls
     parent_call_id: str | None = None
 
     def __post_init__(self) -> None:
@@ -141,9 +140,6 @@ class ToolContext:
     def sensitive_reason(self, path: Path) -> str | None:
         return self.sensitive().reason(path)
 
-    def inside_workspace(self, path: Path) -> bool:
-        return any(paths.is_within(path, root) for root in self.roots)
-
     def display(self, path: Path) -> str:
         return paths.display(path, self.roots)
 
@@ -168,8 +164,6 @@ class ToolContext:
         request = dataclasses.replace(
             request,
             call_id=self.call_id,
-            session_id=self.session_id,
-            parent_session_id=self.parent_session_id,
             parent_call_id=self.parent_call_id,
         )
         verdict = self.policy.evaluate(request, self.roots)

@@ -59,6 +59,7 @@ class TaskUsage(BaseModel):
     input_tokens: int = 0
     output_tokens: int = 0
     cached_tokens: int = 0
+    cache_write_tokens: int = 0
 
 
 class TaskResult(BaseModel):

@@ -16,9 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from hermes_mcp.errors import ToolError
 from tools.linear_re import LinearPattern
 from tools.paths import glob_regex, read_regular
-from tools.registry import ToolError
 
 GITIGNORE_MAX_BYTES = 1024 * 1024  # read no more of a .gitignore than this
 ALWAYS_SKIP = frozenset({".git", ".hg", ".svn"})

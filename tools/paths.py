@@ -38,8 +38,8 @@ import stat
 from collections.abc import Sequence
 from pathlib import Path
 
+from hermes_mcp.errors import ToolError
 from tools.linear_re import LinearPattern, compile_pattern
-from tools.registry import ToolError
 
 _SENSITIVE_NAMES = (
     ".env*",

@@ -13,7 +13,10 @@ Rule syntax — ``<category>:<pattern>``:
                matches the host (``fetch:*.internal.example``)
 ``tool:N``     every call of the tool named ``N`` (``tool:web_fetch``)
 ``mcp:N``      calls of other MCP servers' tools named ``N`` (``<server>__<tool>``):
-               ``mcp:github__*``; a tool its server annotates read-only is routine
+               ``mcp:github__*``; a tool its server annotates read-only is routine.
+               ``N`` matches the registered name (``evil__files_delete``: characters a
+               model API refuses become ``_``, 64 at most) and the server's own
+               spelling (``evil__files.delete``), as the ``tools = [...]`` list takes it
 =============  ==========================================================================
 
 Path globs are gitignore-like and case-insensitive: ``*`` and ``?`` stay inside one
@@ -141,6 +144,10 @@ class Rule:
                 return any(self.regex.fullmatch(name) for name in parts)
         return any(self.regex.fullmatch("/".join(parts[: n + 1])) for n in range(first, len(parts)))
 
+    def matches_name(self, *names: str) -> bool:
+        """A ``tool:``/``mcp:`` rule against a tool's names (any of its spellings)."""
+        return any(self.regex.fullmatch(name) is not None for name in names)
+
     def matches_command(self, command: str) -> bool:
         return self.regex.fullmatch(_normalize(command)) is not None
 
@@ -153,9 +160,9 @@ class Rule:
 
     def matches(self, request: ApprovalRequest, roots: Sequence[Path]) -> bool:
         if self.category == "tool":
-            return self.regex.fullmatch(request.tool) is not None
+            return self.matches_name(request.tool, *request.aliases)
         if self.category == "mcp":
-            return request.action == "mcp" and self.regex.fullmatch(request.tool) is not None
+            return request.action == "mcp" and self.matches_name(request.tool, *request.aliases)
         if self.category in _PATH_CATEGORIES:
             if request.action not in (
                 ("read", "write") if self.category == "path" else (self.category,)

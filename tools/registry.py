@@ -28,8 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import anyio
 from jsonschema import SchemaError
@@ -38,47 +37,35 @@ from jsonschema.validators import validator_for
 from pydantic import BaseModel, ConfigDict, ValidationError
 from referencing import Registry
 
+from hermes_mcp.errors import ToolDenied as ToolDenied
+from hermes_mcp.errors import ToolError as ToolError
 from hermes_mcp.log import get_logger, redact, redact_value
+from tools.effects import FileDiff as FileDiff
+from tools.effects import Location as Location
+from tools.effects import ToolKind as ToolKind
 
 if TYPE_CHECKING:
     from tools.context import ToolContext
 
-ToolKind = Literal["read", "edit", "delete", "move", "search", "execute", "think", "fetch", "other"]
 
-#: Every toolset name the project knows. ``delegation`` is filled by the agent (issue 8).
-TOOLSETS: tuple[str, ...] = ("files", "terminal", "web", "memory", "planning", "delegation")
+#: Every toolset name the project knows. ``delegation`` and ``code`` are filled by the agent
+#: per turn (``delegate_task``, ``execute_code``: they need the turn).
+TOOLSETS: tuple[str, ...] = (
+    "files",
+    "terminal",
+    "web",
+    "memory",
+    "planning",
+    "skills",
+    "delegation",
+    "code",
+)
 #: Toolsets filled from outside, per session (other MCP servers' tools, ``server__tool``).
 OPEN_TOOLSETS: tuple[str, ...] = ("mcp",)
 
 ArgsT = TypeVar("ArgsT", bound=BaseModel)
 
 _log = get_logger("hermes_mcp.tools")
-
-
-class ToolError(Exception):
-    """A tool's expected failure; its message is what the model reads."""
-
-
-class ToolDenied(ToolError):
-    """The policy or the approver refused the action (``ToolResult.denied``)."""
-
-
-@dataclass(frozen=True)
-class FileDiff:
-    """An edit, as the ACP edge shows it: ``old_text`` is ``None`` for a new file."""
-
-    path: Path
-    old_text: str | None
-    new_text: str
-    unified: str
-
-
-@dataclass(frozen=True)
-class Location:
-    """A place the tool touched, so an editor can follow along."""
-
-    path: Path
-    line: int | None = None
 
 
 @dataclass(frozen=True)
@@ -231,10 +218,6 @@ class ToolRegistry:
         if unknown:
             raise ValueError(f"unknown toolset(s): {', '.join(sorted(unknown))}")
         return ToolRegistry(t for t in self._tools.values() if t.toolset in wanted)
-
-    def json_schemas(self) -> dict[str, dict[str, Any]]:
-        """Each tool's argument schema, by name."""
-        return {name: tool.json_schema() for name, tool in self._tools.items()}
 
     async def call(self, name: str, raw_arguments: Any, ctx: ToolContext) -> ToolResult:
         """Validate and run one tool call. Failures are error results; cancellation raises."""

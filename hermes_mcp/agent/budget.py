@@ -36,12 +36,7 @@ class Budget:
         return True
 
     def add(self, usage: Usage, cost_usd: float | None) -> None:
-        self.usage = Usage(
-            self.usage.input_tokens + usage.input_tokens,
-            self.usage.output_tokens + usage.output_tokens,
-            self.usage.cached_tokens + usage.cached_tokens,
-            self.usage.reasoning_tokens + usage.reasoning_tokens,
-        )
+        self.usage = self.usage + usage
         self.add_cost(cost_usd)
 
     def add_cost(self, cost_usd: float | None) -> None:

@@ -1,11 +1,11 @@
 """``delegate_task``: child agents run inside the parent's turn.
 
 The tool is built per parent turn (:func:`delegate_tool`) and registered in the
-``delegation`` toolset of that turn's registry, offered while the agent's depth is
+``delegation`` toolset of that turn's registry, offered while the session's depth is
 below ``delegation.max_depth``. Its arguments and results are ``tools.delegation``'s
-models.
+models. :func:`delegate` runs tasks outside any turn (the MCP edge's ``delegate_task``).
 
-For each task, a child agent (``AgentLike.child``, a ``loop.Agent``):
+For each task, a child session (``Session.child``):
 
 - runs in a task group owned by the parent's tool call, at most
   ``delegation.max_concurrency`` at once; the rest wait their turn (FIFO), however many;
@@ -27,8 +27,9 @@ cancelled parent cancels every child with it.
 
 from __future__ import annotations
 
-import dataclasses
 import time
+import uuid
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import anyio
@@ -43,6 +44,7 @@ from hermes_mcp.agent.events import (
     TurnEnd,
 )
 from hermes_mcp.agent.prompts import task_message
+from hermes_mcp.agent.session import Session
 from hermes_mcp.llm.types import Usage
 from hermes_mcp.log import get_logger
 from tools import Tool, ToolContext, ToolResult
@@ -60,7 +62,7 @@ from tools.delegation import (
 )
 
 if TYPE_CHECKING:
-    from hermes_mcp.agent.turn_state import AgentLike, TurnState
+    from hermes_mcp.agent.turn_state import TurnState
 
 log = get_logger("hermes_mcp.agent")
 
@@ -68,11 +70,11 @@ SUMMARY_MAX_CHARS = 4000
 GOAL_IN_EVENTS = 200
 
 
-def delegate_tool(parent: AgentLike, st: TurnState) -> Tool[DelegateArgs]:
+def delegate_tool(parent: Session, st: TurnState) -> Tool[DelegateArgs]:
     """The ``delegate_task`` tool of one parent turn."""
 
     async def delegate(args: DelegateArgs, ctx: ToolContext) -> ToolResult:
-        results = await run_tasks(parent, args.tasks, ctx, st.session_id, st.emit)
+        results = await run_tasks(parent, args.tasks, ctx, st.emit)
         for result in results:
             usage = task_usage(result)
             st.budget.add(usage, result.cost_usd)
@@ -93,14 +95,44 @@ def delegate_tool(parent: AgentLike, st: TurnState) -> Tool[DelegateArgs]:
 
 def task_usage(result: TaskResult) -> Usage:
     u = result.usage
-    return Usage(u.input_tokens, u.output_tokens, u.cached_tokens)
+    return Usage(
+        u.input_tokens, u.output_tokens, u.cached_tokens, cache_write_tokens=u.cache_write_tokens
+    )
+
+
+async def delegate(
+    session: Session,
+    tasks: Sequence[DelegatedTask],
+    *,
+    emit: Emit | None = None,
+    deltas: bool = False,
+) -> DelegationOutput:
+    """Run ``tasks`` as delegated children of ``session`` outside any turn (the MCP
+    edge's ``delegate_task``): concurrently up to ``delegation.max_concurrency``, the
+    rest queued, each in a child session, with this session's approver and router.
+    Progress goes to ``emit`` as ``child`` events (the call id is a fresh
+    ``delegate-<hex>``); a child's own call ids are its session's, so an edge that shows
+    them next to the parent's must qualify them with ``ChildUpdate.session_id``.
+    ``deltas=True`` forwards the children's text and thought deltas too (as ``child``
+    progress events), for an edge that streams them. The children's tokens and cost
+    join the session's totals. SessionClosed for a closed session.
+    """
+    session.check_open()
+
+    async def discard(event: Event) -> None:
+        return None
+
+    ctx = session.context.for_call(f"delegate-{uuid.uuid4().hex[:12]}")
+    results = await run_tasks(session, list(tasks), ctx, emit or discard, deltas=deltas)
+    for result in results:
+        session.totals.add(task_usage(result), result.cost_usd)
+    return DelegationOutput(results=results)
 
 
 async def run_tasks(
-    parent: AgentLike,
+    parent: Session,
     tasks: list[DelegatedTask],
     ctx: ToolContext,
-    parent_session: str,
     emit: Emit,
     *,
     deltas: bool = False,
@@ -112,9 +144,7 @@ async def run_tasks(
 
     async def one(index: int, task: DelegatedTask) -> None:
         async with limiter:
-            results[index] = await _run_child(
-                parent, index, task, ctx, parent_session, emit, deltas
-            )
+            results[index] = await _run_child(parent, index, task, ctx, emit, deltas)
 
     async with anyio.create_task_group() as tg:
         for index, task in enumerate(tasks):
@@ -123,11 +153,10 @@ async def run_tasks(
 
 
 async def _run_child(
-    parent: AgentLike,
+    parent: Session,
     index: int,
     task: DelegatedTask,
     ctx: ToolContext,
-    parent_session: str,
     emit: Emit,
     deltas: bool,
 ) -> TaskResult:
@@ -135,29 +164,24 @@ async def _run_child(
     goal = task.goal[:GOAL_IN_EVENTS]
     session_id: str | None = None
     try:
-        context = dataclasses.replace(
-            ctx,
-            call_id=None,
-            progress=None,
-            parent_session_id=ctx.session_id,
-            parent_call_id=ctx.call_id,
+        child = await parent.child(
+            title=task.goal,
+            context=ctx,
+            toolsets=task.toolsets,
+            model=task.model,
+            timeout_s=task.timeout_s,
         )
-        child = parent.child(
-            toolsets=task.toolsets, model=task.model, context=context, timeout_s=task.timeout_s
-        )
-        session_id = await child.open_session(title=task.goal, parent_id=parent_session)
-        await emit(ChildUpdate(ctx.call_id, index, goal, session_id, "started"))
+        session_id = child.id
+        await emit(ChildUpdate(ctx.call_id, index, goal, child.id, "started"))
 
         async def forward(event: Event) -> None:
             if isinstance(event, TextDelta | ThoughtDelta) and not deltas:
                 return
             done = isinstance(event, TurnEnd)
             status: ChildStatus = "done" if done else "progress"
-            await emit(ChildUpdate(ctx.call_id, index, goal, session_id, status, event))
+            await emit(ChildUpdate(ctx.call_id, index, goal, child.id, status, event))
 
-        end = await child.run_turn(
-            task_message(task.goal, task.context), session_id=session_id, emit=forward
-        )
+        end = await child.run_turn(task_message(task.goal, task.context), forward)
     except Exception as exc:
         log.warning("delegate.failed", task=index, error=str(exc))
         return TaskResult(

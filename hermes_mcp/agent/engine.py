@@ -1,5 +1,6 @@
-"""The run engine: one turn from the user's prompt to ``turn_end`` (private; the public
-face is ``loop.Agent``).
+"""The run engine: one turn of a :class:`~hermes_mcp.agent.session.Session` from the
+user's prompt to ``turn_end`` (private: edges call ``session.turn()``, which the runtime
+wires to :func:`run_turn`).
 
 1. records the user's message (and its ``user_message`` event), reloads the session's
    conversation;
@@ -11,11 +12,18 @@ face is ``loop.Agent``).
 3. runs the tool calls: consecutive read-only calls concurrently, the others one at a
    time, in the model's order; each result is stored as it returns. Every started call
    ends with ``tool_call_end``: ``completed``, ``failed``, ``denied`` (the policy or the
-   approver refused) or ``cancelled`` (the turn was cancelled or ran out of time);
+   approver refused) or ``cancelled`` (the turn was cancelled or ran out of time); an
+   ``execute_code`` script's calls go the same way (``_dispatch``), as children of its call;
 4. repeats until the model answers without a tool call (``end_turn``), its output is
    cut (``max_tokens``), refused (``refusal``), a budget is reached, a model request
    fails (``error``, with every attempt of the walk in ``turn_end.error["attempts"]``),
    or the turn is cancelled.
+
+Cancellation is an anyio cancel scope around the whole turn (``Turn.cancel()``); the
+wall-time budget is a deadline inside it. Tool calls and delegated children run in task
+groups inside that scope, so nothing of a cancelled turn outlives it. A tool call cut
+short ends with status ``cancelled`` and gets a placeholder result in the session, so
+the next turn's conversation stays valid.
 
 Every event also goes to the turn's event log, stored with the turn's writes: that is
 what ``SessionStore.replay`` gives back. Images in the prompt reach only a model whose
@@ -26,6 +34,8 @@ profile says vision: when no route of the chain does, the request leaves them ou
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import itertools
 import math
 import time
 from collections.abc import Sequence
@@ -35,9 +45,11 @@ import anyio
 import structlog
 from pydantic import BaseModel
 
-from hermes_mcp.agent.budget import explain
+from hermes_mcp.agent import learning
+from hermes_mcp.agent.budget import Budget, explain
 from hermes_mcp.agent.delegation import delegate_tool
 from hermes_mcp.agent.events import (
+    Emit,
     ModelSwitch,
     PlanUpdate,
     TextDelta,
@@ -51,14 +63,17 @@ from hermes_mcp.agent.events import (
 )
 from hermes_mcp.agent.model import reads_images, switch_for
 from hermes_mcp.agent.prompt import Prompt
-from hermes_mcp.agent.prompts import system_prompt
+from hermes_mcp.agent.prompts import offered_skills, system_prompt
+from hermes_mcp.agent.session import Session
 from hermes_mcp.agent.store import INTERRUPTED
-from hermes_mcp.agent.turn_state import AgentLike, TurnState
+from hermes_mcp.agent.turn_state import TurnState
 from hermes_mcp.config import ModelRef
 from hermes_mcp.errors import ConfigError, FailureClass, NoRouteError, ProviderError, StateError
 from hermes_mcp.llm import types as llm
 from hermes_mcp.log import get_logger, redact, redact_value
-from tools import ToolRegistry, ToolResult
+from tools import Tool, ToolContext, ToolRegistry, ToolResult
+from tools.code_mode import PausingApprover, code_tool
+from tools.sandbox import Clock
 
 log = get_logger("hermes_mcp.agent")
 
@@ -76,21 +91,41 @@ def _schema(args: type[BaseModel]) -> dict[str, Any]:
 
 
 def tool_defs(registry: ToolRegistry) -> tuple[llm.ToolDef, ...]:
+    """The tools as the model sees them, in name order: the same bytes on every call of
+    a session whatever order the tools were registered in (a mounted server attaching
+    late), so the prompt prefix stays cacheable."""
     return tuple(
-        llm.ToolDef(t.name, t.description, t.input_schema or _schema(t.args)) for t in registry
+        llm.ToolDef(t.name, t.description, t.input_schema or _schema(t.args))
+        for t in sorted(registry, key=lambda t: t.name)
     )
 
 
+async def cache_key(session: Session, session_id: str) -> str:
+    """The provider-side prompt-cache key of a session: the same for every request of
+    the session and of the tasks it delegates (a child's session names its parent), a
+    hash so the session id itself never leaves."""
+    root = session_id
+    for _ in range(8):  # delegation depth is bounded far below this
+        info = await session.store.get(root)
+        if info is None or not info.parent_id:
+            break
+        root = info.parent_id
+    return "hermes-" + hashlib.sha256(root.encode()).hexdigest()[:32]
+
+
 async def run_turn(
-    agent: AgentLike, prompt: Prompt, st: TurnState, scope: anyio.CancelScope
+    session: Session, prompt: Prompt, emit: Emit, scope: anyio.CancelScope
 ) -> TurnEnd:
-    """See ``Agent.run_turn``."""
+    """One turn of ``session`` (see ``Session.run_turn``; the session has checked that no
+    other turn runs)."""
+    budget = Budget.from_section(session.config.agent)
+    st = TurnState(session.id, emit, budget, session.context, totals=session.totals)
     with structlog.contextvars.bound_contextvars(session_id=st.session_id):
         try:
             with scope:
                 with anyio.move_on_after(st.budget.max_duration_s) as deadline:
-                    st.turn, st.messages = await agent.store.start_turn(st.session_id, prompt)
-                    await _loop(agent, st)
+                    st.turn, st.messages = await session.store.start_turn(st.session_id, prompt)
+                    await _loop(session, st)
                 if deadline.cancelled_caught:
                     st.finish("max_duration", explain("max_duration", st.budget))
             if scope.cancelled_caught:
@@ -102,16 +137,16 @@ async def run_turn(
             st.finish("cancelled", "the turn was cancelled")  # cancelled from outside
             end = st.end()
             with anyio.CancelScope(shield=True):
-                await _settle(agent, st, end)
+                await _settle(session, st, end)
         await st.out(end)
         return end
 
 
-async def _settle(agent: AgentLike, st: TurnState, end: TurnEnd) -> None:
+async def _settle(session: Session, st: TurnState, end: TurnEnd) -> None:
     """Store what an interrupted turn leaves behind, and the turn's end."""
     log.info(
         "turn.end",
-        depth=agent.depth,
+        depth=session.depth,
         stop_reason=st.stop,
         iterations=st.budget.iterations,
         duration_s=round(time.monotonic() - st.started, 3),
@@ -122,8 +157,8 @@ async def _settle(agent: AgentLike, st: TurnState, end: TurnEnd) -> None:
     try:
         for call in st.unanswered.values():
             message = llm.Message.tool(call.id, call.name, f"{INTERRUPTED} ({st.stop})")
-            await agent.store.append_tool(st.session_id, st.turn, message)
-        await agent.store.end_turn(
+            await session.store.append_tool(st.session_id, st.turn, message)
+        await session.store.end_turn(
             st.session_id,
             st.turn,
             st.stop or "error",
@@ -136,32 +171,61 @@ async def _settle(agent: AgentLike, st: TurnState, end: TurnEnd) -> None:
         log.error("turn.not_saved", error=str(exc))
 
 
-def _registry_for(agent: AgentLike, st: TurnState) -> ToolRegistry:
-    if not agent.can_delegate:
-        return agent.registry
-    registry = ToolRegistry(agent.registry)
-    registry.register(delegate_tool(agent, st))
+def _registry_for(session: Session, st: TurnState) -> ToolRegistry:
+    if not session.can_delegate and "code" not in session.toolsets:
+        return session.registry
+    registry = ToolRegistry(session.registry)
+    if session.can_delegate:
+        registry.register(delegate_tool(session, st))
+    if "code" in session.toolsets:
+        registry.register(code_tool_for(session, st, ToolRegistry(registry)))
     return registry
 
 
-async def _loop(agent: AgentLike, st: TurnState) -> None:
-    registry = _registry_for(agent, st)
-    tools = tool_defs(registry)
-    system = llm.Message.system(
-        system_prompt(agent.context.cwd, registry.names, delegated=agent.depth > 0)
+def code_tool_for(session: Session, st: TurnState, registry: ToolRegistry) -> Tool[Any]:
+    """``execute_code`` of this turn: each call of its script is dispatched like one of the
+    model's (``_dispatch``), as a child of the ``execute_code`` call, outside the
+    conversation (the model reads only what the script prints)."""
+    inner = itertools.count(1)
+
+    async def dispatch(
+        name: str, arguments: dict[str, Any], ctx: ToolContext, clock: Clock
+    ) -> ToolResult:
+        parent = ctx.call_id or "execute_code"
+        call = llm.ToolCall(f"{parent}.{next(inner)}", name, arguments)
+        context = dataclasses.replace(ctx, approver=PausingApprover(ctx.approver, clock))
+        return await _dispatch(st, registry, call, parent=parent, context=context)
+
+    section = session.config.agent
+    return code_tool(
+        registry, dispatch, timeout_s=section.code_timeout_s, max_calls=section.code_max_calls
     )
+
+
+async def _loop(session: Session, st: TurnState) -> None:
+    registry = _registry_for(session, st)
+    tools = tool_defs(registry)
+    skills = await offered_skills(session.context, registry.names)
+    system = llm.Message.system(
+        system_prompt(session.cwd, registry.names, delegated=session.depth > 0, skills=skills)
+    )
+    learn_after = session.config.skills.learn_after_tool_calls
+    key = await cache_key(session, st.session_id)
     while True:
         if not st.budget.next_iteration():
             st.finish("max_iterations", explain("max_iterations", st.budget))
             return
-        messages = _visible(agent, st)
-        result = await _complete(agent, st, llm.ChatRequest((system, *messages), tools))
+        messages = _visible(session, st)
+        nudge = learning.reminder(st.tool_calls, learn_after, registry.names, depth=session.depth)
+        request = llm.ChatRequest((system, *messages, *nudge), tools, cache_key=key)
+        result = await _complete(session, st, request)
         if result is None:
             return
         completion = result.completion
-        assistant = llm.Message.assistant(completion.text, completion.tool_calls)
+        assistant = completion.message()  # with its replay, for the same wire
         st.messages.append(assistant)
         st.unanswered = {call.id: call for call in completion.tool_calls}
+        st.tool_calls.extend(call.name for call in completion.tool_calls)
         st.budget.add(completion.usage, result.cost_usd)
         st.totals.add(completion.usage, result.cost_usd)
         st.served = f"{result.provider}:{result.model}"
@@ -172,12 +236,13 @@ async def _loop(agent: AgentLike, st: TurnState) -> None:
                 result.provider,
                 result.model,
                 result.credential,
-                context_window=_window(agent, result),
+                context_window=_window(session, result),
                 session_usage=st.totals.usage,
                 session_cost_usd=st.totals.cost_usd,
+                attempts=result.attempts,
             )
         )
-        await agent.store.append_assistant(
+        await session.store.append_assistant(
             st.session_id, st.turn, assistant, result, events=st.log.take()
         )
         if completion.finish_reason == "length":
@@ -194,18 +259,18 @@ async def _loop(agent: AgentLike, st: TurnState) -> None:
         if st.budget.over_cost:
             st.finish("max_cost", explain("max_cost", st.budget))
             return
-        await _run_tools(agent, st, registry, completion.tool_calls)
+        await _run_tools(session, st, registry, completion.tool_calls)
         if st.budget.over_cost:  # delegated children spend too
             st.finish("max_cost", explain("max_cost", st.budget))
             return
 
 
-def _visible(agent: AgentLike, st: TurnState) -> list[llm.Message]:
+def _visible(session: Session, st: TurnState) -> list[llm.Message]:
     """The conversation as this request sends it: images only when a model can read them."""
     if not any(m.images for m in st.messages):
         return st.messages
     try:
-        vision = reads_images(agent.model, agent.model_name)
+        vision = reads_images(session.chat_model, session.model)
     except (ConfigError, ValueError):
         vision = True  # an unknown override: the router's own error says it
     if vision:
@@ -216,8 +281,8 @@ def _visible(agent: AgentLike, st: TurnState) -> list[llm.Message]:
     return [dataclasses.replace(m, images=()) if m.images else m for m in st.messages]
 
 
-def _window(agent: AgentLike, result: llm.Result) -> int | None:
-    profile = getattr(agent.model, "profile", None)
+def _window(session: Session, result: llm.Result) -> int | None:
+    profile = getattr(session.chat_model, "profile", None)
     if profile is None:
         return None
     try:
@@ -227,7 +292,7 @@ def _window(agent: AgentLike, result: llm.Result) -> int | None:
     return window if isinstance(window, int) else None
 
 
-async def _complete(agent: AgentLike, st: TurnState, request: llm.ChatRequest) -> llm.Result | None:
+async def _complete(session: Session, st: TurnState, request: llm.ChatRequest) -> llm.Result | None:
     """One streamed model call; ``None`` (the turn ended in error) when it failed.
 
     The router tells of each attempt as it happens; a move becomes a ``model_switch``
@@ -255,8 +320,8 @@ async def _complete(agent: AgentLike, st: TurnState, request: llm.ChatRequest) -
     async with anyio.create_task_group() as tg:
         tg.start_soon(announce)
         try:
-            async with agent.model.stream(
-                request, model=agent.model_name, on_attempt=observe
+            async with session.chat_model.stream(
+                request, model=session.model, on_attempt=observe
             ) as stream:
                 send.close()
                 await announced.wait()
@@ -297,44 +362,59 @@ def _failed(st: TurnState, exc: Exception) -> None:
 
 
 async def _run_tools(
-    agent: AgentLike, st: TurnState, registry: ToolRegistry, calls: Sequence[llm.ToolCall]
+    session: Session, st: TurnState, registry: ToolRegistry, calls: Sequence[llm.ToolCall]
 ) -> None:
     for batch in _batches(registry, calls):
         if len(batch) == 1:
-            await _call(agent, st, registry, batch[0])
+            await _call(session, st, registry, batch[0])
             continue
         async with anyio.create_task_group() as tg:
             for call in batch:
-                tg.start_soon(_call, agent, st, registry, call)
+                tg.start_soon(_call, session, st, registry, call)
 
 
 async def _call(
-    agent: AgentLike, st: TurnState, registry: ToolRegistry, call: llm.ToolCall
+    session: Session, st: TurnState, registry: ToolRegistry, call: llm.ToolCall
 ) -> None:
+    result = await _dispatch(st, registry, call)
+    message = llm.Message.tool(call.id, call.name, result.text)
+    st.unanswered.pop(call.id, None)
+    st.messages.append(message)
+    await session.store.append_tool(st.session_id, st.turn, message, result, events=st.log.take())
+
+
+async def _dispatch(
+    st: TurnState,
+    registry: ToolRegistry,
+    call: llm.ToolCall,
+    *,
+    parent: str | None = None,
+    context: ToolContext | None = None,
+) -> ToolResult:
+    """One call through the registry, announced by ``tool_call_start`` and ended by
+    ``tool_call_end`` (``parent``: the ``execute_code`` call whose script made it)."""
     tool = registry.get(call.name)
     kind = tool.annotations.kind if tool is not None else "other"
     # Events leave the process (the edges, `run --json`): arguments are scrubbed of
     # key-shaped strings there; the tool itself gets them as the model wrote them.
     arguments = redact_value(call.arguments)
-    await st.emit(ToolCallStart(call.id, call.name, redact(_title(call)), kind, arguments))
+    title = redact(_title(call))
+    await st.emit(ToolCallStart(call.id, call.name, title, kind, arguments, parent))
 
     async def progress(text: str) -> None:
         await st.emit(ToolCallProgress(call.id, text))
 
-    ctx = dataclasses.replace(st.context, call_id=call.id, progress=progress)
+    ctx = dataclasses.replace(context or st.context, call_id=call.id, progress=progress)
     try:
         result = await registry.call(call.name, call.arguments, ctx)
     except anyio.get_cancelled_exc_class():
-        end = ToolCallEnd(call.id, call.name, "cancelled", INTERRUPTED)
+        end = ToolCallEnd(call.id, call.name, "cancelled", INTERRUPTED, parent_call_id=parent)
         st.log.add(end)
         # Shielded (the call was cancelled), but bounded: a consumer that stopped reading
         # without closing its end must not hold the cancelled turn.
         with anyio.move_on_after(CANCELLED_EMIT_S, shield=True):
             await st.out(end)
         raise
-    message = llm.Message.tool(call.id, call.name, result.text)
-    st.unanswered.pop(call.id, None)
-    st.messages.append(message)
     status: ToolCallStatus = (
         "denied" if result.denied else "failed" if result.is_error else "completed"
     )
@@ -347,12 +427,13 @@ async def _call(
             result.diff,
             result.locations,
             result.structured,
+            parent,
         )
     )
     plan = _plan(call.name, result)
     if plan is not None:
         await st.emit(plan)
-    await agent.store.append_tool(st.session_id, st.turn, message, result, events=st.log.take())
+    return result
 
 
 def _batches(registry: ToolRegistry, calls: Sequence[llm.ToolCall]) -> list[list[llm.ToolCall]]:
@@ -375,6 +456,10 @@ def _title(call: llm.ToolCall) -> str:
         value = call.arguments.get(key)
         if isinstance(value, str) and value:
             return f"{call.name}: {value[:80]}"
+    code = call.arguments.get("code")
+    if call.name == "execute_code" and isinstance(code, str):
+        first = next((line.strip() for line in code.splitlines() if line.strip()), "")
+        return f"execute_code: {first[:80]}"
     tasks = call.arguments.get("tasks")
     if call.name == "delegate_task" and isinstance(tasks, list):
         return f"delegate_task: {len(tasks)} task{'s' if len(tasks) != 1 else ''}"

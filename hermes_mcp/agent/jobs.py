@@ -7,9 +7,8 @@ stop them; only :meth:`Job.cancel` (or the runtime closing) does.
 
 A job knows, while it runs: its state, when it started, what it is doing now (the
 model answering, the tool running, child *n* of *m*), its iterations so far, the model
-that served the last call, and a capped log of its events (as ``to_json()`` dicts, each
-with a sequence number, so a poller can ask for what is new). When it ends it holds its
-result: the ``TurnEnd`` of a turn, or the ``DelegationOutput`` of a delegation.
+that served the last call, and how many events it has recorded. When it ends it holds
+its result: the ``TurnEnd`` of a turn, or the ``DelegationOutput`` of a delegation.
 
 Finished jobs are kept for ``retention_s`` (``[mcp] job_retention_s``) so that a late
 poll still finds the result, then forgotten: the table never only grows. Nothing here
@@ -20,7 +19,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -28,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import anyio
 import anyio.abc
 
+from hermes_mcp.agent.delegation import delegate
 from hermes_mcp.agent.events import (
     ChildUpdate,
     Event,
@@ -40,6 +39,7 @@ from hermes_mcp.agent.events import (
     UsageUpdate,
 )
 from hermes_mcp.errors import UsageError
+from hermes_mcp.llm.types import Attempt
 from hermes_mcp.log import get_logger
 
 if TYPE_CHECKING:
@@ -71,78 +71,78 @@ class Activity:
     def update(self, event: Event) -> str | None:
         """Fold one event in; the new description when it changed (``None`` otherwise)."""
         before = self.text
-        if isinstance(event, UsageUpdate):
-            self.iterations += 1
-            self.model = f"{event.provider}:{event.model}"
-            self.text = f"{self.model} answered (model call {self.iterations})"
-        elif isinstance(event, TextDelta | ThoughtDelta):
-            if self.model is not None and not self.text.startswith(self.model + " writing"):
-                self.text = f"{self.model} writing the answer"
-        elif isinstance(event, ToolCallStart):
-            self.tools_running[event.call_id] = event.name
-            self.text = f"running {event.title or event.name}"
-        elif isinstance(event, ToolCallEnd):
-            self.tools_running.pop(event.call_id, None)
-            self.text = f"{event.name} {event.status}; waiting for the model"
-        elif isinstance(event, ModelSwitch):
-            self.text = f"{event.action} {event.from_} → {event.to} ({event.reason})"
-        elif isinstance(event, ChildUpdate):
-            self._child(event)
-        elif isinstance(event, TurnEnd):
-            self.text = f"finished: {event.stop_reason}"
-            self.iterations = max(self.iterations, event.iterations)
-            self.model = event.model or self.model
+        match event:
+            case UsageUpdate():
+                self.iterations += 1
+                self.model = f"{event.provider}:{event.model}"
+                self.text = f"{self.model} answered (model call {self.iterations})"
+            case TextDelta() | ThoughtDelta():
+                if self.model is not None and not self.text.startswith(self.model + " writing"):
+                    self.text = f"{self.model} writing the answer"
+            case ToolCallStart():
+                self.tools_running[event.call_id] = event.name
+                self.text = f"running {event.title or event.name}"
+            case ToolCallEnd():
+                self.tools_running.pop(event.call_id, None)
+                self.text = f"{event.name} {event.status}; waiting for the model"
+            case ModelSwitch():
+                self.text = f"{event.action} {event.from_} → {event.to} ({event.reason})"
+            case ChildUpdate():
+                self._child(event)
+            case TurnEnd():
+                self.text = f"finished: {event.stop_reason}"
+                self.iterations = max(self.iterations, event.iterations)
+                self.model = event.model or self.model
+            case _:
+                pass  # a user message, a tool's progress, a plan: no new activity
         return self.text if self.text != before else None
 
     def _child(self, event: ChildUpdate) -> None:
         self.children[event.task] = event.status
         self.children_total = max(self.children_total, event.task + 1, len(self.children))
         n, m = event.task + 1, self.children_total
-        if event.status == "started":
-            self.text = f"child {n} of {m} started: {event.goal[:80]}"
-        elif event.status == "done":
-            done = sum(1 for s in self.children.values() if s == "done")
-            self.text = f"child {n} of {m} done ({done} of {m} finished)"
-        elif isinstance(event.event, ToolCallStart):
-            self.text = f"child {n} of {m}: running {event.event.title or event.event.name}"
-        elif isinstance(event.event, UsageUpdate):
-            self.text = f"child {n} of {m}: {event.event.provider}:{event.event.model} answered"
+        match event.status, event.event:
+            case "started", _:
+                self.text = f"child {n} of {m} started: {event.goal[:80]}"
+            case "done", _:
+                done = sum(1 for s in self.children.values() if s == "done")
+                self.text = f"child {n} of {m} done ({done} of {m} finished)"
+            case _, ToolCallStart(title=title, name=name):
+                self.text = f"child {n} of {m}: running {title or name}"
+            case _, UsageUpdate(provider=provider, model=model):
+                self.text = f"child {n} of {m}: {provider}:{model} answered"
+            case _:
+                pass
 
 
 @dataclass
 class RouteLog:
-    """The route a piece of work's model calls took: every route the router left
-    (``model_switch``) and every call that was served (``usage``), in order."""
+    """The route a piece of work's model calls took, as attempt records
+    (``AttemptRecord``): every walk that was served (from its ``usage`` event), and
+    the moves of a walk still under way (from ``model_switch``), each attempt once."""
 
     attempts: list[dict[str, Any]] = field(default_factory=list)
+    pending: list[dict[str, Any]] = field(default_factory=list)  # the walk under way
     provider: str | None = None
     model: str | None = None
     credential: str | None = None  # fingerprint
 
     def add(self, event: Event) -> None:
-        if isinstance(event, ModelSwitch):
-            provider, _, model = event.from_.partition(":")
-            self.attempts.append(
-                {
-                    "provider": provider,
-                    "model": model,
-                    "action": event.action,
-                    "error_class": event.reason,
-                    "to": event.to,
-                }
-            )
-        elif isinstance(event, UsageUpdate):
-            self.provider, self.model = event.provider, event.model
-            self.credential = event.credential
-            self.attempts.append(
-                {
-                    "provider": event.provider,
-                    "model": event.model,
-                    "credential": event.credential,
-                    "action": "served",
-                    "error_class": None,
-                }
-            )
+        match event:
+            case ModelSwitch(attempt=Attempt() as attempt):
+                self.pending.append(attempt.to_json())
+            case UsageUpdate():
+                self.provider, self.model = event.provider, event.model
+                self.credential = event.credential
+                self.attempts.extend(a.to_json() for a in event.attempts)
+                self.pending.clear()
+            case _:
+                pass  # only moves of the router and served calls are the route
+
+    def records(self, failed_walk: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+        """Every attempt once: the served walks, then the failed walk's full list when
+        the turn ended in one (it holds the moves already seen), else the moves seen."""
+        return [*self.attempts, *(failed_walk if failed_walk else self.pending)]
 
 
 @dataclass
@@ -153,7 +153,6 @@ class Job:
     kind: JobKind
     session_id: str
     started_at: float  # wall clock (time.time)
-    log_cap: int
     state: JobState = "running"
     finished_at: float | None = None
     activity: Activity = field(default_factory=Activity)
@@ -162,9 +161,7 @@ class Job:
     turn_end: TurnEnd | None = None
     delegation: DelegationOutput | None = None
     error: str | None = None
-    seq: int = 0
-    log: deque[tuple[int, dict[str, Any]]] = field(default_factory=deque)
-    dropped: int = 0  # events that fell out of the capped log
+    seq: int = 0  # events recorded
     _started_mono: float = field(default_factory=time.monotonic)
     _ended_mono: float | None = None
     _done: anyio.Event = field(default_factory=anyio.Event)
@@ -188,15 +185,7 @@ class Job:
         for watch in list(self.watchers):
             watch(event)
         self.seq += 1
-        self.log.append((self.seq, event.to_json()))
-        while len(self.log) > self.log_cap:
-            self.log.popleft()
-            self.dropped += 1
         self._poke()
-
-    def events_after(self, seq: int) -> list[tuple[int, dict[str, Any]]]:
-        """The logged events with a sequence number above ``seq`` (oldest first)."""
-        return [(n, e) for n, e in self.log if n > seq]
 
     async def changed(self, timeout_s: float) -> None:
         """Return when something was recorded or the job ended, or after ``timeout_s``."""
@@ -259,12 +248,10 @@ class Jobs:
         task_group: anyio.abc.TaskGroup,
         *,
         retention_s: float = 3600.0,
-        log_cap: int = 500,
         max_running: int = 16,
     ) -> None:
         self._tg = task_group
         self.retention_s = retention_s
-        self.log_cap = log_cap
         self.max_running = max_running
         self._jobs: dict[str, Job] = {}
 
@@ -313,7 +300,7 @@ class Jobs:
 
         async def run(job: Job) -> None:
             job.activity.children_total = len(tasks)
-            job.delegation = await session.delegate(tasks, emit=self._emitter(job))
+            job.delegation = await delegate(session, tasks, emit=self._emitter(job))
             job._finish("completed")
 
         job = self._start("delegation", session.id, run)
@@ -356,7 +343,6 @@ class Jobs:
             kind=kind,
             session_id=session_id,
             started_at=time.time(),
-            log_cap=self.log_cap,
         )
         self._jobs[job.id] = job
         self._tg.start_soon(self._run, job, runner, name=f"job {job.id}")

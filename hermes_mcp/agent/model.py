@@ -53,38 +53,13 @@ def switch_for(attempt: Attempt, to: ModelRef | None) -> ModelSwitch | None:
         to=str(to),
         reason=attempt.error_class or attempt.reason or attempt.action,
         action=attempt.action,
+        attempt=attempt,
     )
-
-
-class _Bound:
-    """A model interface whose requests go to ``model`` first (then the fallbacks)."""
-
-    def __init__(self, inner: ChatModel, model: str) -> None:
-        self.inner = inner
-        self.model = model
-
-    def stream(
-        self,
-        request: ChatRequest,
-        *,
-        model: str | None = None,
-        on_attempt: AttemptObserver | None = None,
-    ) -> AbstractAsyncContextManager[ModelStream]:
-        return self.inner.stream(request, model=model or self.model, on_attempt=on_attempt)
-
-
-def bind(model: ChatModel, name: str) -> ChatModel:
-    """``model`` with ``name`` (``provider:model``) as the head of every request's chain,
-    the configured fallbacks after it: what a session with a model override holds."""
-    return _Bound(model, name)
 
 
 def reads_images(model: ChatModel, name: str | None = None) -> bool:
     """Whether a route of ``model``'s chain is known to read images (its profile says
     vision). A model interface that cannot say (no ``chain``/``profile``) is trusted to."""
-    while isinstance(model, _Bound):
-        name = name or model.model
-        model = model.inner
     chain = getattr(model, "chain", None)
     profile = getattr(model, "profile", None)
     if chain is None or profile is None:

@@ -2,11 +2,15 @@
 
 Turns recorded with the event log (schema v5) come back from it: the ``user_message``
 stored when the turn began, then every event in the order it was emitted, each decoded
-to the dataclass the live turn emitted (text and thought deltas coalesced). A turn
+(``events.decode_event``, the union's codec) to the dataclass the live turn emitted
+(text and thought deltas coalesced). A turn
 without stored events (recorded before v5, or copied by a partial fork) is rebuilt from
 its messages: ``user_message``, the assistant's text, ``tool_call_start`` and
 ``tool_call_end`` per call (the kind ``other``, the title the tool's name: neither was
-stored then), ``turn_end`` from the turn's row. Everything is redacted as live events are.
+stored then), ``turn_end`` from the turn's row. A turn that never ended (its process
+was killed) gets, after its logged events, the tool calls its messages hold and its log
+lacks: the editor was shown the call before its event could be written. Everything is
+redacted as live events are.
 """
 
 from __future__ import annotations
@@ -15,7 +19,6 @@ import dataclasses
 import json
 import sqlite3
 
-from hermes_mcp.agent.event_codec import decode
 from hermes_mcp.agent.events import (
     Event,
     TextDelta,
@@ -24,6 +27,7 @@ from hermes_mcp.agent.events import (
     ToolCallStatus,
     TurnEnd,
     UserMessage,
+    decode_event,
 )
 from hermes_mcp.llm.types import Usage
 from hermes_mcp.log import redact, redact_value
@@ -37,7 +41,7 @@ def replay_session(db: Database, session_id: str) -> list[Event]:
         "SELECT turn, payload FROM events WHERE session_id = ? ORDER BY turn, seq, id",
         (session_id,),
     ):
-        event = decode(json.loads(row[1]))
+        event = decode_event(row[1])
         if isinstance(event, TurnEnd) and event.session_id != session_id:
             event = dataclasses.replace(event, session_id=session_id)  # a fork's copy
         stored.setdefault(int(row[0]), []).append(event)
@@ -47,7 +51,9 @@ def replay_session(db: Database, session_id: str) -> list[Event]:
         (session_id,),
     )
     messages: dict[int, list[sqlite3.Row]] = {}
-    if any(not _logged(stored.get(int(t["turn"]))) for t in turns):
+    # A turn that never ended (its process was killed) may have shown a tool call whose
+    # event was not written yet: its messages are read too, to recover it.
+    if any(not _logged(stored.get(int(t["turn"]))) or t["stop_reason"] is None for t in turns):
         for row in db.read(
             "SELECT turn, role, content, tool_calls, tool_call_id, name, is_error, structured"
             " FROM messages WHERE session_id = ? ORDER BY id",
@@ -57,8 +63,11 @@ def replay_session(db: Database, session_id: str) -> list[Event]:
     out: list[Event] = []
     for turn in turns:
         events = stored.get(int(turn["turn"]))
+        rows = messages.get(int(turn["turn"]), [])
         if events is None or not _logged(events):
-            events = _from_messages(session_id, turn, messages.get(int(turn["turn"]), []))
+            events = _from_messages(session_id, turn, rows)
+        elif turn["stop_reason"] is None:
+            events = events + _lost_calls(events, rows)
         out.extend(events)
     return out
 
@@ -67,7 +76,20 @@ def _logged(events: list[Event] | None) -> bool:
     return bool(events) and isinstance(events[0], UserMessage)  # type: ignore[index]
 
 
-def _from_messages(session_id: str, turn: sqlite3.Row, rows: list[sqlite3.Row]) -> list[Event]:
+def _lost_calls(events: list[Event], rows: list[sqlite3.Row]) -> list[Event]:
+    """The tool calls of an interrupted turn that its stored messages hold and its event
+    log does not (``kill -9`` between showing a call and writing its event), each as
+    its ``tool_call_start`` and, when its result was stored, its ``tool_call_end``."""
+    logged = {e.call_id for e in events if isinstance(e, ToolCallStart | ToolCallEnd)}
+    found = [
+        e for e in _from_messages("", None, rows) if isinstance(e, ToolCallStart | ToolCallEnd)
+    ]
+    return [e for e in found if e.call_id not in logged]
+
+
+def _from_messages(
+    session_id: str, turn: sqlite3.Row | None, rows: list[sqlite3.Row]
+) -> list[Event]:
     out: list[Event] = []
     last_text = ""
     for row in rows:
@@ -94,7 +116,7 @@ def _from_messages(session_id: str, turn: sqlite3.Row, rows: list[sqlite3.Row]) 
                     structured=None if structured is None else redact_value(structured),
                 )
             )
-    if turn["stop_reason"] is not None:
+    if turn is not None and turn["stop_reason"] is not None:
         duration = (turn["ended_at"] or turn["started_at"]) - turn["started_at"]
         out.append(
             TurnEnd(

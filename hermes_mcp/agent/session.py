@@ -1,21 +1,29 @@
-"""A session: one conversation, with the state that belongs to it and an explicit lifetime.
+"""A session: one conversation, the one object a turn runs on, with an explicit lifetime.
 
-Edges never build an :class:`~hermes_mcp.agent.loop.Agent` themselves: they ask the
-runtime (``hermes_mcp/runtime.py``) to create or load a :class:`Session`, run turns on
-it, and close it. Everything that is per session lives here, not on the agent or in a
-process-wide dict:
+Edges ask the runtime (``hermes_mcp/runtime.py``) to create or load a :class:`Session`,
+run turns on it, and close it. The run engine (``engine.py``) takes the session and
+reads everything a turn needs from it; nothing else claims to be the session. It holds:
 
+- the model interface (the router, shared by every session of the runtime), the store,
+  the config (a delegated child's may have a shorter time limit), its depth (0 for a
+  session talking to a user; a delegated child is one deeper) and its running totals;
 - the workspace roots (the cwd first, then extra directories), the approver, and the
-  file and terminal back-ends (local, or an editor's over ACP);
+  file and terminal back-ends (local, or an editor's over ACP), in its tool context;
 - the policy mode (``ask``, ``accept_edits``, ``auto``), the model (an override of
   ``[model] default``; the configured fallbacks still follow) and the toolsets: all
-  three stored with the session and restored on load;
+  three stored with the session and restored on load; the tool registry they make;
 - remembered approvals ("allow always" holds for this session only) and the plan
   (rebuilt from the last ``todo`` result on load);
-- the one-turn-at-a-time rule: a second turn while one runs is refused at once
-  (:class:`SessionBusy`), never queued behind it;
+- the one-turn-at-a-time rule, enforced here and only here: a second turn while one
+  runs is refused at once (:class:`SessionBusy`), never queued behind it;
 - tools from outside (other MCP servers), registered for this session only, and what
   must end with the session (``add_closer``: their connections and processes).
+
+A delegated task runs in ``session.child(...)``: its own stored session (``parent_id``
+= this one), sharing this session's model interface and approver.
+
+The engine reaches the session through :class:`SessionDeps` (``deps.engine``, given by
+the runtime): the engine imports this module, so this module cannot import it back.
 
 A session is opened by the runtime and must be closed (``await session.close()`` or
 ``async with``): closing cancels a running turn and releases the session's memory.
@@ -23,8 +31,9 @@ A session is opened by the runtime and must be closed (``await session.close()``
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+import contextlib
+import dataclasses
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,10 +42,8 @@ from typing import Any, Self
 
 import anyio
 
-from hermes_mcp.agent.delegation import run_tasks, task_usage
 from hermes_mcp.agent.events import Emit, Event, TurnEnd
-from hermes_mcp.agent.loop import Agent
-from hermes_mcp.agent.model import ChatModel, bind
+from hermes_mcp.agent.model import ChatModel
 from hermes_mcp.agent.prompt import Prompt
 from hermes_mcp.agent.store import SessionStore
 from hermes_mcp.agent.turn import Turn
@@ -45,6 +52,7 @@ from hermes_mcp.config import POLICY_MODES, Config, ModelRef, PolicyMode, config
 from hermes_mcp.errors import ConfigError, UsageError
 from hermes_mcp.log import get_logger
 from hermes_mcp.state import Database
+from hermes_mcp.state.leases import SessionLease
 from tools import (
     TOOLSETS,
     Approver,
@@ -59,24 +67,43 @@ from tools import (
     ToolRegistry,
     build_registry,
 )
-from tools.delegation import DelegatedTask, DelegationOutput
 
 
 class SessionBusy(UsageError):
     """A turn was asked for while the session is running one."""
 
 
+def take_lease(db: Database, session_id: str) -> SessionLease | None:
+    """The session's turn lease across processes (``state/leases.py``); SessionBusy when
+    another process holds it. ``None`` for a database without a file."""
+    if str(db.path) in ("", ":memory:"):
+        return None
+    taken = SessionLease.take(Path(db.path).parent / "leases", session_id)
+    if isinstance(taken, int):
+        who = f"another process (pid {taken})" if taken else "another process"
+        raise SessionBusy(
+            f"session {session_id} is already running a turn in {who}: wait for it to end"
+        )
+    return taken
+
+
 class SessionClosed(UsageError):
     """The session was closed; load it again to continue it."""
+
+
+#: The run engine (``engine.run_turn``): one turn of ``session`` from ``prompt`` to its
+#: ``turn_end``, every event sent to ``emit``, cancelled through the scope.
+Engine = Callable[["Session", Prompt, Emit, anyio.CancelScope], Awaitable[TurnEnd]]
 
 
 @dataclass(frozen=True)
 class SessionDeps:
     """What every session of a runtime shares: the model interface (the router), the
-    store, the loaded config (and its file, for error messages), the database and the
-    state directory."""
+    run engine, the store, the loaded config (and its file, for error messages), the
+    database and the state directory."""
 
     model: ChatModel
+    engine: Engine
     store: SessionStore
     config: Config
     config_file: str | None
@@ -121,60 +148,88 @@ def check_model(model: str, config: Config) -> str:
     return str(ref)
 
 
+def new_context(
+    session_id: str,
+    deps: SessionDeps,
+    roots: Sequence[Path],
+    *,
+    mode: PolicyMode | None = None,
+    approver: Approver | None = None,
+    files: FileBackend | None = None,
+    terminal: TerminalBackend | None = None,
+    plan: list[dict[str, Any]] | None = None,
+) -> ToolContext:
+    """The tool context of a session the runtime opens: ``[policy]`` (its rules checked:
+    ConfigError) in ``mode``, local back-ends unless an editor's are given, and an
+    approver that says no unless one is given."""
+    policy = Policy.from_section(deps.config.policy, deps.config_file)
+    policy.mode = mode or deps.config.policy.mode
+    return ToolContext(
+        tuple(roots),
+        policy=policy,
+        approver=approver or NonInteractiveApprover(),
+        files=files or LocalFiles(),
+        terminal=terminal or LocalTerminal(),
+        db=deps.db,
+        session_id=session_id,
+        state_dir=deps.state_dir,
+        plans={session_id: list(plan or [])},
+        remembered={},
+        approval_timeout_s=deps.config.policy.approval_timeout_s,
+        config_file=config_path() if deps.config_file is None else Path(deps.config_file),
+    )
+
+
 @dataclass
 class _Live:
-    """The running turn, if any."""
+    """The running turn's cancel scope, if any, and the tools added from outside."""
 
-    turn: Turn | None = None
+    scope: anyio.CancelScope | None = None
     extra_tools: list[Tool[Any]] = field(default_factory=list)
 
 
 class Session:
     """One conversation. Built by the runtime (``Runtime.create_session`` /
-    ``load_session``); see the module docstring."""
+    ``load_session``) or by :meth:`child`; see the module docstring."""
 
     def __init__(
         self,
         session_id: str,
         deps: SessionDeps,
         *,
-        roots: Sequence[Path],
+        context: ToolContext,
         choices: SessionChoices,
-        approver: Approver | None = None,
-        files: FileBackend | None = None,
-        terminal: TerminalBackend | None = None,
-        plan: list[dict[str, Any]] | None = None,
         on_close: Callable[[Session], None] | None = None,
         totals: SessionTotals | None = None,
+        config: Config | None = None,
+        depth: int = 0,
+        registry: ToolRegistry | None = None,
     ) -> None:
         self.id = session_id
         self.totals = totals if totals is not None else SessionTotals()
+        self.context = context
+        self.policy = context.policy
+        self.config = config if config is not None else deps.config
+        self.depth = depth
         self._deps = deps
         self._choices = choices
         self._on_close = on_close
         self._closed = False
         self._live = _Live()
         self._closers: list[Callable[[], Awaitable[None]]] = []
-        policy = Policy.from_section(deps.config.policy, deps.config_file)
-        policy.mode = choices.mode or deps.config.policy.mode
-        self.policy = policy
-        self.context = ToolContext(
-            tuple(roots),
-            policy=policy,
-            approver=approver or NonInteractiveApprover(),
-            files=files or LocalFiles(),
-            terminal=terminal or LocalTerminal(),
-            db=deps.db,
-            session_id=session_id,
-            state_dir=deps.state_dir,
-            plans={session_id: list(plan or [])},
-            remembered={},
-            approval_timeout_s=deps.config.policy.approval_timeout_s,
-            config_file=config_path() if deps.config_file is None else Path(deps.config_file),
-        )
-        self._agent = self._build_agent()
+        self.toolsets = self._toolsets()
+        self.registry = registry if registry is not None else self._registry()
 
     # -- what the session is -----------------------------------------------------------
+
+    @property
+    def chat_model(self) -> ChatModel:
+        """The model interface turns call (the router): ``model`` goes first in its chain."""
+        return self._deps.model
+
+    @property
+    def store(self) -> SessionStore:
+        return self._deps.store
 
     @property
     def cwd(self) -> Path:
@@ -194,10 +249,6 @@ class Session:
         return self._choices.model
 
     @property
-    def toolsets(self) -> tuple[str, ...]:
-        return self._agent.toolsets
-
-    @property
     def plan(self) -> list[dict[str, Any]]:
         return list(self.context.plans.get(self.id, []))
 
@@ -207,21 +258,17 @@ class Session:
         return self.context.remembered
 
     @property
-    def registry(self) -> ToolRegistry:
-        """The tools a turn of this session offers (``delegate_task`` is added per turn)."""
-        return self._agent.registry
+    def can_delegate(self) -> bool:
+        """Whether turns offer ``delegate_task`` (added per turn to ``registry``'s tools)."""
+        return "delegation" in self.toolsets and self.depth < self.config.delegation.max_depth
 
     @property
     def busy(self) -> bool:
-        return self._live.turn is not None
+        return self._live.scope is not None
 
     @property
     def closed(self) -> bool:
         return self._closed
-
-    @property
-    def agent(self) -> Agent:
-        return self._agent
 
     # -- changing it ---------------------------------------------------------------------
 
@@ -238,14 +285,14 @@ class Session:
         ``None`` goes back to ``[model] default``. Stored. UsageError if unknown."""
         checked = None if model is None else check_model(model, self._deps.config)
         self._choices.model = checked
-        self._agent = self._build_agent()
         await self._save()
         return checked
 
     async def set_toolsets(self, toolsets: Iterable[str] | None) -> tuple[str, ...]:
         """The toolsets turns may use (``None``: ``[agent] toolsets``). Stored."""
         self._choices.toolsets = None if toolsets is None else check_toolsets(toolsets)
-        self._agent = self._build_agent()
+        self.toolsets = self._toolsets()
+        self.registry = self._registry()
         await self._save()
         return self.toolsets
 
@@ -256,7 +303,7 @@ class Session:
         previous = self._live.extra_tools
         self._live.extra_tools = [*previous, *tools]
         try:
-            self._agent = self._build_agent()
+            self.registry = self._registry()
         except ValueError:
             self._live.extra_tools = previous
             raise
@@ -264,7 +311,7 @@ class Session:
     def remove_tools(self, names: Iterable[str]) -> None:
         gone = set(names)
         self._live.extra_tools = [t for t in self._live.extra_tools if t.name not in gone]
-        self._agent = self._build_agent()
+        self.registry = self._registry()
 
     def add_closer(self, closer: Callable[[], Awaitable[None]]) -> None:
         """Await ``closer`` when the session closes (after its turn is cancelled; the
@@ -275,80 +322,118 @@ class Session:
 
     @asynccontextmanager
     async def turn(self, prompt: Prompt, *, buffer: int = 64) -> AsyncIterator[Turn]:
-        """Run one turn: ``async with session.turn(prompt) as turn: async for event in
-        turn``. ``turn.cancel()`` cancels it. SessionBusy while another turn runs."""
-        self._check_open()
-        if self._live.turn is not None:
-            raise SessionBusy(
-                f"session {self.id} is already running a turn: wait for it to end or cancel it"
-            )
-        if (isinstance(prompt, str) and not prompt.strip()) or not prompt:
-            raise UsageError("the prompt is empty")
-        async with self._agent.turn(prompt, session_id=self.id, buffer=buffer) as handle:
-            self._live.turn = handle
-            try:
-                yield handle
-            finally:
-                self._live.turn = None
+        """Run one turn in a task of its own: ``async with session.turn(prompt) as turn:
+        async for event in turn``. ``turn.cancel()`` cancels it. SessionBusy while
+        another turn runs.
+
+        The events go through a memory stream of ``buffer`` events: a consumer that
+        stops reading holds the turn back. Leaving the block before ``turn_end`` cancels
+        the turn."""
+        scope = anyio.CancelScope()
+        with self._running(prompt, scope):
+            send, receive = anyio.create_memory_object_stream[Event](buffer)
+            handle = Turn(self.id, receive, scope)
+
+            async def emit(event: Event) -> None:
+                with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
+                    await send.send(event)  # suppressed: nobody is listening any more
+
+            async def drive() -> None:
+                with send:
+                    await self._deps.engine(self, prompt, emit, scope)
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(drive)
+                try:
+                    yield handle
+                finally:
+                    handle.cancel()
+                    receive.close()
+
+    async def run_turn(
+        self, prompt: Prompt, emit: Emit, *, cancel_scope: anyio.CancelScope | None = None
+    ) -> TurnEnd:
+        """Run one turn in this task; every event goes to ``emit``, the last one a
+        ``TurnEnd``, which is also returned. A failure ends the turn with ``error``
+        (never raised); cancellation from outside propagates after the turn's state is
+        saved. SessionBusy while another turn runs."""
+        scope = cancel_scope if cancel_scope is not None else anyio.CancelScope()
+        with self._running(prompt, scope):
+            return await self._deps.engine(self, prompt, emit, scope)
 
     async def run(self, prompt: Prompt, emit: Emit | None = None) -> TurnEnd:
         """Run one turn to its end, sending each event to ``emit``."""
-        async with self.turn(prompt) as handle:
-            async for event in handle:
-                if emit is not None:
-                    await emit(event)
-        if handle.outcome is None:
-            raise RuntimeError("the turn ended without a turn_end event")
-        return handle.outcome
+
+        async def discard(event: Event) -> None:
+            return None
+
+        return await self.run_turn(prompt, emit or discard)
 
     async def reset_context(self) -> None:
         """A fresh conversation in the same session (``/reset``): the model's next turn
         sees none of what came before; the transcript and replay keep it all.
         SessionBusy while a turn runs."""
-        self._check_open()
-        if self._live.turn is not None:
+        self.check_open()
+        if self.busy:
             raise SessionBusy(f"session {self.id} is running a turn: cancel it first")
-        await self._deps.store.reset_context(self.id)
+        await self.store.reset_context(self.id)
 
     def cancel(self) -> bool:
         """Cancel the running turn (if any); whether there was one."""
-        if self._live.turn is None:
+        if self._live.scope is None:
             return False
-        self._live.turn.cancel()
+        self._live.scope.cancel()
         return True
 
-    async def delegate(
-        self, tasks: Sequence[DelegatedTask], *, emit: Emit | None = None, deltas: bool = False
-    ) -> DelegationOutput:
-        """Run ``tasks`` as delegated children outside any turn (the MCP edge's
-        ``delegate_task``): concurrently up to ``delegation.max_concurrency``, the rest
-        queued, each in a child session of this one, with this session's approver and
-        router. Progress goes to ``emit`` as ``child`` events (the call id is a fresh
-        ``delegate-<hex>``); a child's own call ids are its session's, so an edge that
-        shows them next to the parent's must qualify them with ``ChildUpdate.session_id``.
-        ``deltas=True`` forwards the children's text and thought deltas too (as
-        ``child`` progress events), for an edge that streams them. The children's tokens
-        and cost join this session's totals.
-        """
-        self._check_open()
-
-        async def discard(event: Event) -> None:
-            return None
-
-        call_id = f"delegate-{uuid.uuid4().hex[:12]}"
-        ctx = self.context.for_call(call_id)
-        results = await run_tasks(
-            self._agent, list(tasks), ctx, self.id, emit or discard, deltas=deltas
+    async def child(
+        self,
+        *,
+        title: str,
+        context: ToolContext,
+        toolsets: Sequence[str] | None = None,
+        model: str | None = None,
+        timeout_s: float | None = None,
+    ) -> Session:
+        """A delegated task's session, stored (``parent_id`` = this one): one level
+        deeper, at most this session's tools (ValueError for a toolset it does not
+        have), the model ``model`` or this session's, its own budget (``timeout_s``
+        shortens its time limit), and ``context`` (the delegating call's: its risky
+        actions go to this session's approver)."""
+        wanted = self.toolsets if toolsets is None else tuple(toolsets)
+        unknown = set(wanted).difference(TOOLSETS)
+        if unknown:
+            raise ValueError(f"unknown toolset(s): {', '.join(sorted(unknown))}")
+        missing = set(wanted).difference(self.toolsets)
+        if missing:
+            raise ValueError(
+                f"toolset(s) not available to the delegating agent: {', '.join(sorted(missing))}"
+            )
+        config = self.config
+        if timeout_s is not None and timeout_s < config.agent.max_duration_s:
+            agent = config.agent.model_copy(update={"max_duration_s": timeout_s})
+            config = config.model_copy(update={"agent": agent})
+        child_id = await self.store.create(cwd=str(context.cwd), title=title, parent_id=self.id)
+        return Session(
+            child_id,
+            self._deps,
+            context=dataclasses.replace(
+                context,
+                session_id=child_id,
+                call_id=None,
+                progress=None,
+                parent_call_id=context.call_id,
+            ),
+            choices=SessionChoices(model=model or self.model, toolsets=wanted),
+            config=config,
+            depth=self.depth + 1,
+            registry=self.registry.by_toolsets(wanted),
         )
-        for result in results:
-            self.totals.add(task_usage(result), result.cost_usd)
-        return DelegationOutput(results=results)
 
     # -- replay and lifetime ---------------------------------------------------------------
 
     def replay(self) -> AsyncIterator[Event]:
         """The stored session as the events a live turn emitted (``SessionStore.replay``)."""
-        return self._deps.store.replay(self.id)
+        return self.store.replay(self.id)
 
     async def close(self) -> None:
         """Cancel a running turn and release the session (idempotent)."""
@@ -379,38 +464,49 @@ class Session:
 
     # -- inside ----------------------------------------------------------------------------
 
-    def _check_open(self) -> None:
+    def check_open(self) -> None:
         if self._closed:
             raise SessionClosed(f"session {self.id} is closed")
 
-    def _build_agent(self) -> Agent:
-        config = self._deps.config
+    @contextlib.contextmanager
+    def _running(self, prompt: Prompt, scope: anyio.CancelScope) -> Iterator[None]:
+        """The one-turn-at-a-time rule: the turn holds the session while it runs, in this
+        process and (through a lease file) across processes."""
+        self.check_open()
+        if self._live.scope is not None:
+            raise SessionBusy(
+                f"session {self.id} is already running a turn: wait for it to end or cancel it"
+            )
+        if (isinstance(prompt, str) and not prompt.strip()) or not prompt:
+            raise UsageError("the prompt is empty")
+        lease = take_lease(self._deps.store.db, self.id)  # one turn across processes too
+        self._live.scope = scope
+        try:
+            yield
+        finally:
+            self._live.scope = None
+            if lease is not None:
+                lease.release()
+
+    def _toolsets(self) -> tuple[str, ...]:
         toolsets = self._choices.toolsets
-        if toolsets is None:
-            try:
-                toolsets = check_toolsets(config.agent.toolsets)
-            except UsageError as exc:
-                key = "agent.toolsets"
-                raise ConfigError(str(exc), file=self._deps.config_file, key=key) from None
-        registry = build_registry(t for t in toolsets if t != "delegation")
+        if toolsets is not None:
+            return toolsets
+        try:
+            return check_toolsets(self.config.agent.toolsets)
+        except UsageError as exc:
+            key = "agent.toolsets"
+            raise ConfigError(str(exc), file=self._deps.config_file, key=key) from None
+
+    def _registry(self) -> ToolRegistry:
+        registry = build_registry(t for t in self.toolsets if t != "delegation")
         for tool in self._live.extra_tools:
             registry.register(tool)
-        model = self._deps.model
-        if self._choices.model is not None:
-            model = bind(model, self._choices.model)
-        return Agent(
-            model,
-            self._deps.store,
-            self.context,
-            config=config,
-            toolsets=toolsets,
-            registry=registry,
-            totals=self.totals,
-        )
+        return registry
 
     async def _save(self) -> None:
         choices = self._choices
-        await self._deps.store.save_settings(
+        await self.store.save_settings(
             self.id,
             mode=choices.mode,
             model=choices.model,

@@ -11,7 +11,7 @@ so the conversation stays one that every provider accepts.
 
 Each assistant message also adds its usage and cost to the session's totals and records
 its route on the turn, in the same transaction. The turn's events
-(``event_codec.EventLog``) ride along with each of these writes, for
+(``event_log.EventLog``) ride along with each of these writes, for
 :meth:`SessionStore.replay`. Listing, loading, forking, renaming, deleting and
 searching are the base-level queries of ``hermes_mcp.state.sessions`` and
 ``hermes_mcp.state.search`` (shared with the tools and the command line), run here in
@@ -38,7 +38,9 @@ from hermes_mcp.agent.transcript import (
     insert_events,
     insert_message,
     pack_parts,
+    pack_replay,
     repair,
+    replay_of,
     tool_calls,
 )
 from hermes_mcp.agent.writer import GroupWriter
@@ -149,13 +151,21 @@ class SessionStore:
         self,
         *,
         cwd: str | None = None,
+        within: Sequence[str] | None = None,
         limit: int = 50,
         cursor: str | None = None,
         children: bool = False,
     ) -> SessionPage:
-        """Newest activity first; ``cwd`` filters, ``cursor`` continues a page."""
+        """Newest activity first; ``cwd`` or ``within`` (in or below any of these
+        directories) filter, ``cursor`` continues a page."""
         return await self._run(
-            list_sessions, self.db, cwd=cwd, limit=limit, cursor=cursor, children=children
+            list_sessions,
+            self.db,
+            cwd=cwd,
+            within=within,
+            limit=limit,
+            cursor=cursor,
+            children=children,
         )
 
     async def load(self, session_id: str) -> SessionRecord | None:
@@ -361,6 +371,7 @@ class SessionStore:
             "input_tokens": usage.input_tokens,
             "output_tokens": usage.output_tokens,
             "cost_usd": result.cost_usd,
+            "parts": pack_replay(message.replay),
         }
         served = {
             "provider": result.provider,
@@ -397,15 +408,6 @@ class SessionStore:
 
         await self._write(append)
 
-    async def append_events(self, session_id: str, turn: int, events: Pending) -> None:
-        """Store events with no message to go with (a cancelled call's end, ...)."""
-
-        def append(conn: sqlite3.Connection) -> None:
-            insert_events(conn, session_id, turn, events)
-
-        if events:
-            await self._write(append)
-
     async def history(self, session_id: str) -> list[Message]:
         """The session's conversation, oldest first, with placeholders for lost results."""
         return _messages(await self._run(self.db.read, HISTORY, (session_id, session_id)))
@@ -441,6 +443,7 @@ def _messages(rows: Iterable[sqlite3.Row]) -> list[Message]:
             tool_call_id=row["tool_call_id"],
             name=row["name"],
             images=images_of(row["parts"]),
+            replay=replay_of(row["parts"]),
         )
         for row in rows
     ]

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from hermes_mcp.agent.prompt import ImagePart, PromptPart, ResourceLink, ResourcePart
-from hermes_mcp.llm.types import Image, Message, ToolCall, Usage
+from hermes_mcp.llm.types import Image, Message, Replay, ToolCall, Usage
 from hermes_mcp.log import redact, redact_value
 
 INTERRUPTED = "[no result: the turn ended before this call finished]"
@@ -74,6 +74,31 @@ def insert_events(
         "INSERT INTO events (session_id, turn, seq, type, payload) VALUES (?, ?, ?, ?, ?)",
         [(session_id, turn, seq, data["type"], json.dumps(data)) for seq, data in events],
     )
+
+
+def pack_replay(replay: Replay | None) -> str | None:
+    """An assistant turn's replay (the provider's own blocks: thinking signatures, Gemini
+    thought signatures, encrypted reasoning) as ``messages.parts`` stores it, so the
+    history goes back to the same wire unchanged in a later turn or process too.
+
+    Stored redacted like the message's text; a replay that redaction would change (the
+    model repeated a secret in its thinking) is not stored at all: an altered signed block
+    is refused, and the turn rebuilt from its (redacted) text and calls is accepted."""
+    if replay is None:
+        return None
+    items = list(replay.items)
+    if redact_value(items) != items:
+        return None
+    return json.dumps([{"type": "replay", "wire": replay.wire, "items": items}])
+
+
+def replay_of(raw: str | None) -> Replay | None:
+    if not raw:
+        return None
+    for part in json.loads(raw):
+        if isinstance(part, dict) and part.get("type") == "replay":
+            return Replay(str(part["wire"]), tuple(part.get("items") or ()))
+    return None
 
 
 def pack_parts(parts: Sequence[PromptPart]) -> str | None:

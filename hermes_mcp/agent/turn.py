@@ -17,9 +17,14 @@ class Turn:
     ends with a ``turn_end`` whose stop reason is ``cancelled``.
     """
 
-    def __init__(self, session_id: str, events: MemoryObjectReceiveStream[Event]) -> None:
+    def __init__(
+        self,
+        session_id: str,
+        events: MemoryObjectReceiveStream[Event],
+        scope: anyio.CancelScope | None = None,
+    ) -> None:
         self.session_id = session_id
-        self.scope = anyio.CancelScope()
+        self.scope = scope if scope is not None else anyio.CancelScope()
         self.outcome: TurnEnd | None = None
         self._events = events
 

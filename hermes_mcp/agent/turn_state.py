@@ -1,25 +1,17 @@
-"""What the run engine and the ``delegate_task`` tool share: one turn's bookkeeping, the
-session's running totals, and the shape of the agent they both work for (a protocol, so
-neither imports the ``Agent`` façade: the imports point one way)."""
+"""What the run engine and the ``delegate_task`` tool share: one turn's bookkeeping, and
+the session's running totals."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
-
-import anyio
+from typing import Any
 
 from hermes_mcp.agent.budget import Budget
-from hermes_mcp.agent.event_codec import EventLog
+from hermes_mcp.agent.event_log import EventLog
 from hermes_mcp.agent.events import Emit, Event, StopReason, TurnEnd
-from hermes_mcp.agent.model import ChatModel
-from hermes_mcp.agent.prompt import Prompt
-from hermes_mcp.agent.store import SessionStore
-from hermes_mcp.config import Config
 from hermes_mcp.llm import types as llm
-from tools import ToolContext, ToolRegistry
+from tools import ToolContext
 
 
 @dataclass
@@ -37,50 +29,7 @@ class SessionTotals:
 
 
 def _plus(a: llm.Usage, b: llm.Usage) -> llm.Usage:
-    return llm.Usage(
-        a.input_tokens + b.input_tokens,
-        a.output_tokens + b.output_tokens,
-        a.cached_tokens + b.cached_tokens,
-        a.reasoning_tokens + b.reasoning_tokens,
-    )
-
-
-class AgentLike(Protocol):
-    """What the engine and delegation need of an agent (``loop.Agent`` is one)."""
-
-    model: ChatModel
-    store: SessionStore
-    context: ToolContext
-    config: Config
-    registry: ToolRegistry
-    model_name: str | None
-    depth: int
-    totals: SessionTotals
-
-    @property
-    def can_delegate(self) -> bool: ...
-
-    def child(
-        self,
-        *,
-        toolsets: Sequence[str] | None,
-        model: str | None,
-        context: ToolContext,
-        timeout_s: float | None = None,
-    ) -> AgentLike: ...
-
-    async def open_session(
-        self, session_id: str | None = None, *, title: str = "", parent_id: str | None = None
-    ) -> str: ...
-
-    async def run_turn(
-        self,
-        prompt: Prompt,
-        *,
-        session_id: str,
-        emit: Emit,
-        cancel_scope: anyio.CancelScope | None = None,
-    ) -> TurnEnd: ...
+    return a + b
 
 
 @dataclass
@@ -106,6 +55,7 @@ class TurnState:
     message: str | None = None
     error: dict[str, Any] | None = None
     served: str | None = None
+    tool_calls: list[str] = field(default_factory=list)  # this turn's calls, by tool name
 
     async def emit(self, event: Event) -> None:
         self.log.add(event)

@@ -36,11 +36,13 @@ log = get_logger("hermes_mcp.prices")
 # Our wire → genai-prices' provider id, when the endpoint's URL names no known provider.
 _WIRE_PROVIDER = {
     "openai": "openai",
+    "responses": "openai",
     "anthropic": "anthropic",
     "gemini": "google",
     "vertex": "google",
 }
-Prices = tuple[float, float, float]  # input, output, cached: USD per million tokens
+# input, output, cache read, cache write: USD per million tokens
+Prices = tuple[float, float, float, float]
 
 _lock = threading.Lock()
 _memo: dict[Path, dict[str, Prices | None]] = {}
@@ -68,7 +70,9 @@ def _lookup(wire: str, base_url: str, model: str) -> Prices | None:
             found = calc_price(usage, model_ref=ref, provider_id=value)
         return float(found.total_price)
 
-    million = 1_000_000
+    # Asked about 100k tokens and scaled: a million would fall in a long-context tier
+    # (Claude's prices double past 200k prompt tokens).
+    probe, scale = 100_000, 10.0
     refs = [model] + ([model.rsplit("/", 1)[-1]] if "/" in model else [])
     tries: list[tuple[str, str]] = [("url", base_url)]
     if wire in _WIRE_PROVIDER:
@@ -76,14 +80,13 @@ def _lookup(wire: str, base_url: str, model: str) -> Prices | None:
     for where in tries:
         for ref in refs:
             try:
-                fresh = per_mtok(Usage(input_tokens=million), ref, where)
-                out = per_mtok(Usage(output_tokens=million), ref, where)
-                cached = per_mtok(
-                    Usage(input_tokens=million, cache_read_tokens=million), ref, where
-                )
+                fresh = per_mtok(Usage(input_tokens=probe), ref, where)
+                out = per_mtok(Usage(output_tokens=probe), ref, where)
+                read = per_mtok(Usage(input_tokens=probe, cache_read_tokens=probe), ref, where)
+                write = per_mtok(Usage(input_tokens=probe, cache_write_tokens=probe), ref, where)
             except (LookupError, ValueError):
                 continue
-            return fresh, out, cached
+            return fresh * scale, out * scale, read * scale, write * scale
     return None
 
 
@@ -101,8 +104,8 @@ def _load(path: Path) -> dict[str, Prices | None]:
         for key, value in raw.items():
             if value is None:
                 out[str(key)] = None
-            elif isinstance(value, list) and len(value) == 3:
-                out[str(key)] = (float(value[0]), float(value[1]), float(value[2]))
+            elif isinstance(value, list) and len(value) == 4:  # older entries: asked again
+                out[str(key)] = (float(value[0]), float(value[1]), float(value[2]), float(value[3]))
     return out
 
 
@@ -163,14 +166,22 @@ def with_prices(
     known = prices(home, wire, base_url, str(route).partition(":")[2])
     if known is None:
         return None
-    fresh, out, cached = known
+    fresh, out, cached, written = known
     if profile.input_per_mtok is not None:  # the config set one price: keep it
         fresh = profile.input_per_mtok
     if profile.output_per_mtok is not None:
         out = profile.output_per_mtok
     if profile.cached_per_mtok is not None:
         cached = profile.cached_per_mtok
-    return replace(profile, input_per_mtok=fresh, output_per_mtok=out, cached_per_mtok=cached)
+    if profile.cache_write_per_mtok is not None:
+        written = profile.cache_write_per_mtok
+    return replace(
+        profile,
+        input_per_mtok=fresh,
+        output_per_mtok=out,
+        cached_per_mtok=cached,
+        cache_write_per_mtok=written,
+    )
 
 
 def unpriced_remote(settings: Settings) -> list[tuple[str, str, str]]:

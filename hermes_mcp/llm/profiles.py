@@ -26,18 +26,22 @@ class ModelProfile:
     input_per_mtok: float | None = None
     output_per_mtok: float | None = None
     cached_per_mtok: float | None = None
+    cache_write_per_mtok: float | None = None
 
     def cost(self, usage: Usage) -> float | None:
-        """USD for ``usage`` at this model's prices; ``None`` when prices are unknown."""
+        """USD for ``usage`` at this model's prices; ``None`` when prices are unknown.
+        Cache reads at the cached price, cache writes at the write price (each the input
+        price when unknown), the rest of the prompt at the input price."""
         if self.input_per_mtok is None or self.output_per_mtok is None:
             return None
-        cached_price = (
-            self.cached_per_mtok if self.cached_per_mtok is not None else self.input_per_mtok
-        )
-        fresh = max(usage.input_tokens - usage.cached_tokens, 0)
+        read_price = self.cached_per_mtok
+        write_price = self.cache_write_per_mtok
+        fresh = max(usage.input_tokens - usage.cached_tokens - usage.cache_write_tokens, 0)
         total = (
             fresh * self.input_per_mtok
-            + usage.cached_tokens * cached_price
+            + usage.cached_tokens * (self.input_per_mtok if read_price is None else read_price)
+            + usage.cache_write_tokens
+            * (self.input_per_mtok if write_price is None else write_price)
             + usage.output_tokens * self.output_per_mtok
         )
         return round(total / 1_000_000, 10)
@@ -79,7 +83,8 @@ def profile_for(model: str, overrides: dict[str, ModelSettings]) -> ModelProfile
     settings = overrides.get(model)
     if settings is None:
         return base
-    given = {k: v for k, v in settings.model_dump().items() if v is not None}
+    facts = settings.model_dump(exclude={"reasoning"})  # a request setting, not a fact
+    given = {k: v for k, v in facts.items() if v is not None}
     return replace(base, **given)
 
 

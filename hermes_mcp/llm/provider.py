@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import anyio
@@ -105,6 +106,7 @@ class Provider:
         """Send a streaming request; returns once the response headers say 200 and an
         event stream follows, or raises the classified failure."""
         headers, generation = await self._headers(credential, "text/event-stream")
+        request = self._tuned(request, model)
         payload = json.dumps(self.wire.stream_body(request, model)).encode()
         timeouts = self.timeouts
         client = self._http()
@@ -166,6 +168,7 @@ class Provider:
         """One non-streamed request. ``read_timeout_s`` bounds the whole answer (sending
         the request to the answer's last byte), not only the gap between two reads."""
         headers, generation = await self._headers(credential, "application/json")
+        request = self._tuned(request, model)
         payload = json.dumps(self.wire.body(request, model)).encode()
         url = self.wire.url(self.endpoint, model)
         client = self._http()
@@ -209,6 +212,15 @@ class Provider:
         if self.wire.is_error(data):
             raise self._failure(200, _lowered(response), body, generation)
         return guarded("an unreadable answer", self.wire.parse, data)
+
+    def _tuned(self, request: ChatRequest, model: str) -> ChatRequest:
+        """The request with this model's configured ``reasoning`` (a per-model setting:
+        the same conversation may go to a model configured otherwise on fallback)."""
+        settings = self.section.models.get(model)
+        reasoning = settings.reasoning if settings is not None else None
+        if reasoning == request.reasoning:
+            return request
+        return replace(request, reasoning=reasoning)
 
     def _failure(
         self, status: int, headers: dict[str, str], body: bytes, generation: int

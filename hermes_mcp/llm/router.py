@@ -298,8 +298,9 @@ class Router:
             self._record(walk, route, None, None, None, "skip", 0.0, "model not found earlier")
             return None
         if self._skip_until.get(route, 0.0) > self._clock():
-            until = iso_utc(self._skip_until[route])
-            self._record(walk, route, None, None, None, "skip", 0.0, f"failing until {until}")
+            at = self._skip_until[route]
+            why = f"failing until {iso_utc(at)}"
+            self._record(walk, route, None, None, None, "skip", 0.0, why, retry_at=at)
             return None
         unfit = self._unfit(route, walk)
         if unfit is not None:
@@ -320,10 +321,11 @@ class Router:
                             continue
                     recovery = provider.pool.recovery(model)
                     why = "no credential available"
+                    until = recovery.at if recovery is not None else None
                     if recovery is not None:
                         when = iso_utc(recovery.at) if recovery.at else "reset"
                         why = f"every credential {recovery.failure_class} until {when}"
-                    self._record(walk, route, None, None, None, "skip", 0.0, why)
+                    self._record(walk, route, None, None, None, "skip", 0.0, why, retry_at=until)
                 return None
             leases: list[tuple[StateKey, float]] = []
             ended = provider.pool.ended(credential, model)
@@ -489,7 +491,9 @@ class Router:
         await self.store.mark(provider.pool.key(credential, scope), mark)
         sibling = provider.pool.available(route.model, exclude={credential.fingerprint})
         action: Action = "rotate" if sibling else onward
-        self._record(walk, route, credential, err.status, cls, action, elapsed)
+        self._record(
+            walk, route, credential, err.status, cls, action, elapsed, retry_at=mark.cooldown_until
+        )
         return "next_credential" if sibling else "next_route"
 
     def _unfit(self, route: ModelRef, walk: Walk) -> str | None:
@@ -516,6 +520,8 @@ class Router:
         action: Action,
         elapsed_ms: float,
         reason: str | None = None,
+        *,
+        retry_at: float | None = None,
     ) -> None:
         attempt = Attempt(
             provider=route.provider,
@@ -526,22 +532,15 @@ class Router:
             action=action,
             elapsed_ms=elapsed_ms,
             reason=reason,
+            retry_at=retry_at,
         )
         walk.attempts.append(attempt)
         if walk.on_attempt is not None:
             moves_to = {"rotate": route, "fallback": walk.next_route, "skip": walk.next_route}
             walk.on_attempt(attempt, moves_to.get(action))
         if action != "served":
-            log.info(
-                f"route.{action}",
-                provider=route.provider,
-                model=route.model,
-                credential=attempt.credential,
-                label=credential.label if credential else None,
-                status=status,
-                error_class=attempt.error_class,
-                reason=reason,
-            )
+            label = credential.label if credential else None
+            log.info(f"route.{action}", **attempt.to_json(), label=label)
 
 
 def _file(settings: Settings) -> str | None:

@@ -251,6 +251,7 @@ class ServerConnection:
                 kind=tool.annotations.kind,
                 action="mcp",
                 title=redact(f"{name} {shown}"),
+                aliases=mapping.spellings(self.name, remote),
                 risk=None
                 if tool.annotations.read_only
                 else f"calls {remote!r} on the MCP server {self.name!r} ({self.spec.source})",

@@ -2,7 +2,9 @@
 what is wrong, and disconnect (every child process is stopped before this returns).
 
 Servers are checked at once, each within its ``startup_timeout_s``; a disabled server
-is listed as such. No tool is called.
+is listed as such. No tool is called. An ``mcp:`` policy rule that matches no tool of
+the servers that connected (under either spelling of a name) gets a warning: a deny
+rule with a typo protects nothing.
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ from pathlib import Path
 import anyio
 
 from hermes_mcp.config import Settings
+from hermes_mcp.errors import ConfigError
 from hermes_mcp.mcp_client import mapping
 from hermes_mcp.mcp_client.connection import ServerConnection
 from hermes_mcp.mcp_client.spec import from_section
+from tools.policy import Policy
 
 Result = tuple[str, bool, str]  # (check name, ok, detail)
 
@@ -58,4 +62,32 @@ async def check_servers(settings: Settings, cwd: Path | None = None) -> list[Res
         if problems[name]:
             detail += "; " + "; ".join(problems[name])
         out.append((f"mcp {name}", True, detail))
+    connected = {s.name: s for s in servers if s is not None and s.state != "failed" and s.listed}
+    return out + rule_warnings(settings, connected)
+
+
+def rule_warnings(settings: Settings, connected: dict[str, ServerConnection]) -> list[Result]:
+    """A warning per ``mcp:`` rule that matches no tool of a connected server."""
+    if not connected:
+        return []
+    try:
+        policy = Policy.from_section(settings.config.policy)
+    except ConfigError:  # reported by the config check
+        return []
+    names = [
+        (mapping.tool_name(server, t.name), *mapping.spellings(server, t.name))
+        for server, conn in connected.items()
+        for t in conn.listed
+    ]
+    out: list[Result] = []
+    for key, rules in (("deny", policy.deny), ("allow", policy.allow)):
+        for rule in rules:
+            if rule.category != "mcp" or any(rule.matches_name(*n) for n in names):
+                continue
+            servers = ", ".join(f"{s} ({len(c.listed)} tools)" for s, c in connected.items())
+            detail = (
+                f"warning: policy.{key} rule {rule.text!r} matches no tool of the connected "
+                f"MCP servers: {servers}; names are '<server>__<tool>'"
+            )
+            out.append((f"policy {key} {rule.text}", True, detail))
     return out

@@ -33,6 +33,13 @@ def tool_name(server: str, tool: str) -> str:
     return f"{server}__{_BAD_CHARS.sub('_', tool)}"[:TOOL_NAME_MAX]
 
 
+def spellings(server: str, tool: str) -> tuple[str, ...]:
+    """The server's own spelling of a tool's name (``<server>__<tool>`` unchanged), when
+    it differs from the registered one: ``mcp:`` rules match both."""
+    raw = f"{server}__{tool}"
+    return () if raw == tool_name(server, tool) else (raw,)
+
+
 def tool_annotations(tool: types.Tool) -> ToolAnnotations:
     hints = tool.annotations or types.ToolAnnotations()
     read_only = bool(hints.read_only_hint)

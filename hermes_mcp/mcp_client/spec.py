@@ -31,6 +31,9 @@ _NAME_CHARS = re.compile(r"[^A-Za-z0-9_-]+")
 _SECRET_NAMES = re.compile(r"token|key|secret|passw|auth|cookie|credential|session|pat$", re.I)
 
 
+MAX_LINE_BYTES = McpServerSection.model_fields["max_line_bytes"].default
+
+
 @dataclass(frozen=True)
 class ServerSpec:
     """One MCP server to connect. ``name`` prefixes its tools (``<name>__<tool>``)."""
@@ -46,6 +49,7 @@ class ServerSpec:
     tools: tuple[str, ...] | None = None  # allow-list of the server's own tool names
     timeout_s: float = 120.0
     startup_timeout_s: float = 30.0
+    max_line_bytes: int = MAX_LINE_BYTES  # a stdio server's longest message
     source: str = "config"  # "config" or "editor": said in messages about the server
     problem: str | None = None  # why it cannot be started (it is then left out)
 
@@ -97,6 +101,7 @@ def from_section(
         tools=None if section.tools is None else tuple(section.tools),
         timeout_s=section.timeout_s,
         startup_timeout_s=section.startup_timeout_s,
+        max_line_bytes=section.max_line_bytes,
     )
     prefix = f"mcp_servers.{name}"
     try:

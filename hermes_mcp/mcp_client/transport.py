@@ -1,7 +1,7 @@
 """The byte paths to one MCP server: a child process over stdio, or Streamable HTTP / SSE.
 
-Both are the SDK's own transports (``mcp.client.stdio``, ``streamable_http``, ``sse``),
-with two things added:
+The SDK's own transports (``streamable_http``, ``sse``; for stdio its client with the
+reading side on the bounded line transport, ``stdio.py``), with two things added:
 
 - a child's **stderr** goes through a pipe of ours, line by line, into the log (the
   redacting JSON chain), and its last lines are kept to explain a failure; its
@@ -29,13 +29,14 @@ from typing import Any, Self
 import anyio
 from mcp.client._transport import TransportStreams
 from mcp.client.sse import sse_client
-from mcp.client.stdio import StdioServerParameters, stdio_client
+from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.message import SessionMessage
 
 from hermes_mcp.log import get_logger
 from hermes_mcp.mcp_client.spec import ServerSpec
+from hermes_mcp.mcp_client.stdio import stdio_client
 
 log = get_logger("hermes_mcp.mcp_client")
 
@@ -157,7 +158,10 @@ async def open_transport(
             cwd=spec.cwd,
         )
         try:
-            async with stdio_client(params, errlog=stderr.write_end) as (read, write):
+            async with stdio_client(params, stderr.write_end, max_line=spec.max_line_bytes) as (
+                read,
+                write,
+            ):
                 stderr.close_write_end()
                 yield WatchedReadStream(read, on_eof), write
         finally:

@@ -3,8 +3,11 @@
 It translates; the session runtime decides. ``server`` holds the handlers, ``mapping``
 the one pure translation of our tools, results and events into MCP messages,
 ``agent_tools`` the agent tools' handlers, ``resources`` the ``hermes://`` resources,
-``approvals`` the elicitation approver, ``edge`` the per-client state (the runtime,
-loaded after the handshake), ``transport`` the stdio streams.
+``approvals`` what an approval asks with (the form, the 2026-07-28 interactions),
+``sessions`` the per-session state (``McpSession``: its approver, its interactions, the
+connection it may elicit on), ``interactive`` calls that may need a person in the
+2026-07-28 era, ``job_progress`` a job's progress, ``edge`` the per-client state (the
+runtime, loaded after the handshake), ``transport`` the stdio streams.
 
 Nothing heavy is imported here: ``initialize`` is answered before the router, its HTTP
 stack and the tools are loaded.
@@ -52,19 +55,23 @@ async def _serve(workspaces: list[Path], wire: BinaryIO, source: BinaryIO, prefi
     import anyio
 
     from hermes_mcp.mcp_server.edge import Edge
-    from hermes_mcp.mcp_server.server import build_server
+    from hermes_mcp.mcp_server.prompts import SkillPrompts
+    from hermes_mcp.mcp_server.server import build_server, preload
     from hermes_mcp.mcp_server.transport import StdioWire
 
-    edge = Edge(workspaces)
-    server = build_server(edge)
+    edge = Edge(workspaces, preload=preload)
+    prompts = SkillPrompts()
+    server = build_server(edge, prompts)
     stdio = StdioWire(wire, source=source, prefix=prefix)
     async with anyio.create_task_group() as tg:
         tg.start_soon(edge.run, stdio.first_write)
+        tg.start_soon(prompts.watch)  # skills changed on disk: prompts/list_changed
         try:
             async with stdio.streams() as (read_stream, write_stream):
                 await server.run(read_stream, write_stream, server.create_initialization_options())
         finally:
             edge.stop()
+            prompts.stop()
 
 
 __all__ = ["run_mcp_stdio"]

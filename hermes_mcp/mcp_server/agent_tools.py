@@ -10,16 +10,13 @@ fallback as it happens; ``notifications/cancelled`` cancels the job and the call
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import anyio
 import mcp_types as types
 
-from hermes_mcp.agent.events import Event, ModelSwitch
 from hermes_mcp.agent.jobs import Job, Jobs
-from hermes_mcp.mcp_server import interactive, mapping
+from hermes_mcp.mcp_server import interactive, mapping, scope
 from hermes_mcp.mcp_server.catalog import (
     AgentResultArgs,
     AgentRunArgs,
@@ -28,13 +25,14 @@ from hermes_mcp.mcp_server.catalog import (
     SessionsListArgs,
 )
 from hermes_mcp.mcp_server.edge import Ctx, Edge
+from hermes_mcp.mcp_server.job_progress import WIND_DOWN_S, follow
+from hermes_mcp.mcp_server.sessions import McpSession
 from tools.delegation import DelegateArgs
 
 Handler = Callable[
     [Edge, Ctx, Any, tuple[Any, ...]],
     Awaitable[types.CallToolResult | types.InputRequiredResult],
 ]
-WIND_DOWN_S = 15.0  # how long a cancelled call waits for its turn to end
 
 
 def _jobs(edge: Edge) -> Jobs:
@@ -43,8 +41,19 @@ def _jobs(edge: Edge) -> Jobs:
     return edge.jobs
 
 
-async def _start_turn(edge: Edge, ctx: Ctx, args: AgentRunArgs, roots: tuple[Any, ...]) -> Job:
-    session = await edge.session(
+class OutOfScope(Exception):
+    """A session of another workspace the person did not let this call reach."""
+
+
+async def _start_turn(
+    edge: Edge, ctx: Ctx, args: AgentRunArgs, roots: tuple[Any, ...]
+) -> tuple[McpSession, Job]:
+    if args.session_id is not None:
+        info = await edge.rt().store.get(args.session_id)
+        refused = info and await scope.refusal(edge, roots, info, "agent_run", continues=True)
+        if refused:
+            raise OutOfScope(refused)
+    owner = await edge.session(
         ctx,
         roots,
         session_id=args.session_id,
@@ -52,59 +61,8 @@ async def _start_turn(edge: Edge, ctx: Ctx, args: AgentRunArgs, roots: tuple[Any
         toolsets=args.toolsets,
         title=args.prompt,
     )
-    return _jobs(edge).start_turn(session, args.prompt)
-
-
-async def progress(edge: Edge, ctx: Ctx, job: Job) -> None:
-    """Send progress for ``job`` until it ends: what each notable event says as it
-    happens (a fallback, a tool, a child), the current activity at least every
-    ``[mcp] progress_interval_s`` otherwise; route switches also as log messages."""
-    assert edge.settings is not None
-    interval = edge.settings.config.mcp.progress_interval_s
-    notes: list[str] = []
-    switches: list[ModelSwitch] = []
-
-    def note(event: Event) -> None:
-        text = mapping.progress_text(event)
-        if text is not None:
-            notes.append(text)
-        if isinstance(event, ModelSwitch):
-            switches.append(event)
-
-    job.watchers.append(note)
-    step, last = 0, 0.0
-    try:
-        while True:
-            ended = job.done
-            now = time.monotonic()
-            messages = list(notes)
-            notes.clear()
-            if not messages and (now - last >= interval or ended):
-                messages = [f"{job.activity.text} ({job.elapsed_s:.0f} s)"]
-            for text in messages:
-                step += 1
-                await ctx.session.report_progress(step, None, text)
-                last = now
-            for switch in switches:
-                await edge.log(ctx, "warning", {"event": "model_switch", **switch.to_json()})
-            switches.clear()
-            if ended:
-                return
-            await job.changed(max(0.05, interval - (time.monotonic() - last)))
-    finally:
-        job.watchers.remove(note)
-
-
-async def follow(edge: Edge, ctx: Ctx, job: Job) -> None:
-    """Wait for ``job`` with progress; cancelling the call cancels the job (and waits,
-    briefly, for its turn to wind down, so the session is free for the next call)."""
-    try:
-        await progress(edge, ctx, job)
-    except anyio.get_cancelled_exc_class():
-        job.cancel()
-        with anyio.move_on_after(WIND_DOWN_S, shield=True):
-            await job.wait()
-        raise
+    assert owner.session is not None
+    return owner, _jobs(edge).start_turn(owner.session, args.prompt)
 
 
 def _turn_result(job: Job) -> types.CallToolResult:
@@ -115,7 +73,12 @@ def _turn_result(job: Job) -> types.CallToolResult:
 
 
 async def _wait(
-    edge: Edge, ctx: Ctx, tool: str, job: Job, result: Callable[[], types.CallToolResult]
+    edge: Edge,
+    ctx: Ctx,
+    tool: str,
+    owner: McpSession,
+    job: Job,
+    result: Callable[[], types.CallToolResult],
 ) -> interactive.Result:
     """Wait for ``job`` in this call; in 2026-07-28, where a person can only be asked
     through ``input_required``, as an interaction (``interactive``)."""
@@ -123,27 +86,32 @@ async def _wait(
         await follow(edge, ctx, job)
         return result()
 
-    async def work() -> types.CallToolResult:
+    async def work(_: object) -> types.CallToolResult:
         await job.wait()
         return result()
 
-    keys = [f"session:{job.session_id}"]
-    return await interactive.start(edge, ctx, tool, keys, work, cancel=job.cancel, job=job)
+    return await interactive.start(edge, ctx, tool, owner, work, cancel=job.cancel, job=job)
 
 
 async def agent_run(
     edge: Edge, ctx: Ctx, args: AgentRunArgs, roots: tuple[Any, ...]
 ) -> interactive.Result:
-    job = await _start_turn(edge, ctx, args, roots)
-    return await _wait(edge, ctx, "agent_run", job, lambda: _turn_result(job))
+    try:
+        owner, job = await _start_turn(edge, ctx, args, roots)
+    except OutOfScope as exc:
+        return mapping.error_result(str(exc))
+    return await _wait(edge, ctx, "agent_run", owner, job, lambda: _turn_result(job))
 
 
 async def agent_start(
     edge: Edge, ctx: Ctx, args: AgentRunArgs, roots: tuple[Any, ...]
 ) -> types.CallToolResult:
-    job = await _start_turn(edge, ctx, args, roots)
+    try:
+        owner, job = await _start_turn(edge, ctx, args, roots)
+    except OutOfScope as exc:
+        return mapping.error_result(str(exc).replace("agent_run", "agent_start", 1))
     if interactive.wanted(ctx):  # its approvals wait for agent_result to carry them
-        interactive.hold_for_polls(edge, job)
+        interactive.hold_for_polls(edge, owner, job)
     data = {"job_id": job.id, "session_id": job.session_id}
     return mapping.structured_result(f"started job {job.id}", data)
 
@@ -214,10 +182,11 @@ async def delegate_task(
     edge: Edge, ctx: Ctx, args: DelegateArgs, roots: tuple[Any, ...]
 ) -> interactive.Result:
     goals = "; ".join(t.goal for t in args.tasks)
-    session = await edge.session(
+    owner = await edge.session(
         ctx, roots, session_id=None, model=None, toolsets=None, title=f"delegate_task: {goals}"
     )
-    job = _jobs(edge).start_delegation(session, args.tasks)
+    assert owner.session is not None
+    job = _jobs(edge).start_delegation(owner.session, args.tasks)
 
     def result() -> types.CallToolResult:
         if job.delegation is None:
@@ -227,15 +196,20 @@ async def delegate_task(
         summary = f"{done} of {len(out.results)} task(s) completed"
         return mapping.structured_result(summary, out.model_dump(mode="json"))
 
-    return await _wait(edge, ctx, "delegate_task", job, result)
+    return await _wait(edge, ctx, "delegate_task", owner, job, result)
 
 
 async def sessions_list(
     edge: Edge, ctx: Ctx, args: SessionsListArgs, roots: tuple[Any, ...]
 ) -> types.CallToolResult:
     rt = edge.rt()
-    cwd = str(roots[0]) if args.workspace_only and roots else None
-    page = await rt.store.list_sessions(cwd=cwd, limit=args.limit, cursor=args.cursor)
+    within: list[str] | None = scope.places(roots)
+    if not args.workspace_only:
+        refused = await scope.refusal_for_all(edge, roots, "sessions_list")
+        if refused:
+            return mapping.error_result(refused)
+        within = None
+    page = await rt.store.list_sessions(within=within, limit=args.limit, cursor=args.cursor)
     data = {
         "sessions": [s.to_json() for s in page.sessions],
         "next_cursor": page.next_cursor,
@@ -249,6 +223,12 @@ async def session_read(
     from hermes_mcp.agent.store import SessionNotFound
 
     rt = edge.rt()
+    info = await rt.store.get(args.session_id)
+    if info is None:
+        raise SessionNotFound.named(args.session_id)
+    refused = await scope.refusal(edge, roots, info, "session_read", continues=False)
+    if refused:
+        return mapping.error_result(refused)
     record = await rt.store.load(args.session_id)
     if record is None:
         raise SessionNotFound.named(args.session_id)
@@ -283,4 +263,4 @@ HANDLERS: dict[str, Handler] = {
     "providers_status": providers_status,
 }
 
-__all__ = ["HANDLERS", "follow", "progress"]
+__all__ = ["HANDLERS"]

@@ -9,6 +9,9 @@
   request to answer through): the configured policy has already decided everything it
   can, and what is left is denied with the hint that says how to allow it.
 
+Each session's approver is ``sessions.McpApprover``; this module holds what it asks
+with: the message and form, and the 2026-07-28 :class:`Interaction`.
+
 The runtime wraps every approver in ``policy.approval_timeout_s``: no answer in time is
 a denial that says so, so nothing hangs on a client that never answers.
 """
@@ -23,15 +26,15 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 import mcp_types as types
+from mcp.server.context import ServerRequestContext
 
-from hermes_mcp.log import get_logger
-from tools import ApprovalRequest, Decision, NonInteractiveApprover
+from tools import ApprovalRequest, Decision
 
 if TYPE_CHECKING:
     from hermes_mcp.agent.jobs import Job
-    from hermes_mcp.mcp_server.edge import Ctx, Edge
 
-_log = get_logger("hermes_mcp.mcp_server")
+#: A request's context, as the SDK hands it to a handler.
+Ctx = ServerRequestContext[Any, Any]
 
 CHOICES = ("allow", "allow_always", "deny")
 SCHEMA = {
@@ -48,48 +51,6 @@ SCHEMA = {
 }
 
 
-def message(request: ApprovalRequest) -> str:
-    lines = [f"Hermes asks to {request.title}."]
-    if request.risk:
-        lines.append(f"Why it asks: {request.risk}.")
-    if request.command:
-        lines.append(f"Command: {request.command}")
-    if request.url:
-        lines.append(f"URL: {request.url}")
-    if request.paths:
-        lines.append("Paths: " + ", ".join(str(p) for p in request.paths))
-    if request.diff is not None:
-        lines.append("Change:\n" + request.diff.unified[:2000])
-    return "\n".join(lines)
-
-
-class McpApprover:
-    def __init__(self, edge: Edge) -> None:
-        self.edge = edge
-        self.fallback = NonInteractiveApprover()
-
-    async def approve(self, request: ApprovalRequest) -> Decision:
-        interaction = self.edge.interaction_for(request)
-        if interaction is not None:
-            return await interaction.ask(request)
-        ctx = self.edge.channel
-        if ctx is None or not self.edge.can_elicit():
-            decision = await self.fallback.approve(request)
-            return Decision.deny(
-                decision.reason + " (this MCP client cannot be asked: it offers no elicitation)"
-            )
-        result = await ctx.session.elicit_form(message(request), SCHEMA)
-        if result.action != "accept" or not result.content:
-            return Decision.deny(f"the person chose {result.action}")
-        choice = result.content.get("decision")
-        _log.info("mcp_approval", tool=request.tool, choice=choice)
-        if choice == "allow":
-            return Decision.allow()
-        if choice == "allow_always":
-            return Decision.allow(remember=True)
-        return Decision.deny("the person denied it")
-
-
 # -- 2026-07-28: approvals as input_required results -------------------------------------------
 
 
@@ -97,6 +58,7 @@ class McpApprover:
 class Ask:
     id: str
     request: ApprovalRequest
+    message: str  # what the person is shown
     answered: anyio.Event = field(default_factory=anyio.Event)
     decision: Decision | None = None
 
@@ -122,7 +84,7 @@ class Interaction:
     = this interaction's token), and the client's retry carries the answers. The work
     runs in the runtime's task group, so it outlives each round's request.
 
-    The token is 128 random bits looked up in this process's table (an unknown one is
+    The token is 128 random bits looked up in its session's table (an unknown one is
     refused), bound to the tool it was issued for; it is never decoded, so a client
     cannot forge state into it."""
 
@@ -151,8 +113,8 @@ class Interaction:
         self.finished.set()
         self.poke()
 
-    async def ask(self, request: ApprovalRequest) -> Decision:
-        ask = Ask(f"approval-{secrets.token_hex(6)}", request)
+    async def ask(self, request: ApprovalRequest, text: str) -> Decision:
+        ask = Ask(f"approval-{secrets.token_hex(6)}", request, text)
         self.asks[ask.id] = ask
         self.poke()
         try:
@@ -172,9 +134,7 @@ class Interaction:
     def input_required(self) -> types.InputRequiredResult:
         requests: dict[str, types.InputRequest] = {
             ask.id: types.ElicitRequest(
-                params=types.ElicitRequestFormParams(
-                    message=message(ask.request), requested_schema=SCHEMA
-                )
+                params=types.ElicitRequestFormParams(message=ask.message, requested_schema=SCHEMA)
             )
             for ask in self.asks.values()
         }

@@ -36,7 +36,7 @@ class AgentRunArgs(_Args):
     toolsets: list[str] | None = Field(
         default=None,
         description="Toolsets the agent may use: files, terminal, web, memory, planning, "
-        "delegation (default: the configured ones)",
+        "skills, delegation, code (default: the configured ones)",
     )
 
 
@@ -53,7 +53,10 @@ class AgentResultArgs(JobArgs):
 class SessionsListArgs(_Args):
     limit: int = Field(default=20, ge=1, le=200)
     cursor: str | None = Field(default=None, description="next_cursor of the previous page")
-    workspace_only: bool = Field(default=False, description="Only this workspace's sessions")
+    workspace_only: bool = Field(
+        default=True,
+        description="Only this server's workspaces' sessions (false asks the person first)",
+    )
 
 
 class SessionReadArgs(_Args):

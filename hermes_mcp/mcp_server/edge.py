@@ -1,6 +1,7 @@
 """What the MCP server holds for its one client (stdio serves one): the runtime; the
-workspace; the sessions it keeps open; the background jobs; the client's log level; the
-approver and the 2026-07-28 interactions.
+workspace; the sessions it keeps open (``sessions.McpSession``: each with its approver,
+its 2026-07-28 interactions and the connection it may elicit on), and the one that holds
+direct tool calls; the background jobs; the client's log level.
 
 Loading comes in two steps so that the handshake is as fast as the SDK allows and a
 host that only lists the tools pays little memory: the tools and the config load in a
@@ -11,31 +12,32 @@ needs it (``await edge.loaded()``).
 
 from __future__ import annotations
 
+import dataclasses
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
 import anyio
 import mcp_types as types
-from mcp.server.context import ServerRequestContext
 from mcp.shared.exceptions import MCPError
 
 from hermes_mcp.log import get_logger
+from hermes_mcp.mcp_server.approvals import Ctx as Ctx
+from hermes_mcp.mcp_server.approvals import Interaction
+from hermes_mcp.mcp_server.prompt_text import Changes
+from hermes_mcp.mcp_server.sessions import McpApprover, McpSession
 
 if TYPE_CHECKING:
     from hermes_mcp.agent.jobs import Jobs
-    from hermes_mcp.agent.session import Session
     from hermes_mcp.config import Settings
     from hermes_mcp.mcp_client import McpClient
-    from hermes_mcp.mcp_server.approvals import Interaction, McpApprover
     from hermes_mcp.mcp_server.catalog import Catalog
     from hermes_mcp.runtime import Runtime
-    from tools import ApprovalRequest, ToolContext
+    from tools import ToolContext
 
 _log = get_logger("hermes_mcp.mcp_server")
-
-Ctx = ServerRequestContext[Any, Any]
 
 LOG_LEVELS: tuple[types.LoggingLevel, ...] = (
     "debug",
@@ -56,13 +58,6 @@ DIRECT_SESSION = "mcp"  # the session id of direct tool calls (no agent turn)
 OPEN_SESSIONS = 32  # sessions kept open (their "always" approvals) before the oldest closes
 
 
-def _import_tools() -> None:
-    """What ``tools/list`` needs: the tools and the edge's modules (in a worker thread)."""
-    import hermes_mcp.mcp_server.agent_tools
-    import hermes_mcp.mcp_server.catalog
-    import hermes_mcp.mcp_server.resources  # noqa: F401
-
-
 def _import_runtime() -> None:
     """What a call needs on top: the runtime (the router and its HTTP stack)."""
     import hermes_mcp.mcp_client
@@ -70,7 +65,12 @@ def _import_runtime() -> None:
 
 
 class Edge:
-    def __init__(self, workspaces: list[Path]) -> None:
+    def __init__(
+        self, workspaces: list[Path], *, preload: Callable[[], None] | None = None
+    ) -> None:
+        """``preload`` imports what ``tools/list`` needs (the server's modules and the
+        tools), in a worker thread, once the first answer is on the wire."""
+        self._preload = preload or (lambda: None)
         self.explicit = [p.expanduser().resolve() for p in workspaces]
         self.client_roots: list[Path] | None = None
         self.mcp_client: McpClient | None = None
@@ -79,16 +79,10 @@ class Edge:
         self.runtime: Runtime | None = None
         self.jobs: Jobs | None = None
         self.catalog: Catalog | None = None
-        self.approver: McpApprover | None = None
         self.problem: str | None = None  # why nothing can run (a broken config file)
-        self.sessions: OrderedDict[str, Session] = OrderedDict()
-        self.plans: dict[str, list[dict[str, Any]]] = {}
-        self.remembered: dict[tuple[str, str], bool] = {}
-        self._contexts: dict[tuple[Path, ...], ToolContext] = {}  # direct calls, by roots
-        self.channel: Ctx | None = None  # a legacy-era request's context: elicitation
-        self.interactions: dict[str, Interaction] = {}  # 2026-07-28 work, by token
-        self.asking: dict[str, Interaction] = {}  # the same, by "call:"/"session:" key
-        self.polled: dict[str, Interaction] = {}  # 2026-07-28 agent_start jobs, by job id
+        self.changes = Changes()  # the whole of changes approval prompts showed in part
+        self.direct = McpSession(changes=self.changes)  # direct tool calls (no agent turn)
+        self.sessions: OrderedDict[str, McpSession] = OrderedDict()  # most recent last
         self._listed = anyio.Event()  # the catalog is there
         self._ready = anyio.Event()  # the runtime is there (or cannot be)
         self._wanted = anyio.Event()
@@ -119,10 +113,9 @@ class Edge:
             self._ready.set()
 
     async def _load_tools(self) -> None:
-        await anyio.to_thread.run_sync(_import_tools)
+        await anyio.to_thread.run_sync(self._preload)
         from hermes_mcp.config import load_settings
         from hermes_mcp.errors import HermesError
-        from hermes_mcp.mcp_server.approvals import McpApprover
         from hermes_mcp.mcp_server.catalog import Catalog
 
         self.catalog = Catalog.build(None)
@@ -133,7 +126,6 @@ class Edge:
             _log.error("mcp_config_error", error=str(exc))
             return
         self.catalog = Catalog.build(self.settings.config.mcp.toolsets)
-        self.approver = McpApprover(self)
 
     async def _open_runtime(self) -> None:
         await anyio.to_thread.run_sync(_import_runtime)
@@ -151,7 +143,6 @@ class Edge:
                 self.jobs = Jobs(
                     rt.task_group,
                     retention_s=mcp.job_retention_s,
-                    log_cap=mcp.job_log_events,
                     max_running=mcp.max_jobs,
                 )
                 self._ready.set()
@@ -185,30 +176,17 @@ class Edge:
 
     # -- the client ---------------------------------------------------------------------------
 
-    def note_request(self, ctx: Ctx) -> None:
-        """Remember a legacy-era request's context: its session can still ask the client
-        (elicitation, roots) after the request that carried it has ended."""
-        if ctx.session.can_send_request:
-            self.channel = ctx
-
-    def can_elicit(self) -> bool:
-        ctx = self.channel
-        if ctx is None:
-            return False
-        caps = ctx.session.client_capabilities
-        return bool(caps and caps.elicitation is not None)
-
-    def interaction_for(self, request: ApprovalRequest) -> Interaction | None:
-        """The 2026-07-28 call waiting on the work that asks (a direct call by its call
-        id; a turn by its session, or its parent's for a delegated child)."""
-        keys = [f"session:{request.session_id}", f"session:{request.parent_session_id}"]
-        if request.session_id == DIRECT_SESSION:
-            keys = [f"call:{request.call_id}"]
-        for key in keys:
-            found = self.asking.get(key)
+    def interaction(self, token: str) -> tuple[McpSession, Interaction] | None:
+        """The 2026-07-28 work a retry's ``requestState`` names, and its session."""
+        for owner in (self.direct, *self.sessions.values()):
+            found = owner.interactions.get(token)
             if found is not None:
-                return found
+                return owner, found
         return None
+
+    def owner_of(self, session_id: str) -> McpSession | None:
+        """The open session with this id (as this edge holds it)."""
+        return self.sessions.get(session_id)
 
     def wants_log(self, level: types.LoggingLevel) -> bool:
         return LOG_LEVELS.index(level) >= LOG_LEVELS.index(self.log_level)
@@ -256,15 +234,21 @@ class Edge:
             return ROOT_REFUSAL
         return roots
 
-    def tool_context(self, roots: tuple[Path, ...], progress: Any = None) -> ToolContext:
+    def tool_context(
+        self,
+        roots: tuple[Path, ...],
+        progress: Any = None,
+        approver: McpApprover | None = None,
+    ) -> ToolContext:
         """The context of a direct tool call (not inside an agent turn): one per set of
-        roots, built once (the policy parsed, the roots resolved), ``progress`` per call."""
-        import dataclasses
-
-        base = self._contexts.get(roots)
+        roots, built once (the policy parsed, the roots resolved); ``progress`` and the
+        approver (default: the direct calls' own) per call."""
+        base = self.direct.contexts.get(roots)
         if base is None:
-            base = self._contexts[roots] = self._direct_context(roots)
-        return dataclasses.replace(base, progress=progress)
+            base = self.direct.contexts[roots] = self._direct_context(roots)
+        return dataclasses.replace(
+            base, progress=progress, approver=approver or self.direct.approver
+        )
 
     def _direct_context(self, roots: tuple[Path, ...]) -> ToolContext:
         from tools import Policy, ToolContext
@@ -272,16 +256,15 @@ class Edge:
         rt = self.rt()
         config = rt.settings.config
         file = str(rt.settings.source) if rt.settings.source else None
-        assert self.approver is not None
         return ToolContext(
             roots,
             policy=Policy.from_section(config.policy, file),
-            approver=self.approver,
+            approver=self.direct.approver,
             db=rt.db,
             session_id=DIRECT_SESSION,
             state_dir=rt.settings.home,
-            plans=self.plans,
-            remembered=self.remembered,
+            plans=self.direct.plans,
+            remembered=self.direct.remembered,
             approval_timeout_s=config.policy.approval_timeout_s,
         )
 
@@ -296,13 +279,16 @@ class Edge:
         model: str | None,
         toolsets: list[str] | None,
         title: str,
-    ) -> Session:
-        """A new session, or a stored one continued; kept open (most recent last)."""
+    ) -> McpSession:
+        """A new session, or a stored one continued; kept open (most recent last), with
+        its own approver; ``ctx`` (this request) becomes the connection it may ask on."""
         from hermes_mcp.runtime import Backends
 
         rt = self.rt()
-        assert self.approver is not None
-        backends = Backends(approver=self.approver)
+        owner = self.sessions.get(session_id) if session_id is not None else None
+        if owner is None:
+            owner = McpSession(changes=self.changes)
+        backends = Backends(approver=owner.approver)
         if session_id is None:
             session = await rt.create_session(
                 roots[0],
@@ -324,18 +310,20 @@ class Edge:
             # [mcp_servers] that failed for this session: named to the host once.
             for problem in self.mcp_client.problems(session):
                 await self.log(ctx, "warning", problem)
-        self.sessions[session.id] = session
+        owner.session = session
+        owner.used_by(ctx)
+        self.sessions[session.id] = owner
         self.sessions.move_to_end(session.id)
         await self._trim()
-        return session
+        return owner
 
     async def _trim(self) -> None:
         while len(self.sessions) > OPEN_SESSIONS:
-            idle = next((s for s in self.sessions.values() if not s.busy), None)
-            if idle is None:
+            idle = next((o for o in self.sessions.values() if _idle(o)), None)
+            if idle is None or idle.session is None:
                 return
-            del self.sessions[idle.id]
-            await idle.close()
+            del self.sessions[idle.session.id]
+            await idle.session.close()
 
 
 async def _first(*events: anyio.Event, stop: anyio.Event) -> bool:
@@ -349,6 +337,11 @@ async def _first(*events: anyio.Event, stop: anyio.Event) -> bool:
         for event in (*events, stop):
             tg.start_soon(wait, event)
     return not stop.is_set()
+
+
+def _idle(owner: McpSession) -> bool:
+    session = owner.session
+    return session is not None and not session.busy and owner.waiting is None
 
 
 def _agent_toolsets(toolsets: list[str] | None) -> list[str] | None:

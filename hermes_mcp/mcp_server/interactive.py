@@ -3,12 +3,15 @@ task group under an :class:`~hermes_mcp.mcp_server.approvals.Interaction`; each 
 request waits for the work to end or to ask, and answers with the result or with
 ``input_required``. The client's retry (``requestState`` + ``inputResponses``) resumes
 the same work. Cancelling a round's request cancels the work.
+
+The interaction belongs to the session whose work it runs (``sessions.McpSession``):
+that session's approver asks through it while it waits. A direct tool call's work gets
+an approver of its own, made for its interaction.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
@@ -17,14 +20,16 @@ from mcp.shared.exceptions import MCPError
 
 from hermes_mcp.agent.jobs import Job
 from hermes_mcp.log import get_logger
-from hermes_mcp.mcp_server.approvals import Interaction
-from hermes_mcp.mcp_server.edge import Ctx, Edge
+from hermes_mcp.mcp_server.approvals import Ctx, Interaction
+from hermes_mcp.mcp_server.edge import Edge
+from hermes_mcp.mcp_server.job_progress import progress
+from hermes_mcp.mcp_server.mapping import error_result
+from hermes_mcp.mcp_server.sessions import McpSession
 
 _log = get_logger("hermes_mcp.mcp_server")
 
 Result = types.CallToolResult | types.InputRequiredResult
 WIND_DOWN_S = 15.0
-KEEP_UNCLAIMED_S = 600.0  # a finished result waits this long for the client's retry
 
 
 def wanted(ctx: Ctx) -> bool:
@@ -37,14 +42,15 @@ async def start(
     edge: Edge,
     ctx: Ctx,
     tool: str,
-    keys: Sequence[str],
-    work: Callable[[], Awaitable[types.CallToolResult]],
+    owner: McpSession,
+    work: Callable[[Interaction], Awaitable[types.CallToolResult]],
     *,
     cancel: Callable[[], object] | None = None,
     job: Job | None = None,
 ) -> Result:
-    """Run ``work`` in the background as an interaction reachable by ``keys`` (what the
-    approver looks approvals up by); wait for its first answer."""
+    """Run ``work`` in the background as an interaction of ``owner`` (a session's work:
+    its approver asks through the interaction while it runs; a direct call's work is
+    handed the interaction to make its own approver with); wait for its first answer."""
     scope = anyio.CancelScope()
 
     def stop() -> None:
@@ -53,16 +59,17 @@ async def start(
         else:
             scope.cancel()
 
-    _prune(edge)
     interaction = Interaction(tool, stop)
-    edge.interactions[interaction.token] = interaction
-    for key in keys:
-        edge.asking[key] = interaction
+    if owner.session is None:  # direct calls run side by side: each has its own
+        owner.prune()
+        owner.interactions[interaction.token] = interaction
+    else:
+        owner.hold(interaction)
 
     async def run() -> None:
         try:
             with scope:
-                result = await work()
+                result = await work(interaction)
             interaction.finish(result or _stopped())
         except Exception as exc:
             _log.warning("mcp_work_failed", tool=tool, error=exc)
@@ -70,58 +77,52 @@ async def start(
         finally:
             if not interaction.finished.is_set():
                 interaction.finish(_stopped())
-            for key in keys:
-                if edge.asking.get(key) is interaction:
-                    del edge.asking[key]
+            owner.release(interaction)
 
     edge.rt().task_group.start_soon(run)
-    return await wait(edge, ctx, interaction, job)
+    return await wait(edge, owner, ctx, interaction, job)
 
 
-def answer(edge: Edge, params: types.CallToolRequestParams) -> Interaction:
+def answer(edge: Edge, params: types.CallToolRequestParams) -> tuple[McpSession, Interaction]:
     """Hand a retry's answers to the work its ``requestState`` names."""
     token = params.request_state or ""
-    interaction = edge.interactions.get(token)
-    if interaction is None or interaction.tool != params.name:
+    found = edge.interaction(token)
+    if found is None or found[1].tool != params.name:
         raise MCPError(
             code=types.INVALID_PARAMS,
             message="requestState is unknown or expired (or not this tool's): call the tool again",
         )
-    interaction.answer(dict(params.input_responses or {}))
-    return interaction
+    found[1].answer(dict(params.input_responses or {}))
+    return found
 
 
 async def resume(edge: Edge, ctx: Ctx, params: types.CallToolRequestParams) -> Result:
-    interaction = answer(edge, params)
-    return await wait(edge, ctx, interaction, None)
+    owner, interaction = answer(edge, params)
+    return await wait(edge, owner, ctx, interaction, None)
 
 
 # -- background jobs: their approvals reach the person through agent_result ----------------
 
 
-def hold_for_polls(edge: Edge, job: Job) -> Interaction:
+def hold_for_polls(edge: Edge, owner: McpSession, job: Job) -> Interaction:
     """A 2026-07-28 client's background job: what it asks waits for the next
     ``agent_result`` poll, which answers ``input_required``; forgotten when it ends."""
     interaction = Interaction("agent_result", job.cancel)
     interaction.job = job
-    key = f"session:{job.session_id}"
-    edge.interactions[interaction.token] = interaction
-    edge.asking[key] = interaction
-    edge.polled[job.id] = interaction
+    owner.hold(interaction)
 
     async def forget() -> None:
         await job.wait()
-        if edge.asking.get(key) is interaction:
-            del edge.asking[key]
-        edge.interactions.pop(interaction.token, None)
-        edge.polled.pop(job.id, None)
+        owner.release(interaction)
+        owner.interactions.pop(interaction.token, None)
 
     edge.rt().task_group.start_soon(forget)
     return interaction
 
 
 def polled(edge: Edge, job: Job) -> Interaction | None:
-    return edge.polled.get(job.id)
+    owner = edge.owner_of(job.session_id)
+    return None if owner is None else owner.polled(job)
 
 
 async def wait_job(job: Job, asks: Interaction | None, timeout_s: float) -> None:
@@ -141,9 +142,9 @@ async def wait_job(job: Job, asks: Interaction | None, timeout_s: float) -> None
                 tg.start_soon(either, asks.changed())
 
 
-async def wait(edge: Edge, ctx: Ctx, interaction: Interaction, job: Job | None) -> Result:
-    from hermes_mcp.mcp_server.agent_tools import progress
-
+async def wait(
+    edge: Edge, owner: McpSession, ctx: Ctx, interaction: Interaction, job: Job | None
+) -> Result:
     job = interaction.job = job or interaction.job
     interaction.ctx = ctx
     try:
@@ -157,23 +158,15 @@ async def wait(edge: Edge, ctx: Ctx, interaction: Interaction, job: Job | None) 
         interaction.cancel()
         with anyio.move_on_after(WIND_DOWN_S, shield=True):
             await interaction.finished.wait()
-        edge.interactions.pop(interaction.token, None)
+        owner.interactions.pop(interaction.token, None)
         raise
     finally:
         interaction.ctx = None
     if interaction.finished.is_set():
-        edge.interactions.pop(interaction.token, None)
+        owner.interactions.pop(interaction.token, None)
         assert interaction.result is not None
         return interaction.result
     return interaction.input_required()
-
-
-def _prune(edge: Edge) -> None:
-    """Forget finished work whose result no retry came back for."""
-    now = time.monotonic()
-    for token, old in list(edge.interactions.items()):
-        if old.finished_at is not None and now - old.finished_at > KEEP_UNCLAIMED_S:
-            del edge.interactions[token]
 
 
 def _waiting(interaction: Interaction) -> bool:
@@ -187,6 +180,4 @@ def _stopped() -> types.CallToolResult:
 
 
 def _failed(tool: str, exc: Exception) -> types.CallToolResult:
-    from hermes_mcp.mcp_server.mapping import error_result
-
     return error_result(f"{tool} failed: {type(exc).__name__}: {exc}")

@@ -34,6 +34,7 @@ from hermes_mcp.agent.events import (
     UserMessage,
 )
 from hermes_mcp.agent.jobs import RouteLog
+from hermes_mcp.llm.records import AttemptRecord
 from hermes_mcp.log import redact
 from tools import Tool, ToolAnnotations, ToolResult
 
@@ -124,6 +125,7 @@ class UsageOut(BaseModel):
     output_tokens: int = 0
     cached_tokens: int = 0
     reasoning_tokens: int = 0
+    cache_write_tokens: int = 0
 
 
 class AgentRunOutput(BaseModel):
@@ -133,15 +135,13 @@ class AgentRunOutput(BaseModel):
     provider: str | None
     model: str | None
     credential: str | None
-    attempts: list[dict[str, Any]]
+    attempts: list[AttemptRecord]
     usage: UsageOut
     cost_usd: float | None
 
 
 def turn_structured(end: TurnEnd, route: RouteLog) -> dict[str, Any]:
-    attempts = list(route.attempts)
-    if end.error is not None and end.error.get("attempts"):
-        attempts = [*attempts, *end.error["attempts"]]
+    attempts = route.records(end.error.get("attempts") if end.error is not None else None)
     usage = end.usage.to_json()
     return {
         "session_id": end.session_id,
@@ -186,13 +186,16 @@ def turn_result(end: TurnEnd, route: RouteLog) -> types.CallToolResult:
 
 def progress_text(event: Event) -> str | None:
     """A progress message for events worth one of their own (``None``: not worth it)."""
-    if isinstance(event, ModelSwitch):
-        return f"{event.action}: {event.from_} → {event.to} ({event.reason})"
-    if isinstance(event, ToolCallStart):
-        return f"running {event.title or event.name}"
-    if isinstance(event, ChildUpdate) and event.status in ("started", "done"):
-        return f"child {event.task + 1} {event.status}: {event.goal[:80]}"
-    return None
+    match event:
+        case ModelSwitch():
+            return f"{event.action}: {event.from_} → {event.to} ({event.reason})"
+        case ToolCallStart():
+            inside = f" (in {event.parent_call_id})" if event.parent_call_id else ""
+            return f"running {event.title or event.name}{inside}"
+        case ChildUpdate(status="started" | "done"):
+            return f"child {event.task + 1} {event.status}: {event.goal[:80]}"
+        case _:
+            return None
 
 
 # -- transcripts -------------------------------------------------------------------------------
@@ -216,23 +219,30 @@ def transcript_markdown(title: str, session_id: str, events: Iterable[Event]) ->
             answer.clear()
 
     for event in events:
-        if isinstance(event, TextDelta):
-            answer.append(event.text)
-            continue
-        if isinstance(event, ThoughtDelta):
-            continue
-        flush()
-        if isinstance(event, UserMessage):
-            out.extend(["## user", "", event.text, ""])
-        elif isinstance(event, ToolCallStart):
-            args = json.dumps(event.arguments, ensure_ascii=False)
-            out.extend([f"**tool** `{event.name}` {args}", ""])
-        elif isinstance(event, ToolCallEnd):
-            out.extend([f"result ({event.status}):", "", _fence(event.output[:4000]), ""])
-        elif isinstance(event, PlanUpdate):
-            items = [f"- [{e.get('status', '')}] {e.get('content', '')}" for e in event.entries]
-            out.extend(["**plan:**", "", *items, ""])
-        elif isinstance(event, TurnEnd) and event.stop_reason != "end_turn":
-            out.extend([f"*turn ended: {event.stop_reason}: {event.message or ''}*", ""])
+        match event:
+            case TextDelta(text=delta):
+                answer.append(delta)
+            case ThoughtDelta():
+                pass
+            case UserMessage():
+                flush()
+                out.extend(["## user", "", event.text, ""])
+            case ToolCallStart():
+                flush()
+                args = json.dumps(event.arguments, ensure_ascii=False)
+                inside = f" (in `{event.parent_call_id}`)" if event.parent_call_id else ""
+                out.extend([f"**tool** `{event.name}` {args}{inside}", ""])
+            case ToolCallEnd():
+                flush()
+                out.extend([f"result ({event.status}):", "", _fence(event.output[:4000]), ""])
+            case PlanUpdate():
+                flush()
+                items = [f"- [{e.get('status', '')}] {e.get('content', '')}" for e in event.entries]
+                out.extend(["**plan:**", "", *items, ""])
+            case TurnEnd(stop_reason=reason) if reason != "end_turn":
+                flush()
+                out.extend([f"*turn ended: {reason}: {event.message or ''}*", ""])
+            case _:
+                flush()
     flush()
     return "\n".join(out).rstrip() + "\n"

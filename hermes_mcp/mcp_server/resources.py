@@ -1,7 +1,9 @@
 """Resources: ``hermes://sessions/{id}`` (a stored session's transcript as Markdown),
-``hermes://memory`` (the memory notes) and ``hermes://providers`` (credential states,
-fingerprints only). An unknown URI gets the protocol's resource-not-found error:
-``-32002`` in the handshake era, ``-32602`` in 2026-07-28 (which retired -32002)."""
+``hermes://memory`` (the memory notes), ``hermes://providers`` (credential states,
+fingerprints only) and ``hermes://changes/{digest}`` (the whole of a change that an
+approval prompt showed in part; not listed, named in the prompt). An unknown URI gets
+the protocol's resource-not-found error: ``-32002`` in the handshake era, ``-32602``
+in 2026-07-28 (which retired -32002)."""
 
 from __future__ import annotations
 
@@ -11,8 +13,9 @@ import mcp_types as types
 from mcp.shared.exceptions import MCPError
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
-from hermes_mcp.mcp_server import mapping
+from hermes_mcp.mcp_server import mapping, scope
 from hermes_mcp.mcp_server.edge import Ctx, Edge
+from hermes_mcp.mcp_server.prompt_text import CHANGES
 
 SESSIONS = "hermes://sessions/"
 MEMORY = "hermes://memory"
@@ -21,13 +24,13 @@ RESOURCE_NOT_FOUND_LEGACY = -32002
 LISTED_SESSIONS = 50
 
 
-def not_found(ctx: Ctx, uri: str) -> MCPError:
+def not_found(ctx: Ctx, uri: str, why: str = "") -> MCPError:
     modern = ctx.protocol_version in MODERN_PROTOCOL_VERSIONS
     code = types.INVALID_PARAMS if modern else RESOURCE_NOT_FOUND_LEGACY
-    return MCPError(code=code, message=f"Resource not found: {uri}", data={"uri": uri})
+    return MCPError(code=code, message=f"Resource not found: {uri}{why}", data={"uri": uri})
 
 
-async def list_resources(edge: Edge) -> types.ListResourcesResult:
+async def list_resources(edge: Edge, ctx: Ctx) -> types.ListResourcesResult:
     fixed = [
         types.Resource(
             uri=MEMORY,
@@ -45,7 +48,8 @@ async def list_resources(edge: Edge) -> types.ListResourcesResult:
         ),
     ]
     rt = edge.rt()
-    page = await rt.store.list_sessions(limit=LISTED_SESSIONS)
+    within = scope.places(await edge.roots(ctx))  # this server's workspaces only
+    page = await rt.store.list_sessions(within=within, limit=LISTED_SESSIONS)
     sessions = [
         types.Resource(
             uri=f"{SESSIONS}{s.id}",
@@ -85,12 +89,21 @@ async def read(edge: Edge, ctx: Ctx, uri: str) -> types.ReadResourceResult:
         return _contents(uri, json.dumps(report, indent=2), "application/json")
     if uri == MEMORY:
         return _contents(uri, await _memory(edge, ctx), "text/markdown")
+    if uri.startswith(CHANGES):  # the whole of a change an approval prompt showed in part
+        whole = edge.changes.get(uri)
+        if whole is None:
+            raise not_found(ctx, uri, " (changes are kept while this connection lasts)")
+        return _contents(uri, whole, "text/x-diff")
     if uri.startswith(SESSIONS):
         session_id = uri.removeprefix(SESSIONS)
         rt = edge.rt()
         info = await rt.store.get(session_id) if session_id and "/" not in session_id else None
         if info is None:
             raise not_found(ctx, uri)
+        if not scope.in_scope(info.cwd, await edge.roots(ctx)):
+            # Read without a person in the loop: another workspace's session is not
+            # offered here (session_read asks).
+            raise not_found(ctx, uri, " (a session of another workspace: session_read asks)")
         events = [event async for event in rt.store.replay(session_id)]
         text = mapping.transcript_markdown(info.title, info.id, events)
         return _contents(uri, text, "text/markdown")

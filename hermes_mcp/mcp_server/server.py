@@ -2,9 +2,10 @@
 SDK's runner serves the ``initialize`` handshake and the stateless 2026-07-28 revision
 with ``server/discover`` on one stdio connection).
 
-Capabilities are what is registered: tools, resources (with templates) and logging
-(``logging/setLevel`` in the handshake era; the per-request level in 2026-07-28). There
-are no prompts, so none are advertised.
+Capabilities are what is registered: tools, resources (with templates), prompts (the
+skills, ``prompts.py``; ``listChanged``) and logging (``logging/setLevel`` in the
+handshake era; the per-request level in 2026-07-28). ``subscriptions/listen`` serves the
+2026-07-28 change events (the prompts'; nothing else changes while the server runs).
 
 Bad input: an unknown tool or arguments that do not validate are ``-32602`` errors (the
 message names each bad field); a tool that fails, or raises, is an ``isError`` result;
@@ -18,15 +19,18 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 import mcp_types as types
-from mcp.server.lowlevel import Server
+from mcp.server.lowlevel import NotificationOptions, Server
+from mcp.server.models import InitializationOptions
 from mcp.shared.exceptions import MCPError
 from pydantic import BaseModel, ValidationError
 
 from hermes_mcp import __version__
 from hermes_mcp.log import get_logger
 from hermes_mcp.mcp_server.edge import Ctx, Edge
+from hermes_mcp.mcp_server.prompts import SkillPrompts, handlers
 
 if TYPE_CHECKING:
+    from hermes_mcp.mcp_server.approvals import Interaction
     from hermes_mcp.mcp_server.catalog import Catalog
 
 _log = get_logger("hermes_mcp.mcp_server")
@@ -37,8 +41,26 @@ INSTRUCTIONS = (
     "agent_start/agent_status/agent_result/agent_cancel run one in the background, and "
     "delegate_task fans sub-tasks out to concurrent sub-agents. Stored sessions, memory and "
     "provider status are readable as hermes:// resources, and sessions_list, session_read "
-    "and session_search find earlier work."
+    "and session_search find earlier work. The user's skills (saved procedures) are prompts, "
+    "and skills_list/skill_view read them."
 )
+
+
+class HermesServer(Server[Any]):
+    """The low-level server, whose handshake says the prompts' list changes (the skills
+    on disk do): ``listChanged`` whoever asks for the initialization options."""
+
+    def create_initialization_options(
+        self,
+        notification_options: NotificationOptions | None = None,
+        experimental_capabilities: dict[str, dict[str, Any]] | None = None,
+        extensions: dict[str, dict[str, Any]] | None = None,
+    ) -> InitializationOptions:
+        return super().create_initialization_options(
+            notification_options or NotificationOptions(prompts_changed=True),
+            experimental_capabilities,
+            extensions,
+        )
 
 
 def _validate(name: str, model: type[BaseModel], arguments: dict[str, Any] | None) -> Any:
@@ -56,19 +78,29 @@ def _catalog(edge: Edge) -> Catalog:
     return edge.catalog
 
 
-def build_server(edge: Edge) -> Server[Any]:
+def preload() -> None:
+    """What ``tools/list`` needs: the tools and the edge's modules (the edge runs this in
+    a worker thread once the first answer is on the wire)."""
+    import hermes_mcp.mcp_server.agent_tools
+    import hermes_mcp.mcp_server.catalog
+    import hermes_mcp.mcp_server.resources  # noqa: F401
+
+
+def build_server(edge: Edge, prompts: SkillPrompts | None = None) -> Server[Any]:
+    """The server; ``prompts`` (the skills) is made here when not given, and its
+    ``watch()`` must run beside the server for changes to be announced."""
+    prompts = prompts if prompts is not None else SkillPrompts()
+
     async def list_tools(
         ctx: Ctx, params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
         await edge.listed()
-        edge.note_request(ctx)
         return types.ListToolsResult(tools=list(_catalog(edge).listed))
 
     async def call_tool(
         ctx: Ctx, params: types.CallToolRequestParams
     ) -> types.CallToolResult | types.InputRequiredResult:
         await edge.loaded()
-        edge.note_request(ctx)
         from hermes_mcp.errors import HermesError
         from hermes_mcp.mcp_server import interactive, mapping
         from hermes_mcp.mcp_server.agent_tools import HANDLERS
@@ -96,12 +128,11 @@ def build_server(edge: Edge) -> Server[Any]:
             arguments = params.arguments or {}
             if not interactive.wanted(ctx):
                 return await _run_registry_tool(edge, ctx, tool, arguments, where)
-            call_id = f"mcp-{uuid.uuid4().hex[:12]}"
 
-            async def work() -> types.CallToolResult:
-                return await _run_registry_tool(edge, ctx, tool, arguments, where, call_id)
+            async def work(interaction: Interaction) -> types.CallToolResult:
+                return await _run_registry_tool(edge, ctx, tool, arguments, where, interaction)
 
-            return await interactive.start(edge, ctx, name, [f"call:{call_id}"], work)
+            return await interactive.start(edge, ctx, name, edge.direct, work)
         except HermesError as exc:
             return mapping.error_result(f"{name}: {exc}")
         except MCPError:
@@ -116,7 +147,7 @@ def build_server(edge: Edge) -> Server[Any]:
         await edge.loaded()
         from hermes_mcp.mcp_server import resources
 
-        return await resources.list_resources(edge)
+        return await resources.list_resources(edge, ctx)
 
     async def list_templates(
         ctx: Ctx, params: types.PaginatedRequestParams | None
@@ -130,7 +161,6 @@ def build_server(edge: Edge) -> Server[Any]:
         ctx: Ctx, params: types.ReadResourceRequestParams
     ) -> types.ReadResourceResult:
         await edge.loaded()
-        edge.note_request(ctx)
         from hermes_mcp.mcp_server import resources
 
         try:
@@ -149,7 +179,7 @@ def build_server(edge: Edge) -> Server[Any]:
     async def roots_changed(ctx: Ctx, params: types.NotificationParams) -> None:
         edge.client_roots = None  # asked again at the next call that needs them
 
-    server: Server[Any] = Server(
+    server: Server[Any] = HermesServer(
         "hermes-mcp",
         version=__version__,
         title="Hermes",
@@ -159,6 +189,7 @@ def build_server(edge: Edge) -> Server[Any]:
         on_list_resources=list_resources,
         on_list_resource_templates=list_templates,
         on_read_resource=read_resource,
+        **handlers(prompts, edge),
     )
     # Registered directly: the constructor's on_set_logging_level / on_roots_list_changed
     # warn that these are deprecated in 2026-07-28, which is true and fine for the
@@ -176,22 +207,30 @@ async def _run_registry_tool(
     tool: Any,
     arguments: dict[str, Any],
     roots: tuple[Any, ...],
-    call_id: str | None = None,
+    interaction: Interaction | None = None,
 ) -> types.CallToolResult:
+    """One direct call of a registry tool. In a 2026-07-28 interaction, its approvals go
+    to that interaction (an approver made for this call) and its progress to the round
+    waiting now; otherwise the direct calls' approver asks on this request's connection."""
     from hermes_mcp.mcp_server import mapping
+    from hermes_mcp.mcp_server.sessions import McpApprover
     from tools import ToolRegistry
 
     step = 0
-    call_id = call_id or f"mcp-{uuid.uuid4().hex[:12]}"
-    waiting = edge.asking.get(f"call:{call_id}")
+    call_id = f"mcp-{uuid.uuid4().hex[:12]}"
+    if interaction is None:
+        edge.direct.used_by(ctx)
+        approver = edge.direct.approver
+    else:
+        approver = McpApprover(edge.direct, interaction)
 
     async def progress(text: str) -> None:
         nonlocal step
-        target = ctx if waiting is None else waiting.ctx  # the round waiting now, if any
+        target = ctx if interaction is None else interaction.ctx  # the round waiting now
         if target is not None:
             step += 1
             await target.session.report_progress(step, None, text[-500:])
 
-    context = edge.tool_context(roots, progress=progress).for_call(call_id)
+    context = edge.tool_context(roots, progress, approver).for_call(call_id)
     result = await ToolRegistry([tool]).call(tool.name, arguments, context)
     return mapping.tool_result(result)

@@ -4,6 +4,22 @@ where a database stands."""
 
 from __future__ import annotations
 
+#: Every session's totals (tokens, cost, last model) recomputed from its assistant
+#: messages: migration 3 back-fills them with it, and a fork re-totals its new session
+#: (``state/sessions.py``, with ``WHERE id = ?`` appended).
+RETOTAL_SESSIONS = """
+UPDATE sessions SET
+    input_tokens = (SELECT COALESCE(SUM(m.input_tokens), 0) FROM messages m
+                    WHERE m.session_id = sessions.id AND m.role = 'assistant'),
+    output_tokens = (SELECT COALESCE(SUM(m.output_tokens), 0) FROM messages m
+                     WHERE m.session_id = sessions.id AND m.role = 'assistant'),
+    cost_usd = (SELECT SUM(m.cost_usd) FROM messages m
+                WHERE m.session_id = sessions.id AND m.role = 'assistant'),
+    model = (SELECT m.provider || ':' || m.model FROM messages m
+             WHERE m.session_id = sessions.id AND m.provider IS NOT NULL
+             ORDER BY m.id DESC LIMIT 1)
+"""
+
 MIGRATIONS: list[tuple[str, ...]] = [
     # 1: credential cooldowns and dead marks, and the memory tool's notes.
     (
@@ -128,18 +144,7 @@ MIGRATIONS.append(
     END
     """,
         "INSERT INTO messages_fts (messages_fts) VALUES ('rebuild')",
-        """
-    UPDATE sessions SET
-        input_tokens = (SELECT COALESCE(SUM(m.input_tokens), 0) FROM messages m
-                        WHERE m.session_id = sessions.id AND m.role = 'assistant'),
-        output_tokens = (SELECT COALESCE(SUM(m.output_tokens), 0) FROM messages m
-                         WHERE m.session_id = sessions.id AND m.role = 'assistant'),
-        cost_usd = (SELECT SUM(m.cost_usd) FROM messages m
-                    WHERE m.session_id = sessions.id AND m.role = 'assistant'),
-        model = (SELECT m.provider || ':' || m.model FROM messages m
-                 WHERE m.session_id = sessions.id AND m.provider IS NOT NULL
-                 ORDER BY m.id DESC LIMIT 1)
-    """,
+        RETOTAL_SESSIONS,
         """
     UPDATE turns SET
         model = (SELECT m.provider || ':' || m.model FROM messages m

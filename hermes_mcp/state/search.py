@@ -20,7 +20,7 @@ from typing import Any
 
 from hermes_mcp.errors import UsageError, iso_utc
 from hermes_mcp.state.db import Database
-from hermes_mcp.state.sessions import translated
+from hermes_mcp.state.sessions import translated, within_clause
 
 _TERMS = re.compile(r'"([^"]*)"|(\S+)')
 SNIPPET_TOKENS = 24
@@ -91,12 +91,9 @@ def search_sessions(
         where.append("s.cwd = ?")
         params.append(cwd)
     if within is not None:
-        places = [p.rstrip("/") or "/" for p in within]
-        tests = ["s.cwd = ? OR substr(s.cwd, 1, ?) = ?" for _ in places] or ["0"]
-        where.append("(" + " OR ".join(tests) + ")")
-        for place in places:
-            below = place if place.endswith("/") else place + "/"
-            params.extend([place, len(below), below])
+        clause, values = within_clause(within)
+        where.append(clause)
+        params += values
     if exclude_session is not None:
         where.append("m.session_id <> ?")
         params.append(exclude_session)

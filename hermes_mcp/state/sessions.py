@@ -17,7 +17,7 @@ lists leave them out unless asked.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -32,6 +32,7 @@ from hermes_mcp.state.records import (
     stored_message,
     turn_record,
 )
+from hermes_mcp.state.schema import RETOTAL_SESSIONS
 
 __all__ = [
     "SessionInfo",
@@ -97,16 +98,29 @@ def get_session(db: Database, session_id: str) -> SessionInfo | None:
     return SessionInfo(*rows[0]) if rows else None
 
 
+def within_clause(within: Sequence[str]) -> tuple[str, list[Any]]:
+    """SQL keeping the sessions started in or below any of ``within`` (none: nothing)."""
+    places = [p.rstrip("/") or "/" for p in within]
+    tests = ["s.cwd = ? OR substr(s.cwd, 1, ?) = ?" for _ in places] or ["0"]
+    params: list[Any] = []
+    for place in places:
+        below = place if place.endswith("/") else place + "/"
+        params.extend([place, len(below), below])
+    return "(" + " OR ".join(tests) + ")", params
+
+
 def list_sessions(
     db: Database,
     *,
     cwd: str | None = None,
+    within: Sequence[str] | None = None,
     limit: int = 50,
     cursor: str | None = None,
     children: bool = False,
 ) -> SessionPage:
-    """Sessions by last activity, newest first; ``cwd`` keeps one workspace's,
-    ``children`` adds delegated tasks; ``cursor`` is a previous page's ``next_cursor``."""
+    """Sessions by last activity, newest first; ``cwd`` keeps one workspace's, ``within``
+    those started in or below any of these directories, ``children`` adds delegated
+    tasks; ``cursor`` is a previous page's ``next_cursor``."""
     if limit < 1:
         raise UsageError(f"limit must be at least 1, got {limit}")
     where: list[str] = []
@@ -114,6 +128,10 @@ def list_sessions(
     if cwd is not None:
         where.append("s.cwd = ?")
         params.append(cwd)
+    if within is not None:
+        clause, values = within_clause(within)
+        where.append(clause)
+        params += values
     if not children:
         where.append("s.parent_id IS NULL")
     if cursor is not None:
@@ -236,15 +254,4 @@ def fork_session(
         conn.execute(_RETOTAL, (new_id,))
 
 
-_RETOTAL = """
-UPDATE sessions SET
-    input_tokens = (SELECT COALESCE(SUM(m.input_tokens), 0) FROM messages m
-                    WHERE m.session_id = sessions.id AND m.role = 'assistant'),
-    output_tokens = (SELECT COALESCE(SUM(m.output_tokens), 0) FROM messages m
-                     WHERE m.session_id = sessions.id AND m.role = 'assistant'),
-    cost_usd = (SELECT SUM(m.cost_usd) FROM messages m
-                WHERE m.session_id = sessions.id AND m.role = 'assistant'),
-    model = (SELECT m.provider || ':' || m.model FROM messages m
-             WHERE m.session_id = sessions.id AND m.provider IS NOT NULL
-             ORDER BY m.id DESC LIMIT 1)
-WHERE id = ?"""
+_RETOTAL = RETOTAL_SESSIONS + "WHERE id = ?"

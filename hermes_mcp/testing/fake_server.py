@@ -19,6 +19,7 @@ from .fake_anthropic import AnthropicDialect, FramedStreamPlan
 from .fake_dialect import JSON_CT, Dialect, Rendered, RequestInfo, SSEEvent, dumps
 from .fake_gemini import METHODS, GeminiDialect, VertexDialect
 from .fake_openai import OpenAIDialect
+from .fake_responses import ResponsesDialect
 from .fake_state import DisconnectRecord, ProviderState, RequestRecord
 from .fake_steps import (
     ErrorIn200,
@@ -53,6 +54,7 @@ ROUTES: list[tuple[str, str, Callable[[], Dialect]]] = [
     ("POST", "/v1/chat/completions", OpenAIDialect),
     ("POST", "/chat/completions", OpenAIDialect),
     ("POST", "/api/v1/chat/completions", OpenAIDialect),
+    ("POST", "/v1/responses", ResponsesDialect),
     ("POST", "/v1/messages", AnthropicDialect),
     ("POST", "/v1beta/" + _GEMINI_MODEL, GeminiDialect),
     ("POST", "/v1/" + _GEMINI_MODEL, GeminiDialect),

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from tools.registry import ToolError
+from hermes_mcp.errors import ToolError
 
 
 class FileTooLargeError(ToolError):

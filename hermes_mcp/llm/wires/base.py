@@ -67,6 +67,7 @@ def wire_for(section: ProviderSection) -> Wire:
     from hermes_mcp.llm.wires.anthropic import AnthropicWire
     from hermes_mcp.llm.wires.gemini import GeminiWire
     from hermes_mcp.llm.wires.openai import OpenAIWire
+    from hermes_mcp.llm.wires.responses import ResponsesWire
     from hermes_mcp.llm.wires.vertex import VertexWire
 
     if section.wire == "vertex":
@@ -74,6 +75,7 @@ def wire_for(section: ProviderSection) -> Wire:
         return VertexWire(section.project, section.location)
     wires: dict[str, Wire] = {
         "openai": OpenAIWire(),
+        "responses": ResponsesWire(),
         "anthropic": AnthropicWire(),
         "gemini": GeminiWire(),
     }

@@ -25,6 +25,7 @@ from hermes_mcp.llm.types import (
     Completion,
     Delta,
     Message,
+    Replay,
     TextDelta,
     ThinkingDelta,
     ToolCall,
@@ -99,23 +100,38 @@ def clean_schema(schema: Any) -> Any:
     return walk(schema)
 
 
-def _parts(msg: Message, names: dict[str, str]) -> list[dict[str, Any]]:
+# Google's documented value for a function call whose signature is not known (a turn
+# written by another wire): Gemini 3 rejects a function-call turn of the current step
+# without a signature, and accepts this one in its place.
+SKIP_SIGNATURE = "skip_thought_signature_validator"
+
+
+def _parts(msg: Message, names: dict[str, str], wire: str) -> list[dict[str, Any]]:
     parts: list[dict[str, Any]] = []
     if msg.role == "tool":
         name = msg.name or names.get(msg.tool_call_id or "", "tool")
         parts.append({"functionResponse": {"name": name, "response": {"result": msg.content}}})
         return parts
+    for call in msg.tool_calls:
+        names[call.id] = call.name
+    replay = msg.replay.for_wire(wire) if msg.replay else None
+    if replay is not None:  # the model's own parts: signatures and thoughts, in order
+        return [dict(part) for part in replay]
     if msg.content:
         parts.append({"text": msg.content})
     for image in msg.images:
         parts.append({"inlineData": {"mimeType": image.media_type, "data": image.data}})
-    for call in msg.tool_calls:
-        names[call.id] = call.name
-        parts.append({"functionCall": {"name": call.name, "args": call.arguments}})
+    for index, call in enumerate(msg.tool_calls):
+        part: dict[str, Any] = {"functionCall": {"name": call.name, "args": call.arguments}}
+        if index == 0:  # Gemini signs the first call of a step
+            part["thoughtSignature"] = SKIP_SIGNATURE
+        parts.append(part)
     return parts
 
 
-def contents(messages: tuple[Message, ...]) -> tuple[str, list[dict[str, Any]]]:
+def contents(
+    messages: tuple[Message, ...], wire: str = "gemini"
+) -> tuple[str, list[dict[str, Any]]]:
     system = "\n\n".join(m.content for m in messages if m.role == "system")
     names: dict[str, str] = {}
     out: list[dict[str, Any]] = []
@@ -123,7 +139,7 @@ def contents(messages: tuple[Message, ...]) -> tuple[str, list[dict[str, Any]]]:
         if msg.role == "system":
             continue
         role = "model" if msg.role == "assistant" else "user"
-        parts = _parts(msg, names)
+        parts = _parts(msg, names, wire)
         if not parts:  # an empty message says nothing, and empty parts are refused
             continue
         if out and out[-1]["role"] == role:
@@ -206,6 +222,33 @@ def classify_status(
     return found
 
 
+# ``reasoning`` for Gemini 2.5 models: a thinking budget in tokens (0 turns thinking off
+# where the model allows it; Pro cannot, and gets its minimum, 128).
+THINKING_BUDGETS = {"off": 0, "low": 1024, "medium": 8192, "high": 24576}
+
+
+def thinking_config(reasoning: str | None, model: str) -> dict[str, Any] | None:
+    """``reasoning`` as ``generationConfig.thinkingConfig``: Gemini 3 takes a
+    ``thinkingLevel`` (Pro knows only low and high, and cannot stop thinking), earlier
+    models a ``thinkingBudget``. Thoughts are asked for whenever the model thinks."""
+    if reasoning is None:
+        return None
+    name = model.rsplit("/", 1)[-1].lower()
+    if name.startswith("gemini-3"):
+        pro = "pro" in name
+        level = {
+            "off": "low" if pro else "minimal",
+            "low": "low",
+            "medium": "high" if pro else "medium",
+            "high": "high",
+        }[reasoning]
+        return {"thinkingLevel": level, "includeThoughts": True}
+    budget = THINKING_BUDGETS[reasoning]
+    if budget == 0 and "pro" in name:
+        budget = 128
+    return {"thinkingBudget": budget, "includeThoughts": budget > 0}
+
+
 class GeminiWire:
     name = "gemini"
     per_model_classes = frozenset({FailureClass.RATE_LIMIT, FailureClass.QUOTA_EXHAUSTED})
@@ -220,7 +263,7 @@ class GeminiWire:
         return {"x-goog-api-key": secret} if secret else {}
 
     def body(self, request: ChatRequest, model: str) -> dict[str, Any]:
-        system, turns = contents(request.messages)
+        system, turns = contents(request.messages, self.name)
         body: dict[str, Any] = {"contents": turns}
         if system:
             body["systemInstruction"] = {"parts": [{"text": system}]}
@@ -242,6 +285,8 @@ class GeminiWire:
             config["maxOutputTokens"] = request.max_tokens
         if request.temperature is not None:
             config["temperature"] = request.temperature
+        if (thinking := thinking_config(request.reasoning, model)) is not None:
+            config["thinkingConfig"] = thinking
         if config:
             body["generationConfig"] = config
         return body
@@ -265,6 +310,8 @@ class GeminiWire:
             finish_reason=chunk.finish,
             usage=_usage(data.get("usageMetadata")),
             model=str(data["modelVersion"]) if data.get("modelVersion") else None,
+            thinking="".join(chunk.thoughts),
+            replay=Replay(self.name, tuple(chunk.parts)) if chunk.parts else None,
         )
 
     def classify(
@@ -279,6 +326,7 @@ class _Chunk:
         self.text: list[str] = []
         self.thoughts: list[str] = []
         self.calls: list[ToolCall] = []
+        self.parts: list[dict[str, Any]] = []  # as sent, for the replay
         self.finish: str | None = None
 
 
@@ -299,6 +347,8 @@ def read_chunk(data: dict[str, Any], first_call_index: int = 0) -> _Chunk:
     for part in (candidate.get("content") or {}).get("parts") or ():
         if not isinstance(part, dict):
             continue
+        if part.get("text") != "" or "thoughtSignature" in part:
+            chunk.parts.append(part)  # an empty unsigned text part says nothing (and is refused)
         if "functionCall" in part:
             call = part["functionCall"] or {}
             index = first_call_index + len(chunk.calls)
@@ -323,6 +373,8 @@ class GeminiStreamDecoder:
         self.done = False
         self._text: list[str] = []
         self._calls: list[ToolCall] = []
+        self._thoughts: list[str] = []
+        self._parts: list[dict[str, Any]] = []
         self._finish: str | None = None
         self._usage = Usage()
         self._model: str | None = None
@@ -330,6 +382,23 @@ class GeminiStreamDecoder:
     @property
     def finished(self) -> bool:
         return self._finish is not None
+
+    def _keep(self, part: dict[str, Any]) -> None:
+        """A streamed part, for the replay. Consecutive pieces of unsigned text (or of
+        unsigned thought) are joined into one part; a signed part is kept as sent, so
+        every signature stays on the content it was given with, in order."""
+        last = self._parts[-1] if self._parts else None
+        kind = _text_kind(part)
+        if (
+            last is not None
+            and kind is not None
+            and kind == _text_kind(last)
+            and "thoughtSignature" not in part
+            and "thoughtSignature" not in last
+        ):
+            self._parts[-1] = {**last, "text": str(last["text"]) + str(part["text"])}
+            return
+        self._parts.append(dict(part))
 
     def feed(self, event: str, data: str, now: float) -> list[Delta]:
         payload = loads_object(data)
@@ -339,7 +408,10 @@ class GeminiStreamDecoder:
         if payload.get("usageMetadata"):
             self._usage = _usage(payload["usageMetadata"])
         self._model = self._model or payload.get("modelVersion")
-        out: list[Delta] = [ThinkingDelta(t) for t in chunk.thoughts]
+        for part in chunk.parts:
+            self._keep(part)
+        self._thoughts.extend(chunk.thoughts)
+        out: list[Delta] = [ThinkingDelta(t) for t in chunk.thoughts if t]
         for text in chunk.text:
             if text:
                 self._text.append(text)
@@ -360,4 +432,15 @@ class GeminiStreamDecoder:
             finish_reason=self._finish,
             usage=self._usage,
             model=self._model,
+            thinking="".join(self._thoughts),
+            replay=Replay(self._wire.name, tuple(self._parts)) if self._parts else None,
         )
+
+
+def _text_kind(part: dict[str, Any]) -> str | None:
+    """ "text" or "thought" for a part holding only text (and its flags), else None."""
+    if not isinstance(part.get("text"), str):
+        return None
+    if set(part) - {"text", "thought", "thoughtSignature"}:
+        return None
+    return "thought" if part.get("thought") else "text"

@@ -6,7 +6,9 @@ NIM, z.ai, Kimi and local OpenAI-compatible servers. ``base_url`` holds the vers
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 from hermes_mcp.errors import FailureClass, ProviderError
@@ -17,6 +19,7 @@ from hermes_mcp.llm.types import (
     Delta,
     Message,
     TextDelta,
+    ThinkingDelta,
     ToolCall,
     ToolCallDelta,
     Usage,
@@ -28,6 +31,36 @@ from hermes_mcp.llm.wires.common import (
     loads_object,
     too_deep,
 )
+
+# OpenAI's reasoning models (o1, o3, o4-mini, gpt-5 and its variants) refuse
+# ``max_tokens`` ("Unsupported parameter") and any temperature but the default. Chosen by
+# the model's name, whatever the base_url: gateways serve them as ``openai/gpt-5`` or
+# ``azure/o3-mini`` and pass the body through.
+_REASONING_MODEL = re.compile(r"^(o\d+(-|$)|gpt-5)")
+
+
+@lru_cache(maxsize=256)
+def is_reasoning_model(model: str) -> bool:
+    return bool(_REASONING_MODEL.match(model.rsplit("/", 1)[-1].lower()))
+
+
+def effort(reasoning: str | None, model: str) -> str | None:
+    """``reasoning`` as OpenAI's ``reasoning_effort`` / ``reasoning.effort``. "off" is
+    ``minimal`` on gpt-5 and ``none`` on gpt-5.1 and later; o-series models cannot stop
+    thinking, so they get the least they take (``low``); other models' servers get
+    nothing for "off"."""
+    if reasoning is None:
+        return None
+    if reasoning != "off":
+        return reasoning
+    name = model.rsplit("/", 1)[-1].lower()
+    if re.match(r"^gpt-5\.\d", name):
+        return "none"
+    if name.startswith("gpt-5"):
+        return "minimal"
+    if _REASONING_MODEL.match(name):
+        return "low"
+    return None
 
 
 def _message(msg: Message) -> dict[str, Any]:
@@ -136,10 +169,16 @@ class OpenAIWire:
                 }
                 for t in request.tools
             ]
+        reasoning_model = is_reasoning_model(model)
         if request.max_tokens is not None:
-            body["max_tokens"] = request.max_tokens
-        if request.temperature is not None:
+            key = "max_completion_tokens" if reasoning_model else "max_tokens"
+            body[key] = request.max_tokens
+        if request.temperature is not None and not reasoning_model:
             body["temperature"] = request.temperature
+        if (level := effort(request.reasoning, model)) is not None:
+            body["reasoning_effort"] = level
+        if request.cache_key:
+            body["prompt_cache_key"] = request.cache_key
         return body
 
     def stream_url(self, base_url: str, model: str) -> str:
@@ -171,6 +210,7 @@ class OpenAIWire:
         content = message.get("content") or ""
         if not isinstance(content, str):
             raise broken("message content is not text")
+        thinking = _reasoning_text(message)
         finish = choice.get("finish_reason")
         if finish == "content_filter" and not content and not calls:
             raise ProviderError(
@@ -182,6 +222,7 @@ class OpenAIWire:
             finish_reason=str(finish) if finish is not None else None,
             usage=_usage(data.get("usage")),
             model=str(data["model"]) if data.get("model") else None,
+            thinking=thinking,
         )
 
     def classify(
@@ -198,6 +239,19 @@ class OpenAIWire:
         return classify_http(effective, message=message, code=code, headers=headers, now=now)
 
 
+def _reasoning_text(message: Any) -> str:
+    """The visible reasoning of a message or delta from an OpenAI-compatible server:
+    ``reasoning_content`` (DeepSeek, vLLM, Qwen) or ``reasoning`` (OpenRouter, Ollama).
+    Not sent back: servers that send it refuse it (or ignore it) in the input."""
+    if not isinstance(message, dict):
+        return ""
+    for key in ("reasoning_content", "reasoning"):
+        value = message.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return ""
+
+
 class OpenAIStreamDecoder:
     """Chat-completion chunks → deltas; assembles the final ``Completion``.
 
@@ -209,6 +263,7 @@ class OpenAIStreamDecoder:
         self._wire = wire
         self.done = False
         self._text: list[str] = []
+        self._thinking: list[str] = []
         self._calls: dict[int, dict[str, Any]] = {}
         self._finish: str | None = None
         self._usage = Usage()
@@ -229,6 +284,10 @@ class OpenAIStreamDecoder:
         out: list[Delta] = []
         for choice in chunk.get("choices") or ():
             delta = choice.get("delta") or {}
+            thought = _reasoning_text(delta)
+            if thought:
+                self._thinking.append(thought)
+                out.append(ThinkingDelta(thought))
             text = delta.get("content")
             if text:
                 self._text.append(text)
@@ -275,4 +334,5 @@ class OpenAIStreamDecoder:
             finish_reason=self._finish,
             usage=self._usage,
             model=self._model,
+            thinking="".join(self._thinking),
         )
