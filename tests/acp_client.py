@@ -1,4 +1,6 @@
-"""An editor for the ACP tests: the SDK's client over real stdio to ``hermes-acp``.
+"""An editor for the ACP tests: the SDK's client to ``hermes-acp``, over real stdio to a
+process (:func:`connect`) or over two pipes to the agent served in the test's own process
+(:func:`connect_in_process`, see tests/in_process.py).
 
 :class:`Editor` records every session update, answers permission requests from a
 queue, and, when it declares them, serves ``fs/*`` from in-memory buffers and
@@ -9,6 +11,7 @@ disk.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from collections.abc import AsyncIterator, Callable
@@ -37,6 +40,8 @@ from acp.schema import (
     WaitForTerminalExitResponse,
     WriteTextFileResponse,
 )
+
+from tests.in_process import Pipes, environment
 
 HERMES_ACP = str(Path(sys.executable).parent / "hermes-acp")
 
@@ -225,6 +230,45 @@ async def connect(
         with anyio.fail_after(30):
             await conn.initialize(protocol_version=1, client_capabilities=editor.capabilities)
         yield conn
+
+
+@asynccontextmanager
+async def connect_in_process(
+    editor: Editor, env: dict[str, str], cwd: Path
+) -> AsyncIterator[acp.ClientSideConnection]:
+    """``hermes-acp``'s ``serve`` in this process with ``env`` as its environment and
+    ``cwd`` as its directory, its own stdio transport on two pipes, and the SDK's client
+    on their other ends; initialized. Leaving ends the agent as the end of stdin does."""
+    from acp_adapter.stdio import serve
+
+    pipes = Pipes.open()
+    ended = anyio.Event()
+
+    async def agent() -> None:
+        try:
+            await serve(pipes.edge_out, stdin_fd=pipes.edge_in)
+        finally:
+            pipes.close_edge_ends()
+            ended.set()
+
+    with environment(env, cwd):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(agent)
+            reader, writer = await pipes.client_streams()
+            conn = acp.connect_to_agent(editor, writer, reader, use_unstable_protocol=True)
+            try:
+                with anyio.fail_after(30):
+                    await conn.initialize(
+                        protocol_version=1, client_capabilities=editor.capabilities
+                    )
+                yield conn
+            finally:
+                writer.close()  # the end of the agent's stdin
+                with anyio.fail_after(30):
+                    await ended.wait()
+                await conn.close()
+                pipes.close_client_ends()
+                gc.collect()  # what the agent left open warns here, in its own test
 
 
 def process_env(base: dict[str, str]) -> dict[str, str]:

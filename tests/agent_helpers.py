@@ -102,7 +102,7 @@ async def session_rig(
 
 
 async def run_turn(
-    session: Session, prompt: str, *, limit_s: float = 10.0
+    session: Session, prompt: str, *, limit_s: float = 30.0
 ) -> tuple[list[Event], TurnEnd]:
     """Run one turn to its end; every event, and the turn_end."""
     events: list[Event] = []

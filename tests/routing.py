@@ -3,9 +3,12 @@ and the CLI run as a real subprocess."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import sys
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -135,7 +138,56 @@ class Ran:
         return json.loads(self.stdout)
 
 
+#: Commands that need a process of their own: ``run`` answers Ctrl-C (a signal receiver
+#: needs the main thread), ``serve`` owns the stdio wire.
+PROCESS_ONLY = frozenset({"run", "serve"})
+
+
 async def hermes(home: Home, *args: str, limit_s: float = 30.0) -> Ran:
+    """``hermes-mcp ARGS`` as a process started with ``home.process_env`` would run it:
+    its entry point (``cli.main``) in a worker thread of this process, with that
+    environment, an empty stdin, and its stdout and stderr captured; exit code as
+    ``sys.exit(main())`` gives it. :data:`PROCESS_ONLY` commands run as a real process
+    (:func:`hermes_process`); so do the tests about start-up, signals and the wire."""
+    if args and args[0] in PROCESS_ONLY:
+        return await hermes_process(home, *args, limit_s=limit_s)
+    with anyio.fail_after(limit_s):
+        code, out, err = await anyio.to_thread.run_sync(
+            main_in_process, home.process_env, args, abandon_on_cancel=True
+        )
+    seen(out)
+    seen(err)
+    return Ran(code, out, err)
+
+
+#: One in-process run at a time: the environment and the standard streams are the
+#: process's (tests that need runs at once, e.g. processes racing, use hermes_process).
+_ONE_AT_A_TIME = threading.Lock()
+
+
+def main_in_process(
+    env: dict[str, str], args: tuple[str, ...], *, one_at_a_time: bool = True
+) -> tuple[int, str, str]:
+    """``cli.main(ARGS)`` with ``env`` as the environment: (exit code, stdout, stderr).
+    ``one_at_a_time`` False: in a forked child (the lock may have been held at the fork)."""
+    from hermes_mcp import cli
+    from tests.in_process import environment, logging_restored
+
+    out, err = io.StringIO(), io.StringIO()
+    streams = sys.stdin, sys.stdout, sys.stderr
+    lock = _ONE_AT_A_TIME if one_at_a_time else contextlib.nullcontext()
+    with lock, environment(env), logging_restored():
+        sys.stdin, sys.stdout, sys.stderr = io.StringIO(), out, err
+        try:
+            code = cli.main(list(args))
+        except SystemExit as exc:  # argparse: usage errors and --help
+            code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+        finally:
+            sys.stdin, sys.stdout, sys.stderr = streams
+    return code, out.getvalue(), err.getvalue()
+
+
+async def hermes_process(home: Home, *args: str, limit_s: float = 30.0) -> Ran:
     """Run the installed ``hermes-mcp`` console script as a real process."""
     with anyio.fail_after(limit_s):
         proc = await anyio.run_process([HERMES, *args], env=home.process_env, check=False)

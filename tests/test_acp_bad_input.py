@@ -117,7 +117,7 @@ async def test_bad_input_gets_json_rpc_errors_and_the_agent_keeps_serving(tmp_pa
             assert [s["sessionId"] for s in listed] == [sid]
         assert proc.stdin is not None
         await proc.stdin.aclose()
-        with anyio.fail_after(10):
+        with anyio.fail_after(30):
             assert await proc.wait() == 0
 
 

@@ -1,5 +1,5 @@
-"""MCP servers an editor passes in ``session/new``: a real ``hermes-acp`` driven by the
-SDK's client connects them for that session only, offers their tools to the model as
+"""MCP servers an editor passes in ``session/new``: ``hermes-acp`` (in the test's process,
+over pipes) driven by the SDK's client connects them for that session only, offers their tools to the model as
 ``<server>__<tool>``, names a server that fails, and ends their processes on close."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import pytest
 from acp.schema import EnvVariable, McpServerStdio
 
 from hermes_mcp.testing import FakeProvider, reply
-from tests.acp_client import Editor, connect, text
+from tests.acp_client import Editor, connect_in_process, text
 from tests.agent_helpers import call, calls, new_home, new_workspace
 from tests.keys import KEY_A
 from tests.mcp_client_helpers import SERVERS, alive, pids
@@ -49,7 +49,7 @@ async def test_servers_from_session_new_serve_that_session_only(
     pid_file = tmp_path / "pids"
     editor = Editor()
     fake.script(KEY_A, calls(call("demo__add", "c1", a=20, b=22)), reply("It is 42."))
-    async with connect(editor, home.process_env, ws) as conn:
+    async with connect_in_process(editor, home.process_env, ws) as conn:
         with anyio.fail_after(60):
             first = await conn.new_session(
                 cwd=str(ws),

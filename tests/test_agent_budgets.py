@@ -71,10 +71,10 @@ async def test_max_duration_ends_the_turn_and_closes_the_request(
     configure(home, fake)
     fake.script(KEY_A, hold("never"))
     async with session_rig(home, ws, agent={"max_duration_s": 0.3}) as rig:
-        _, end = await run_turn(rig.session, "wait", limit_s=5)
+        _, end = await run_turn(rig.session, "wait")
     assert end.stop_reason == "max_duration"
     assert end.message is not None and "agent.max_duration_s" in end.message
-    await fake.wait_disconnect(5)
+    await fake.wait_disconnect()
 
 
 class _Priced:
@@ -201,7 +201,7 @@ async def test_a_stream_broken_after_its_first_token_ends_in_error(
     configure(home, fake)
     fake.script(KEY_A, stream(chunks=["Hel", "lo", " there"], break_after=2))
     async with session_rig(home, ws) as rig:
-        with anyio.fail_after(10):
+        with anyio.fail_after(30):
             events, end = await run_turn(rig.session, "hi")
     assert "".join(e.text for e in events if isinstance(e, TextDelta)) == "Hello"
     assert (end.stop_reason, end.text) == ("error", "")

@@ -79,7 +79,7 @@ async def test_a_second_turn_on_a_busy_session_is_refused_and_nothing_interleave
     home, ws = configure(tmp_path, fake)
     fake.script(KEY_A, hold("a", then=reply("A answer")), reply("B answer"))
     async with session_rig(home, ws) as rig:  # type: ignore[arg-type]
-        with anyio.fail_after(10):
+        with anyio.fail_after(30):
             async with rig.session.turn("A") as first:
                 await fake.wait_in_flight(1)
                 with pytest.raises(SessionBusy):

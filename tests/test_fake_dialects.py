@@ -955,7 +955,7 @@ async def test_disconnect_mid_stream_on_anthropic(
         async for line in r.aiter_lines():
             if line.startswith("event: content_block_delta"):
                 break
-    record = await fp.wait_disconnect(2, key=ANT_KEY)
+    record = await fp.wait_disconnect(key=ANT_KEY)
     assert record.path == MESSAGES
 
 

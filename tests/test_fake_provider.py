@@ -386,11 +386,10 @@ async def test_stream_comments_and_crlf(fp: FakeProvider, client: httpx2.AsyncCl
 async def test_stream_stall_and_delay(fp: FakeProvider, client: httpx2.AsyncClient) -> None:
     fp.script("sk-a", stream(chunks=["a", "b", "c"], stall_before_first_s=0.5, delay_s=0.05))
     start = time.monotonic()
-    with anyio.fail_after(5):
+    with anyio.fail_after(30):
         async with client.stream(
             "POST", CHAT, json={"stream": True}, headers=_headers("sk-a")
         ) as r:
-            headers_at = time.monotonic() - start
             first_at = None
             async for line in r.aiter_lines():
                 if line.startswith("data: ") and first_at is None:
@@ -398,8 +397,19 @@ async def test_stream_stall_and_delay(fp: FakeProvider, client: httpx2.AsyncClie
             done_at = time.monotonic() - start
     assert first_at is not None
     assert first_at >= 0.5
-    assert first_at - headers_at >= 0.3  # the headers came before the stall, not with the data
     assert done_at - first_at >= 0.1  # two delays between three chunks
+
+
+async def test_stream_headers_come_before_the_stall(
+    fp: FakeProvider, client: httpx2.AsyncClient
+) -> None:
+    fp.script("sk-a", stream(chunks=["a"], stall_before_first_s=600))
+    with anyio.fail_after(30):
+        async with client.stream(
+            "POST", CHAT, json={"stream": True}, headers=_headers("sk-a")
+        ) as r:
+            assert r.status_code == 200  # while the first chunk is ten minutes away
+    assert (await fp.wait_disconnect(key="sk-a")).key == "sk-a"
 
 
 async def test_failure_on_streaming_request_is_plain_http(
@@ -434,31 +444,28 @@ async def test_counting(fp: FakeProvider, client: httpx2.AsyncClient) -> None:
 
 
 async def test_disconnect_while_slow(fp: FakeProvider, client: httpx2.AsyncClient) -> None:
-    fp.script("sk-a", slow(30))
-    with anyio.fail_after(5):
+    fp.script("sk-a", slow(600))
+    with anyio.fail_after(30):
         async with anyio.create_task_group() as tg:
             tg.start_soon(chat, client, "sk-a")
             await fp.wait_in_flight(1)
             tg.cancel_scope.cancel()
-        closed_at = time.monotonic()
-        record = await fp.wait_disconnect(2)
+        record = await fp.wait_disconnect()  # long before the slow step would end
     assert (record.key, record.path) == ("sk-a", "/v1/chat/completions")
-    assert record.at - closed_at < 0.1
     assert fp.in_flight == 0
 
 
 async def test_disconnect_mid_stream(fp: FakeProvider, client: httpx2.AsyncClient) -> None:
-    fp.script("sk-s", stream(chunks=["x"] * 200, delay_s=0.02))
-    with anyio.fail_after(5):
+    fp.script("sk-s", stream(chunks=["x"] * 3, delay_s=600))  # never ends on its own
+    with anyio.fail_after(30):
         async with client.stream(
             "POST", CHAT, json={"stream": True}, headers=_headers("sk-s")
         ) as r:
             async for line in r.aiter_lines():
                 if line.startswith("data: "):
                     break
-        closed_at = time.monotonic()
-        record = await fp.wait_disconnect(2, key="sk-s")
-    assert record.at - closed_at < 0.1
+        record = await fp.wait_disconnect(key="sk-s")
+    assert record.key == "sk-s"
     assert len(fp.disconnects) == 1
 
 
@@ -466,7 +473,7 @@ async def test_keys_in_flight_on_slow_steps(fp: FakeProvider, client: httpx2.Asy
     keys = ["sk-1", "sk-2", "sk-3"]
     for key in keys:
         fp.script(key, slow(30))
-    with anyio.fail_after(5):
+    with anyio.fail_after(30):
         async with anyio.create_task_group() as tg:
             for key in keys:
                 tg.start_soon(chat, client, key)
@@ -486,7 +493,7 @@ async def test_hold_until_release(fp: FakeProvider, client: httpx2.AsyncClient) 
     async def call(key: str) -> None:
         results.append((await chat(client, key)).status_code)
 
-    with anyio.fail_after(5):
+    with anyio.fail_after(30):
         async with anyio.create_task_group() as tg:
             for key in ("sk-a", "sk-b"):
                 tg.start_soon(call, key)
@@ -576,7 +583,7 @@ async def test_cli_subprocess(tmp_path: Path) -> None:
         "--latency-ms",
         "1",
     ]
-    with anyio.fail_after(20):
+    with anyio.fail_after(30):
         async with await anyio.open_process(command, stdin=subprocess.DEVNULL) as process:
             assert process.stdout is not None
             assert process.stderr is not None

@@ -71,7 +71,7 @@ async def test_plain_and_streamed_answers(tmp_path: Path, fake: FakeProvider, wi
     )
     async with router_for(home) as router:
         plain = await router.complete(ChatRequest.of("hi", system="Be brief."))
-        with anyio.fail_after(10):
+        with anyio.fail_after(30):
             async with router.stream(ChatRequest.of("hi")) as events:
                 pieces = [d.text async for d in events if isinstance(d, TextDelta)]
                 streamed = events.result

@@ -152,7 +152,7 @@ async def test_a_drip_is_cut_at_read_timeout_s_and_fails_over(
     configure(home, fake, read_timeout_s=1)
     fake.set_default(KEY_A, raw_body(chunk=" ", delay_s=0.1, prefix="{"))  # never ends
     async with router_for(home) as router:
-        with anyio.fail_after(10):  # two tries of 1 s each, then the fallback
+        with anyio.fail_after(30):  # two tries of 1 s each, then the fallback
             result = await router.complete(ChatRequest.of("hi"))
     assert result.provider == "backup"
     assert [a.status for a in result.attempts[:2]] == ["timeout", "timeout"]
@@ -245,7 +245,7 @@ async def test_a_stream_that_never_ends_is_cut_at_max_body_bytes(
     fake.set_default(KEY_A, raw_body(chunk=f"data: {chunk}\n\n", content_type="text/event-stream"))
     received = 0
     async with router_for(home) as router, router.stream(ChatRequest.of("hi")) as events:
-        with pytest.raises(ProviderError) as caught, anyio.fail_after(20):
+        with pytest.raises(ProviderError) as caught, anyio.fail_after(30):
             async for delta in events:
                 if isinstance(delta, TextDelta):
                     received += len(delta.text)

@@ -1,4 +1,4 @@
-"""``hermes-mcp install`` / ``uninstall`` as real processes on real files (issue 18's
+"""``hermes-mcp install`` / ``uninstall`` (the entry point, tests/routing.py) on real files (issue 18's
 Must show): no file, an empty object, other servers and unrelated keys kept, an invalid
 file refused and untouched, twice is once; the same for Zed's JSONC settings."""
 

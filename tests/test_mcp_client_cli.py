@@ -1,4 +1,4 @@
-"""``[mcp_servers]`` through the command line, as real processes: ``hermes-mcp run`` with a
+"""``[mcp_servers]`` through the command line (``run`` as a real process): ``hermes-mcp run`` with a
 scripted model calling a configured server's tool, ``hermes-mcp doctor`` listing each
 server's tools or problem, and another hermes-mcp's ``serve --protocol mcp`` as a server."""
 
@@ -19,6 +19,7 @@ from tests.agent_helpers import call, calls, new_home, new_workspace
 from tests.keys import KEY_A, seen
 from tests.mcp_client_helpers import alive, assert_gone, configure, pids, server
 from tests.routing import HERMES, Home, Ran
+from tests.tools_helpers import wait_gone
 
 
 @pytest.fixture
@@ -202,8 +203,5 @@ async def test_no_server_outlives_hermes(tmp_path: Path, fake: FakeProvider, how
         assert code == (130 if how == "sigint" else -signal.SIGKILL)
         if how == "sigint":
             assert not alive(child)  # stopped before hermes exited
-        for _ in range(200):  # killed: the child notices its closed stdin on its own
-            if not alive(child):
-                break
-            await anyio.sleep(0.05)
+        await wait_gone(child)  # killed: the child notices its closed stdin on its own
         assert not alive(child)

@@ -37,7 +37,7 @@ async def test_a_job_runs_reports_and_is_forgotten_after_its_retention(
     async with open_runtime(home.settings()) as rt:
         jobs = Jobs(rt.task_group, retention_s=60, max_running=1)
         session = await rt.create_session(ws)
-        with anyio.fail_after(20):
+        with anyio.fail_after(30):
             job = jobs.start_turn(session, "read it")
             await fake.wait_requests(2, timeout=15)  # the second model call is held
             await fake.wait_in_flight(1, timeout=15)
@@ -73,7 +73,7 @@ async def test_cancel_ends_the_turn_with_its_turn_end(tmp_path: Path, fake: Fake
     async with open_runtime(home.settings()) as rt:
         jobs = Jobs(rt.task_group)
         session = await rt.create_session(ws)
-        with anyio.fail_after(20):
+        with anyio.fail_after(30):
             job = jobs.start_turn(session, "wait")
             await fake.wait_in_flight(1, timeout=15)
             assert job.cancel()

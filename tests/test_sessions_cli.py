@@ -1,4 +1,4 @@
-"""``hermes-mcp sessions`` as a real process: search finds a phrase from an older
+"""``hermes-mcp sessions`` (the entry point, tests/routing.py; ``run`` as a real process): search finds a phrase from an older
 session's tool result (so does the ``session_search`` tool inside ``run``), and list,
 show, rename, fork and delete print their shapes with DESIGN.md's exit codes."""
 

@@ -129,7 +129,7 @@ async def test_caps_binary_errors_and_redaction(tmp_path: Path, server: LocalSer
 @pytest.mark.anyio
 async def test_slow_servers_hit_the_time_cap(tmp_path: Path, server: LocalServer) -> None:
     ctx = make_ctx(tmp_path, allow_private_network=True, limits=Limits(fetch_timeout_s=0.5))
-    with anyio.fail_after(10):
+    with anyio.fail_after(30):
         result = await call(ctx, "web_fetch", url=f"{server.base}/slow")
     assert result.is_error and "longer than 0.5 s" in result.text
 

@@ -125,7 +125,7 @@ async def fifty(router: object) -> list[Result]:
     async def one() -> None:
         results.append(await router.complete(HI))  # type: ignore[attr-defined]
 
-    with anyio.fail_after(20):
+    with anyio.fail_after(30):
         async with anyio.create_task_group() as tg:
             for _ in range(50):
                 tg.start_soon(one)

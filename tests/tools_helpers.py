@@ -59,7 +59,7 @@ def make_ctx(
 
 
 async def call(ctx: ToolContext, name: str, **arguments: Any) -> ToolResult:
-    with anyio.fail_after(20):
+    with anyio.fail_after(30):
         return await REGISTRY.call(name, arguments, ctx)
 
 
@@ -67,7 +67,7 @@ def small_limits(**changes: Any) -> Limits:
     return Limits(**changes)
 
 
-async def wait_gone(pid: int, limit_s: float = 10.0) -> None:
+async def wait_gone(pid: int, limit_s: float = 30.0) -> None:
     """Wait (event-driven, with a pidfd) until ``pid`` has terminated."""
     try:
         fd = os.pidfd_open(pid)
@@ -150,7 +150,7 @@ def respond(status: int, body: bytes, content_type: str = "text/plain", **header
 
 
 async def call_near_fifo(
-    ctx: ToolContext, name: str, fifo: Path, limit_s: float = 2.0, **arguments: Any
+    ctx: ToolContext, name: str, fifo: Path, limit_s: float = 30.0, **arguments: Any
 ) -> ToolResult | None:
     """Call a tool that must not block on the FIFO ``fifo``: the result, or ``None`` when
     it did not return within ``limit_s`` (the FIFO is then opened read-write once, which

@@ -169,8 +169,11 @@ class Router:
         await self.aclose()
 
     async def aclose(self) -> None:
-        for provider in self.providers.values():
-            await provider.aclose()
+        # Shielded: an edge closes its runtime while its connection is being cancelled,
+        # and every provider's connection pool must still be closed, not only the first.
+        with anyio.CancelScope(shield=True):
+            for provider in self.providers.values():
+                await provider.aclose()
 
     def chain(self, model: str | None = None) -> list[ModelRef]:
         """The routes for a request: the override (or default), then the fallbacks."""

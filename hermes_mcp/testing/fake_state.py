@@ -15,6 +15,10 @@ import anyio.to_thread
 
 from .fake_steps import Step, reply, script_from_json
 
+#: How long the waits below wait by default: a guard against a hang, not a measurement;
+#: generous for a loaded machine, and under the test suite's 60 s per-test limit.
+WAIT_S = 30.0
+
 DEFAULT_STEP: Step = reply()
 
 
@@ -168,8 +172,9 @@ class ProviderState:
     # -- waiting ---------------------------------------------------------------------------
     # The async waits take a timeout (ASYNC109) on purpose: the condition is met on another
     # thread, and a built-in deadline keeps a test without its own fail_after from hanging.
+    # The deadline is a guard, not a measurement: WAIT_S is generous for a loaded machine.
 
-    def block_until(self, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+    def block_until(self, predicate: Callable[[], bool], timeout: float = WAIT_S) -> None:
         """Block this thread until ``predicate()`` holds (checked on each request start/end
         and disconnect); TimeoutError after ``timeout`` seconds."""
         event = threading.Event()
@@ -185,7 +190,7 @@ class ProviderState:
             self._drop_waiter(waiter)
         predicate()  # re-raise here if it raised in the server thread
 
-    async def wait_until(self, predicate: Callable[[], bool], timeout: float = 5.0) -> None:  # noqa: ASYNC109
+    async def wait_until(self, predicate: Callable[[], bool], timeout: float = WAIT_S) -> None:  # noqa: ASYNC109
         """``block_until`` for async code: never blocks the caller's event loop."""
         try:
             loop = asyncio.get_running_loop()
@@ -215,7 +220,7 @@ class ProviderState:
 
     async def wait_disconnect(
         self,
-        timeout: float = 5.0,  # noqa: ASYNC109
+        timeout: float = WAIT_S,  # noqa: ASYNC109
         *,
         count: int = 1,
         key: str | None = None,
@@ -235,18 +240,18 @@ class ProviderState:
         with self._lock:
             return matching()[count - 1]
 
-    async def wait_in_flight(self, n: int, timeout: float = 5.0) -> None:  # noqa: ASYNC109
+    async def wait_in_flight(self, n: int, timeout: float = WAIT_S) -> None:  # noqa: ASYNC109
         """Wait until at least ``n`` requests are in flight at once."""
         await self.wait_until(lambda: self._in_flight >= n, timeout)
 
-    async def wait_keys_in_flight(self, n: int, timeout: float = 5.0) -> None:  # noqa: ASYNC109
+    async def wait_keys_in_flight(self, n: int, timeout: float = WAIT_S) -> None:  # noqa: ASYNC109
         """Wait until requests of at least ``n`` distinct keys are in flight at once."""
         await self.wait_until(lambda: len(self._by_key) >= n, timeout)
 
     async def wait_requests(
         self,
         n: int,
-        timeout: float = 5.0,  # noqa: ASYNC109
+        timeout: float = WAIT_S,  # noqa: ASYNC109
         *,
         key: str | None = None,
     ) -> None:
