@@ -89,7 +89,7 @@ async def session_rig(
         update={
             "agent": AgentSection(**(agent or {})),
             "delegation": DelegationSection(**(delegation or {})),
-            "policy": PolicySection(mode=mode),  # type: ignore[arg-type]
+            "policy": PolicySection(mode=mode),
         }
     )
     approver = approver if approver is not None else RecordingApprover()

@@ -22,7 +22,7 @@ from hermes_mcp.agent import (
     UsageUpdate,
 )
 from hermes_mcp.agent.event_log import EventLog, encode
-from hermes_mcp.agent.events import UserMessage, decode_event
+from hermes_mcp.agent.events import Event, UserMessage, decode_event
 from hermes_mcp.agent.store import INTERRUPTED, repair
 from hermes_mcp.llm.types import Message, ToolCall, Usage
 from tools import FileDiff, Location
@@ -119,7 +119,7 @@ def test_every_event_survives_the_codec_field_for_field() -> None:
             "attempts": [{"provider": "p", "action": "fallback"}],
         },
     )
-    events = [
+    events: list[Event] = [
         UserMessage("hi", ({"type": "image", "media_type": "image/png", "uri": None},)),
         TextDelta("hi"),
         ThoughtDelta("hmm"),

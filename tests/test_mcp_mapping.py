@@ -7,6 +7,7 @@ from jsonschema import Draft202012Validator
 
 from hermes_mcp.agent.events import (
     ChildUpdate,
+    Event,
     ModelSwitch,
     TextDelta,
     ToolCallEnd,
@@ -119,7 +120,7 @@ def test_progress_texts_and_activity() -> None:
 
 
 def test_transcripts_are_markdown() -> None:
-    events = [
+    events: list[Event] = [
         UserMessage("what is in hello.py?"),
         ToolCallStart("c1", "read_file", "Read", "read", {"path": "hello.py"}),
         ToolCallEnd("c1", "read_file", "completed", "```print()```"),
