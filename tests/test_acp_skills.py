@@ -70,8 +70,8 @@ async def test_skills_are_commands_and_a_slash_command_runs_a_turn(
         with anyio.fail_after(10):
             await live.create(edge, [], [])
         (first,) = conn.commands()
-        assert first[:5] == ["model", "fallback", "cost", "providers", "reset"]
-        assert first[5:] == ["release"]  # the project's "reset" is not offered
+        assert first[:6] == ["model", "fallback", "cost", "providers", "reset", "compact"]
+        assert first[6:] == ["release"]  # the project's "reset" is not offered
         update = next(u for _, u in conn.updates if isinstance(u, AvailableCommandsUpdate))
         release = update.available_commands[-1]
         assert release.description == "Skill: Cut a release."
@@ -90,7 +90,7 @@ async def test_skills_are_commands_and_a_slash_command_runs_a_turn(
         with anyio.fail_after(10):
             while len(conn.commands()) < 2:
                 await conn.changed.wait()
-        assert conn.commands()[-1][5:] == ["lint", "release"]
+        assert conn.commands()[-1][6:] == ["lint", "release"]
         await edge.close()
 
 
