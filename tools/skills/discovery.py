@@ -182,6 +182,14 @@ def open_root(root: Path) -> Iterator[int | None]:
     except (FileNotFoundError, NotADirectoryError, paths.PathChangedError):
         yield None
         return
+    with readable(handle) as fd:
+        yield fd
+
+
+@contextlib.contextmanager
+def readable(handle: int) -> Iterator[int]:
+    """A readable descriptor on the directory ``handle`` (``paths.open_directory``'s,
+    which it closes), closed on leaving."""
     try:
         fd = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=handle)
     finally:

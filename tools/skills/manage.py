@@ -20,7 +20,7 @@ from pathlib import Path
 
 from tools import paths
 from tools.registry import ToolError
-from tools.skills.discovery import SKILL_FILE, open_folder
+from tools.skills.discovery import SKILL_FILE, open_folder, readable
 from tools.skills.format import MAX_SKILL_BYTES, SkillFormatError, parse
 
 _WRITE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -32,14 +32,8 @@ def _root(root: Path, *, create: bool) -> Iterator[int]:
     resolved path followed."""
     resolved = paths.realpath(root)
     handle = paths.open_directory(resolved, create=create, outcome="nothing was written")
-    try:
-        fd = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=handle)
-    finally:
-        os.close(handle)
-    try:
+    with readable(handle) as fd:
         yield fd
-    finally:
-        os.close(fd)
 
 
 def _replace(folder: int, text: str) -> None:
