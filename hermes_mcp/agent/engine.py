@@ -51,7 +51,6 @@ from typing import Any
 
 import anyio
 import structlog
-from pydantic import BaseModel
 
 from hermes_mcp.agent import learning
 from hermes_mcp.agent.budget import Budget, explain
@@ -100,22 +99,13 @@ log = get_logger("hermes_mcp.agent")
 CANCELLED_EMIT_S = 5.0
 NO_VISION = "images left out: no model in the chain reads images (vision)"
 
-_SCHEMAS: dict[type[BaseModel], dict[str, Any]] = {}
-
-
-def _schema(args: type[BaseModel]) -> dict[str, Any]:
-    schema = _SCHEMAS.get(args)
-    if schema is None:
-        schema = _SCHEMAS[args] = args.model_json_schema()
-    return schema
-
 
 def tool_defs(registry: ToolRegistry) -> tuple[llm.ToolDef, ...]:
     """The tools as the model sees them, in name order: the same bytes on every call of
     a session whatever order the tools were registered in (a mounted server attaching
     late), so the prompt prefix stays cacheable."""
     return tuple(
-        llm.ToolDef(t.name, t.description, t.input_schema or _schema(t.args))
+        llm.ToolDef(t.name, t.description, t.json_schema())
         for t in sorted(registry, key=lambda t: t.name)
     )
 
